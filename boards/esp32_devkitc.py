@@ -1,0 +1,92 @@
+"""ESP32-DevKitC (ESP32-WROOM-32, dual Xtensa LX6).
+
+MicroPython has no continuous ADC on the ESP32 (machine.ADC is one-shot; issue
+micropython#8527), and its timer callbacks are soft IRQs with tens of µs to ms of jitter. So the
+soft PHY samples the coupler with an external I2S ADC and transmits through an external I2S DAC,
+both clocked by the I2S peripherals, not by Python. A certified M&M modem on UART1 is the
+alternative backend.
+"""
+
+NAME = "esp32_devkitc"
+CPU_HZ = 240_000_000
+
+PLC_BACKEND = "soft"  # "soft" (I2S ADC/DAC) or "modem"
+I2S_RX = 0  # I2S0: external ADC (see drivers/esp32_i2s_capture.py for the part)
+I2S_RX_SCK = 26
+I2S_RX_WS = 25
+I2S_RX_SD = 35  # input-only pin is fine for data in
+I2S_TX = 1  # I2S1: external DAC into the line driver
+I2S_TX_SCK = 27
+I2S_TX_WS = 14
+I2S_TX_SD = 13  # not GPIO12: it is a strapping pin (flash voltage)
+TX_ENABLE_PIN = 4
+MODEM_UART = 1
+MODEM_TX = 18
+MODEM_RX = 19
+MODEM_RESET_PIN = 5
+
+OPTICAL_UART = 2  # IEC 62056-21 head, 7E1
+OPTICAL_TX = 17
+OPTICAL_RX = 16
+DISPLAY_SDA = 21
+DISPLAY_SCL = 22
+DISPLAY_ADDR = 0x3C
+RELAY_SET_PIN = 32
+RELAY_RESET_PIN = 33
+RELAY_SENSE_PIN = 34  # input-only, external pull-up
+RELAY_PULSE_MS = 50
+LED_PIN = 2
+
+# Flash: a raw data partition labelled "mmstore" (64 KiB, 16 x 4 KiB sectors) added to the
+# partition table; esp32.Partition gives the extended block protocol the store needs.
+STORE_PARTITION = "mmstore"
+
+
+def build(cfg):
+    import esp32
+    import machine
+
+    from clock import Clock
+    from drivers.display import SSD1306
+    from drivers.relay import LatchingRelay
+    from hw import Hardware
+
+    machine.freq(CPU_HZ)
+    clock = Clock()
+    if PLC_BACKEND == "modem":
+        from drivers.modem_uart import HostIfPhy
+
+        uart = machine.UART(MODEM_UART, 57600, tx=MODEM_TX, rx=MODEM_RX, timeout=0)
+        phy = HostIfPhy(uart, reset_pin=machine.Pin(MODEM_RESET_PIN, machine.Pin.OUT))
+    else:
+        from drivers.esp32_i2s_capture import I2sCapture
+        from drivers.esp32_tx import I2sModulator
+        from phy.softphy import SoftPhy
+
+        capture = I2sCapture(I2S_RX, I2S_RX_SCK, I2S_RX_WS, I2S_RX_SD)
+        modulator = I2sModulator(
+            I2S_TX, I2S_TX_SCK, I2S_TX_WS, I2S_TX_SD, machine.Pin(TX_ENABLE_PIN, machine.Pin.OUT)
+        )
+        phy = SoftPhy(capture, modulator, clock)
+    parts = esp32.Partition.find(esp32.Partition.TYPE_DATA, label=STORE_PARTITION)
+    if not parts:
+        raise RuntimeError("no '%s' data partition: see docs/boards.md" % STORE_PARTITION)
+    i2c = machine.I2C(0, scl=machine.Pin(DISPLAY_SCL), sda=machine.Pin(DISPLAY_SDA))
+    return Hardware(
+        NAME,
+        clock=clock,
+        phy=phy,
+        flash=parts[0],
+        rtc=machine.RTC(),
+        optical=machine.UART(
+            OPTICAL_UART, 300, bits=7, parity=0, stop=1, tx=OPTICAL_TX, rx=OPTICAL_RX
+        ),
+        display=SSD1306(i2c, DISPLAY_ADDR),
+        relay=LatchingRelay(
+            machine.Pin(RELAY_SET_PIN, machine.Pin.OUT),
+            machine.Pin(RELAY_RESET_PIN, machine.Pin.OUT),
+            RELAY_PULSE_MS,
+            machine.Pin(RELAY_SENSE_PIN, machine.Pin.IN),
+        ),
+        led=machine.Pin(LED_PIN, machine.Pin.OUT),
+    )

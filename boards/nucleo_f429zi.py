@@ -1,0 +1,84 @@
+"""NUCLEO-F429ZI (STM32F429ZIT6, Cortex-M4F).
+
+Why this Nucleo: 256 KiB RAM (192 + 64 CCM) leaves room for the Viterbi survivor memory, the
+DMA sample ring and the heap MicroPython needs; 2 MiB of flash holds firmware, a filesystem and
+a dedicated store region for load profiles and logs; it has the 12-bit DAC the soft modulator
+needs and the ADC/DMA/timer set the capture driver uses. (The F446RE has half the RAM.)
+MicroPython's NUCLEO_F429ZI build runs it at 168 MHz (HSE 8 MHz from the ST-LINK MCO,
+PLL M=4 N=168 P=2 Q=7: 48 MHz for USB), which is the figure the PHY budget uses.
+"""
+
+NAME = "nucleo_f429zi"
+CPU_HZ = 168_000_000
+
+# PLC coupler (soft B-PSK PHY)
+PLC_BACKEND = "soft"  # "soft" (ADC+DAC) or "modem" (certified M&M modem on a UART)
+ADC_PIN = "PA3"  # ADC123_IN3, coupler receive output after the band-pass
+ADC_INSTANCE = 1
+ADC_CHANNEL = 3
+ADC_TRIGGER_TIMER = 2  # TIM2 TRGO starts each conversion (RM0090 13.3.8)
+ADC_DMA = (2, 0, 0)  # DMA2 stream 0 channel 0 serves ADC1 (RM0090 table 43)
+DAC_PIN = "PA4"  # DAC_OUT1 into the line driver
+TX_TIMER = 6  # basic timer: hard IRQ paces the modulator
+TX_ENABLE_PIN = "PG0"  # line-driver enable / coupler TX-RX switch
+MODEM_UART = 2  # PD5 TX, PD6 RX when PLC_BACKEND == "modem"
+MODEM_RESET_PIN = "PG1"
+
+# Local interfaces
+OPTICAL_UART = 6  # USART6: PG14 TX (D1), PG9 RX (D0); IEC 62056-21 head, 7E1
+DISPLAY_I2C = 1  # I2C1: PB8 SCL (D15), PB9 SDA (D14); SSD1306 128x64 at 0x3C
+DISPLAY_ADDR = 0x3C
+RELAY_SET_PIN = "PE9"  # latching relay coil drivers
+RELAY_RESET_PIN = "PE11"
+RELAY_SENSE_PIN = "PF13"  # auxiliary contact, pulled up
+RELAY_PULSE_MS = 50
+LED_PIN = "PB0"  # LD1 green
+
+# Flash: the store gets the last 256 KiB of the internal filesystem flash as its own block
+# device (pyb.Flash(start=, len=), extended block protocol: program without erase, ioctl 6
+# erases). The FAT filesystem is made correspondingly smaller when the board is first set up.
+STORE_START = 0x40000  # byte offset inside pyb.Flash()
+STORE_LEN = 0x40000
+
+
+def build(cfg):
+    import machine
+    import pyb
+
+    from clock import Clock
+    from drivers.display import SSD1306
+    from drivers.relay import LatchingRelay
+    from hw import Hardware
+
+    clock = Clock()
+    if PLC_BACKEND == "modem":
+        from drivers.modem_uart import HostIfPhy
+
+        uart = machine.UART(MODEM_UART, 57600, timeout=0)
+        phy = HostIfPhy(uart, reset_pin=machine.Pin(MODEM_RESET_PIN, machine.Pin.OUT))
+    else:
+        from drivers.stm32_adc_dma import AdcDmaCapture
+        from drivers.stm32_dac_tx import DacModulator
+        from phy.softphy import SoftPhy
+
+        capture = AdcDmaCapture(ADC_PIN, ADC_INSTANCE, ADC_CHANNEL, ADC_TRIGGER_TIMER)
+        modulator = DacModulator(DAC_PIN, TX_TIMER, machine.Pin(TX_ENABLE_PIN, machine.Pin.OUT))
+        phy = SoftPhy(capture, modulator, clock)
+    i2c = machine.I2C(DISPLAY_I2C, freq=400_000)
+    sense = machine.Pin(RELAY_SENSE_PIN, machine.Pin.IN, machine.Pin.PULL_UP)
+    return Hardware(
+        NAME,
+        clock=clock,
+        phy=phy,
+        flash=pyb.Flash(start=STORE_START, len=STORE_LEN),
+        rtc=machine.RTC(),
+        optical=machine.UART(OPTICAL_UART, 300, bits=7, parity=0, stop=1, timeout=0),
+        display=SSD1306(i2c, DISPLAY_ADDR),
+        relay=LatchingRelay(
+            machine.Pin(RELAY_SET_PIN, machine.Pin.OUT),
+            machine.Pin(RELAY_RESET_PIN, machine.Pin.OUT),
+            RELAY_PULSE_MS,
+            sense,
+        ),
+        led=machine.Pin(LED_PIN, machine.Pin.OUT),
+    )

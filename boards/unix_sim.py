@@ -1,0 +1,76 @@
+"""unix_sim: the host board. The same firmware runs on the PC with simulated peripherals.
+
+flash   = a file with NOR semantics (erase to 0xFF, program clears bits), 8 x 4 KiB blocks
+rtc     = a settable wall clock kept as an offset in a file
+optical = a TCP listener on 127.0.0.1 (cfg "optical_port"), 8-bit octets
+plc     = the simulated medium (cfg "medium" = "host:port") or a direct concentrator link
+          listening on 127.0.0.1 (cfg "plc_listen" = port), 2-byte length framing
+display = framebuf written as a PBM file on every refresh
+relay   = latching relay whose contact position survives restarts (a file)
+clock   = host ticks, or the medium's simulated time when on the medium
+"""
+
+NAME = "unix_sim"
+CPU_HZ = None  # whatever the host runs at
+FLASH_BLOCK_SIZE = 4096
+FLASH_BLOCKS = 8
+DISPLAY_SIZE = (128, 64)
+RELAY_PULSE_MS = 50
+
+
+def build(cfg):
+    import os
+
+    from clock import Clock
+    from drivers.relay import LatchingRelay
+    from drivers.sim.display import SimDisplay
+    from drivers.sim.flash import SimFlash
+    from drivers.sim.pin import LatchContact, SimPin
+    from drivers.sim.rtc import SimRtc
+    from hw import Hardware
+
+    state = cfg["state_dir"]
+    _makedirs(os, state)
+    clock = Clock()
+    phy = None
+    if cfg.get("plc_listen"):
+        from drivers.sim.tcp_link import TcpLinkPhy
+
+        phy = TcpLinkPhy(int(cfg["plc_listen"]), clock=clock)
+    elif cfg.get("medium"):
+        from drivers.sim.medium_link import MediumPhy
+
+        host, port = cfg["medium"].rsplit(":", 1)
+        phy = MediumPhy(host, int(port), cfg)
+        clock = phy.clock  # the medium owns simulated time
+    optical = None
+    if cfg.get("optical_port"):
+        from drivers.sim.tcp_serial import TcpSerial
+
+        optical = TcpSerial(int(cfg["optical_port"]))
+    contact = LatchContact(state + "/relay")
+    return Hardware(
+        NAME,
+        clock=clock,
+        phy=phy,
+        flash=SimFlash(state + "/flash.bin", FLASH_BLOCK_SIZE, FLASH_BLOCKS),
+        rtc=SimRtc(state + "/rtc"),
+        optical=optical,
+        display=SimDisplay(state + "/display.pbm", *DISPLAY_SIZE),
+        relay=LatchingRelay(
+            contact.set_coil, contact.reset_coil, RELAY_PULSE_MS, contact, lambda ms: None
+        ),
+        led=SimPin("led"),
+    )
+
+
+def _makedirs(os, path):
+    part = ""
+    for p in path.split("/"):
+        part = part + "/" + p if part or path.startswith("/") else p
+        if not p:
+            continue
+        try:
+            os.mkdir(part)
+        except OSError:
+            pass

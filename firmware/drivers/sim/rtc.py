@@ -1,0 +1,32 @@
+"""unix_sim RTC: a settable wall clock, kept across restarts as an offset from the host clock."""
+
+import time
+
+
+class SimRtc:
+    def __init__(self, path=None):
+        self._path = path
+        self._offset = 0
+        if path:
+            try:
+                with open(path) as f:
+                    self._offset = int(f.read().strip() or 0)
+            except (OSError, ValueError):
+                self._offset = 0
+
+    def now(self):
+        """Seconds since 2000-01-01 (MicroPython's epoch on the boards)."""
+        return int(time.time()) - _EPOCH_2000 + self._offset
+
+    def set(self, seconds):
+        self._offset = seconds - (int(time.time()) - _EPOCH_2000)
+        if self._path:
+            with open(self._path, "w") as f:
+                f.write(str(self._offset))
+
+    def datetime(self):
+        return time.gmtime(self.now() + _EPOCH_2000)
+
+
+# The unix port counts from 1970; the boards from 2000.
+_EPOCH_2000 = 946684800
