@@ -45,7 +45,6 @@ STORE_PARTITION = "mmstore"
 def build(cfg):
     import esp32
     import machine
-
     from clock import Clock
     from drivers.display import SSD1306
     from drivers.relay import LatchingRelay

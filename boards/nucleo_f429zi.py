@@ -44,7 +44,6 @@ STORE_LEN = 0x40000
 def build(cfg):
     import machine
     import pyb
-
     from clock import Clock
     from drivers.display import SSD1306
     from drivers.relay import LatchingRelay

@@ -6,7 +6,6 @@ host_tests/mp on sys.path.
 """
 
 import sys
-
 import unittest
 
 
