@@ -11,8 +11,9 @@ HOST_TESTS = ROOT / "host_tests"
 
 # Order matters: firmware/lib first so `import phy` finds the package, then firmware (drivers,
 # app wiring), the repo root (boards), then the MicroPython test helpers.
+# ".frozen" keeps the port's frozen modules (asyncio) importable when MICROPYPATH is set.
 MICROPYPATH = os.pathsep.join(
-    str(p) for p in (FIRMWARE / "lib", FIRMWARE, ROOT, HOST_TESTS / "mp", HOST_TESTS)
+    [".frozen"] + [str(p) for p in (FIRMWARE / "lib", FIRMWARE, ROOT, HOST_TESTS / "mp", HOST_TESTS)]
 )
 
 
