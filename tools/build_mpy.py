@@ -64,7 +64,7 @@ def build(board, out_root=ROOT / "build"):
         n += 1
     (out / "board.txt").write_text(board + "\n")
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-    print(f"{out.relative_to(ROOT)}: {n} modules for {arch}, {size} bytes")
+    print(f"{out}: {n} modules for {arch}, {size} bytes")
     return out
 
 
