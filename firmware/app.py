@@ -9,6 +9,7 @@ import struct
 
 import storekeys
 from config import raw
+from smitp.al import Application
 from store import Store
 
 
@@ -22,6 +23,7 @@ class Meter:
         self.boots = self._count_boot()
         self.rng = rng or _default_rng(cfg)
         self._wake = asyncio.Event()
+        self.al = Application(self)
         self.mac = self._build_mac()
         self.tasks = []
 
@@ -43,8 +45,8 @@ class Meter:
         )
 
     def application(self, lsdu, ctx):
-        """DSAP 0 hook; the SMITP application layer answers here once it is wired in."""
-        return None
+        """DSAP 0: the SMITP application layer answers the LSDU the MAC hands up."""
+        return self.al.handle(lsdu, ctx)
 
     # --- PLC --------------------------------------------------------------------------------
 
