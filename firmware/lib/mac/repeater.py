@@ -1,0 +1,141 @@
+"""Repetition support (docs/datalink.md §5): duplicate ring and repeater busy timer.
+
+The forwarding itself is done by mac.link.Mac (it owns the transmit slot); this module keeps the
+state that decides whether to forward.
+"""
+
+from micropython import const
+
+from mac.timing import RC, disc_class
+
+_CRC_T = (
+    0x0000,
+    0x1021,
+    0x2042,
+    0x3063,
+    0x4084,
+    0x50A5,
+    0x60C6,
+    0x70E7,
+    0x8108,
+    0x9129,
+    0xA14A,
+    0xB16B,
+    0xC18C,
+    0xD1AD,
+    0xE1CE,
+    0xF1EF,
+)
+
+DUP_SLOTS = const(8)
+_XMAX = const(56)  # ADDRESS + CTL + RP(48) + tag
+
+
+def crc16(b, n):
+    """CRC-16/CCITT-FALSE of b[0:n] (check "123456789" -> 0x29B1), nibble table, no allocation."""
+    c = 0xFFFF
+    t = _CRC_T
+    for i in range(n):
+        x = b[i]
+        c = ((c << 4) & 0xFFFF) ^ t[(c >> 12) ^ (x >> 4)]
+        c = ((c << 4) & 0xFFFF) ^ t[(c >> 12) ^ (x & 15)]
+    return c
+
+
+def frame_key(b, n):
+    """Duplicate key of a whole frame: CRC-16 and length (< 2**24, a small int)."""
+    return crc16(b, n) | (n << 16)
+
+
+class DupRing:
+    """The last DUP_SLOTS frame keys acted upon, each live for window_ms."""
+
+    def __init__(self, window_ms, size=DUP_SLOTS):
+        self.window = window_ms
+        self.keys = [-1] * size
+        self.exp = [0] * size
+        self.pos = 0
+
+    def seen(self, key, now_ms):
+        """True if key is live (a duplicate); otherwise remember it and return False."""
+        keys = self.keys
+        exp = self.exp
+        for i in range(len(keys)):
+            if keys[i] == key and exp[i] > now_ms:
+                return True
+        i = self.pos
+        keys[i] = key
+        exp[i] = now_ms + self.window
+        self.pos = (i + 1) % len(keys)
+        return False
+
+    def snapshot(self):
+        return (tuple(self.keys), tuple(self.exp), self.pos)
+
+
+class Busy:
+    """Repeater busy timer: one relayed exchange at a time."""
+
+    def __init__(self):
+        self.until = 0
+        self.active = False
+        self.rc = False
+        self.bcast = False
+        self.xid = bytearray(_XMAX)  # ADDRESS(6) CTL RP tag of the exchange
+        self.xlen = 0
+
+    def busy(self, now_ms):
+        if self.active and now_ms >= self.until:
+            self.active = False
+        return self.active
+
+    def _ident(self, f, out, with_addr):
+        b = f.buf
+        p = 0
+        if with_addr:
+            for i in range(1, 7):
+                out[p] = b[i]
+                p += 1
+        for i in range(7, f.rsv):
+            out[p] = b[i]
+            p += 1
+        out[p] = f.tag
+        return p + 1
+
+    def same(self, f):
+        """Does parsed frame f (either direction) belong to the current exchange?
+
+        ADDRESS is compared only for unicast exchanges (uplink answers to a broadcast carry
+        each responder's own address)."""
+        if not self.active:
+            return False
+        b = f.buf
+        x = self.xid
+        p = 0
+        if not self.bcast:
+            for i in range(1, 7):
+                if b[i] != x[p]:
+                    return False
+                p += 1
+        if p + (f.rsv - 7) + 1 != self.xlen:
+            return False
+        for i in range(7, f.rsv):
+            if b[i] != x[p]:
+                return False
+            p += 1
+        return x[p] == f.tag
+
+    def start(self, f, bcast, until_ms):
+        self.active = True
+        self.until = until_ms
+        self.bcast = bcast
+        self.rc = disc_class(f.disc) == RC
+        self.xlen = self._ident(f, self.xid, not bcast)
+
+    def answered(self, f):
+        """An uplink answer of the exchange was relayed: end the busy period (not for RC)."""
+        if not self.rc and self.same(f):
+            self.active = False
+
+    def snapshot(self):
+        return (self.active, self.until, bytes(self.xid[: self.xlen]))
