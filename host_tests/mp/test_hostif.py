@@ -385,3 +385,12 @@ class TestHostIf(unittest.TestCase):
     def test_hostif_one_request_at_a_time(self):
         self.hi.request(h.CMD_PING_REQ, b"\x00", 0)
         self.assertRaises(h.HostIfError, self.hi.request, h.CMD_PING_REQ, b"\x00", 0)
+
+    def test_hostif_stale_cfm_is_ignored(self):
+        # a CFM answering an earlier retransmission (wrong token) must not complete this request
+        self.hi.request(h.CMD_PING_REQ, b"\x02", 0, -1, 0, 2)
+        evs = self.feed(b"\x06" + ref_frame(0x2D, b"\x01"), 1)
+        self.assertEqual(evs, [])
+        self.assertEqual(self.hi.stale, 1)
+        evs = self.feed(ref_frame(0x2D, b"\x02"), 2)
+        self.assertEqual(evs[0][:2], (h.EV_DONE, 0))

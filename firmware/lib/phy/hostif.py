@@ -405,6 +405,7 @@ class HostIf:
         self._deadline = 0
         self._req_cfm_ms = cfm_ms
         self._nacked = False
+        self._expect = -1
         self._last_cmd = -1
         self._last_crc = -1
         self.error = ERR_OK
@@ -415,6 +416,7 @@ class HostIf:
         self.resends = 0
         self.duplicates = 0
         self.stray = 0  # ACK/NACK nobody waited for
+        self.stale = 0  # CFMs that did not match the pending request
 
     def busy(self):
         return self._state != _IDLE
@@ -427,10 +429,15 @@ class HostIf:
     def length(self):
         return self.parser.length
 
-    def request(self, cmd, payload, now_ms, n=-1, cfm_ms=0):
-        """Start a request (one at a time). cfm_ms overrides the CFM timeout (data requests)."""
+    def request(self, cmd, payload, now_ms, n=-1, cfm_ms=0, expect=-1):
+        """Start a request (one at a time). cfm_ms overrides the CFM timeout (data requests).
+
+        expect >= 0: the CFM payload must start with this byte (ping token, MIB index, ReqID);
+        a CFM that does not is a stale answer to an earlier retransmission and is ignored.
+        """
         if self._state != _IDLE:
             raise HostIfError(ERR_BUSY, cmd)
+        self._expect = expect
         self._txn = encode_into(self._tx, cmd, payload, n)
         self._req = cmd
         self._ncfm = ncfm_of(cmd)
@@ -508,6 +515,9 @@ class HostIf:
                 self.cmd = cmd
                 if self._state != _IDLE:
                     if cmd == self._req + 1:
+                        if self._expect >= 0 and (p.length == 0 or p.frame[0] != self._expect):
+                            self.stale += 1
+                            continue
                         self._state = _IDLE
                         self.error = ERR_OK
                         return EV_DONE
