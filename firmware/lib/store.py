@@ -96,6 +96,7 @@ class Store:
         self._seq = 0
         self._wp = _BLK_HDR
         self._dirty = False
+        self._corrupt = 0
         if self._active < 0:
             return
         seqs = {}
@@ -114,17 +115,21 @@ class Store:
             end = _REC_HDR + n
             crc = struct.unpack_from(">I", buf, end)[0]
             body = (end + 4 + _ALIGN - 1) & ~(_ALIGN - 1)
-            if crc != _crc32(self._mv[:end]) or bytes(buf[body:fp]) != _COMMIT:
-                break  # torn record: it and anything after it is ignored
+            if bytes(buf[body:fp]) != _COMMIT:
+                break  # torn record (no commit marker): it and anything after it is ignored
+            at = pos
+            pos += fp
+            if crc != _crc32(self._mv[:end]):
+                self._corrupt += 1  # committed once, damaged since: skip it, keep scanning
+                continue
             if seq >= seqs.get(key, -1):
                 seqs[key] = seq
                 if flags & _FLAG_DEL:
                     self._index.pop(key, None)
                 else:
-                    self._index[key] = pos << 9 | n
+                    self._index[key] = at << 9 | n
             if seq >= self._seq:
                 self._seq = seq + 1
-            pos += fp
         self._wp = pos
         self._dirty = not self._blank(self._active, pos)
 
@@ -292,6 +297,7 @@ class Store:
             "live": live,
             "free": self._bsize - self._wp,
             "dirty": self._dirty,
+            "corrupt": self._corrupt,
             "seq": self._seq,
             "compactions": self._compactions,
             "erases": list(self._erases),
