@@ -340,12 +340,12 @@ class Mac:
             c.now_ms = now
             try:
                 out = self.app(f.lsdu_mv(), c)
+                if out is None:
+                    return
+                n = len(out)
             except Exception:
                 st.app_error += 1
                 return
-            if out is None:
-                return
-            n = len(out)
             ecc_out = c.ecc_out
         if n <= 0:
             return
