@@ -83,6 +83,13 @@ def echo_app(lsdu, ctx):
     return None
 
 
+def _for_master(frame):
+    from mac.frame import OK, Frame
+
+    f = Frame()
+    return f.parse(frame) == OK and f.up and f.hop == 1
+
+
 class Medium:
     """Frames reach every node in range when their airtime ends; no collision model, but
     overlapping transmissions heard by one node are counted in `overlaps`."""
@@ -98,7 +105,8 @@ class Medium:
         self.events = []  # [t, seq, dst, frame, src]
         self.seq = 0
         self.log = []  # (t_start, src, frame)
-        self.master_rx = []  # (t, frame)
+        self.master_heard = []  # (t, frame): everything in the master's range
+        self.master_rx = []  # (t, frame): uplink frames whose next hop is the master
         self.busy_until = {}  # receiver -> end of last frame heard
         self.overlaps = 0
         self.info = Info(rssi=80, snr=12.5, in_phase=True)
@@ -126,7 +134,9 @@ class Medium:
                 if dst is None:
                     self.nodes[src].tx_done(t)
                 elif dst == self.master:
-                    self.master_rx.append((t, frame))
+                    self.master_heard.append((t, frame))
+                    if len(frame) > 8 and _for_master(frame):
+                        self.master_rx.append((t, frame))
                 elif dst in self.nodes:
                     self.nodes[dst].on_rx(frame, self.info, t)
         for name in sorted(self.nodes):
