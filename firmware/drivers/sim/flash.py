@@ -8,8 +8,11 @@ NOR semantics: erase sets a whole block to 0xFF; programming (writeblocks with a
 only clear bits (new = old & data) and must stay inside one block. writeblocks without an offset
 is the basic protocol: erase each whole block, then program it.
 
-Power-loss realism: every program goes to the file `chunk` bytes per os-level write (default 4,
-flushed), and an erase `erase_chunk` bytes at a time, so a SIGKILL can tear a record or an erase.
+Power-loss realism: every program goes to the file `chunk` bytes per os-level write (default 4),
+and an erase `erase_chunk` bytes at a time, so a SIGKILL can tear a record or an erase. The unix
+port's files are unbuffered: each write() is in the kernel once it returns and survives SIGKILL
+of the process. `sync=True` also flushes after each chunk, which on the unix port is an fsync
+(~ms each): only needed to survive a host crash, far too slow for the kill test.
 `program_unit` (e.g. 8 for STM32L4 double-words) makes the driver refuse misaligned programs and
 reprogramming a unit that is not erased, like flash with ECC words does.
 Erases per block are counted in memory (`erase_counts`) for wear statistics.
@@ -27,7 +30,14 @@ _EINVAL = 22
 
 class SimFlash:
     def __init__(
-        self, path, block_size=4096, n_blocks=8, chunk=4, erase_chunk=256, program_unit=None
+        self,
+        path,
+        block_size=4096,
+        n_blocks=8,
+        chunk=4,
+        erase_chunk=256,
+        program_unit=None,
+        sync=False,
     ):
         self.path = path
         self.block_size = block_size
@@ -35,6 +45,7 @@ class SimFlash:
         self.chunk = chunk
         self.erase_chunk = erase_chunk
         self.program_unit = program_unit
+        self.sync = sync
         self.erase_counts = [0] * n_blocks
         self.bytes_programmed = 0
         size = block_size * n_blocks
@@ -92,7 +103,8 @@ class SimFlash:
         f.seek(pos)
         while i < n:
             f.write(mv[i : i + c])
-            f.flush()
+            if self.sync:
+                f.flush()
             i += c
         self.bytes_programmed += n
 
@@ -104,7 +116,8 @@ class SimFlash:
         while i < self.block_size:
             f.seek(base + i)
             f.write(ff[: min(self.erase_chunk, self.block_size - i)])
-            f.flush()
+            if self.sync:
+                f.flush()
             i += self.erase_chunk
         self.erase_counts[block] += 1
 
