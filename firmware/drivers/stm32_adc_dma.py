@@ -1,0 +1,252 @@
+"""STM32F4 continuous ADC capture: timer TRGO -> ADC1 -> DMA2 Stream0 (circular) -> ring.
+
+Why registers: `pyb.ADC.read_timed()` blocks the whole VM and polls the timer flag in C (no DMA),
+so it cannot run beside asyncio. Here the hardware does all the per-sample work: a timer's
+update event (TRGO) starts each ADC1 conversion at RX_SAMPLE_RATE_HZ, DMA2 Stream0 Channel0
+moves every result into a preallocated `array('H')` ring in circular mode, and an asyncio
+task only polls the DMA half-transfer / transfer-complete flags. No interrupt handler is
+involved (MicroPython's stm32 port owns the DMA IRQ vectors in C, so Python cannot hook them).
+
+    cap = AdcDmaCapture("PA3", 1, 3, 2)     # pin, ADC instance, channel, trigger timer
+    cap.start()
+    while True:
+        half = await cap.read()             # memoryview('H') of `block` samples, 12-bit codes
+        ...                                 # consume it within one half period (block / fs)
+
+`read()` returns the half the DMA has just finished; the DMA is then filling the other half, so
+the view stays valid for one half period (block=512 at 38.4 kHz: 13.3 ms). If both halves
+complete between two reads, one half was lost: `overruns` counts it (and ADC OVR events).
+
+Register references are RM0090 rev 19 (STM32F405/415/407/417/427/437/429/439):
+section 13 (ADC), 10 (DMA), 18 (TIM2..5), 7.3 (RCC). Only ADC1 + DMA2 S0 C0 (table 43) and
+TIM2 (EXTSEL 0110) / TIM3 (1000) / TIM8 (1110) TRGO are supported.
+"""
+
+import asyncio
+from array import array
+
+from micropython import const
+
+try:
+    import machine
+    import pyb
+    import stm
+    import uctypes
+except ImportError:  # unix port: importable for tests/cross-compile, not constructible
+    stm = None
+
+# --- peripheral base addresses (RM0090 table 1, memory map) ----------------------------------
+_RCC = const(0x40023800)
+_ADC1 = const(0x40012000)
+_ADC_COMMON = const(0x40012300)
+_DMA2 = const(0x40026400)
+_TIM_BASE = {2: 0x40000000, 3: 0x40000400, 8: 0x40010400}
+_TIM_EXTSEL = {2: 0b0110, 3: 0b1000, 8: 0b1110}  # RM0090 13.13.3, EXTSEL[3:0] TRGO codes
+
+# RCC (RM0090 7.3.10 AHB1ENR, 7.3.14 APB2ENR)
+_RCC_AHB1ENR = const(0x30)
+_RCC_DMA2EN = const(1 << 22)
+_RCC_APB2ENR = const(0x44)
+_RCC_ADC1EN = const(1 << 8)
+
+# ADC (RM0090 13.13)
+_ADC_SR = const(0x00)
+_ADC_SR_OVR = const(1 << 5)
+_ADC_CR1 = const(0x04)  # RES[25:24] = 00 -> 12 bit; SCAN off
+_ADC_CR2 = const(0x08)
+_CR2_ADON = const(1 << 0)
+_CR2_DMA = const(1 << 8)
+_CR2_DDS = const(1 << 9)  # keep issuing DMA requests after the last transfer (circular DMA)
+_CR2_EXTSEL_SHIFT = const(24)
+_CR2_EXTEN_RISING = const(1 << 28)
+_ADC_SMPR1 = const(0x0C)
+_ADC_SMPR2 = const(0x10)
+_ADC_SQR1 = const(0x2C)  # L[23:20] = 0 -> one conversion in the sequence
+_ADC_SQR3 = const(0x34)  # SQ1[4:0] = channel
+_ADC_DR = const(0x4C)
+_ADC_CCR = const(0x04)  # in the common block: ADCPRE[17:16]
+_SMP_15 = const(0b001)  # 15 ADCCLK sampling time: 0.71 us at 21 MHz, 27 cycles per result
+
+# DMA2 Stream0 (RM0090 10.5): stream registers at 0x10 + 0x18 * stream
+_DMA_LISR = const(0x00)
+_DMA_LIFCR = const(0x08)
+_S0CR = const(0x10)
+_S0NDTR = const(0x14)
+_S0PAR = const(0x18)
+_S0M0AR = const(0x1C)
+_S0FCR = const(0x24)
+_SCR_EN = const(1 << 0)
+_SCR_CIRC = const(1 << 8)
+_SCR_MINC = const(1 << 10)
+_SCR_PSIZE_16 = const(1 << 11)
+_SCR_MSIZE_16 = const(1 << 13)
+_SCR_PL_HIGH = const(2 << 16)
+_SCR_CHSEL_SHIFT = const(25)  # channel 0 for ADC1 on stream 0
+_FLAGS0 = const(0x3D)  # FEIF0|DMEIF0|TEIF0|HTIF0|TCIF0 (bits 0,2,3,4,5)
+_HTIF0 = const(1 << 4)
+_TCIF0 = const(1 << 5)
+_TEIF0 = const(1 << 3)
+
+# TIM2/3/8 (RM0090 18.4 / 17.4)
+_TIM_CR2 = const(0x04)
+_TIM_MMS_UPDATE = const(0b010 << 4)  # master mode: update event -> TRGO
+
+
+class AdcDmaCapture:
+    """Continuous timer-paced ADC1 capture into a DMA ring; `await read()` yields halves."""
+
+    def __init__(self, pin, adc=1, channel=3, timer=2, sample_rate=None, block=512, dma=(2, 0, 0)):
+        if stm is None:
+            raise OSError("AdcDmaCapture needs the stm32 port")
+        if adc != 1 or tuple(dma) != (2, 0, 0):
+            raise ValueError("only ADC1 on DMA2 stream 0 channel 0 (RM0090 table 43)")
+        if timer not in _TIM_EXTSEL:
+            raise ValueError("trigger timer must be 2, 3 or 8")
+        if not 0 <= channel <= 18:
+            raise ValueError("ADC channel")
+        if block < 16 or block & 1:
+            raise ValueError("block")
+        if sample_rate is None:
+            from phy import profile
+
+            sample_rate = profile.RX_SAMPLE_RATE_HZ
+        self.sample_rate = sample_rate
+        self.block = block
+        self.overruns = 0
+        self.adc_overruns = 0
+        self._pin = pin
+        self._channel = channel
+        self._timer_id = timer
+        self._timer = None
+        # MicroPython builds an array from a buffer's raw bytes: 2 * block zeroed u16 slots
+        self._ring = array("H", bytearray(4 * block))
+        self._mv = memoryview(self._ring)
+        self._halves = (self._mv[:block], self._mv[block:])
+        # poll about 4 times per half period, at least every ms
+        self._poll_ms = max(1, (block * 1000) // (sample_rate * 4))
+        self._running = False
+
+    # --- set-up --------------------------------------------------------------------------------
+
+    def _setup_adc(self):
+        m = stm.mem32
+        # Let pyb.ADC do the pin (analog mode), the ADC1 clock and the common prescaler, then
+        # take ADC1 over at register level.
+        pyb.ADC(machine.Pin(self._pin) if isinstance(self._pin, str) else self._pin)
+        m[_RCC + _RCC_APB2ENR] |= _RCC_ADC1EN
+        m[_RCC + _RCC_AHB1ENR] |= _RCC_DMA2EN
+        # ADCCLK = PCLK2 / 4 = 21 MHz (max 36 MHz, RM0090 13.13.16; datasheet fADC)
+        m[_ADC_COMMON + _ADC_CCR] = (m[_ADC_COMMON + _ADC_CCR] & ~(3 << 16)) | (1 << 16)
+        m[_ADC1 + _ADC_CR2] = 0  # ADON off while reconfiguring
+        m[_ADC1 + _ADC_CR1] = 0  # 12-bit, no scan, no interrupts
+        ch = self._channel
+        if ch < 10:
+            r = _ADC1 + _ADC_SMPR2
+            sh = 3 * ch
+        else:
+            r = _ADC1 + _ADC_SMPR1
+            sh = 3 * (ch - 10)
+        m[r] = (m[r] & ~(7 << sh)) | (_SMP_15 << sh)
+        m[_ADC1 + _ADC_SQR1] = 0  # L = 0: one conversion
+        m[_ADC1 + _ADC_SQR3] = ch  # SQ1 = channel
+        m[_ADC1 + _ADC_SR] = 0
+
+    def _setup_dma(self):
+        m = stm.mem32
+        base = _DMA2
+        m[base + _S0CR] = 0  # EN = 0, then wait until the stream really stops (RM0090 10.3.17)
+        while m[base + _S0CR] & _SCR_EN:
+            pass
+        m[base + _DMA_LIFCR] = _FLAGS0
+        m[base + _S0PAR] = _ADC1 + _ADC_DR
+        m[base + _S0M0AR] = uctypes.addressof(self._ring)
+        m[base + _S0NDTR] = 2 * self.block
+        m[base + _S0FCR] = 0  # direct mode (no FIFO)
+        m[base + _S0CR] = (
+            (0 << _SCR_CHSEL_SHIFT)
+            | _SCR_PL_HIGH
+            | _SCR_MSIZE_16
+            | _SCR_PSIZE_16
+            | _SCR_MINC
+            | _SCR_CIRC
+        )  # DIR = 00 peripheral-to-memory
+        m[base + _S0CR] |= _SCR_EN
+
+    def _setup_timer(self):
+        # pyb.Timer computes PSC/ARR from the timer clock (84 MHz on APB1 x2 for TIM2/3 at
+        # 168 MHz SYSCLK); 84e6 / 38400 = 2187.5, so the nearest divider runs 38399.1 Hz
+        # (-23 ppm), which the receiver's timing recovery absorbs.
+        self._timer = pyb.Timer(self._timer_id, freq=self.sample_rate)
+        tb = _TIM_BASE[self._timer_id]
+        m = stm.mem32
+        m[tb + _TIM_CR2] = (m[tb + _TIM_CR2] & ~(7 << 4)) | _TIM_MMS_UPDATE  # RM0090 18.4.2
+
+    def start(self):
+        """Start sampling into the ring (idempotent)."""
+        if self._running:
+            return
+        self._setup_adc()
+        self._setup_dma()
+        m = stm.mem32
+        extsel = _TIM_EXTSEL[self._timer_id]
+        m[_ADC1 + _ADC_CR2] = _CR2_ADON
+        # DMA + DDS first, then the external trigger: each TRGO rising edge converts once
+        m[_ADC1 + _ADC_CR2] = (
+            _CR2_ADON | _CR2_DMA | _CR2_DDS | (extsel << _CR2_EXTSEL_SHIFT) | _CR2_EXTEN_RISING
+        )
+        self._setup_timer()
+        self._running = True
+
+    def stop(self):
+        if not self._running:
+            return
+        m = stm.mem32
+        if self._timer is not None:
+            self._timer.deinit()
+            self._timer = None
+        m[_ADC1 + _ADC_CR2] = 0
+        m[_DMA2 + _S0CR] &= ~_SCR_EN
+        m[_DMA2 + _DMA_LIFCR] = _FLAGS0
+        self._running = False
+
+    def _recover(self):
+        # ADC overrun (RM0090 13.8.1): DMA requests stop; clear OVR and restart DMA + ADC.
+        self.adc_overruns += 1
+        self.overruns += 1
+        self._running = False
+        self.start()
+
+    # --- data ----------------------------------------------------------------------------------
+
+    async def read(self):
+        """The half of the ring just filled: memoryview('H') of `block` 12-bit samples."""
+        if not self._running:
+            self.start()
+        m = stm.mem32
+        while True:
+            if m[_ADC1 + _ADC_SR] & _ADC_SR_OVR:
+                self._recover()
+            isr = m[_DMA2 + _DMA_LISR]
+            if isr & _TEIF0:
+                self._recover()
+                continue
+            ht = isr & _HTIF0
+            tc = isr & _TCIF0
+            if ht and tc:
+                # both halves finished since the last read: one of them was overwritten
+                self.overruns += 1
+                m[_DMA2 + _DMA_LIFCR] = _HTIF0 | _TCIF0
+                # NDTR > block: the DMA is in the first half, so the second is the newest
+                return self._halves[1 if m[_DMA2 + _S0NDTR] > self.block else 0]
+            if ht:
+                m[_DMA2 + _DMA_LIFCR] = _HTIF0
+                return self._halves[0]
+            if tc:
+                m[_DMA2 + _DMA_LIFCR] = _TCIF0
+                return self._halves[1]
+            await asyncio.sleep_ms(self._poll_ms)
+
+    def level(self):
+        """Samples written into the current half so far (diagnostics)."""
+        n = stm.mem32[_DMA2 + _S0NDTR]
+        return (2 * self.block - n) % self.block
