@@ -1,0 +1,525 @@
+"""Streaming B-PSK receiver, profile v1 (docs/phy.md section "Receiver").
+
+rx = Receiver(on_frame=None); rx.feed(samples_u16, n) any number of times with any chunk size.
+Completed frames: on_frame(buf, n, rx) is called from feed() with the payload in buf[:n]
+(valid until the next frame), and rx.get_frame() returns the length of the latest unread frame
+(0 if none) with its bytes in rx.frame. rx.rssi (dBuV), rx.snr (quarter-dB Es/N0) and
+rx.t_sample (sample index of the frame end) describe the latest frame.
+After construction nothing in feed() allocates on the heap (checked with heap_lock in tests).
+
+Chain: per-sample kernel (DC tracker + fs/4 mixer into an int16 ring, phy.kernel) -> per symbol:
+polyphase RRC matched filter at the strobe and half a symbol earlier (32 phases), Gardner timing
+loop, block AGC by shifts, differential + coherent sync detection on the last 16 preamble and 32
+sync symbols (phase, frequency and amplitude estimated from them), decision-directed 2nd-order PLL,
+soft symbols -> header Viterbi + CRC-8 -> payload Viterbi, de-whitening, CRC-32.
+"""
+
+from array import array
+
+import micropython
+from micropython import const
+
+from phy import profile
+from phy.crc import crc8, crc32_ok
+from phy.fec import Viterbi
+from phy.kernel import mix
+from phy.tables import COS256, DSYNC, KNOWN, MF_TAPS, POP8, SOFT_NOM, WHITEN, ZGAIN
+
+_RING = const(2048)
+_CHUNK = const(1024)
+_B = const(1 << 28)  # bias for signed values kept in the state array
+# state array indices
+_N0 = const(0)  # next strobe sample index (absolute, same counter as the ring write position)
+_MU = const(1)  # strobe fraction, Q16 samples
+_TINT = const(2)  # timing-loop integrator, Q16 samples per symbol (biased)
+_PI = const(3)  # previous strobe I (biased)
+_PQ = const(4)
+_LVL = const(5)  # average |I| + |Q|
+_ZSH = const(6)  # right shift applied to the matched-filter output (block AGC)
+_STATE = const(7)  # 0 search, 1 receiving header/payload
+_DREG = const(8)  # differential-bit register (30 bits)
+_ZIDX = const(9)  # write index of the strobe history (64 entries)
+_TH = const(10)  # PLL phase, Q24 turns
+_W = const(11)  # PLL frequency, Q24 turns per symbol (biased)
+_CNT = const(12)  # soft symbols stored
+_NEED = const(13)  # soft symbols before the next event
+_GSOFT = const(14)  # soft gain, Q16
+_PK = const(15)  # PLL proportional gain, Q8 per unit of z
+_IK = const(16)  # PLL integral gain
+_AMP = const(17)  # amplitude at sync (z units)
+_HOLD = const(18)  # AGC decrease hold-off
+_WPOS = const(19)  # copy of the ring write position
+_SYNCS = const(20)  # sync detections (statistics)
+_NS = const(24)
+
+_TKP_ACQ = const(400)
+_TKI_ACQ = const(8)
+_TKP_TRK = const(100)
+_TKI_TRK = const(2)
+_TINT_MAX = const(700)  # +-1.07 % of a sample per symbol (~ +-2700 ppm)
+_DTHR = const(8)  # differential-bit errors accepted (of 30) before the coherent check
+_PLL_KP = const(80108)  # 0.03 * 2^24 / 2pi
+_PLL_KI = const(801)  # 3e-4 * 2^24 / 2pi
+
+# atan(2^-i) in 1/65536 turns, for the CORDIC
+_ATAN = array("H", (8192, 4836, 2555, 1297, 651, 326, 163, 81, 41, 20, 10, 5, 3, 1))
+_LOG2T = array(
+    "H", (0, 22, 44, 63, 82, 101, 118, 134, 150, 165, 179, 193, 207, 220, 232, 244, 256)
+)
+
+
+@micropython.viper
+def _atan2(y: int, x: int) -> int:
+    """Angle of (x, y) in 1/65536 turns (0..65535)."""
+    t = ptr16(_ATAN)
+    a = 0
+    if x < 0:
+        x = 0 - x
+        y = 0 - y
+        a = 32768
+    i = 0
+    while i < 14:
+        if y > 0:
+            nx = x + (y >> i)
+            y = y - (x >> i)
+            a += t[i]
+        else:
+            nx = x - (y >> i)
+            y = y + (x >> i)
+            a -= t[i]
+        x = nx
+        i += 1
+    return a & 0xFFFF
+
+
+def _mag(x, y):
+    if x < 0:
+        x = -x
+    if y < 0:
+        y = -y
+    if x < y:
+        x, y = y, x
+    return (x * 123 + y * 51) >> 7
+
+
+def log2_q8(x):
+    """log2(x) in Q8 for x >= 1, integers only."""
+    if x < 1:
+        return 0
+    b = 0
+    while x >= 512:
+        x >>= 1
+        b += 1
+    while x < 256:
+        x <<= 1
+        b -= 1
+    f = x - 256  # 0..255
+    i = f >> 4
+    lo = _LOG2T[i]
+    return (b + 8) * 256 + lo + (((_LOG2T[i + 1] - lo) * (f & 15)) >> 4)
+
+
+# 20 log10(VREF / 2^bits / sqrt2 in uV) - AFE gain: dBuV of a carrier of 1 ADC code amplitude
+RSSI_OFFSET_DB = const(35)
+AFE_GAIN_DB = const(20)  # coupler + RX amplifier gain from line to ADC (assumption, docs/phy.md)
+
+
+@micropython.viper
+def _snr_acc(soft: ptr8, bits: ptr8, nbits: int, out: ptr32):
+    """Re-encode decoded bits and accumulate sum(s*d) (biased) and sum(s*s) over the block."""
+    co = ptr8(_CONV_OUT)
+    st = 0
+    i = 0
+    n = nbits + 6
+    m1 = 0
+    m2 = 0
+    k = 0
+    while i < n:
+        b = 0
+        if i < nbits:
+            b = (bits[i >> 3] >> (i & 7)) & 1
+        reg = (b << 6) | st
+        o = co[reg]
+        s = soft[k]
+        s = (s ^ 0x80) - 0x80
+        m2 += s * s
+        if o & 2:
+            m1 -= s
+        else:
+            m1 += s
+        s = soft[k + 1]
+        s = (s ^ 0x80) - 0x80
+        m2 += s * s
+        if o & 1:
+            m1 -= s
+        else:
+            m1 += s
+        k += 2
+        st = reg >> 1
+        i += 1
+    out[0] = m1 + _B
+    out[1] = m2
+    out[2] = k
+
+
+@micropython.viper
+def _dewhiten(buf: ptr8, n: int):
+    w = ptr8(WHITEN)
+    i = 0
+    while i < n:
+        buf[i] ^= w[i]
+        i += 1
+
+
+from phy.tables import CONV_OUT as _CONV_OUT  # noqa: E402
+
+
+class Receiver:
+    def __init__(self, on_frame=None):
+        self.on_frame = on_frame
+        self.ring = array("h", bytearray(2 * _RING))
+        self.st = array("i", (profile.ADC_MID << 8, 0, _RING - 1, 0))
+        self.S = array("i", bytearray(4 * _NS))
+        self.hist = array("i", bytearray(4 * 128))
+        n_soft = profile.HEADER_SYMBOLS + profile.payload_symbols(profile.MAX_PAYLOAD)
+        self.soft = bytearray(n_soft)
+        self.soft_pl = memoryview(self.soft)[profile.HEADER_SYMBOLS :]
+        self.vit = Viterbi((profile.MAX_PAYLOAD + profile.CRC_BYTES) * 8)
+        self.hdr = bytearray(4)
+        self.frame = bytearray(profile.MAX_PAYLOAD + profile.CRC_BYTES)
+        self.acc = array("i", (0, 0, 0))
+        self.flen = 0
+        self.frame_len = 0
+        self.unread = False
+        self.rssi = 0
+        self.snr = 0
+        self.t_sample = 0
+        self.frames_ok = 0
+        self.crc_errors = 0
+        self.header_errors = 0
+        self.reset()
+
+    def reset(self):
+        S = self.S
+        for i in range(_NS):
+            S[i] = 0
+        S[_N0] = self.st[1] + 16
+        S[_TINT] = _B
+        S[_PI] = _B
+        S[_PQ] = _B
+        S[_LVL] = 800
+        S[_ZSH] = 10
+        S[_W] = _B
+        for i in range(128):
+            self.hist[i] = _B
+
+    @property
+    def syncs(self):
+        return self.S[_SYNCS]
+
+    def feed(self, samples, n):
+        """Process samples[0:n] (uint16 ADC codes); calls on_frame for each completed frame."""
+        st = self.st
+        off = 0
+        while off < n:
+            m = n - off
+            if m > _CHUNK:
+                m = _CHUNK
+            st[3] = off
+            mix(samples, m, self.ring, st)
+            off += m
+            if st[1] >= 1 << 24:  # rebase the absolute sample counters (keeps ints small)
+                st[1] -= 1 << 23
+                self.S[_N0] -= 1 << 23
+                self.t_sample -= 1 << 23
+            self.S[_WPOS] = st[1]
+            while True:
+                ev = self._run()
+                if ev == 0:
+                    break
+                self._event()
+
+    def get_frame(self):
+        """Length of the latest unread frame (bytes in self.frame), or 0."""
+        if self.unread:
+            self.unread = False
+            return self.frame_len
+        return 0
+
+    def _to_search(self):
+        S = self.S
+        S[_STATE] = 0
+        S[_DREG] = 0
+
+    def _event(self):
+        S = self.S
+        if S[_CNT] == profile.HEADER_SYMBOLS:
+            hdr = self.hdr
+            self.vit.decode(self.soft, 24, hdr)
+            L = hdr[0]
+            if crc8(hdr, 2) != hdr[2] or (hdr[1] >> 4) != profile.PROFILE_VERSION or L == 0:
+                self.header_errors += 1
+                self._to_search()
+                return
+            self.flen = L
+            S[_NEED] = profile.HEADER_SYMBOLS + profile.payload_symbols(L)
+            return
+        L = self.flen
+        nb = (L + profile.CRC_BYTES) * 8
+        fr = self.frame
+        self.vit.decode(self.soft_pl, nb, fr)
+        _snr_acc(self.soft_pl, fr, nb, self.acc)
+        _dewhiten(fr, L + profile.CRC_BYTES)
+        self._to_search()
+        if not crc32_ok(fr, L):
+            self.crc_errors += 1
+            return
+        self.frames_ok += 1
+        self.frame_len = L
+        self.unread = True
+        self.t_sample = S[_WPOS]
+        self._metrics()
+        if self.on_frame is not None:
+            self.on_frame(fr, L, self)
+
+    def _metrics(self):
+        acc = self.acc
+        m1 = acc[0] - _B
+        m2 = acc[1]
+        n = acc[2]
+        if m1 < 1:
+            m1 = 1
+        a4 = (m1 << 4) // n  # mean soft amplitude, Q4
+        p8 = ((m2 // n) << 8) + (((m2 % n) << 8) // n)  # mean power, Q8
+        v8 = p8 - a4 * a4  # noise variance, Q8
+        if v8 < 1:
+            v8 = 1
+        d = log2_q8(a4 * a4) - log2_q8(2 * v8)  # Es/N0 = a^2 / (2 var)
+        self.snr = (d * 3083) >> 16 if d >= 0 else -((-d * 3083) >> 16)
+        S = self.S
+        # carrier amplitude in ADC codes = AMP * 2^ZSH / ZGAIN; dBuV = 20 log10(codes) + offset
+        l2 = log2_q8(S[_AMP]) + S[_ZSH] * 256 - log2_q8(ZGAIN)
+        self.rssi = ((l2 * 1541) >> 16) + RSSI_OFFSET_DB - AFE_GAIN_DB
+
+    @micropython.viper
+    def _run(self) -> int:
+        ring = ptr16(self.ring)
+        S = ptr32(self.S)
+        hist = ptr32(self.hist)
+        soft = ptr8(self.soft)
+        taps = ptr16(MF_TAPS)
+        cos = ptr16(COS256)
+        pop = ptr8(POP8)
+        known = ptr8(KNOWN)
+        mask = int(_RING) - 1
+        wpos = S[_WPOS]
+        n0 = S[_N0]
+        mu = S[_MU]
+        tint = S[_TINT] - _B
+        pi = S[_PI] - _B
+        pq = S[_PQ] - _B
+        lvl = S[_LVL]
+        zsh = S[_ZSH]
+        state = S[_STATE]
+        dreg = S[_DREG]
+        zidx = S[_ZIDX]
+        th = S[_TH]
+        w = S[_W] - _B
+        cnt = S[_CNT]
+        need = S[_NEED]
+        gsoft = S[_GSOFT]
+        pk = S[_PK]
+        ik = S[_IK]
+        hold = S[_HOLD]
+        ev = 0
+        while n0 + 11 <= wpos:
+            # --- polyphase matched filter at n0 - 2 (mid) and n0 (strobe) ---
+            base = (mu >> 11) * 20
+            ia = 0
+            ib = 0
+            ma = 0
+            mb = 0
+            j = 0
+            idx = n0 - 11
+            while j < 22:
+                v = ring[idx & mask]
+                v = (v ^ 0x8000) - 0x8000
+                if j >= 2:
+                    h = taps[base + j - 2]
+                    h = (h ^ 0x8000) - 0x8000
+                    if j & 1:
+                        ia += v * h
+                    else:
+                        ib += v * h
+                if j < 20:
+                    h = taps[base + j]
+                    h = (h ^ 0x8000) - 0x8000
+                    if j & 1:
+                        ma += v * h
+                    else:
+                        mb += v * h
+                idx += 1
+                j += 1
+            # idx of j odd = n0 - 11 + odd: even when n0 is even -> rail "a" is I then
+            if n0 & 1:
+                zi = ib >> zsh
+                zq = ia >> zsh
+                mi = mb >> zsh
+                mq = ma >> zsh
+            else:
+                zi = ia >> zsh
+                zq = ib >> zsh
+                mi = ma >> zsh
+                mq = mb >> zsh
+            # --- level and block AGC (search only) ---
+            a = zi if zi >= 0 else 0 - zi
+            a += zq if zq >= 0 else 0 - zq
+            lvl += (a - lvl) >> 3
+            if state == 0:
+                if lvl > 1600:
+                    zsh += 1
+                    lvl >>= 1
+                    zi >>= 1
+                    zq >>= 1
+                    mi >>= 1
+                    mq >>= 1
+                    pi >>= 1
+                    pq >>= 1
+                    hold = 24
+                elif lvl < 400 and zsh > 0 and hold == 0:
+                    zsh -= 1
+                    lvl <<= 1
+                    hold = 24
+                if hold > 0:
+                    hold -= 1
+            # --- Gardner timing error, normalised by the level ---
+            e = (pi - zi) * mi + (pq - zq) * mq
+            l2 = (lvl * lvl) >> 12
+            if l2 < 1:
+                l2 = 1
+            en = (e // l2) if e >= 0 else 0 - ((0 - e) // l2)
+            if en > 4096:
+                en = 4096
+            if en < -4096:
+                en = -4096
+            if state == 0:
+                tint += (en * _TKI_ACQ) >> 8
+                adj = (en * _TKP_ACQ) >> 8
+            else:
+                tint += (en * _TKI_TRK) >> 8
+                adj = (en * _TKP_TRK) >> 8
+            if tint > _TINT_MAX:
+                tint = _TINT_MAX
+            if tint < 0 - _TINT_MAX:
+                tint = 0 - _TINT_MAX
+            mu += 262144 + tint + adj
+            n0 += mu >> 16
+            mu &= 0xFFFF
+            if state == 0:
+                # --- history, differential sync pre-filter, coherent check ---
+                hist[zidx] = zi + _B
+                hist[64 + zidx] = zq + _B
+                zidx = (zidx + 1) & 63
+                d = 1 if (zi * pi + zq * pq) < 0 else 0
+                dreg = ((dreg << 1) | d) & 0x3FFFFFFF
+                x = dreg ^ int(DSYNC)
+                nerr = pop[x & 255] + pop[(x >> 8) & 255] + pop[(x >> 16) & 255] + pop[x >> 24]
+                if nerr <= _DTHR:
+                    c1i = 0
+                    c1q = 0
+                    c2i = 0
+                    c2q = 0
+                    en2 = 0
+                    k = 0
+                    while k < 48:
+                        hk = (zidx - 48 + k) & 63
+                        vi = hist[hk] - _B
+                        vq = hist[64 + hk] - _B
+                        en2 += (vi * vi + vq * vq) >> 6
+                        if known[k]:
+                            vi = 0 - vi
+                            vq = 0 - vq
+                        if k < 24:
+                            c1i += vi
+                            c1q += vq
+                        else:
+                            c2i += vi
+                            c2q += vq
+                        k += 1
+                    cti = (c1i + c2i) >> 3
+                    ctq = (c1q + c2q) >> 3
+                    cc = cti * cti + ctq * ctq
+                    if cc * 5 >= en2 * 72:  # |C|^2 >= 0.3 * 48 * E
+                        th1 = int(_atan2(c1q, c1i))
+                        th2 = int(_atan2(c2q, c2i))
+                        tha = int(_atan2(c1q + c2q, c1i + c2i))
+                        dth = (th2 - th1) & 0xFFFF
+                        if dth >= 32768:
+                            dth -= 65536
+                        w = (dth << 8) // 24  # Q24 turns per symbol
+                        th = ((tha << 8) + w * 24 + (w >> 1)) & 0xFFFFFF
+                        ai = c1i + c2i
+                        aq = c1q + c2q
+                        if ai < 0:
+                            ai = 0 - ai
+                        if aq < 0:
+                            aq = 0 - aq
+                        if ai < aq:
+                            t = ai
+                            ai = aq
+                            aq = t
+                        amp = ((ai * 123 + aq * 51) >> 7) // 48
+                        if amp < 1:
+                            amp = 1
+                        S[_AMP] = amp
+                        gsoft = (int(SOFT_NOM) << 16) // amp
+                        pk = (_PLL_KP << 4) // amp
+                        ik = (_PLL_KI << 4) // amp
+                        state = 1
+                        cnt = 0
+                        need = int(profile.HEADER_SYMBOLS)
+                        S[_SYNCS] += 1
+            else:
+                # --- PLL-rotated soft symbol ---
+                p = th >> 16
+                c = cos[p]
+                c = (c ^ 0x8000) - 0x8000
+                s = cos[(p - 64) & 255]
+                s = (s ^ 0x8000) - 0x8000
+                r = (zi * c + zq * s) >> 14
+                q = (zq * c - zi * s) >> 14
+                sv = (r * gsoft) >> 16
+                if sv > 127:
+                    sv = 127
+                if sv < -127:
+                    sv = -127
+                soft[cnt] = sv & 0xFF
+                cnt += 1
+                pe = q if r >= 0 else 0 - q
+                w += (pe * ik) >> 4
+                th = (th + w + ((pe * pk) >> 4)) & 0xFFFFFF
+                if cnt >= need:
+                    ev = 1
+            pi = zi
+            pq = zq
+            if ev:
+                break
+        S[_N0] = n0
+        S[_MU] = mu
+        S[_TINT] = tint + _B
+        S[_PI] = pi + _B
+        S[_PQ] = pq + _B
+        S[_LVL] = lvl
+        S[_ZSH] = zsh
+        S[_STATE] = state
+        S[_DREG] = dreg
+        S[_ZIDX] = zidx
+        S[_TH] = th
+        S[_W] = w + _B
+        S[_CNT] = cnt
+        S[_NEED] = need
+        S[_GSOFT] = gsoft
+        S[_PK] = pk
+        S[_IK] = ik
+        S[_HOLD] = hold
+        return ev
