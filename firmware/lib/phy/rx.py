@@ -120,7 +120,7 @@ def log2_q8(x):
 
 
 # 20 log10(VREF / 2^bits / sqrt2 in uV) - AFE gain: dBuV of a carrier of 1 ADC code amplitude
-RSSI_OFFSET_DB = const(35)
+RSSI_OFFSET_DB = const(55)
 AFE_GAIN_DB = const(20)  # coupler + RX amplifier gain from line to ADC (assumption, docs/phy.md)
 
 
