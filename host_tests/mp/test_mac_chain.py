@@ -164,6 +164,21 @@ class TestMacChain(unittest.TestCase):
         self.assertTrue(r1.busy.busy(until - 1))
         self.assertFalse(r1.busy.busy(until))
 
+    def test_mac_master_retry_passes_busy_repeaters(self):
+        # no answer: the master retries (new tag) after its timeout; repeaters are free again
+        med, names, acas = chain(4, app=None)
+        route = tuple(acas[n] for n in names[:-1])
+        req = mk(acas["D"], disc=8, route=route, tag=1)
+        timeout = timing.response_timeout_ms(8, 4, 6, len(req))
+        med.send("M", req, 0)
+        med.run(timeout)
+        med.send("M", mk(acas["D"], disc=8, route=route, tag=2), timeout)
+        med.run(2 * timeout)
+        for n in names[:-1]:
+            self.assertEqual(med.nodes[n].stats.repeated, 2)
+            self.assertEqual(med.nodes[n].stats.busy_drop, 0)
+        self.assertEqual(med.nodes["D"].stats.delivered, 2)
+
     def test_mac_rc_busy_stays_for_window(self):
         med, names, acas = chain(1)
         r1 = med.nodes["R1"]

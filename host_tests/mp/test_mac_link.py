@@ -218,3 +218,38 @@ class TestMacLink(unittest.TestCase):
         self.assertIsNone(m.sca)
         self.assertEqual(m.tel, 30)
         self.assertIn("rx_rejected", repr(m.stats))
+
+
+class TestMacHeap(unittest.TestCase):
+    def test_mac_rx_paths_heap_lock(self):
+        import micropython
+
+        m = Mac(ME, rng=Rng(1))
+        down = mk(OTHER, disc=3, route=(ME, R1), hop=0)
+        up = mk(OTHER, disc=3, route=(ME, R1), up=1, hop=2, lsdu=b"\x03\x00")
+        bad = mk(OTHER, ecc=3)
+        foreign = mk(OTHER, route=(R1,), hop=1)
+        for t in (0, 1000):  # warm up every path once
+            m.on_rx(down, None, t)
+            m.poll(t + 500)
+            m.tx_done(t + 500)
+            m.on_rx(up, None, t + 600)
+            m.poll(t + 900)
+            m.tx_done(t + 900)
+        micropython.heap_lock()
+        try:
+            m.on_rx(down, None, 5000)  # repeat work, busy timer, dup ring
+            m.on_rx(bad, None, 5001)  # rejection
+            m.on_rx(foreign, None, 5002)  # not mine
+        finally:
+            micropython.heap_unlock()
+        m.poll(6000)
+        m.tx_done(6000)
+        micropython.heap_lock()
+        try:
+            m.on_rx(up, None, 6100)  # uplink relay
+        finally:
+            micropython.heap_unlock()
+        s = m.stats
+        self.assertEqual((s.internal, s.repeated, s.relayed, s.not_mine), (0, 3, 3, 1))
+        self.assertEqual(s.rx_rejected["ecc"], 1)
