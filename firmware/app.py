@@ -20,6 +20,9 @@ class Meter:
         self.clock = hw.clock
         self.aca = raw(cfg, "aca")
         self.store = Store(hw.flash)
+        st = self.store.stats()
+        # a torn tail or a damaged record found at mount: power was cut mid-write
+        self.store_recovered = bool(st["dirty"] or st["corrupt"])
         self.boots = self._count_boot()
         self.rng = rng or _default_rng(cfg)
         self._wake = asyncio.Event()

@@ -17,8 +17,11 @@ DEFAULTS = {
     "key_read": "101112131415161718191a1b1c1d1e1f",
     "phase": 1,
     "sca": None,  # section address, 6 bytes hex, once the concentrator assigns one
-    "tel_ms": 20,
-    "tc_ms": 250,
+    "tel_ms": 20,  # elaboration time (facts §5)
+    "tc_ms": 250,  # RC time slot
+    "add_ms": 100,  # our margin per exchange (docs/datalink.md)
+    "dup_ms": 200,  # duplicate-suppression window
+    "aca_al0": 0,  # which wire byte of the ACA is the AL's ACA_AL[0] (unverified, docs)
     # unix_sim only: where the simulated peripherals live
     "state_dir": "build/sim/meter",
     "medium": None,  # "127.0.0.1:7000" to join the simulated medium

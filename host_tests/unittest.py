@@ -227,8 +227,8 @@ def run_module(module, result=None, only=None):
         if not (isinstance(cls, type) and issubclass(cls, TestCase)) or cls is TestCase:
             continue
         names = sorted(n for n in dir(cls) if n.startswith("test"))
-        if only:
-            names = [n for n in names if only in n]
+        if only:  # substring of module.Class.method, like pytest -k on a node id
+            names = [n for n in names if only in "%s.%s.%s" % (mod_name, attr, n)]
         if not names:
             continue
         try:

@@ -13,7 +13,8 @@ HOST_TESTS = ROOT / "host_tests"
 # app wiring), the repo root (boards), then the MicroPython test helpers.
 # ".frozen" keeps the port's frozen modules (asyncio) importable when MICROPYPATH is set.
 MICROPYPATH = os.pathsep.join(
-    [".frozen"] + [str(p) for p in (FIRMWARE / "lib", FIRMWARE, ROOT, HOST_TESTS / "mp", HOST_TESTS)]
+    [".frozen"]
+    + [str(p) for p in (FIRMWARE / "lib", FIRMWARE, ROOT, HOST_TESTS / "mp", HOST_TESTS)]
 )
 
 

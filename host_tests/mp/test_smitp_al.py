@@ -1,8 +1,8 @@
 """SMITP application layer dispatch and the data-model register table."""
 
 import struct
-
 import unittest
+
 from datamodel import registers
 from smitp import al
 
@@ -27,14 +27,6 @@ class _Rtc:
         return self._now
 
 
-class _Store:
-    def __init__(self, discarded=0):
-        self.d = discarded
-
-    def stats(self):
-        return {"discarded": self.d}
-
-
 class _Hw:
     def __init__(self, relay, rtc):
         self.relay = relay
@@ -47,7 +39,7 @@ class _Meter:
         self.cfg = {"serial": "MM42"}
         self.aca = b"\x01\x02\x03\x04\x05\x06"
         self.boots = boots
-        self.store = _Store(discarded)
+        self.store_recovered = bool(discarded)
 
 
 class _Ctx:
@@ -67,7 +59,7 @@ class TestRead(unittest.TestCase):
         m.hw.relay._fault = True
         m.hw.rtc._now = 5  # clock never set
         m.boots = 1
-        m.store.d = 2
+        m.store_recovered = True
         flags = struct.unpack(">Q", _read(app, 0x003F)[1:])[0]
         want = (
             registers.SW_RELAY_OPEN

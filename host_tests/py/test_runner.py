@@ -5,7 +5,7 @@ import subprocess
 
 from tools.mpenv import HOST_TESTS, micropython_exe, mp_env
 
-SAMPLE = '''
+SAMPLE = """
 import unittest
 
 class T(unittest.TestCase):
@@ -34,7 +34,7 @@ class T(unittest.TestCase):
         for i in range(3):
             with self.subTest(i=i):
                 self.assertLess(i, 2)
-'''
+"""
 
 
 def run(tmp_path, source, *names):

@@ -45,7 +45,7 @@ def status_word(meter):
     rtc = meter.hw.rtc
     if rtc is None or rtc.now() < _CLOCK_SET_AFTER:
         flags |= SW_CLOCK_NOT_SET
-    if meter.store.stats().get("discarded", 0):
+    if meter.store_recovered:
         flags |= SW_STORE_RECOVERED
     if meter.boots == 1:
         flags |= SW_FIRST_BOOT
