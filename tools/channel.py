@@ -1,7 +1,7 @@
 """Powerline channel simulator for the soft B-PSK PHY (CPython + numpy/scipy).
 
-Input: the firmware transmitter's DAC codes at profile TX rate (345.6 kHz). Output: uint16 ADC codes
-at the RX rate (38.4 kHz, band-pass undersampled) ready for phy.rx.Receiver.feed().
+Input: the firmware transmitter's DAC codes at profile TX rate (345.6 kHz). Output: uint16 ADC
+codes at the RX rate (38.4 kHz, band-pass undersampled) ready for phy.rx.Receiver.feed().
 
 Chain (docs/phy.md "Channel model"):
   DAC codes -> line volts (tx_vrms) -> multipath (Zimmermann-Dostert echo model) -> attenuation

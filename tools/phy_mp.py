@@ -31,7 +31,7 @@ def _run(args, timeout=600):
 
 
 def tx_frames(frames, gap_samples=0):
-    """Frames -> one uint16 array of DAC codes (each frame followed by gap_samples of mid-scale)."""
+    """Frames -> one uint16 array of DAC codes, each frame followed by gap_samples of mid-scale."""
     with tempfile.TemporaryDirectory() as d:
         src, dst = os.path.join(d, "in.txt"), os.path.join(d, "out.u16")
         with open(src, "w") as f:

@@ -27,8 +27,8 @@ def tx(src, dst):
 
 
 def rx(src, chunk, soft):
-    from phy.rx import Receiver
     from phy import profile
+    from phy.rx import Receiver
 
     def cb(b, n, r):
         print("FRAME", bytes(b[:n]).hex(), r.rssi, r.snr, r.t_sample)

@@ -1,8 +1,10 @@
 """Rate-1/2 K=7 convolutional code (171, 133 octal) and a 64-state soft-decision Viterbi decoder.
 
-Bits are taken LSB first from each byte. Encoder register: reg = (bit << 6) | state, where state
-holds the previous 6 bits with the newest at bit 5; outputs g0 = parity(reg & 0o171) first, then
-g1 = parity(reg & 0o133). Coded bit b is sent as symbol (-1)**b; soft values are int8 with
+Bits are taken LSB first from each byte. Encoder register: reg = (state << 1) | bit, i.e. the
+current bit at bit 0 and the oldest at bit 6; state = reg & 63. Outputs g0 = parity(reg & 0o171)
+first, then g1 = parity(reg & 0o133). This is bit-exact with scikit-commpy
+Trellis(memory=[6], g=[[0o171, 0o133]]) (tap order LSB = current input).
+Coded bit b is sent as symbol (-1)**b; soft values are int8 with
 positive meaning bit 0. Each block is terminated by 6 zero tail bits (ends in state 0).
 Nothing here allocates: callers pass preallocated buffers.
 """
@@ -27,12 +29,12 @@ def conv_encode(src: ptr8, nbits: int, dst: ptr8, dpos: int) -> int:
         b = 0
         if i < nbits:
             b = (src[i >> 3] >> (i & 7)) & 1
-        reg = (b << 6) | st
+        reg = (st << 1) | b
         o = out[reg]
         dst[dpos] = o >> 1
         dst[dpos + 1] = o & 1
         dpos += 2
-        st = reg >> 1
+        st = reg & 63
         i += 1
     return dpos
 
@@ -56,14 +58,13 @@ def _acs(soft: ptr8, nsteps: int, surv: ptr8, pm: ptr32):
             k += 1
         ns = 0
         while ns < 64:
-            b = ns >> 5
-            p0 = (ns << 1) & 63
-            # predecessor p0 (x = 0) and p0 | 1 (x = 1); reg = (b << 6) | p
-            o = out[(b << 6) | p0]
+            p0 = ns >> 1
+            # predecessors p0 (x = 0) and p0 | 32 (x = 1); reg = (x << 6) | ns
+            o = out[ns]
             m0 = pm[cur + p0] + (s0 if (o & 2) == 0 else 0 - s0) + (s1 if (o & 1) == 0 else 0 - s1)
-            o = out[(b << 6) | p0 | 1]
+            o = out[64 | ns]
             m1 = (
-                pm[cur + p0 + 1]
+                pm[cur + p0 + 32]
                 + (s0 if (o & 2) == 0 else 0 - s0)
                 + (s1 if (o & 1) == 0 else 0 - s1)
             )
@@ -79,7 +80,7 @@ def _acs(soft: ptr8, nsteps: int, surv: ptr8, pm: ptr32):
 
 @micropython.viper
 def _traceback(surv: ptr8, nsteps: int, dst: ptr8, nbits: int):
-    # decoded bit of step i = newest bit of the state after step i = state >> 5
+    # decoded bit of step i = newest bit of the state after step i = state & 1
     k = 0
     nb = (nbits + 7) >> 3
     while k < nb:
@@ -89,10 +90,10 @@ def _traceback(surv: ptr8, nsteps: int, dst: ptr8, nbits: int):
     step = nsteps - 1
     while step >= 0:
         if step < nbits:
-            if s >> 5:
+            if s & 1:
                 dst[step >> 3] |= 1 << (step & 7)
         x = (surv[step * 8 + (s >> 3)] >> (s & 7)) & 1
-        s = ((s << 1) & 63) | x
+        s = (s >> 1) | (x << 5)
         step -= 1
 
 

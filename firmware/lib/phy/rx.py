@@ -138,7 +138,7 @@ def _snr_acc(soft: ptr8, bits: ptr8, nbits: int, out: ptr32):
         b = 0
         if i < nbits:
             b = (bits[i >> 3] >> (i & 7)) & 1
-        reg = (b << 6) | st
+        reg = (st << 1) | b
         o = co[reg]
         s = soft[k]
         s = (s ^ 0x80) - 0x80
@@ -155,7 +155,7 @@ def _snr_acc(soft: ptr8, bits: ptr8, nbits: int, out: ptr32):
         else:
             m1 += s
         k += 2
-        st = reg >> 1
+        st = reg & 63
         i += 1
     out[0] = m1 + _B
     out[1] = m2

@@ -129,7 +129,7 @@ def _parity(x):
 
 
 def _conv_out():
-    # reg = (new bit << 6) | previous 6 bits (newest at bit 5); out = (g0 bit << 1) | g1 bit
+    # reg = (previous 6 bits << 1) | new bit; out = (g0 bit << 1) | g1 bit
     t = bytearray(128)
     for reg in range(128):
         t[reg] = (_parity(reg & profile.G0) << 1) | _parity(reg & profile.G1)
