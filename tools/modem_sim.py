@@ -276,9 +276,11 @@ class ModemSim:
             ind = bytes([proto, self.rssi, self.snr_q2 & 0xFF, 1 if self.in_phase else 0]) + llc
             if self.loopback:
                 self._queue(cmd + 2, ind)
-            if self.peer is not None:
-                with self.peer._lock:
-                    self.peer._queue(0x26 if cmd == 0x28 else 0x2A, ind)
+            if self.peer is not None:  # the receiving modem measures its own metrics
+                pr = self.peer
+                pind = bytes([proto, pr.rssi, pr.snr_q2 & 0xFF, 1 if pr.in_phase else 0]) + llc
+                with pr._lock:
+                    pr._queue(0x26 if cmd == 0x28 else 0x2A, pind)
         elif cmd == 0x3C:  # BIO reset
             self._answer(0x3D, bytes([0]))
             self.mibs[10] = bytes(8)  # LMON is not restored after a reset

@@ -344,3 +344,43 @@ def test_hostif_status_frame_and_hi_error(sim):
     )
     assert one(out, "status") == "9 5136"
     assert one(out, "cmd_err") == "5"
+
+
+def test_hostif_peer_delivery_between_two_hosts():
+    # two simulated modems on one "line": what host A sends, host B receives
+    a, b = ModemSim().start(), ModemSim().start()
+    a.peer, b.peer = b, a
+    b.rssi, b.snr_q2 = 90, 33
+    try:
+        rx_src = PRELUDE.format(
+            body=textwrap.indent(
+                textwrap.dedent(
+                    """
+                    R("ready", 1)
+                    f, info = await phy.recv()
+                    R("f", f)
+                    R("snr", info.snr)
+                    """
+                ),
+                "    ",
+            ),
+            port=b.port,
+        )
+        rx = subprocess.Popen(
+            [micropython_exe(), "-c", rx_src],
+            env=mp_env(),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 10
+        while not b.connected() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        run_mp(a, 'await phy.send(b"\\x21\\x22\\x23")')
+        out, _ = rx.communicate(timeout=20)
+        assert "R f hex:212223" in out
+        assert "R snr 33" in out
+        assert a.data_requests == [b"\x21\x22\x23"]
+    finally:
+        a.stop()
+        b.stop()
