@@ -1,0 +1,636 @@
+"""Concentrator (DCU, master side): network discovery, route table and status reading.
+
+Uses only tools/mm_frame.py (our independent codec) — never firmware/lib/mac.
+
+Discovery (facts §4 "Demo DCU discovery", details in docs/simulation.md):
+ 1. TCT_SET 0xFF broadcast twice (S, no answer): every direct neighbour may answer again.
+ 2. ADDRESS.REQ rounds (RC, phase 2, TCR 0x55); each new node is silenced with TCT_SET 1
+    (RA1, poll -> NACK.RESP). Repeat until `empty_rounds` rounds in a row find nobody new; the
+    slot count grows (RC2 -> RC4) while rounds are crowded.
+ 3. Breadth first over the known nodes (by hop count, then by best path SNR): REQADDR.REQ to the
+    node (route = its path); every new node in the REQADDR.RESP gets path = node's path + node
+    and is silenced through that path. Repeat per node until a round brings nothing new.
+ 4. READ.REQ status word (ATTR 2, object 00 3F, plain) to every node; "no answer" is reported.
+Every request is retried `retries` times on timeout, with a new exchange tag each time.
+
+Attach to the medium as its master node, or directly to one meter's TCP link:
+    python tools/concentrator.py --medium 127.0.0.1:7000 --json out.json --png map.png
+    python tools/concentrator.py --direct 127.0.0.1:7100
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import select
+import socket
+import struct
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tools import mm_frame as mm  # noqa: E402
+
+DEFAULT_ACA = bytes.fromhex("dc0000000001")
+NO_WAKE = 0xFFFFFFFF
+MAX_ROUTE = 8
+
+
+# --- links -------------------------------------------------------------------------------------
+
+
+@dataclass
+class RxInfo:
+    t_ms: int
+    rssi: float | None = None
+    snr: float | None = None
+    in_phase: bool | None = None
+
+
+class MediumLink:
+    """The concentrator as the master node of tools/medium.py (simulated time)."""
+
+    simulated = True
+
+    def __init__(self, host, port, aca=DEFAULT_ACA, connect_timeout_s=30.0):
+        deadline = time.monotonic() + connect_timeout_s
+        while True:
+            try:
+                self.sock = socket.create_connection((host, port), timeout=5)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        self.sock.settimeout(None)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = bytearray()
+        self.now = 0
+        self.owe = False  # an event was received and no IDLE sent yet
+        self.tx_until = 0
+        self.frames_tx = 0
+        self.ended = False
+        self.pending = []  # frames that arrived at the instant we started sending
+        self._write(b"H" + bytes(aca) + bytes([1, 0]))
+        self._event()  # CLOCK 0 when the medium starts
+
+    def _write(self, body):
+        self.sock.sendall(struct.pack(">H", len(body)) + body)
+
+    def _read_msg(self):
+        while True:
+            if len(self.buf) >= 2:
+                n = (self.buf[0] << 8) | self.buf[1]
+                if len(self.buf) >= 2 + n:
+                    body = bytes(self.buf[2 : 2 + n])
+                    del self.buf[: 2 + n]
+                    return body
+            data = self.sock.recv(65536)
+            if not data:
+                raise ConnectionError("medium closed")
+            self.buf += data
+
+    def _event(self):
+        """Wait for the next event; return (frame, info) for RX, None for CLOCK."""
+        body = self._read_msg()
+        kind = body[:1]
+        t = struct.unpack_from(">I", body, 1)[0]
+        self.now = max(self.now, t)
+        if kind == b"Q":
+            self.ended = True
+            raise ConnectionError("medium ended the simulation")
+        self.owe = True
+        if kind == b"R":
+            rssi_q, snr_q, ph = struct.unpack_from(">hhB", body, 5)
+            info = RxInfo(t, rssi_q / 4, snr_q / 4, None if ph > 1 else ph == 1)
+            return bytes(body[10:]), info
+        return None
+
+    def now_ms(self):
+        return self.now
+
+    def send(self, frame):
+        """Start transmitting now; returns when the frame has left (end of its airtime)."""
+        self._write(b"T" + struct.pack(">I", self.now) + bytes(frame))
+        self.frames_tx += 1
+        end = self.now + mm.airtime_ms(len(frame))
+        while self.now < end:  # half duplex: the medium delivers nothing while we send
+            got = self._wait(end)
+            if got is not None:
+                self.pending.append(got)
+
+    def recv(self, until_ms):
+        """Next frame received before until_ms as (frame, info), or None at until_ms."""
+        if self.pending:
+            return self.pending.pop(0)
+        return self._wait(until_ms)
+
+    def _wait(self, until_ms):
+        while self.now < until_ms:
+            if self.owe:
+                self._write(b"I" + struct.pack(">II", self.now, until_ms))
+                self.owe = False
+            got = self._event()
+            if got is not None:
+                return got
+        return None
+
+    def close(self):
+        if not self.ended:
+            try:
+                self._write(b"Q" + struct.pack(">I", self.now))
+            except OSError:
+                pass
+        self.sock.close()
+
+
+class DirectLink:
+    """2-byte length framing to one meter's TcpLinkPhy (real time)."""
+
+    simulated = False
+
+    def __init__(self, host, port, connect_timeout_s=10.0):
+        deadline = time.monotonic() + connect_timeout_s
+        while True:
+            try:
+                self.sock = socket.create_connection((host, port), timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        self.sock.setblocking(False)
+        self.buf = bytearray()
+        self.t0 = time.monotonic()
+        self.frames_tx = 0
+
+    def now_ms(self):
+        return int((time.monotonic() - self.t0) * 1000)
+
+    def send(self, frame):
+        self.sock.setblocking(True)
+        self.sock.sendall(struct.pack(">H", len(frame)) + bytes(frame))
+        self.sock.setblocking(False)
+        self.frames_tx += 1
+
+    def recv(self, until_ms):
+        while True:
+            if len(self.buf) >= 2:
+                n = (self.buf[0] << 8) | self.buf[1]
+                if len(self.buf) >= 2 + n:
+                    f = bytes(self.buf[2 : 2 + n])
+                    del self.buf[: 2 + n]
+                    return f, RxInfo(self.now_ms())
+            left = (until_ms - self.now_ms()) / 1000
+            if left <= 0:
+                return None
+            r, _, _ = select.select([self.sock], [], [], left)
+            if r:
+                data = self.sock.recv(65536)
+                if not data:
+                    raise ConnectionError("meter closed the link")
+                self.buf += data
+
+    def close(self):
+        self.sock.close()
+
+
+# --- route table -------------------------------------------------------------------------------
+
+
+@dataclass
+class Node:
+    aca: bytes
+    path: list  # repeater ACAs, master -> node (not including the node)
+    hop_snr: list  # SNR (dB) of every link of the path as reported by the receiving meter
+    hop_sig: list
+    found_ms: int = 0
+    found_via: str = "direct"
+    status: str | None = None  # hex of the status word, or "no answer" / "nack <code>"
+    read_snr: float | None = None
+    reqaddr_rounds: int = 0
+
+    @property
+    def hops(self):
+        return len(self.path) + 1
+
+    @property
+    def path_snr(self):
+        """Bottleneck SNR of the path (None when any link's metric is unknown)."""
+        v = [s for s in self.hop_snr if s is not None]
+        return min(v) if v and len(v) == len(self.hop_snr) else None
+
+    def as_dict(self):
+        return {
+            "aca": self.aca.hex(),
+            "path": [p.hex() for p in self.path],
+            "hops": self.hops,
+            "hop_snr_db": self.hop_snr,
+            "hop_sig_dbuv": self.hop_sig,
+            "path_snr_db": self.path_snr,
+            "found_ms": self.found_ms,
+            "found_via": self.found_via,
+            "status": self.status,
+            "reqaddr_rounds": self.reqaddr_rounds,
+        }
+
+
+def _metric_snr(e: mm.AddrEntry):
+    return e.snr_db
+
+
+# --- the master ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Options:
+    retries: int = 2
+    empty_rounds: int = 2  # direct ADDRESS.REQ rounds without news before moving on
+    reqaddr_empty_rounds: int = 1
+    tel_ms: int = mm.TEL_MS
+    tc_ms: int = mm.TC_MS
+    add_ms: int = mm.ADD_MS
+    margin_ms: int = 200  # our own allowance on top of the formula
+    first_disc: int = mm.DISC_RC2
+    max_rounds: int = 50
+    read_status: bool = True
+    reqaddr: bool = True
+
+
+@dataclass
+class Stats:
+    requests: int = 0
+    retries: int = 0
+    timeouts: int = 0
+    answers: int = 0
+    ignored: int = 0
+    bad_frames: int = 0
+    address_rounds: int = 0
+    reqaddr_rounds: int = 0
+    silenced: int = 0
+    silence_failed: int = 0
+    log: list = field(default_factory=list)
+
+
+class Concentrator:
+    def __init__(self, link, aca=DEFAULT_ACA, opts=None, progress=None):
+        self.link = link
+        self.aca = aca
+        self.o = opts or Options()
+        self.nodes: dict[bytes, Node] = {}
+        self.order: list[bytes] = []
+        self.stats = Stats()
+        self.tag = 0
+        self.progress = progress or (lambda kind, **kw: None)
+        self.discovery_ms = None
+        self.read_ms = None
+
+    # --- one exchange ----------------------------------------------------------------------------
+
+    def _next_tag(self):
+        self.tag = (self.tag + 1) & 7
+        return self.tag
+
+    def _timeout(self, frame: mm.Frame, req_len, extra=0):
+        o = self.o
+        t = mm.response_timeout_ms(
+            frame.disc, len(frame.route), frame.esize, req_len, o.tel_ms, o.tc_ms, o.add_ms
+        )
+        return t + extra + o.margin_ms
+
+    def _matches(self, ans: mm.Frame, req: mm.Frame, dest):
+        if not ans.up or ans.hop != 1 or ans.tag != req.tag or ans.dsap != req.dsap:
+            return False
+        if [bytes(r) for r in ans.route] != [bytes(r) for r in req.route]:
+            return False
+        return dest == mm.BROADCAST or ans.addr == dest
+
+    def exchange(self, dest, route, disc, dsap, lsdu, multi=False, extra_ms=0, retries=None):
+        """Send a request; return the list of answer LSDU frames (multi: all within the window,
+        no retry) or [first answer] / [] after retries."""
+        retries = self.o.retries if retries is None else retries
+        route = [bytes(r) for r in route]
+        for attempt in range(retries + 1):
+            req = mm.Frame(
+                addr=dest,
+                lsdu=lsdu,
+                disc=disc,
+                route=route,
+                tag=self._next_tag(),
+                hop=0,
+                poll=mm.disc_class(disc) != "S",
+                dsap=dsap,
+                ecc=0,
+            )
+            data = req.encode()
+            start = self.link.now_ms()
+            self.stats.requests += 1
+            if attempt:
+                self.stats.retries += 1
+            self.link.send(data)
+            if mm.disc_class(disc) == "S":
+                return []
+            deadline = start + self._timeout(req, len(data), extra_ms)
+            got = []
+            while True:
+                r = self.link.recv(deadline)
+                if r is None:
+                    break
+                raw, info = r
+                try:
+                    ans = mm.decode(raw)
+                except mm.FrameError:
+                    self.stats.bad_frames += 1
+                    continue
+                if not self._matches(ans, req, dest):
+                    self.stats.ignored += 1
+                    continue
+                self.stats.answers += 1
+                got.append((ans, info))
+                if not multi:
+                    return got
+            if multi:
+                return got
+            self.stats.timeouts += 1
+        return []
+
+    # --- network management ----------------------------------------------------------------
+
+    def _silence(self, node: Node):
+        res = self.exchange(node.aca, node.path, mm.DISC_RA1, mm.DSAP_NM, mm.tct_set(1))
+        ok = bool(res) and res[0][0].attr == mm.NACK_RESP and res[0][0].apdu[:1] == b"\x00"
+        if ok:
+            self.stats.silenced += 1
+        else:
+            self.stats.silence_failed += 1
+        return ok
+
+    def _add(self, aca, path, hop_snr, hop_sig, via):
+        node = Node(aca, list(path), list(hop_snr), list(hop_sig), self.link.now_ms(), via)
+        self.nodes[aca] = node
+        self.order.append(aca)
+        self.progress("found", node=node, total=len(self.nodes))
+        return node
+
+    def _direct_rounds(self):
+        disc = self.o.first_disc
+        empty = 0
+        rounds = 0
+        while empty < self.o.empty_rounds and rounds < self.o.max_rounds:
+            rounds += 1
+            self.stats.address_rounds += 1
+            got = self.exchange(mm.BROADCAST, [], disc, mm.DSAP_NM, mm.address_req(), multi=True)
+            new = []
+            for ans, _info in got:
+                try:
+                    e = mm.parse_address_resp(ans.lsdu)
+                except ValueError:
+                    self.stats.bad_frames += 1
+                    continue
+                if e.aca in self.nodes or e.aca == self.aca:
+                    continue
+                new.append(self._add(e.aca, [], [_metric_snr(e)], [e.sig_dbuv], "address.req"))
+            for n in new:
+                self._silence(n)
+            self.progress("round", kind="ADDRESS.REQ", new=len(new), slots=mm.rc_slots(disc))
+            empty = 0 if new else empty + 1
+            if len(got) * 4 >= mm.rc_slots(disc) and disc < mm.DISC_RC4:
+                disc += 1  # crowded: more slots next time
+
+    def _reqaddr_via(self, node: Node):
+        """REQADDR.REQ rounds through node until one brings nothing new. Returns new nodes."""
+        found = []
+        empty = 0
+        extra = mm.reqaddr_round_ms(self.o.tel_ms, self.o.tc_ms, self.o.add_ms)
+        while empty < self.o.reqaddr_empty_rounds:
+            self.stats.reqaddr_rounds += 1
+            node.reqaddr_rounds += 1
+            res = self.exchange(
+                node.aca, node.path, mm.DISC_RA3, mm.DSAP_NM, mm.reqaddr_req(), extra_ms=extra
+            )
+            if not res:
+                self.progress("round", kind="REQADDR", via=node.aca, new=0, failed=True)
+                break
+            try:
+                entries = mm.parse_reqaddr_resp(res[0][0].lsdu)
+            except ValueError:
+                self.stats.bad_frames += 1
+                break
+            new = []
+            for e in entries:
+                if e.aca in self.nodes or e.aca == self.aca:
+                    continue
+                new.append(
+                    self._add(
+                        e.aca,
+                        node.path + [node.aca],
+                        node.hop_snr + [_metric_snr(e)],
+                        node.hop_sig + [e.sig_dbuv],
+                        "reqaddr:" + node.aca.hex(),
+                    )
+                )
+            for n in new:
+                self._silence(n)
+            found += new
+            self.progress("round", kind="REQADDR", via=node.aca, new=len(new))
+            empty = 0 if new else empty + 1
+        return found
+
+    @staticmethod
+    def _rank(n: Node):
+        """BFS order: fewer hops first, then the stronger path (bottleneck SNR), then ACA."""
+        s = n.path_snr
+        return (n.hops, -(s if s is not None else -1e9), n.aca)
+
+    def discover(self):
+        t0 = self.link.now_ms()
+        for _ in range(2):
+            self.exchange(mm.BROADCAST, [], mm.DISC_S, mm.DSAP_NM, mm.tct_set(0xFF))
+        self._direct_rounds()
+        if self.o.reqaddr:
+            done = set()
+            while True:
+                todo = [
+                    n for a, n in self.nodes.items() if a not in done and len(n.path) < MAX_ROUTE
+                ]
+                if not todo:
+                    break
+                node = min(todo, key=self._rank)
+                done.add(node.aca)
+                self._reqaddr_via(node)
+        self.discovery_ms = self.link.now_ms() - t0
+        return self.nodes
+
+    # --- application ----------------------------------------------------------------------------
+
+    def read_status(self, node: Node):
+        lsdu = bytes([mm.READ_REQ, 0x00, 0x3F])
+        res = self.exchange(node.aca, node.path, mm.DISC_RA1, mm.DSAP_APP, lsdu)
+        if not res:
+            node.status = "no answer"
+        else:
+            ans, info = res[0]
+            if ans.attr == mm.READ_RESP:
+                node.status = ans.apdu.hex()
+            elif ans.attr == mm.NACK_A:
+                node.status = "nack %d" % (ans.apdu[0] if ans.apdu else -1)
+            else:
+                node.status = "attr %d" % ans.attr
+            node.read_snr = info.snr
+        self.progress("read", node=node)
+        return node.status
+
+    def read_all(self):
+        t0 = self.link.now_ms()
+        for aca in self.order:
+            self.read_status(self.nodes[aca])
+        self.read_ms = self.link.now_ms() - t0
+
+    def result(self):
+        return {
+            "concentrator": self.aca.hex(),
+            "simulated_time": getattr(self.link, "simulated", False),
+            "discovery_ms": self.discovery_ms,
+            "read_ms": self.read_ms,
+            "frames_sent": self.link.frames_tx,
+            "stats": {k: v for k, v in self.stats.__dict__.items() if k != "log"},
+            "nodes": [self.nodes[a].as_dict() for a in self.order],
+        }
+
+
+# --- CLI -----------------------------------------------------------------------------------------
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr: nodes found / expected, current activity."""
+
+    def __init__(self, expected=None, stream=sys.stderr, enabled=True):
+        self.expected = expected
+        self.stream = stream
+        self.enabled = enabled and stream.isatty()
+        self.found = 0
+        self.read = 0
+        self.note = ""
+
+    def __call__(self, kind, **kw):
+        if kind == "found":
+            self.found = kw["total"]
+        elif kind == "read":
+            self.read += 1
+        elif kind == "round":
+            via = kw.get("via")
+            self.note = f"{kw['kind']}{' via ' + via.hex() if via else ''}: +{kw.get('new', 0)}"
+        self.draw()
+
+    def draw(self):
+        if not self.enabled:
+            return
+        total = self.expected or max(self.found, 1)
+        done = self.read if self.read else self.found
+        width = 30
+        fill = min(width, int(width * done / total)) if total else 0
+        phase = "reading" if self.read else "discovery"
+        line = (
+            f"\r[{'#' * fill}{'.' * (width - fill)}] {phase} {done}/{total}  {self.note[:40]:40}"
+        )
+        self.stream.write(line)
+        self.stream.flush()
+
+    def close(self):
+        if self.enabled:
+            self.stream.write("\n")
+
+
+def table(result, names=None):
+    names = names or {}
+    rows = [("meter", "hops", "path", "signal dBuV", "SNR dB", "status")]
+    for n in result["nodes"]:
+        label = names.get(n["aca"], n["aca"])
+        path = " > ".join(names.get(p, p) for p in n["path"]) or "-"
+        sig = n["hop_sig_dbuv"][-1]
+        snr = n["path_snr_db"]
+        rows.append(
+            (
+                label,
+                str(n["hops"]),
+                path,
+                "?" if sig is None else f"{sig:.0f}",
+                "?" if snr is None else f"{snr:.1f}",
+                str(n["status"]),
+            )
+        )
+    w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip() for r in rows)
+
+
+def build_options(a):
+    return Options(
+        retries=a.retries,
+        empty_rounds=a.empty_rounds,
+        tel_ms=a.tel_ms,
+        tc_ms=a.tc_ms,
+        add_ms=a.add_ms,
+        read_status=not a.no_read,
+        reqaddr=not a.no_reqaddr,
+    )
+
+
+def add_arguments(ap):
+    ap.add_argument("--retries", type=int, default=2)
+    ap.add_argument("--empty-rounds", type=int, default=2)
+    ap.add_argument("--tel-ms", type=int, default=mm.TEL_MS)
+    ap.add_argument("--tc-ms", type=int, default=mm.TC_MS)
+    ap.add_argument("--add-ms", type=int, default=mm.ADD_MS)
+    ap.add_argument("--no-read", action="store_true", help="skip reading status words")
+    ap.add_argument("--no-reqaddr", action="store_true", help="direct neighbours only")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="M&M concentrator: discovery and status reading")
+    g = ap.add_mutually_exclusive_group(required=True)
+    g.add_argument("--medium", help="host:port of tools/medium.py (join as the master node)")
+    g.add_argument("--direct", help="host:port of one meter's TCP link (plc_listen)")
+    ap.add_argument("--aca", default=DEFAULT_ACA.hex())
+    ap.add_argument("--json", help="write the route table and readings here")
+    ap.add_argument("--png", help="draw the discovered network here")
+    ap.add_argument("--topology", help="topology JSON (names and positions for the map)")
+    ap.add_argument("--expect", type=int, default=None, help="meters expected (progress bar)")
+    add_arguments(ap)
+    a = ap.parse_args(argv)
+    host, port = (a.medium or a.direct).rsplit(":", 1)
+    aca = bytes.fromhex(a.aca)
+    link = MediumLink(host, int(port), aca) if a.medium else DirectLink(host, int(port))
+    bar = ProgressBar(a.expect)
+    c = Concentrator(link, aca, build_options(a), bar)
+    wall = time.monotonic()
+    try:
+        c.discover()
+        if c.o.read_status:
+            c.read_all()
+    finally:
+        bar.close()
+        link.close()
+    res = c.result()
+    res["wall_s"] = round(time.monotonic() - wall, 3)
+    topo = json.loads(Path(a.topology).read_text()) if a.topology else None
+    names = {n["aca"]: n["id"] for n in topo["nodes"]} if topo else {}
+    print(table(res, names))
+    unit = "simulated" if link.simulated else "real"
+    print(
+        f"{len(res['nodes'])} meters; discovery {res['discovery_ms'] / 1000:.1f} s {unit}, "
+        f"wall {res['wall_s']:.1f} s, {res['frames_sent']} frames sent by the concentrator"
+    )
+    if a.json:
+        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.json).write_text(json.dumps(res, indent=1))
+    if a.png:
+        from tools.netmap import draw
+
+        draw(res, a.png, topo)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
