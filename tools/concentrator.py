@@ -394,7 +394,7 @@ class Concentrator:
                 new.append(self._add(e.aca, [], [_metric_snr(e)], [e.sig_dbuv], "address.req"))
             for n in new:
                 self._silence(n)
-            self.progress("round", kind="ADDRESS.REQ", new=len(new), slots=mm.rc_slots(disc))
+            self.progress("round", what="ADDRESS.REQ", new=len(new), slots=mm.rc_slots(disc))
             empty = 0 if new else empty + 1
             if len(got) * 4 >= mm.rc_slots(disc) and disc < mm.DISC_RC4:
                 disc += 1  # crowded: more slots next time
@@ -411,7 +411,7 @@ class Concentrator:
                 node.aca, node.path, mm.DISC_RA3, mm.DSAP_NM, mm.reqaddr_req(), extra_ms=extra
             )
             if not res:
-                self.progress("round", kind="REQADDR", via=node.aca, new=0, failed=True)
+                self.progress("round", what="REQADDR", via=node.aca, new=0, failed=True)
                 break
             try:
                 entries = mm.parse_reqaddr_resp(res[0][0].lsdu)
@@ -434,7 +434,7 @@ class Concentrator:
             for n in new:
                 self._silence(n)
             found += new
-            self.progress("round", kind="REQADDR", via=node.aca, new=len(new))
+            self.progress("round", what="REQADDR", via=node.aca, new=len(new))
             empty = 0 if new else empty + 1
         return found
 
@@ -514,14 +514,14 @@ class ProgressBar:
         self.read = 0
         self.note = ""
 
-    def __call__(self, kind, **kw):
-        if kind == "found":
+    def __call__(self, event, **kw):
+        if event == "found":
             self.found = kw["total"]
-        elif kind == "read":
+        elif event == "read":
             self.read += 1
-        elif kind == "round":
+        elif event == "round":
             via = kw.get("via")
-            self.note = f"{kw['kind']}{' via ' + via.hex() if via else ''}: +{kw.get('new', 0)}"
+            self.note = f"{kw['what']}{' via ' + via.hex() if via else ''}: +{kw.get('new', 0)}"
         self.draw()
 
     def draw(self):

@@ -36,6 +36,8 @@ except (ImportError, AttributeError):
 NO_WAKE = const(0xFFFFFFFF)
 ROLE_METER = const(0)
 MODE_FRAME = const(0)
+_IPPROTO_TCP = const(6)
+_TCP_NODELAY = const(1)
 
 
 class SimClock:
@@ -126,6 +128,10 @@ class MediumPhy:
         if self._started is None:
             self._started = asyncio.Event()
             self._r, self._w = await asyncio.open_connection(self.host, self.port)
+            try:  # no Nagle delay between a TX and the IDLE that follows it
+                self._w.s.setsockopt(_IPPROTO_TCP, _TCP_NODELAY, 1)
+            except (AttributeError, OSError):
+                pass
             self._write(b"H" + self.aca + bytes((ROLE_METER, MODE_FRAME)))
             await self._w.drain()
             self._reader_task = asyncio.create_task(self._reader())

@@ -1,0 +1,271 @@
+"""`make sim`: a simulated LV section — the medium, one MicroPython process per meter, and the
+concentrator discovering the network and reading every meter's status word.
+
+    python tools/sim.py [--meters 20] [--levels 3] [--seed 1] [--topology T.json] [--out build/sim]
+
+Writes build/sim/topology.json, network.json (route table + readings + medium statistics),
+network.png (map) and one folder per meter under build/sim/nodes/ (config, log, flash).
+Prints the route table, then simulated and wall time, frames sent and collisions. Child
+processes are always terminated on exit, Ctrl-C or when --max-wall-s runs out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tools import concentrator as dcu  # noqa: E402
+from tools import topology as topogen  # noqa: E402
+from tools.medium import FerCurve, Topology, serve_in_thread  # noqa: E402
+from tools.mpenv import ROOT, micropython_exe, mp_env  # noqa: E402
+
+
+def meter_config(node, medium_port, state_dir, seed, extra=None):
+    cfg = {
+        "aca": node.aca.hex(),
+        "serial": "MM%010d" % int(node.id[1:]) if node.id[1:].isdigit() else "MM" + node.id,
+        "phase": node.phase if node.phase in (1, 2, 3) else 1,
+        "state_dir": str(state_dir),
+        "medium": f"127.0.0.1:{medium_port}",
+        "seed": seed,
+    }
+    if extra:
+        cfg.update(extra)
+    return cfg
+
+
+class Section:
+    """The running simulation: medium thread + meter processes. Use as a context manager."""
+
+    def __init__(self, topo: Topology, out: Path, seed=1, meter_cfg=None, medium_kw=None):
+        self.topo = topo
+        self.out = Path(out)
+        self.seed = seed
+        self.meter_cfg = meter_cfg or {}
+        self.medium_kw = medium_kw or {}
+        self.procs = {}
+        self.logs = []
+        self.medium = None
+        self.thread = None
+
+    def start(self):
+        nodes_dir = self.out / "nodes"
+        shutil.rmtree(nodes_dir, ignore_errors=True)  # fresh flash: TCT etc. start at defaults
+        nodes_dir.mkdir(parents=True)
+        kw = dict(self.medium_kw)
+        kw.setdefault("seed", self.seed)
+        self.medium, self.thread = serve_in_thread(self.topo, **kw)
+        env = mp_env()
+        exe = micropython_exe()
+        for i, node in enumerate(sorted(self.topo.nodes.values(), key=lambda n: n.id)):
+            if node.role != "meter":
+                continue
+            d = nodes_dir / node.id
+            d.mkdir()
+            cfg = meter_config(node, self.medium.port, d, self.seed * 1000 + i, self.meter_cfg)
+            (d / "meter.json").write_text(json.dumps(cfg, indent=1))
+            log = open(d / "log.txt", "w")  # noqa: SIM115
+            self.logs.append(log)
+            self.procs[node.id] = subprocess.Popen(
+                [exe, str(ROOT / "firmware" / "main.py"), "--config", str(d / "meter.json")],
+                env=env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        return self
+
+    def master_link(self):
+        m = self.topo.master()
+        return dcu.MediumLink("127.0.0.1", self.medium.port, m.aca)
+
+    def finish(self, timeout_s=20):
+        """Wait for the medium to stop (after the master's QUIT) and collect its statistics."""
+        if self.thread is not None:
+            self.thread.join(timeout_s)
+        return self.medium.result if self.medium else None
+
+    def stop(self):
+        for p in self.procs.values():
+            if p.poll() is None:
+                p.terminate()
+        t_end = time.monotonic() + 5
+        for p in self.procs.values():
+            try:
+                p.wait(max(0.1, t_end - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        if self.medium is not None and self.medium.listener is not None:
+            try:
+                self.medium.listener.close()
+            except OSError:
+                pass
+        for f in self.logs:
+            f.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+def compare(result, topo: Topology):
+    """Discovered routes vs the topology's ground truth (BFS hop counts over its links)."""
+    truth = topo.hops_from_master()
+    names = {n.aca.hex(): n.id for n in topo.nodes.values()}
+    found = {names.get(n["aca"], n["aca"]): n for n in result["nodes"]}
+    meters = [n.id for n in topo.nodes.values() if n.role == "meter"]
+    reachable = [m for m in meters if m in truth]
+    bad_paths = []
+    longer = []
+    for mid, n in found.items():
+        ids = [topo.master().id] + [names.get(p, p) for p in n["path"]] + [mid]
+        if any(topo.link(a, b) is None for a, b in zip(ids, ids[1:])):
+            bad_paths.append(mid)
+        elif mid in truth and n["hops"] > truth[mid]:
+            longer.append(mid)
+    return {
+        "meters": len(meters),
+        "reachable": len(reachable),
+        "discovered": len([m for m in reachable if m in found]),
+        "missed": sorted(set(reachable) - set(found)),
+        "invalid_paths": sorted(bad_paths),
+        "longer_than_shortest": sorted(longer),
+        "status_read": sum(1 for n in result["nodes"] if n["status"] not in (None, "no answer")),
+    }
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="simulated LV section: discovery and reading")
+    ap.add_argument("--meters", type=int, default=20)
+    ap.add_argument("--levels", type=int, default=3, help="repeater levels in the generated net")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--topology", help="use this topology JSON instead of generating one")
+    ap.add_argument("--out", default=str(ROOT / "build" / "sim"))
+    ap.add_argument("--max-wall-s", type=float, default=1800.0)
+    ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    dcu.add_arguments(ap)
+    a = ap.parse_args(argv)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if a.topology:
+        topo_d = json.loads(Path(a.topology).read_text())
+    else:
+        topo_d = topogen.generate(a.meters, a.levels, a.seed)
+    (out / "topology.json").write_text(json.dumps(topo_d, indent=1))
+    topo = Topology(topo_d)
+    n_meters = sum(1 for n in topo.nodes.values() if n.role == "meter")
+    curve = FerCurve.load()
+    print(
+        f"sim: {n_meters} meters, {len(topo.links)} links, FER curve {curve.source}; "
+        f"starting the medium and {n_meters} micropython processes",
+        flush=True,
+    )
+
+    def on_signal(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    wall0 = time.monotonic()
+    sec = Section(topo, out, a.seed, medium_kw={"curve": curve})
+    link = None
+    timer = None
+    result = None
+    try:
+        sec.start()
+        link = sec.master_link()
+
+        def watchdog():
+            print(f"\nsim: wall-time limit {a.max_wall_s:.0f} s reached, stopping", flush=True)
+            try:
+                link.sock.shutdown(2)
+            except OSError:
+                pass
+
+        timer = threading.Timer(a.max_wall_s, watchdog)
+        timer.daemon = True
+        timer.start()
+        bar = dcu.ProgressBar(n_meters, enabled=not a.quiet)
+        c = dcu.Concentrator(link, topo.master().aca, dcu.build_options(a), bar)
+        wall_disc = time.monotonic()
+        try:
+            c.discover()
+            wall_disc = time.monotonic() - wall_disc
+            if c.o.read_status:
+                c.read_all()
+        finally:
+            bar.close()
+        link.close()
+        link = None
+        med = sec.finish()
+        result = c.result()
+        result["medium"] = med
+        result["wall_s"] = round(time.monotonic() - wall0, 2)
+        result["wall_discovery_s"] = round(wall_disc, 2)
+        result["ground_truth"] = compare(result, topo)
+    except KeyboardInterrupt:
+        print("\nsim: interrupted", flush=True)
+        return 130
+    except ConnectionError as e:
+        print(f"\nsim: stopped: {e}", flush=True)
+        return 1
+    finally:
+        if timer is not None:
+            timer.cancel()
+        if link is not None:
+            link.close()
+        sec.stop()
+
+    names = {n.aca.hex(): n.id for n in topo.nodes.values()}
+    print(dcu.table(result, names))
+    (out / "network.json").write_text(json.dumps(result, indent=1))
+    png = out / "network.png"
+    try:
+        from tools.netmap import draw
+
+        draw(result, png, topo_d)
+    except ImportError as e:  # matplotlib missing
+        print(f"sim: no map ({e})")
+        png = None
+    med = result["medium"] or {}
+    gt = result["ground_truth"]
+    print()
+    print(
+        f"discovered {gt['discovered']}/{gt['reachable']} reachable meters"
+        f" (missed {gt['missed'] or 'none'}, invalid paths {gt['invalid_paths'] or 'none'},"
+        f" longer than shortest {len(gt['longer_than_shortest'])}); status read from"
+        f" {gt['status_read']}"
+    )
+    print(
+        f"simulated time: discovery {result['discovery_ms'] / 1000:.1f} s, reading"
+        f" {(result['read_ms'] or 0) / 1000:.1f} s, total {med.get('sim_ms', 0) / 1000:.1f} s"
+    )
+    print(
+        f"wall time: {result['wall_s']:.1f} s (discovery {result['wall_discovery_s']:.1f} s);"
+        f" frames sent {med.get('frames_tx')} (concentrator {result['frames_sent']});"
+        f" collisions: {med.get('collided_frames')} frames,"
+        f" {med.get('lost_collision')} receptions; lost to noise {med.get('lost_fer')},"
+        f" half-duplex {med.get('lost_half_duplex')}; concentrator retries"
+        f" {result['stats']['retries']}, timeouts {result['stats']['timeouts']}"
+    )
+    print(f"wrote {out / 'network.json'}" + (f", {png}" if png else ""))
+    ok = not gt["missed"] and not gt["invalid_paths"]
+    return 0 if ok else 2
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())
