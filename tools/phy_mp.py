@@ -71,15 +71,17 @@ def rx_samples(adc, chunk=480, soft=False):
         src = os.path.join(d, "in.u16")
         np.asarray(adc, dtype="<u2").tofile(src)
         out = _run(["rx", src, str(chunk)] + (["soft"] if soft else []))
-    frames, softs, stats = [], [], None
+    frames, softs, stats, bad = [], [], None, []
     for line in out.splitlines():
         w = line.split()
         if w and w[0] == "FRAME":
             frames.append((bytes.fromhex(w[1]), int(w[2]), int(w[3]), int(w[4])))
+        elif w and w[0] == "BAD":
+            bad.append(bytes.fromhex(w[1]))
         elif w and w[0] == "SOFT":
             softs.append(np.frombuffer(bytes.fromhex(w[1]), np.int8))
         elif w and w[0] == "STATS":
             stats = dict(
                 zip(("syncs", "header_errors", "crc_errors", "frames_ok"), map(int, w[1:]))
             )
-    return dict(frames=frames, soft=softs, stats=stats)
+    return dict(frames=frames, soft=softs, stats=stats, bad=bad)

@@ -36,7 +36,11 @@ def rx(src, chunk, soft):
             ns = profile.HEADER_SYMBOLS + profile.payload_symbols(n)
             print("SOFT", bytes(r.soft[:ns]).hex())
 
+    def bad(b, n, r):
+        print("BAD", bytes(b[:n]).hex())
+
     r = Receiver(cb)
+    r.on_crc_error = bad
     buf = array("H", bytearray(2 * chunk))
     mv = memoryview(buf)
     with open(src, "rb") as f:

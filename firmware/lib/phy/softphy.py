@@ -5,8 +5,8 @@
     frame, info = await phy.recv()    # info.rssi dBuV, .snr quarter-dB, .in_phase, .t_ms
 
 Duck-typed drivers: capture.start(), await capture.read() -> memoryview of uint16 ADC codes
-(one half of a DMA ring), capture.sample_rate; modulator.sample_rate and await modulator.send(samples_u16, n)
-called block by block from a preallocated buffer. Received frames are copied into a small pool of
+(one half of a DMA ring), capture.sample_rate; modulator.sample_rate and
+await modulator.send(samples_u16, n) called block by block from a preallocated buffer. Received frames are copied into a small pool of
 preallocated buffers; recv() returns a memoryview of one (valid until `pool` more frames arrive).
 """
 
