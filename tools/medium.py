@@ -74,13 +74,26 @@ class FerCurve:
     """FER(SNR, frame length): log-linear interpolation of a measured or built-in curve, scaled
     to the frame length assuming independent errors per bit: 1-(1-FER_ref)^(n/n_ref)."""
 
-    def __init__(self, points, ref_bytes, source):
+    MIN_TAIL_SLOPE = -1.0  # decades of FER per dB beyond the last measured point, at least
+
+    def __init__(self, points, ref_bytes, source, floor=1e-7):
         pts = sorted((float(e), min(1.0, max(0.0, float(f)))) for e, f in points)
         if len(pts) < 2:
             raise ValueError("FER curve needs two points")
-        self.points = pts
+        # A measured FER of 0 means "below what the run could resolve": use the floor. Then
+        # force the curve to be non-increasing (measurement noise at few frames per point).
+        clean = []
+        best = 1.0
+        for e, f in pts:
+            best = min(best, max(f, floor))
+            clean.append((e, best))
+        self.points = clean
         self.ref_bytes = ref_bytes
         self.source = source
+        self.floor = floor
+        (e0, f0), (e1, f1) = clean[-2], clean[-1]
+        slope = (math.log10(f1) - math.log10(f0)) / (e1 - e0) if e1 > e0 else 0.0
+        self.tail_slope = min(slope, self.MIN_TAIL_SLOPE)
 
     @classmethod
     def load(cls, path=PHY_BENCH_JSON):
@@ -96,45 +109,55 @@ class FerCurve:
     def _from_bench(cls, d, source):
         """Accept the PHY benchmark's JSON: a list of {ebn0_db, fer} points (at the top level or
         under "fer_curve"/"points"/"curves"[0]), or parallel "ebn0_db"/"fer" lists; the payload
-        length under "payload_bytes"/"frame_bytes" (default 64)."""
+        length under "payload_bytes"/"frame_bytes" (default 64; 128 for bench_phy's "coded"
+        list, which measures 128-byte frames)."""
         if "curves" in d and isinstance(d["curves"], list) and d["curves"]:
             base = dict(d)
             base.update(d["curves"][0])
             d = base
-        ref = int(d.get("payload_bytes", d.get("frame_bytes", BUILTIN_REF_BYTES)))
+        default_ref = 128 if isinstance(d.get("coded"), list) else BUILTIN_REF_BYTES
+        ref = int(d.get("payload_bytes", d.get("frame_bytes", default_ref)))
         pts = None
-        for k in ("fer_curve", "points", "awgn"):
+        for k in ("fer_curve", "points", "coded", "awgn"):
             if isinstance(d.get(k), list):
                 pts = d[k]
                 break
         if pts is not None:
             out = []
+            frames = None
             for p in pts:
                 if isinstance(p, dict):
                     e = p.get("ebn0_db", p.get("ebn0"))
                     if e is None and "snr_db" in p:
                         e = p["snr_db"] + EBN0_MINUS_SNR_DB
                     out.append((e, p["fer"]))
+                    if p.get("frames"):
+                        frames = max(frames or 0, int(p["frames"]))
                 else:
                     out.append((p[0], p[1]))
-            return cls(out, ref, source)
+            # a point with no lost frame out of N only says FER < ~1/N
+            floor = 0.5 / frames if frames else 1e-7
+            return cls(out, ref, source, floor=min(floor, 1e-2))
         if isinstance(d.get("ebn0_db"), list) and isinstance(d.get("fer"), list):
             return cls(list(zip(d["ebn0_db"], d["fer"])), ref, source)
         raise ValueError("no FER points found")
 
     def fer_ref(self, ebn0_db):
+        """FER of a ref_bytes frame: log-linear between points, 1.0 clamp below the first,
+        log-linear extrapolation (at least MIN_TAIL_SLOPE steep) above the last; values under
+        1e-12 count as 0."""
         pts = self.points
         if ebn0_db <= pts[0][0]:
             return pts[0][1]
         if ebn0_db >= pts[-1][0]:
-            return pts[-1][1]
+            e, f = pts[-1]
+            lf = math.log10(f) + self.tail_slope * (ebn0_db - e)
+            return 0.0 if lf < -12 else 10**lf
         for (e0, f0), (e1, f1) in zip(pts, pts[1:]):
             if e0 <= ebn0_db <= e1:
-                lf0 = math.log10(max(f0, 1e-12))
-                lf1 = math.log10(max(f1, 1e-12))
                 w = (ebn0_db - e0) / (e1 - e0) if e1 > e0 else 0.0
-                f = 10 ** (lf0 + w * (lf1 - lf0))
-                return 0.0 if f <= 1e-12 else min(1.0, f)
+                f = 10 ** (math.log10(f0) + w * (math.log10(f1) - math.log10(f0)))
+                return min(1.0, f)
         return pts[-1][1]
 
     def fer(self, snr_db, nbytes):
