@@ -6,8 +6,9 @@
 
 Duck-typed drivers: capture.start(), await capture.read() -> memoryview of uint16 ADC codes
 (one half of a DMA ring), capture.sample_rate; modulator.sample_rate and
-await modulator.send(samples_u16, n) called block by block from a preallocated buffer. Received frames are copied into a small pool of
-preallocated buffers; recv() returns a memoryview of one (valid until `pool` more frames arrive).
+await modulator.send(samples_u16, n) called block by block from a preallocated buffer.
+Received frames are copied into a small pool of preallocated buffers; recv() returns a
+memoryview of one (valid until `pool` more frames arrive).
 """
 
 import asyncio
