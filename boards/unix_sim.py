@@ -3,7 +3,8 @@
 flash   = a file with NOR semantics (erase to 0xFF, program clears bits), 8 x 4 KiB blocks
 rtc     = a settable wall clock kept as an offset in a file
 optical = a TCP listener on 127.0.0.1 (cfg "optical_port"), 8-bit octets
-plc     = the simulated medium (cfg "medium" = "host:port") or a direct concentrator link
+plc     = the simulated medium (cfg "medium" = "host:port", or "sample:host:port" for the
+          sample-level mode with the soft PHY) or a direct concentrator link
           listening on 127.0.0.1 (cfg "plc_listen" = port), 2-byte length framing
 display = framebuf written as a PBM file on every refresh
 relay   = latching relay whose contact position survives restarts (a file)
@@ -38,9 +39,15 @@ def build(cfg):
 
         phy = TcpLinkPhy(int(cfg["plc_listen"]), clock=clock)
     elif cfg.get("medium"):
-        from drivers.sim.medium_link import MediumPhy
+        addr = cfg["medium"]
+        if addr.startswith("sample:"):  # sample-level medium: the soft PHY on waveforms
+            from drivers.sim.sample_link import MediumSamplePhy as MediumPhy
 
-        host, port = cfg["medium"].rsplit(":", 1)
+            addr = addr[7:]
+        else:
+            from drivers.sim.medium_link import MediumPhy
+
+        host, port = addr.rsplit(":", 1)
         phy = MediumPhy(host, int(port), cfg)
         clock = phy.clock  # the medium owns simulated time
     optical = None

@@ -336,6 +336,69 @@ def msg_quit(t):
     return pack(b"Q", struct.pack(">I", t))
 
 
+class SampleChannel:
+    """Sample-level mode (small topologies): every transmission is a waveform of the firmware
+    transmitter's DAC codes — sent by a SoftPhy meter (`W`), or made with tools/phy_mp.py for a
+    frame-level node (the concentrator). At each receiver the waveforms it hears that overlap
+    the wanted one are added with their relative attenuation, and the sum goes through
+    tools/channel.py (attenuation of the wanted link, AWGN at the link's Eb/N0 = SNR + 3 dB,
+    RX band-pass, 38.4 kHz 12-bit ADC). A SoftPhy meter gets the ADC codes (`S`) and decodes
+    them itself; a frame-level node gets what the firmware receiver (run by tools/phy_mp.py)
+    decodes from them, as `R`. Collisions are therefore physical, not the capture rule."""
+
+    def __init__(self, topo, seed):
+        from tools import channel, phy_mp
+
+        self.channel = channel
+        self.phy_mp = phy_mp
+        self.topo = topo
+        self.seed = seed
+        self.fs_tx = channel.FS_TX
+        self.n = 0
+
+    def waveform(self, frame, wave):
+        import numpy as np
+
+        if wave is not None:
+            return np.frombuffer(wave, dtype="<u2").astype(np.int32) - 2048
+        return self.phy_mp.tx_frames([frame]).astype(np.int32) - 2048
+
+    def deliver(self, med, tx, rx, t, mode):
+        import numpy as np
+
+        topo = self.topo
+        ln = topo.link(tx.src, rx)
+        level, snr = topo.rx_level(tx.src, rx)
+        start = tx.start_us * self.fs_tx // 1_000_000
+        x = tx.wave.astype(float)
+        for y in med.txs:
+            if y is tx or y.start_us >= tx.end_us or tx.start_us >= y.end_us:
+                continue
+            if y.src == rx:
+                med.stats["lost_half_duplex"] += 1
+                return []
+            lv = topo.rx_level(y.src, rx)
+            if lv is None:
+                continue
+            off = y.start_us * self.fs_tx // 1_000_000 - start
+            a, b = max(0, off), min(len(x), off + len(y.wave))
+            if a < b:
+                x[a:b] += y.wave[a - off : b - off] * 10 ** ((lv[0] - level) / 20)
+        self.n += 1
+        adc = self.channel.channel(
+            np.round(x).astype(np.int64) + 2048,
+            ebn0_db=snr + EBN0_MINUS_SNR_DB,
+            atten_db=ln.atten_db,
+            seed=self.seed + self.n,
+        )
+        med.stats["delivered"] += 1
+        if mode == MODE_SAMPLE:
+            return [pack(b"S", struct.pack(">I", t) + adc.astype("<u2").tobytes())]
+        res = self.phy_mp.rx_samples(adc)
+        ph = topo.in_phase(tx.src, rx)
+        return [msg_rx(t, r, s / 4, ph, f) for f, r, s, _ in res["frames"]]
+
+
 class Medium:
     def __init__(
         self,
@@ -365,6 +428,7 @@ class Medium:
         self.port = None
         self.stop_reason = None
         self.wall_s = 0.0
+        self.sample = None  # SampleChannel once a node joins in sample mode
         self.stats = {
             "frames_tx": 0,
             "bytes_tx": 0,
@@ -428,6 +492,8 @@ class Medium:
         sel.close()
         for c in self.conns.values():
             self.sel.register(c.sock, selectors.EVENT_READ, c)
+        if any(c.mode == MODE_SAMPLE for c in self.conns.values()):
+            self.sample = SampleChannel(self.topo, self.rng.randrange(1 << 30))
 
     def _hello(self, c, body):
         aca = bytes(body[1:7])
@@ -459,10 +525,16 @@ class Medium:
     def _messages(c):
         while len(c.buf) >= 2:
             n = (c.buf[0] << 8) | c.buf[1]
-            if len(c.buf) < 2 + n:
+            h = 2
+            if n == 0:  # long form (sample waveforms): u32 length follows
+                if len(c.buf) < 6:
+                    break
+                n = struct.unpack_from(">I", c.buf, 2)[0]
+                h = 6
+            if len(c.buf) < h + n:
                 break
-            body = bytes(c.buf[2 : 2 + n])
-            del c.buf[: 2 + n]
+            body = bytes(c.buf[h : h + n])
+            del c.buf[: h + n]
             yield body
 
     def _send(self, c, data):
@@ -528,22 +600,30 @@ class Medium:
                 c.wake = None
             else:
                 c.wake = max(wake, self.t + 1)
+        elif kind == b"W":  # sample mode: a waveform of DAC codes starting now
+            self._add_tx(c, None, bytes(body[5:]))
         elif kind == b"Q":
             self.stop_reason = f"QUIT from {c.id}"
         else:
             self.log(f"{c.id}: unknown message {kind!r}")
 
-    def _add_tx(self, c, frame):
+    def _add_tx(self, c, frame, wave=None):
         t = self.t
-        air = airtime_us(len(frame))
+        if self.sample is not None:
+            wave = self.sample.waveform(frame, wave)
+            air = -(-len(wave) * 1_000_000 // self.sample.fs_tx)
+            frame = frame if frame is not None else b""
+        else:
+            air = airtime_us(len(frame))
         start_us = t * 1000
         end_us = start_us + air
         tx = Tx(c.id, t, start_us, end_us, -(-end_us // 1000), frame, self.seq)
+        tx.wave = wave
         self.seq += 1
         self.txs.append(tx)
         st = self.stats
         st["frames_tx"] += 1
-        st["bytes_tx"] += len(frame)
+        st["bytes_tx"] += len(frame) if frame else 0
         st["airtime_ms"] += -(-air // 1000)
         st["tx_by_node"][c.id] = st["tx_by_node"].get(c.id, 0) + 1
         if self.trace:
@@ -589,6 +669,10 @@ class Medium:
                 if c is None or not c.alive:
                     continue
                 st["receptions"] += 1
+                if self.sample is not None:
+                    for m in self.sample.deliver(self, tx, rx, t, c.mode):
+                        out.setdefault(rx, []).append(m)
+                    continue
                 ok, level, sinr, why = self._fate(tx, rx)
                 if self.trace:
                     self.trace({"t": t, "ev": "rx", "src": tx.src, "dst": rx, "fate": why})

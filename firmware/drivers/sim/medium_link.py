@@ -107,6 +107,8 @@ def _busy():
 
 
 class MediumPhy:
+    MODE = MODE_FRAME
+
     def __init__(self, host, port, cfg, aca=None):
         self.host = host
         self.port = port
@@ -132,7 +134,7 @@ class MediumPhy:
                 self._w.s.setsockopt(_IPPROTO_TCP, _TCP_NODELAY, 1)
             except (AttributeError, OSError):
                 pass
-            self._write(b"H" + self.aca + bytes((ROLE_METER, MODE_FRAME)))
+            self._write(b"H" + self.aca + bytes((ROLE_METER, self.MODE)))
             await self._w.drain()
             self._reader_task = asyncio.create_task(self._reader())
             self._started.set()
@@ -174,6 +176,9 @@ class MediumPhy:
             while True:
                 hdr = await r.readexactly(2)
                 n = (hdr[0] << 8) | hdr[1]
+                if n == 0:  # long form: a u32 length follows
+                    hdr = await r.readexactly(4)
+                    n = struct.unpack(">I", hdr)[0]
                 body = await r.readexactly(n)
                 kind = body[0]
                 t = struct.unpack_from(">I", body, 1)[0]
@@ -187,6 +192,8 @@ class MediumPhy:
                     self._rxq.append((bytes(body[10:]), info))
                     self.frames_rx += 1
                     self._rx_ev.set()
+                else:
+                    self._on_event(kind, t, body)
                 await self._settle()
                 w = self.clock.next_wakeup()
                 self._write(
@@ -201,6 +208,10 @@ class MediumPhy:
         import sys
 
         sys.exit(0)
+
+    def _on_event(self, kind, t, body):
+        """Other event types (sample mode); CLOCK needs nothing beyond setting the time."""
+        return False
 
     def close(self):
         if self._w is not None:
