@@ -2,7 +2,6 @@
 
 import asyncio
 import os
-
 import unittest
 
 TMP = "build/test_foundation"

@@ -3,7 +3,6 @@ excepted: asm_thumb/asm_xtensa cannot be compiled by the unix port)."""
 
 import os
 import sys
-
 import unittest
 
 ROOT = os.getcwd()

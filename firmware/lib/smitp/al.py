@@ -6,9 +6,8 @@ docs/datamodel.md. Authenticated ATTRs (102..246 except 112) are refused with NA
 until the security layer (TMAC, encryption, LMON) is wired in here.
 """
 
-from micropython import const
-
 from datamodel import registers
+from micropython import const
 
 READ_REQ = const(2)
 READ_RESP = const(3)
