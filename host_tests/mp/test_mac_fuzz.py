@@ -39,7 +39,7 @@ class TestMacFuzz(unittest.TestCase):
 
         m = Mac(ME, store=DictStore(), rng=Rng(5), app=echo_app, config={"sca": SCA})
         base = bases()
-        info = Info(rssi=70, snr=8, in_phase=True)
+        info = Info(rssi=70, snr=32, in_phase=True)
         now = 0
         snap = m.snapshot()
         rejected = accepted = 0

@@ -52,7 +52,7 @@ class TestMacNetMgmt(unittest.TestCase):
 
     def test_mac_nm_address_resp_format(self):
         m = self.mac()
-        m.on_rx(addr_req(tag=5), Info(rssi=80, snr=12.5, in_phase=True), 1000)
+        m.on_rx(addr_req(tag=5), Info(rssi=80, snr=50, in_phase=True), 1000)
         t = m.next_deadline_ms()
         self.assertEqual((t - 1020) % 250, 0)
         self.assertLess(t - 1020, 16 * 250)
@@ -65,15 +65,15 @@ class TestMacNetMgmt(unittest.TestCase):
 
     def test_mac_nm_metric_averages(self):
         m = self.mac()
-        m.on_rx(mk(aca(5), disc=0), Info(rssi=80, snr=10, tx_imp=1), 0)  # not for me, hop 0
+        m.on_rx(mk(aca(5), disc=0), Info(rssi=80, snr=40, tx_imp=1), 0)  # not for me, hop 0
         m.on_rx(mk(aca(5), disc=0, route=(aca(6),), hop=1), Info(rssi=0, snr=0), 0)  # hop 1
-        m.on_rx(addr_req(), Info(rssi=40, snr=2.25), 100)
+        m.on_rx(addr_req(), Info(rssi=40, snr=9), 100)
         lsdu = bytes(answer(m).lsdu_mv())
         # (80 + (40 - 80) / 4) = 70; SNR (40 + (9 - 40) / 4) quarter-dB = 32.25 -> 32
         self.assertEqual(lsdu[7:10], bytes((70, 32, 1)))
         m2 = self.mac()
         m2.tx_imp = 2
-        m2.on_rx(addr_req(), Info(rssi=300, snr=-3), 0)
+        m2.on_rx(addr_req(), Info(rssi=300, snr=-12), 0)
         self.assertEqual(bytes(answer(m2).lsdu_mv())[7:10], bytes((254, 0, 2)))
         m3 = self.mac()
         m3.on_rx(addr_req(), None, 0)
@@ -155,7 +155,7 @@ class TestMacNetMgmt(unittest.TestCase):
         self.assertEqual((m.tct, m.stats.tct_set), (7, 1))
         self.assertFalse(m.tx_pending())
         self.assertEqual(st.d[storekeys.TCT], b"\x07")
-        m.on_rx(tct_set(9), Info(rssi=60, snr=5), 1000)
+        m.on_rx(tct_set(9), Info(rssi=60, snr=20), 1000)
         f = answer(m, 1020)
         self.assertEqual((f.dsap, f.ecc, f.up), (2, 0, 1))
         self.assertEqual(bytes(f.lsdu_mv()), bytes((247, 0, 60, 20, 255)))
@@ -250,7 +250,7 @@ class TestMacReqAddr(unittest.TestCase):
         for k in range(4):
             e = lsdu[2 + 12 * k : 14 + 12 * k]
             self.assertIn(e[:6], neigh)
-            self.assertEqual(e[6:9], bytes((80, 50, 255)))  # medium's Info(80 dBuV, 12.5 dB)
+            self.assertEqual(e[6:9], bytes((80, 50, 255)))  # 80 dBuV, 12.5 dB
             self.assertEqual(e[9:], b"\xff\xff\xff")
             acas.add(e[:6])
         self.assertEqual(len(acas), 4)

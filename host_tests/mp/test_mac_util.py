@@ -109,7 +109,7 @@ class Medium:
         self.master_rx = []  # (t, frame): uplink frames whose next hop is the master
         self.busy_until = {}  # receiver -> end of last frame heard
         self.overlaps = 0
-        self.info = Info(rssi=80, snr=12.5, in_phase=True)
+        self.info = Info(rssi=80, snr=50, in_phase=True)
 
     def send(self, src, frame, t=None):
         t = self.now if t is None else t

@@ -3,7 +3,7 @@
 The medium is the time master (discrete-event simulation, docs/simulation.md). This driver:
 - connects to it on TCP, says HELLO with the meter's ACA,
 - drives `self.clock` (same interface as clock.ManualClock) from the medium's time stamps,
-- hands received frames to `recv()` with info.rssi (dBuV), .snr (dB), .in_phase, .t_ms,
+- hands received frames to `recv()` with info.rssi (dBuV), .snr (quarter dB), .in_phase, .t_ms,
 - sends `send(frame)` as TX at the current simulated time and returns after its airtime,
 - after every event from the medium, lets the asyncio loop run until no task is ready, then
   reports IDLE with the earliest time any task sleeps until on the simulated clock (this is
@@ -188,7 +188,7 @@ class MediumPhy:
                 self.clock.set(t)
                 if kind == 0x52:  # 'R' t rssi_q snr_q in_phase frame
                     rssi_q, snr_q, ph = struct.unpack_from(">hhB", body, 5)
-                    info = RxInfo(t, rssi_q / 4, snr_q / 4, None if ph > 1 else ph == 1)
+                    info = RxInfo(t, rssi_q >> 2, snr_q, None if ph > 1 else ph == 1)
                     self._rxq.append((bytes(body[10:]), info))
                     self.frames_rx += 1
                     self._rx_ev.set()

@@ -59,7 +59,7 @@ class SampleModulator:
 class _Info:
     def __init__(self, inf):
         self.rssi = inf.rssi
-        self.snr = inf.snr / 4  # SoftPhy reports quarter dB; the MAC expects dB
+        self.snr = inf.snr  # quarter dB, as every PHY backend reports it
         self.in_phase = inf.in_phase
         self.t_ms = inf.t_ms
         self.tx_imp = None

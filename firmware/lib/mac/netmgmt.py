@@ -97,7 +97,7 @@ class NetMgmt:
             self.sig16 = s if self.sig16 < 0 else self.sig16 + ((s - self.sig16) >> 2)
         r = getattr(info, "snr", None)
         if r is not None:
-            s = _clamp(int(round(r * 4))) << 4
+            s = _clamp(int(r)) << 4  # PHY info.snr is already in quarter dB
             self.snr16 = s if self.snr16 < 0 else self.snr16 + ((s - self.snr16) >> 2)
         r = getattr(info, "tx_imp", None)
         if r is not None:
