@@ -66,6 +66,13 @@ class ManualClock:
         if ms <= 0:
             await asyncio.sleep_ms(0)
             return
-        ev = asyncio.Event()
-        self._sleepers.append([self._now + ms, ev])
-        await ev.wait()
+        entry = [self._now + ms, asyncio.Event()]
+        self._sleepers.append(entry)
+        try:
+            await entry[1].wait()
+        finally:
+            # a cancelled sleeper leaves, so next_wakeup() names only deadlines still awaited
+            try:
+                self._sleepers.remove(entry)
+            except ValueError:
+                pass

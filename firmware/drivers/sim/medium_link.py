@@ -16,15 +16,9 @@ import asyncio
 import struct
 import time
 
+from clock import ManualClock
+from mac.timing import airtime_ms
 from micropython import const
-
-try:
-    from mac.timing import airtime_ms
-except ImportError:  # pragma: no cover - the MAC is part of every build
-
-    def airtime_ms(n):
-        return (20000 + (n * 5000 + 2) // 3 + 999) // 1000
-
 
 try:  # the loop's run queue, to tell "nothing is ready to run" (see _settle)
     from asyncio import core as _core
@@ -38,55 +32,6 @@ ROLE_METER = const(0)
 MODE_FRAME = const(0)
 _IPPROTO_TCP = const(6)
 _TCP_NODELAY = const(1)
-
-
-class SimClock:
-    """Simulated time set by the medium. now_ms(), async sleep_ms(ms), set(), next_wakeup().
-
-    Unlike ManualClock, a cancelled sleeper removes itself, so the wake-up times reported to
-    the medium are only those somebody still waits for."""
-
-    def __init__(self, start_ms=0):
-        self._now = start_ms
-        self._sleepers = []  # [deadline, Event]
-
-    def now_ms(self):
-        return self._now
-
-    def set(self, now_ms):
-        if now_ms > self._now:
-            self._now = now_ms
-        keep = []
-        for e in self._sleepers:
-            if e[0] <= self._now:
-                e[1].set()
-            else:
-                keep.append(e)
-        self._sleepers = keep
-
-    def advance(self, ms):
-        self.set(self._now + ms)
-
-    def next_wakeup(self):
-        best = None
-        for e in self._sleepers:
-            if best is None or e[0] < best:
-                best = e[0]
-        return best
-
-    async def sleep_ms(self, ms):
-        if ms <= 0:
-            await asyncio.sleep_ms(0)
-            return
-        e = [self._now + ms, asyncio.Event()]
-        self._sleepers.append(e)
-        try:
-            await e[1].wait()
-        finally:
-            try:
-                self._sleepers.remove(e)
-            except ValueError:
-                pass
 
 
 class RxInfo:
@@ -114,7 +59,7 @@ class MediumPhy:
         self.port = port
         a = aca if aca is not None else cfg.get("aca")
         self.aca = bytes.fromhex(a) if isinstance(a, str) else bytes(a)
-        self.clock = SimClock()
+        self.clock = ManualClock()
         self._rxq = []
         self._rx_ev = asyncio.Event()
         self._r = None
