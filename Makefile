@@ -43,7 +43,7 @@ deploy: mpy
 	$(VPY) tools/deploy.py $(BOARD) --port $(PORT)
 
 repl: $(STAMP)
-	$(VPY) tools/repl.py $(BOARD)
+	$(VPY) tools/repl.py $(BOARD) $(REPLARGS)
 
 sim: $(STAMP)
 	$(VPY) tools/sim.py --meters $(METERS) $(SIMARGS)

@@ -1,6 +1,7 @@
 """Boot: set the import path, pick the board, build the meter, run the asyncio loop.
 
-Unix:  micropython firmware/main.py [--config meter.json] [--repl] [--board NAME]
+Unix:  micropython firmware/main.py [--config meter.json] [--set key=value ...] [--repl]
+                                    [--board NAME]
 Board: runs at reset after boot.py; reads config.json and board.txt beside this file.
 """
 
@@ -22,12 +23,17 @@ def _setup_path(base):
 
 
 def _args(argv):
-    opts = {"config": None, "repl": False, "board": None}
+    opts = {"config": None, "repl": False, "board": None, "set": {}}
     i = 0
     while i < len(argv):
         a = argv[i]
         if a in ("--config", "--board"):
             opts[a[2:]] = argv[i + 1]
+            i += 2
+            continue
+        if a == "--set":  # one config value; typed in build() from the default's type
+            key, _, value = argv[i + 1].partition("=")
+            opts["set"][key] = value
             i += 2
             continue
         if a == "--repl":
@@ -36,6 +42,19 @@ def _args(argv):
             raise SystemExit("unknown argument %r" % a)
         i += 1
     return opts
+
+
+def _typed(defaults, key, value):
+    """A --set value: kept as text where the default is text (hex keys), else JSON (numbers,
+    null, true/false), falling back to text."""
+    import json
+
+    if isinstance(defaults.get(key), str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
 
 
 def build(argv=None, base=None):
@@ -49,7 +68,11 @@ def build(argv=None, base=None):
     path = opts["config"]
     if path is None and not sys.platform.startswith(("linux", "darwin")):
         path = (base + "/" if base else "") + "config.json"
-    overrides = {"repl": True} if opts["repl"] else None
+    overrides = {}
+    for key, value in opts["set"].items():
+        overrides[key] = _typed(config.DEFAULTS, key, value)
+    if opts["repl"]:
+        overrides["repl"] = True
     cfg = config.load(path, overrides)
     name = opts["board"] or board_select.detect(base)
     board = board_select.load(name)
@@ -63,7 +86,14 @@ def build(argv=None, base=None):
 def main():
     import asyncio
 
-    meter = build()
+    _setup_path(_base())
+    import config
+
+    try:
+        meter = build()
+    except config.ConfigError as e:
+        print("config error:", e)
+        sys.exit(2)
     console = None
     if meter.cfg.get("repl"):
         from console import Console
