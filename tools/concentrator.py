@@ -601,7 +601,11 @@ def main(argv=None):
     a = ap.parse_args(argv)
     host, port = (a.medium or a.direct).rsplit(":", 1)
     aca = bytes.fromhex(a.aca)
-    link = MediumLink(host, int(port), aca) if a.medium else DirectLink(host, int(port))
+    try:
+        link = MediumLink(host, int(port), aca) if a.medium else DirectLink(host, int(port))
+    except OSError as e:
+        print(f"concentrator: cannot reach {host}:{port}: {e}", file=sys.stderr)
+        return 2
     bar = ProgressBar(a.expect)
     c = Concentrator(link, aca, build_options(a), bar)
     wall = time.monotonic()
@@ -609,6 +613,9 @@ def main(argv=None):
         c.discover()
         if c.o.read_status:
             c.read_all()
+    except (ConnectionError, OSError) as e:
+        print(f"concentrator: link lost: {e}", file=sys.stderr)
+        return 3
     finally:
         bar.close()
         link.close()
