@@ -18,15 +18,18 @@ docs/reference/isr_rules.rst):
   pyb.DAC.write_timed() does timer+DMA too, but only from one prepared buffer (a full frame at
   345.6 kHz would be ~160 KB) and cannot stream, hence the register-level set-up here.
 
-Interface (shared with drivers/esp32_tx.py):
+Interface (what phy.softphy.SoftPhy uses; shared with drivers/esp32_tx.py):
     mod = DacModulator("PA4", 6, Pin("PG0", Pin.OUT))
     mod.sample_rate
-    await mod.play(samples)                          # array('H') of 12-bit codes, played once
-    await mod.play_symbols(symbols, nsym, table, sps)
-        # sample s of symbol i = table[symbols[i] * sps + s]: the modulator streams a frame from
-        # a few precomputed waveforms (e.g. +/- carrier periods) without ever holding it whole
-    mod.tx_on() / mod.tx_off()                       # line driver / coupler TX-RX switch
-Both play calls switch the line driver on before the first sample and off after the last.
+    await mod.send(samples, n)   # n <= `half` 12-bit codes; returns once they are copied
+    await mod.wait_done()        # optional: until the last sample is out
+    await mod.play(samples)      # send() a whole buffer in blocks, then wait_done()
+The first send() of a burst switches the line driver on and starts the pacing `enable_lead_ms`
+later; blocks then play back to back from a two-half ring. When a half finishes and the other
+half holds no new block, the burst is over: the ISR stops the output at mid-scale and switches
+the line driver off. So a caller only has to keep calling send() faster than real time (one
+half = 1152 samples = 3.3 ms at 345.6 kHz); a block that comes too late ends the burst
+(`underruns` counts a half that played twice in DMA mode).
 """
 
 import asyncio
@@ -80,15 +83,14 @@ _TIM_CR2 = const(0x04)
 _TIM_MMS_UPDATE = const(0b010 << 4)  # RM0090 20.4.2 (basic timers): update -> TRGO
 
 # state words (array 'i') shared by thread code and the ISRs
-_S_I = const(0)  # next symbol
-_S_N = const(1)  # number of symbols
-_S_K = const(2)  # next sample inside the symbol
-_S_SPS = const(3)
-_S_END = const(4)  # 0 playing, 1 source exhausted, 2 padding half queued, 3 done
+_S_FULL0 = const(0)  # half 0 holds a block not yet played
+_S_FULL1 = const(1)
+_S_NEXT = const(2)  # half the next send() fills
+_S_RUN = const(3)  # 0 idle, 2 burst queued (pacing starts after the lead), 1 pacing runs
+_S_POS = const(4)  # isr mode: next sample index in the ring
 _S_MID = const(5)  # idle code (mid-scale)
-_S_UNDER = const(6)  # refills that came too late (both DMA flags set)
-_S_SPARE = const(7)
-_S_HALF = const(8)
+_S_UNDER = const(6)  # DMA mode: refill ISR came after both halves had finished
+_S_HALF = const(7)
 
 
 class DacModulator:
@@ -133,18 +135,19 @@ class DacModulator:
         self._timer = None
         self._refill_timer = None
         self._dac = pyb.DAC(1, bits=12)  # pin to analog, DAC clock; we own the registers after
-        self._flag = asyncio.ThreadSafeFlag()
-        self._st = array("i", (0, 0, 0, 1, 3, mid, 0, 0, half))
-        self._one = bytearray(1)  # symbol list for play(): one "symbol" = the whole buffer
-        self._syms = self._one
-        self._table = array("H", (mid,))
-        self._reg = 0  # DAC_DHR12R1 address (isr mode) or DMA1 base (dma mode), set at start
+        self._free = asyncio.ThreadSafeFlag()  # a half became free (one waiter: send)
+        self._done = asyncio.ThreadSafeFlag()  # the burst ended (one waiter: wait_done)
+        self._st = array("i", (0, 0, 0, 0, 0, mid, 0, half))
         self._ring = array("H", bytearray(4 * half))
+        self._reg = 0  # DAC_DHR12R1 address (isr mode) or DMA1 base (dma mode), set at start
+        self._dhr = _DAC + _DAC_DHR12R1
         # bound methods made once: a hard IRQ must not create them (isr_rules.rst)
         self._isr_ref = self._isr_sample
         self._refill_ref = self._isr_refill
-        self._lock = asyncio.Lock()
+        self._off_ref = self.tx_off
+        self._starter = None
         self.underruns = 0
+        self.bursts = 0
         self.tx_off()
 
     # --- line driver ---------------------------------------------------------------------------
@@ -160,57 +163,57 @@ class DacModulator:
     # --- ISR bodies (viper: integer work on preallocated buffers only) -------------------------
 
     @micropython.viper
-    def _fill(self, out: ptr16, n: int) -> int:
-        """Write the next n samples into out; pad with mid once the source runs dry."""
+    def _copy(self, dst: ptr16, src: ptr16, n: int, total: int, mid: int):
+        """dst[:n] = src[:n]; dst[n:total] = mid."""
+        i = 0
+        while i < n:
+            dst[i] = src[i]
+            i += 1
+        while i < total:
+            dst[i] = mid
+            i += 1
+
+    @micropython.viper
+    def _end(self):
+        # burst over: output parked at mid-scale, line driver off, waiters woken
         st = ptr32(self._st)
-        syms = ptr8(self._syms)
-        tab = ptr16(self._table)
-        i = st[_S_I]
-        nsym = st[_S_N]
-        k = st[_S_K]
-        sps = st[_S_SPS]
-        j = 0
-        while j < n and i < nsym:
-            out[j] = tab[syms[i] * sps + k]
-            j += 1
-            k += 1
-            if k == sps:
-                k = 0
-                i += 1
-        mid = st[_S_MID]
-        while j < n:
-            out[j] = mid
-            j += 1
-        st[_S_I] = i
-        st[_S_K] = k
-        return int(i >= nsym)
+        st[_S_RUN] = 0
+        st[_S_FULL0] = 0
+        st[_S_FULL1] = 0
+        st[_S_NEXT] = 0
+        self._off_ref()
+        self._done.set()
+        self._free.set()
 
     @micropython.viper
     def _isr_sample(self, t):
+        """isr mode: one sample per TIM6 update."""
         st = ptr32(self._st)
-        if st[_S_END] >= 3:
+        if st[_S_RUN] != 1:
             return
+        half = st[_S_HALF]
+        p = st[_S_POS]
         dhr = ptr32(self._reg)
-        i = st[_S_I]
-        if i >= st[_S_N]:
+        if (p == 0 and st[_S_FULL0] == 0) or (p == half and st[_S_FULL1] == 0):
             dhr[0] = st[_S_MID]
-            st[_S_END] = 3
-            self._flag.set()
+            self._end()
             return
-        k = st[_S_K]
-        sps = st[_S_SPS]
-        dhr[0] = ptr16(self._table)[ptr8(self._syms)[i] * sps + k]
-        k += 1
-        if k == sps:
-            k = 0
-            st[_S_I] = i + 1
-        st[_S_K] = k
+        dhr[0] = ptr16(self._ring)[p]
+        p += 1
+        if p == half:
+            st[_S_FULL0] = 0
+            self._free.set()
+        elif p == 2 * half:
+            st[_S_FULL1] = 0
+            p = 0
+            self._free.set()
+        st[_S_POS] = p
 
     @micropython.viper
     def _isr_refill(self, t):
+        """dma mode, on TIM7: recycle the half the DMA finished; end the burst when dry."""
         st = ptr32(self._st)
-        end = st[_S_END]
-        if end >= 3:
+        if st[_S_RUN] != 1:
             return
         dma = int(self._reg)
         flags = ptr32(dma + _DMA_HISR)[0]
@@ -218,24 +221,31 @@ class DacModulator:
         tc = flags & _TCIF5
         if not (ht or tc):
             return
-        half = st[_S_HALF]
-        ring = ptr16(self._ring)
-        if ht and tc:
-            st[_S_UNDER] += 1  # a whole half played twice: we were too late
         ptr32(dma + _DMA_HIFCR)[0] = ht | tc
-        if end >= 2:
-            # the padding half is playing: every real sample is out, stop the stream
-            ptr32(dma + _S5CR)[0] = ptr32(dma + _S5CR)[0] & ~_SCR_EN
-            st[_S_END] = 3
-            self._flag.set()
-            return
-        # HT: the DMA finished half 0 and now plays half 1, so half 0 is free (TC: the reverse)
-        base = 0 if ht else half
-        if end == 1:
-            self._fill(ptr16(uint(ring) + 2 * base), half)
-            st[_S_END] = 2
+        half = st[_S_HALF]
+        if ht and tc:
+            st[_S_UNDER] += 1  # both finished since the last check: one played twice
+            # NDTR > half: the DMA is in half 0, so half 1 is the one just finished
+            done = 1 if ptr32(dma + _S5NDTR)[0] > half else 0
         else:
-            st[_S_END] = int(self._fill(ptr16(uint(ring) + 2 * base), half))
+            done = 0 if ht else 1
+        # HT: half 0 finished and half 1 plays now (TC: the reverse). Park the finished half at
+        # mid-scale so that a late block can never replay stale samples.
+        out = ptr16(self._ring)
+        mid = st[_S_MID]
+        i = half * done
+        e = i + half
+        while i < e:
+            out[i] = mid
+            i += 1
+        st[done] = 0  # _S_FULL0 / _S_FULL1
+        if st[1 - done] == 0:
+            # the half playing now is padding: every real sample is out, stop the stream
+            ptr32(dma + _S5CR)[0] = ptr32(dma + _S5CR)[0] & ~_SCR_EN
+            ptr32(self._dhr)[0] = st[_S_MID]
+            self._end()
+            return
+        self._free.set()
 
     # --- hardware set-up -----------------------------------------------------------------------
 
@@ -243,11 +253,12 @@ class DacModulator:
         m = stm.mem32
         m[_DAC + _DAC_CR] = _DAC_EN1  # no trigger: DHR -> DOR on the next APB1 clock
         self._reg = _DAC + _DAC_DHR12R1
-        # hard=True is the stm32 default for Timer callbacks; say it anyway
+        self._st[_S_POS] = 0
+        self._st[_S_RUN] = 1
         self._timer = pyb.Timer(self._timer_id, freq=self.sample_rate)
-        try:
+        try:  # hard=True is the stm32 default for Timer callbacks; say it anyway
             self._timer.callback(self._isr_ref, hard=True)
-        except TypeError:  # older firmware: callback() has no hard= (it is hard already)
+        except TypeError:  # firmware whose callback() has no hard= (it is hard already)
             self._timer.callback(self._isr_ref)
 
     def _start_dma(self):
@@ -256,23 +267,14 @@ class DacModulator:
         m[_RCC + _RCC_AHB1ENR] |= _RCC_DMA1EN
         m[_RCC + _RCC_APB1ENR] |= _RCC_DACEN
         self._reg = _DMA1
-        # prefill both halves before the first trigger
-        mv = memoryview(self._ring)
-        end = self._fill(mv[:half], half)
-        if not end:
-            end = self._fill(mv[half:], half)
-        else:
-            self._fill(mv[half:], half)
-            end = 2
-        self._st[_S_END] = end
         m[_DMA1 + _S5CR] = 0
-        while m[_DMA1 + _S5CR] & _SCR_EN:
+        while m[_DMA1 + _S5CR] & _SCR_EN:  # RM0090 10.3.17: wait for the stream to stop
             pass
         m[_DMA1 + _DMA_HIFCR] = _FLAGS5
         m[_DMA1 + _S5PAR] = _DAC + _DAC_DHR12R1
         m[_DMA1 + _S5M0AR] = uctypes.addressof(self._ring)
         m[_DMA1 + _S5NDTR] = 2 * half
-        m[_DMA1 + _S5FCR] = 0
+        m[_DMA1 + _S5FCR] = 0  # direct mode
         m[_DMA1 + _S5CR] = (
             _SCR_CHSEL_7
             | _SCR_PL_VHIGH
@@ -284,60 +286,84 @@ class DacModulator:
             | _SCR_EN
         )
         m[_DAC + _DAC_CR] = _DAC_EN1 | _DAC_TEN1 | _DAC_DMAEN1  # TSEL1 = 000: TIM6 TRGO
-        # refill checks: 4 per half period
-        rf = max(1, (4 * self.sample_rate) // half)
-        self._refill_timer = pyb.Timer(self._refill_id, freq=rf)
-        try:
-            self._refill_timer.callback(self._refill_ref, hard=True)
-        except TypeError:
-            self._refill_timer.callback(self._refill_ref)
-        # the pacing timer last: its TRGO starts the conversions
+        self._st[_S_RUN] = 1
+        if self._refill_timer is None:  # 4 checks per half period (1.2 kHz at v1 rates)
+            rf = max(1, (4 * self.sample_rate) // half)
+            self._refill_timer = pyb.Timer(self._refill_id, freq=rf)
+            try:
+                self._refill_timer.callback(self._refill_ref, hard=True)
+            except TypeError:
+                self._refill_timer.callback(self._refill_ref)
+        # the pacing timer last: its TRGO starts the conversions (RM0090 20.4.2 MMS = 010)
         self._timer = pyb.Timer(self._timer_id, freq=self.sample_rate)
         m[_TIM6 + _TIM_CR2] = (m[_TIM6 + _TIM_CR2] & ~(7 << 4)) | _TIM_MMS_UPDATE
 
-    def _stop(self):
-        m = stm.mem32
+    def _release(self):
+        """Stop the pacing timer after a burst (the ISR already parked the output)."""
         for t in (self._timer, self._refill_timer):
             if t is not None:
                 t.deinit()
         self._timer = self._refill_timer = None
-        m[_DMA1 + _S5CR] &= ~_SCR_EN
-        m[_DAC + _DAC_CR] = _DAC_EN1
-        m[_DAC + _DAC_DHR12R1] = self._st[_S_MID]
+        if self.mode == "dma":
+            stm.mem32[_DMA1 + _S5CR] &= ~_SCR_EN
+        stm.mem32[_DAC + _DAC_DHR12R1] = self._st[_S_MID]
         self.underruns += self._st[_S_UNDER]
         self._st[_S_UNDER] = 0
 
+    async def _start_later(self):
+        await asyncio.sleep_ms(self._lead)  # line driver and coupler settle
+        if self.mode == "isr":
+            self._start_isr()
+        else:
+            self._start_dma()
+        await self._done.wait()
+        self._release()
+        self._starter = None
+
     # --- public --------------------------------------------------------------------------------
 
-    async def play_symbols(self, symbols, nsym, table, sps):
-        """Send nsym symbols: symbol i is table[symbols[i]*sps : +sps] (12-bit DAC codes)."""
-        if nsym < 1 or sps < 1 or len(symbols) < nsym:
-            raise ValueError("symbols")
-        async with self._lock:
-            st = self._st
-            self._syms = symbols
-            self._table = table
-            st[_S_I] = 0
-            st[_S_N] = nsym
-            st[_S_K] = 0
-            st[_S_SPS] = sps
-            st[_S_END] = 0
-            self._flag.clear()
-            self.tx_on()
-            await asyncio.sleep_ms(self._lead)  # line driver and coupler settle
-            try:
-                if self.mode == "isr":
-                    self._start_isr()
-                else:
-                    self._start_dma()
-                await self._flag.wait()
-            finally:
-                self._stop()
-                self.tx_off()
-
-    async def play(self, samples, n=-1):
-        """Send a prepared buffer of 12-bit codes once (short frames, tones, self-test)."""
+    async def send(self, samples, n=-1):
+        """Queue n (<= half) 12-bit codes; returns once copied (may wait for a free half)."""
+        st = self._st
+        half = st[_S_HALF]
         if n < 0:
             n = len(samples)
-        self._one[0] = 0
-        await self.play_symbols(self._one, 1, samples, n)
+        if n < 1 or n > half:
+            raise ValueError("block of 1..%d samples" % half)
+        while st[_S_RUN] and st[st[_S_NEXT]]:
+            await self._free.wait()  # both halves hold unplayed blocks
+        if st[_S_RUN] == 0:
+            # a new burst (or the last one ran dry): line driver on now, pacing after
+            # enable_lead_ms from a task, so the caller can queue the second block meanwhile
+            if self._starter is not None:
+                await self.wait_done()  # the previous burst's timer clean-up
+            st[_S_FULL0] = st[_S_FULL1] = st[_S_NEXT] = 0
+            st[_S_RUN] = 2
+            self._done.clear()
+            self._free.clear()
+            self.bursts += 1
+            self.tx_on()
+            self._starter = asyncio.create_task(self._start_later())
+        h = st[_S_NEXT]
+        mv = memoryview(self._ring)
+        self._copy(mv[h * half :], samples, n, half, st[_S_MID])
+        st[h] = 1  # _S_FULL0 / _S_FULL1
+        st[_S_NEXT] = h ^ 1
+
+    async def wait_done(self):
+        """Until the current burst's last sample is out and the line driver is off."""
+        while self._starter is not None:
+            await asyncio.sleep_ms(1)
+
+    async def play(self, samples, n=-1):
+        """Send a whole buffer of 12-bit codes in half-ring blocks, then wait for the end."""
+        if n < 0:
+            n = len(samples)
+        half = self._st[_S_HALF]
+        mv = memoryview(samples)
+        p = 0
+        while p < n:
+            m = min(half, n - p)
+            await self.send(mv[p:], m)
+            p += m
+        await self.wait_done()
