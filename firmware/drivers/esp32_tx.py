@@ -14,16 +14,22 @@ carrier is in band). Both channels carry the same signal; the left output feeds 
 driver. Wiring: BCK <- I2S SCK, LRCK <- I2S WS, DIN <- I2S SD, SCK tied low, FMT low (I2S),
 XSMT high. At 345.6 kHz x 32 bits BCK is 11.06 MHz.
 
-Same interface as DacModulator (12-bit codes, mid-scale = profile.DAC_MID):
+Same interface as DacModulator (what phy.softphy.SoftPhy uses; 12-bit codes, mid-scale =
+profile.DAC_MID):
     mod = I2sModulator(1, 27, 14, 13, Pin(4, Pin.OUT))
-    await mod.play(samples)
-    await mod.play_symbols(symbols, nsym, table, sps)   # sample = table[symbols[i]*sps + s]
+    await mod.send(samples, n)   # returns once the block is in the I2S DMA buffer
+    await mod.wait_done()        # until the queued samples have played and the driver is off
+    await mod.play(samples)      # send() in blocks, then wait_done()
     mod.tx_on() / mod.tx_off()
-Codes are mapped to signed 16-bit as (code - mid) << (16 - dac_bits).
+Codes are mapped to signed 16-bit as (code - mid) << (16 - dac_bits), written to both channels.
+The I2S driver cannot say when its DMA ring has run dry, so the end of a burst is timed: the
+line driver goes off once no send() came for as long as the queued samples take to play
+(at most `ibuf` + one block, ~25 ms with the defaults); the DMA plays zeros (= mid-scale) when
+starved, so the tail is silent.
 """
 
 import asyncio
-from array import array
+import time
 
 import micropython
 from micropython import const
@@ -34,14 +40,6 @@ except ImportError:
     I2S = None
 
 _FRAME_BYTES = const(4)  # 16-bit stereo
-
-# state words, as in stm32_dac_tx
-_S_I = const(0)
-_S_N = const(1)
-_S_K = const(2)
-_S_SPS = const(3)
-_S_MID = const(4)
-_S_SH = const(5)
 
 
 class I2sModulator:
@@ -55,7 +53,7 @@ class I2sModulator:
         sd,
         tx_enable=None,
         sample_rate=None,
-        block=1024,
+        block=1152,  # phy.softphy sends 32 symbols x 36 samples per call
         ibuf=32768,
         mid=None,
         dac_bits=None,
@@ -77,15 +75,16 @@ class I2sModulator:
         self._ibuf = ibuf
         self._block = block
         self._buf = bytearray(block * _FRAME_BYTES)
-        self._st = array("i", (0, 0, 0, 1, mid, 16 - dac_bits))
-        self._one = bytearray(1)
-        self._syms = self._one
-        self._table = array("H", (mid,))
+        self._mid = mid
+        self._shift = 16 - dac_bits
         self._i2s = None
         self._writer = None
         self._lock = asyncio.Lock()
-        # time the DMA ring needs to play out, for the line-driver switch-off
-        self._ring_ms = (ibuf // _FRAME_BYTES) * 1000 // sample_rate + 1
+        # time the DMA ring plus one block need to play out, for the line-driver switch-off
+        self._tail_ms = ((ibuf // _FRAME_BYTES) + block) * 1000 // sample_rate + 1
+        self._off_at = 0
+        self._offer = None
+        self.bursts = 0
         self.tx_off()
 
     def tx_on(self):
@@ -120,67 +119,54 @@ class I2sModulator:
             self._writer = None
 
     @micropython.viper
-    def _fill(self, out: ptr16, n: int) -> int:
-        """n stereo frames of the next samples (silence once the source ends); 1 when done."""
-        st = ptr32(self._st)
-        syms = ptr8(self._syms)
-        tab = ptr16(self._table)
-        i = st[_S_I]
-        nsym = st[_S_N]
-        k = st[_S_K]
-        sps = st[_S_SPS]
-        mid = st[_S_MID]
-        sh = st[_S_SH]
-        j = 0
-        while j < n and i < nsym:
-            v = (tab[syms[i] * sps + k] - mid) << sh
+    def _convert(self, out: ptr16, src: ptr16, n: int, mid: int, sh: int):
+        """n 12-bit codes -> n stereo frames of signed 16-bit samples."""
+        for j in range(n):
+            v = (src[j] - mid) << sh
             out[2 * j] = v
             out[2 * j + 1] = v
-            j += 1
-            k += 1
-            if k == sps:
-                k = 0
-                i += 1
-        while j < n:
-            out[2 * j] = 0
-            out[2 * j + 1] = 0
-            j += 1
-        st[_S_I] = i
-        st[_S_K] = k
-        return int(i >= nsym)
 
-    async def play_symbols(self, symbols, nsym, table, sps):
-        """Send nsym symbols: symbol i is table[symbols[i]*sps : +sps] (12-bit DAC codes)."""
-        if nsym < 1 or sps < 1 or len(symbols) < nsym:
-            raise ValueError("symbols")
-        async with self._lock:
-            self._open()
-            st = self._st
-            self._syms = symbols
-            self._table = table
-            st[_S_I] = 0
-            st[_S_N] = nsym
-            st[_S_K] = 0
-            st[_S_SPS] = sps
-            self.tx_on()
-            try:
-                await asyncio.sleep_ms(self._lead)
-                done = 0
-                while not done:
-                    done = self._fill(self._buf, self._block)
-                    self._writer.write(self._buf)
-                    await self._writer.drain()
-                # one block of silence, then let the DMA ring play out before switching off
-                self._fill(self._buf, self._block)
-                self._writer.write(self._buf)
-                await self._writer.drain()
-                await asyncio.sleep_ms(self._ring_ms)
-            finally:
-                self.tx_off()
+    async def _off_later(self):
+        # switch the line driver off once nothing was queued for a whole playout time
+        while True:
+            left = time.ticks_diff(self._off_at, time.ticks_ms())
+            if left <= 0:
+                break
+            await asyncio.sleep_ms(left)
+        self.tx_off()
+        self._offer = None
 
-    async def play(self, samples, n=-1):
-        """Send a prepared buffer of 12-bit codes once."""
+    async def send(self, samples, n=-1):
+        """Queue n (<= block) 12-bit codes; returns once they are in the I2S DMA buffer."""
         if n < 0:
             n = len(samples)
-        self._one[0] = 0
-        await self.play_symbols(self._one, 1, samples, n)
+        if n < 1 or n > self._block:
+            raise ValueError("block of 1..%d samples" % self._block)
+        async with self._lock:
+            self._open()
+            if self._offer is None:
+                self.bursts += 1
+                self.tx_on()
+                await asyncio.sleep_ms(self._lead)  # line driver and coupler settle
+                self._off_at = time.ticks_add(time.ticks_ms(), self._tail_ms)
+                self._offer = asyncio.create_task(self._off_later())
+            self._convert(self._buf, samples, n, self._mid, self._shift)
+            self._writer.write(memoryview(self._buf)[: n * _FRAME_BYTES])
+            await self._writer.drain()
+            self._off_at = time.ticks_add(time.ticks_ms(), self._tail_ms)
+
+    async def wait_done(self):
+        while self._offer is not None:
+            await asyncio.sleep_ms(1)
+
+    async def play(self, samples, n=-1):
+        """Send a whole buffer of 12-bit codes in blocks, then wait for the end."""
+        if n < 0:
+            n = len(samples)
+        mv = memoryview(samples)
+        p = 0
+        while p < n:
+            m = min(self._block, n - p)
+            await self.send(mv[p:], m)
+            p += m
+        await self.wait_done()

@@ -12,9 +12,9 @@ docs/reference/isr_rules.rst):
 * mode "dma" (what `auto` picks at profile v1's TX_SAMPLE_RATE_HZ = 345.6 kHz, 2.9 us per
   sample, far beyond the ISR path): TIM6 TRGO triggers each DAC conversion (TEN1 = 1,
   TSEL1 = 000, RM0090 14.3.7), DMA1 Stream5 Channel7 (RM0090 table 42) feeds DAC_DHR12R1 from
-  a circular ring, and a second hard timer IRQ (TIM7, a few times per half ring) refills the
-  half the DMA has finished from the symbol waveform table. Sample timing is then exact (the
-  timer clock), and the CPU cost is only the refill copy.
+  a circular two-half ring, and a second hard timer IRQ (TIM7, four times per half) recycles
+  the half the DMA has finished (parks it at mid-scale, hands it back to send()) or ends the
+  burst. Sample timing is then exact (the timer clock); the CPU cost is the block copy.
   pyb.DAC.write_timed() does timer+DMA too, but only from one prepared buffer (a full frame at
   345.6 kHz would be ~160 KB) and cannot stream, hence the register-level set-up here.
 
