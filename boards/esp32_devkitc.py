@@ -52,7 +52,7 @@ def build(cfg):
 
     machine.freq(CPU_HZ)
     clock = Clock()
-    if PLC_BACKEND == "modem":
+    if (cfg.get("plc_backend") or PLC_BACKEND) == "modem":
         from drivers.modem_uart import HostIfPhy
 
         uart = machine.UART(MODEM_UART, 57600, tx=MODEM_TX, rx=MODEM_RX, timeout=0)

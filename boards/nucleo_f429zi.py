@@ -50,7 +50,7 @@ def build(cfg):
     from hw import Hardware
 
     clock = Clock()
-    if PLC_BACKEND == "modem":
+    if (cfg.get("plc_backend") or PLC_BACKEND) == "modem":
         from drivers.modem_uart import HostIfPhy
 
         uart = machine.UART(MODEM_UART, 57600, timeout=0)

@@ -4,8 +4,9 @@ flash   = a file with NOR semantics (erase to 0xFF, program clears bits), 8 x 4 
 rtc     = a settable wall clock kept as an offset in a file
 optical = a TCP listener on 127.0.0.1 (cfg "optical_port"), 8-bit octets
 plc     = the simulated medium (cfg "medium" = "host:port", or "sample:host:port" for the
-          sample-level mode with the soft PHY) or a direct concentrator link
-          listening on 127.0.0.1 (cfg "plc_listen" = port), 2-byte length framing
+          sample-level mode with the soft PHY), a direct concentrator link listening on
+          127.0.0.1 (cfg "plc_listen" = port, 2-byte length framing), or a simulated certified
+          modem driven over its host interface (cfg "modem" = "host:port", tools/modem_sim.py)
 display = framebuf written as a PBM file on every refresh
 relay   = latching relay whose contact position survives restarts (a file)
 clock   = host ticks, or the medium's simulated time when on the medium
@@ -34,7 +35,12 @@ def build(cfg):
     _makedirs(os, state)
     clock = Clock()
     phy = None
-    if cfg.get("plc_listen"):
+    if cfg.get("modem"):
+        from drivers.modem_uart import HostIfPhy, open_tcp
+
+        host, port = cfg["modem"].rsplit(":", 1)
+        phy = HostIfPhy(open_tcp(host, int(port)), clock=clock)
+    elif cfg.get("plc_listen"):
         from drivers.sim.tcp_link import TcpLinkPhy
 
         phy = TcpLinkPhy(int(cfg["plc_listen"]), clock=clock)

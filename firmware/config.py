@@ -26,6 +26,8 @@ DEFAULTS = {
     "state_dir": "build/sim/meter",
     "medium": None,  # "127.0.0.1:7000" to join the simulated medium
     "plc_listen": None,  # TCP port on 127.0.0.1 for a direct concentrator link
+    "modem": None,  # "host:port" of tools/modem_sim.py: the certified-modem PHY backend
+    "plc_backend": None,  # boards: "soft" or "modem"; None = the board file's default
     "optical_port": None,  # TCP port on 127.0.0.1 for the optical probe
     "repl": False,
     "seed": None,
