@@ -17,10 +17,18 @@ from tools.mpenv import ROOT, micropython_exe, mp_env  # noqa: E402
 DRIVER = str(ROOT / "tools" / "phy_mp_driver.py")
 
 
+def _env():
+    env = mp_env()
+    extra = os.environ.get("PHY_MP_PATH")  # experiments: a modified phy package first
+    if extra:
+        env["MICROPYPATH"] = extra + os.pathsep + env["MICROPYPATH"]
+    return env
+
+
 def _run(args, timeout=600):
     p = subprocess.run(
         [micropython_exe(), "-X", "heapsize=8M", DRIVER, *args],
-        env=mp_env(),
+        env=_env(),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -71,17 +79,18 @@ def rx_samples(adc, chunk=480, soft=False):
         src = os.path.join(d, "in.u16")
         np.asarray(adc, dtype="<u2").tofile(src)
         out = _run(["rx", src, str(chunk)] + (["soft"] if soft else []))
-    frames, softs, stats, bad = [], [], None, []
+    frames, softs, stats, bad, bad_t = [], [], None, [], []
     for line in out.splitlines():
         w = line.split()
         if w and w[0] == "FRAME":
             frames.append((bytes.fromhex(w[1]), int(w[2]), int(w[3]), int(w[4])))
         elif w and w[0] == "BAD":
             bad.append(bytes.fromhex(w[1]))
+            bad_t.append(int(w[2]))
         elif w and w[0] == "SOFT":
             softs.append(np.frombuffer(bytes.fromhex(w[1]), np.int8))
         elif w and w[0] == "STATS":
             stats = dict(
                 zip(("syncs", "header_errors", "crc_errors", "frames_ok"), map(int, w[1:]))
             )
-    return dict(frames=frames, soft=softs, stats=stats, bad=bad)
+    return dict(frames=frames, soft=softs, stats=stats, bad=bad, bad_t=bad_t)

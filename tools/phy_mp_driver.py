@@ -37,7 +37,7 @@ def rx(src, chunk, soft):
             print("SOFT", bytes(r.soft[:ns]).hex())
 
     def bad(b, n, r):
-        print("BAD", bytes(b[:n]).hex())
+        print("BAD", bytes(b[:n]).hex(), r.t_end)
 
     r = Receiver(cb)
     r.on_crc_error = bad

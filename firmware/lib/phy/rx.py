@@ -36,30 +36,40 @@ _PI = const(3)  # previous strobe I (biased)
 _PQ = const(4)
 _LVL = const(5)  # average |I| + |Q|
 _ZSH = const(6)  # right shift applied to the matched-filter output (block AGC)
-_STATE = const(7)  # 0 search, 1 receiving header/payload
+_STATE = const(7)  # 0 search, 2 sync peak search, 1 receiving header/payload
 _DREG = const(8)  # differential-bit register (30 bits)
-_ZIDX = const(9)  # write index of the strobe history (64 entries)
-_TH = const(10)  # PLL phase, Q24 turns
-_W = const(11)  # PLL frequency, Q24 turns per symbol (biased)
-_CNT = const(12)  # soft symbols stored
-_NEED = const(13)  # soft symbols before the next event
-_GSOFT = const(14)  # soft gain, Q16
-_PK = const(15)  # PLL proportional gain, Q8 per unit of z
-_IK = const(16)  # PLL integral gain
+_ZIDX = const(9)  # write index of the strobe history (128 entries)
+_TH0 = const(10)  # carrier phase at the centre of block 0 from the sync, 1/65536 turn (biased)
+_D0 = const(11)  # phase increment per 32-symbol block from the sync (biased)
+_CNT = const(12)  # symbols stored after the 48 known ones
+_NEED = const(13)  # symbols before the next event
+_GZ = const(14)  # gain to int8 frame-buffer units (nominal amplitude SOFT_NOM), Q16
+_BRE = const(15)  # running z^2 sum of the current block (biased)
+_BIM = const(16)
 _AMP = const(17)  # amplitude at sync (z units)
 _HOLD = const(18)  # AGC decrease hold-off
 _WPOS = const(19)  # copy of the ring write position
 _SYNCS = const(20)  # sync detections (statistics)
-_NS = const(24)
+_BEST = const(21)  # peak search: best |C|^2
+_SINCE = const(22)  # peak search: strobes since the best
+_WIN = const(23)  # peak search: strobes since the first candidate
+_C1I = const(24)  # correlation sums at the best candidate (biased)
+_C1Q = const(25)
+_C2I = const(26)
+_C2Q = const(27)
+_BESTE = const(28)  # peak search: sync-symbol energy at the best
+_NS = const(32)
 
 _TKP_ACQ = const(400)
-_TKI_ACQ = const(8)
+_TKI_ACQ = const(2)
 _TKP_TRK = const(100)
 _TKI_TRK = const(2)
-_TINT_MAX = const(700)  # +-1.07 % of a sample per symbol (~ +-2700 ppm)
+_TINT_MAX = const(100)  # +-0.15 % of a sample per symbol (~ +-380 ppm)
 _DTHR = const(11)  # differential-bit errors accepted (of 30) before the coherent check
-_PLL_KP = const(80108)  # 0.03 * 2^24 / 2pi
-_PLL_KI = const(801)  # 3e-4 * 2^24 / 2pi
+_CTHR = const(36)  # coherent check |C|^2 >= (_CTHR / 240) * 48 * E
+_PKWIN = const(20)  # strobes searched for the sync-word peak after the first candidate
+_STHR = const(40)  # sync word at the peak: |Cs|^2 >= (_STHR / 160) * 32 * Es
+_KNOWN_N = const(48)  # known symbols (preamble tail + sync) at the start of the frame buffer
 
 # atan(2^-i) in 1/65536 turns, for the CORDIC
 _ATAN = array("H", (8192, 4836, 2555, 1297, 651, 326, 163, 81, 41, 20, 10, 5, 3, 1))
@@ -90,16 +100,6 @@ def _atan2(y: int, x: int) -> int:
         x = nx
         i += 1
     return a & 0xFFFF
-
-
-def _mag(x, y):
-    if x < 0:
-        x = -x
-    if y < 0:
-        y = -y
-    if x < y:
-        x, y = y, x
-    return (x * 123 + y * 51) >> 7
 
 
 def log2_q8(x):
@@ -174,6 +174,170 @@ def _dewhiten(buf: ptr8, n: int):
 from phy.tables import CONV_OUT as _CONV_OUT  # noqa: E402
 
 
+@micropython.viper
+def _coh(hist: ptr32, zidx: int, out: ptr32):
+    """Coherent correlation of the last 48 strobes with the known preamble tail + sync word.
+
+    out[0..3] = first/second-half sums (I, Q, biased), out[4] = energy/64 of the 48,
+    out[5] = |C|^2/64 over the 48, out[6] = |C|^2/64 over the 32 sync symbols only,
+    out[7] = energy/64 of the 32 sync symbols.
+    """
+    known = ptr8(KNOWN)
+    c1i = 0
+    c1q = 0
+    c2i = 0
+    c2q = 0
+    csi = 0
+    csq = 0
+    en2 = 0
+    ens = 0
+    k = 0
+    while k < 48:
+        hk = (zidx - 48 + k) & 127
+        vi = hist[hk] - _B
+        vq = hist[128 + hk] - _B
+        e = (vi * vi + vq * vq) >> 6
+        en2 += e
+        if known[k]:
+            vi = 0 - vi
+            vq = 0 - vq
+        if k >= 16:
+            csi += vi
+            csq += vq
+            ens += e
+        if k < 24:
+            c1i += vi
+            c1q += vq
+        else:
+            c2i += vi
+            c2q += vq
+        k += 1
+    cti = (c1i + c2i) >> 3
+    ctq = (c1q + c2q) >> 3
+    out[0] = c1i + _B
+    out[1] = c1q + _B
+    out[2] = c2i + _B
+    out[3] = c2q + _B
+    out[4] = en2
+    out[5] = cti * cti + ctq * ctq
+    csi >>= 3
+    csq >>= 3
+    out[6] = csi * csi + csq * csq
+    out[7] = ens
+
+
+@micropython.viper
+def _commit(hist: ptr32, zidx: int, since: int, zb: ptr8, blk: ptr32, gz: int, S: ptr32):
+    """Copy the 48 known strobes and the `since` strobes after them into the frame buffer
+    (int8 I/Q scaled by gz, Q16) and start the per-block z^2 sums."""
+    n = 48 + since
+    bre = 0
+    bim = 0
+    g = 0
+    while g < n:
+        hk = (zidx - n + g) & 127
+        xi = ((hist[hk] - _B) * gz) >> 16
+        xq = ((hist[128 + hk] - _B) * gz) >> 16
+        if xi > 127:
+            xi = 127
+        if xi < -127:
+            xi = -127
+        if xq > 127:
+            xq = 127
+        if xq < -127:
+            xq = -127
+        zb[2 * g] = xi & 0xFF
+        zb[2 * g + 1] = xq & 0xFF
+        bre += xi * xi - xq * xq
+        bim += (xi * xq) << 1
+        if (g & 31) == 31:
+            k = (g >> 5) << 1
+            blk[k] = bre + _B
+            blk[k + 1] = bim + _B
+            bre = 0
+            bim = 0
+        g += 1
+    S[_BRE] = bre + _B
+    S[_BIM] = bim + _B
+
+
+@micropython.viper
+def _phase(blk: ptr32, nb: int, ph: ptr32, th0: int, d0: int) -> int:
+    """Blockwise non-data-aided carrier phase: per 32-symbol block the angle of sum(z^2) gives
+    2*theta; halve, unwrap against the prediction (sync phase th0 for block 0, then the previous
+    block plus the tracked increment), smooth with [1 2 1]/4. ph[b] = theta at the centre of block
+    b (1/65536 turns, biased). Returns the mean increment per block."""
+    d = d0
+    prev = th0 - d0
+    b = 0
+    while b < nb:
+        x = blk[2 * b] - _B
+        y = blk[2 * b + 1] - _B
+        t = int(_atan2(y, x)) >> 1
+        target = prev + d
+        m = (target - t + 16384) >> 15
+        th = t + (m << 15)
+        if b > 0:
+            d += ((th - prev) - d) >> 2
+        ph[b] = th + _B
+        prev = th
+        b += 1
+    if nb >= 3:
+        pa = ph[0] - _B
+        pc = ph[1] - _B
+        b = 1
+        while b < nb - 1:
+            pn = ph[b + 1] - _B
+            ph[b] = ((pa + 2 * pc + pn) >> 2) + _B
+            pa = pc
+            pc = pn
+            b += 1
+    if nb >= 2:
+        x = (ph[nb - 1] - _B) - (ph[0] - _B)
+        if x >= 0:
+            return x // (nb - 1)
+        return 0 - ((0 - x) // (nb - 1))
+    return d
+
+
+@micropython.viper
+def _derot(zb: ptr8, g0: int, g1: int, ph: ptr32, nb: int, slope: int):
+    """Soft symbols for frame symbols g0..g1-1: rotate z by the phase interpolated between block
+    centres (extrapolated with `slope` per block at the ends), write int8 to zb[g - 48] (in place:
+    g - 48 < 2g, so unread symbols are never overwritten)."""
+    cos = ptr16(COS256)
+    last = nb - 1
+    p0 = ph[0] - _B
+    pl = ph[last] - _B
+    g = g0
+    while g < g1:
+        x2 = 2 * g - 31  # half symbols from the centre of block 0
+        b = x2 >> 6
+        if b < 0:
+            th = p0 + ((slope * x2) >> 6)
+        elif b >= last:
+            th = pl + ((slope * (x2 - (last << 6))) >> 6)
+        else:
+            pa = ph[b] - _B
+            th = pa + ((((ph[b + 1] - _B) - pa) * (x2 & 63)) >> 6)
+        p = ((th + 128) >> 8) & 255
+        c = cos[p]
+        c = (c ^ 0x8000) - 0x8000
+        s = cos[(p - 64) & 255]
+        s = (s ^ 0x8000) - 0x8000
+        zi = zb[2 * g]
+        zi = (zi ^ 0x80) - 0x80
+        zq = zb[2 * g + 1]
+        zq = (zq ^ 0x80) - 0x80
+        r = (zi * c + zq * s + 8192) >> 14
+        if r > 127:
+            r = 127
+        if r < -127:
+            r = -127
+        zb[g - 48] = r & 0xFF
+        g += 1
+
+
 class Receiver:
     def __init__(self, on_frame=None):
         self.on_frame = on_frame
@@ -181,10 +345,16 @@ class Receiver:
         self.ring = array("h", bytearray(2 * _RING))
         self.st = array("i", (profile.ADC_MID << 8, 0, _RING - 1, 0))
         self.S = array("i", bytearray(4 * _NS))
-        self.hist = array("i", bytearray(4 * 128))
-        n_soft = profile.HEADER_SYMBOLS + profile.payload_symbols(profile.MAX_PAYLOAD)
-        self.soft = bytearray(n_soft)
-        self.soft_pl = memoryview(self.soft)[profile.HEADER_SYMBOLS :]
+        self.hist = array("i", bytearray(4 * 256))
+        n_sym = _KNOWN_N + profile.HEADER_SYMBOLS + profile.payload_symbols(profile.MAX_PAYLOAD)
+        # frame buffer: int8 I/Q per symbol from the first known symbol; the soft symbols are
+        # written in place from its start (header, then payload), see _derot
+        self.zb = bytearray(2 * n_sym)
+        self.soft = memoryview(self.zb)
+        self.soft_pl = self.soft[profile.HEADER_SYMBOLS :]
+        self.blk = array("i", bytearray(4 * 2 * ((n_sym + 31) >> 5)))
+        self.ph = array("i", bytearray(4 * ((n_sym + 31) >> 5)))
+        self.cs = array("i", bytearray(4 * 8))
         self.vit = Viterbi((profile.MAX_PAYLOAD + profile.CRC_BYTES) * 8)
         self.hdr = bytearray(4)
         self.frame = bytearray(profile.MAX_PAYLOAD + profile.CRC_BYTES)
@@ -195,6 +365,7 @@ class Receiver:
         self.rssi = 0
         self.snr = 0
         self.t_sample = 0
+        self.t_end = 0  # sample index of the end of the latest frame, CRC good or not
         self.frames_ok = 0
         self.crc_errors = 0
         self.header_errors = 0
@@ -210,8 +381,9 @@ class Receiver:
         S[_PQ] = _B
         S[_LVL] = 800
         S[_ZSH] = 10
-        S[_W] = _B
-        for i in range(128):
+        S[_BRE] = _B
+        S[_BIM] = _B
+        for i in range(256):
             self.hist[i] = _B
 
     @property
@@ -233,6 +405,7 @@ class Receiver:
                 st[1] -= 1 << 23
                 self.S[_N0] -= 1 << 23
                 self.t_sample -= 1 << 23
+                self.t_end -= 1 << 23
             self.S[_WPOS] = st[1]
             while True:
                 ev = self._run()
@@ -255,6 +428,8 @@ class Receiver:
     def _event(self):
         S = self.S
         if S[_CNT] == profile.HEADER_SYMBOLS:
+            g1 = _KNOWN_N + profile.HEADER_SYMBOLS
+            self._soft(_KNOWN_N, g1)
             hdr = self.hdr
             self.vit.decode(self.soft, 24, hdr)
             L = hdr[0]
@@ -266,12 +441,15 @@ class Receiver:
             S[_NEED] = profile.HEADER_SYMBOLS + profile.payload_symbols(L)
             return
         L = self.flen
+        g0 = _KNOWN_N + profile.HEADER_SYMBOLS
+        self._soft(g0, g0 + profile.payload_symbols(L))
         nb = (L + profile.CRC_BYTES) * 8
         fr = self.frame
         self.vit.decode(self.soft_pl, nb, fr)
         _snr_acc(self.soft_pl, fr, nb, self.acc)
         _dewhiten(fr, L + profile.CRC_BYTES)
         self._to_search()
+        self.t_end = S[_WPOS]
         if not crc32_ok(fr, L):
             self.crc_errors += 1
             if self.on_crc_error is not None:
@@ -284,6 +462,13 @@ class Receiver:
         self._metrics()
         if self.on_frame is not None:
             self.on_frame(fr, L, self)
+
+    def _soft(self, g0, g1):
+        """Carrier phase over all blocks received so far, then soft symbols for g0..g1-1."""
+        S = self.S
+        nb = (_KNOWN_N + S[_CNT]) >> 5
+        slope = _phase(self.blk, nb, self.ph, S[_TH0] - _B, S[_D0] - _B)
+        _derot(self.zb, g0, g1, self.ph, nb, slope)
 
     def _metrics(self):
         acc = self.acc
@@ -309,11 +494,11 @@ class Receiver:
         ring = ptr16(self.ring)
         S = ptr32(self.S)
         hist = ptr32(self.hist)
-        soft = ptr8(self.soft)
+        zb = ptr8(self.zb)
+        blk = ptr32(self.blk)
+        cs = ptr32(self.cs)
         taps = ptr16(MF_TAPS)
-        cos = ptr16(COS256)
         pop = ptr8(POP8)
-        known = ptr8(KNOWN)
         mask = int(_RING) - 1
         wpos = S[_WPOS]
         n0 = S[_N0]
@@ -326,14 +511,15 @@ class Receiver:
         state = S[_STATE]
         dreg = S[_DREG]
         zidx = S[_ZIDX]
-        th = S[_TH]
-        w = S[_W] - _B
         cnt = S[_CNT]
         need = S[_NEED]
-        gsoft = S[_GSOFT]
-        pk = S[_PK]
-        ik = S[_IK]
+        gz = S[_GZ]
         hold = S[_HOLD]
+        bre = S[_BRE] - _B
+        bim = S[_BIM] - _B
+        best = S[_BEST]
+        since = S[_SINCE]
+        win = S[_WIN]
         ev = 0
         while n0 + 11 <= wpos:
             # --- polyphase matched filter at n0 - 2 (mid) and n0 (strobe) ---
@@ -405,7 +591,7 @@ class Receiver:
                 en = 4096
             if en < -4096:
                 en = -4096
-            if state == 0:
+            if state != 1:
                 tint += (en * _TKI_ACQ) >> 8
                 adj = (en * _TKP_ACQ) >> 8
             else:
@@ -418,49 +604,43 @@ class Receiver:
             mu += 262144 + tint + adj
             n0 += mu >> 16
             mu &= 0xFFFF
-            if state == 0:
-                # --- history, differential sync pre-filter, coherent check ---
+            if state != 1:
+                # --- history, differential pre-filter, coherent check, peak search ---
                 hist[zidx] = zi + _B
-                hist[64 + zidx] = zq + _B
-                zidx = (zidx + 1) & 63
+                hist[128 + zidx] = zq + _B
+                zidx = (zidx + 1) & 127
                 d = 1 if (zi * pi + zq * pq) < 0 else 0
                 dreg = ((dreg << 1) | d) & 0x3FFFFFFF
-                x = dreg ^ int(DSYNC)
-                nerr = pop[x & 255] + pop[(x >> 8) & 255] + pop[(x >> 16) & 255] + pop[x >> 24]
-                if nerr <= _DTHR:
-                    c1i = 0
-                    c1q = 0
-                    c2i = 0
-                    c2q = 0
-                    en2 = 0
-                    k = 0
-                    while k < 48:
-                        hk = (zidx - 48 + k) & 63
-                        vi = hist[hk] - _B
-                        vq = hist[64 + hk] - _B
-                        en2 += (vi * vi + vq * vq) >> 6
-                        if known[k]:
-                            vi = 0 - vi
-                            vq = 0 - vq
-                        if k < 24:
-                            c1i += vi
-                            c1q += vq
-                        else:
-                            c2i += vi
-                            c2q += vq
-                        k += 1
-                    cti = (c1i + c2i) >> 3
-                    ctq = (c1q + c2q) >> 3
-                    cc = cti * cti + ctq * ctq
-                    if cc * 5 >= en2 * 48:  # |C|^2 >= 0.2 * 48 * E
+                if state == 2:
+                    _coh(hist, zidx, cs)
+                    win += 1
+                    if cs[6] > best:
+                        best = cs[6]
+                        S[_BESTE] = cs[7]
+                        since = 0
+                        S[_C1I] = cs[0]
+                        S[_C1Q] = cs[1]
+                        S[_C2I] = cs[2]
+                        S[_C2Q] = cs[3]
+                    else:
+                        since += 1
+                    if win >= _PKWIN and best * 5 < S[_BESTE] * _STHR:
+                        state = 0  # no sync-word peak: back to search
+                    elif win >= _PKWIN:
+                        # --- commit: carrier phase, frequency and amplitude from the best window
+                        c1i = S[_C1I] - _B
+                        c1q = S[_C1Q] - _B
+                        c2i = S[_C2I] - _B
+                        c2q = S[_C2Q] - _B
                         th1 = int(_atan2(c1q, c1i))
                         th2 = int(_atan2(c2q, c2i))
                         tha = int(_atan2(c1q + c2q, c1i + c2i))
                         dth = (th2 - th1) & 0xFFFF
                         if dth >= 32768:
                             dth -= 65536
-                        w = (dth << 8) // 24  # Q24 turns per symbol
-                        th = ((tha << 8) + w * 24 + (w >> 1)) & 0xFFFFFF
+                        # phase at the centre of block 0 (known symbol 15.5; tha is at 23.5)
+                        S[_TH0] = tha - dth // 3 + _B
+                        S[_D0] = (dth * 4) // 3 + _B
                         ai = c1i + c2i
                         aq = c1q + c2q
                         if ai < 0:
@@ -475,32 +655,53 @@ class Receiver:
                         if amp < 1:
                             amp = 1
                         S[_AMP] = amp
-                        gsoft = (int(SOFT_NOM) << 16) // amp
-                        pk = (_PLL_KP << 4) // amp
-                        ik = (_PLL_KI << 4) // amp
+                        gz = (int(SOFT_NOM) << 16) // amp
+                        _commit(hist, zidx, since, zb, blk, gz, S)
+                        bre = S[_BRE] - _B
+                        bim = S[_BIM] - _B
                         state = 1
-                        cnt = 0
+                        cnt = since
                         need = int(profile.HEADER_SYMBOLS)
                         S[_SYNCS] += 1
+                else:
+                    x = dreg ^ int(DSYNC)
+                    nerr = pop[x & 255] + pop[(x >> 8) & 255] + pop[(x >> 16) & 255] + pop[x >> 24]
+                    if nerr <= _DTHR:
+                        _coh(hist, zidx, cs)
+                        if cs[5] * 5 >= cs[4] * _CTHR:
+                            state = 2
+                            best = cs[6]
+                            S[_BESTE] = cs[7]
+                            since = 0
+                            win = 0
+                            S[_C1I] = cs[0]
+                            S[_C1Q] = cs[1]
+                            S[_C2I] = cs[2]
+                            S[_C2Q] = cs[3]
             else:
-                # --- PLL-rotated soft symbol ---
-                p = th >> 16
-                c = cos[p]
-                c = (c ^ 0x8000) - 0x8000
-                s = cos[(p - 64) & 255]
-                s = (s ^ 0x8000) - 0x8000
-                r = (zi * c + zq * s) >> 14
-                q = (zq * c - zi * s) >> 14
-                sv = (r * gsoft) >> 16
-                if sv > 127:
-                    sv = 127
-                if sv < -127:
-                    sv = -127
-                soft[cnt] = sv & 0xFF
+                # --- in frame: store the scaled complex symbol, accumulate z^2 per block ---
+                g = cnt + 48
+                xi = (zi * gz) >> 16
+                if xi > 127:
+                    xi = 127
+                if xi < -127:
+                    xi = -127
+                xq = (zq * gz) >> 16
+                if xq > 127:
+                    xq = 127
+                if xq < -127:
+                    xq = -127
+                zb[2 * g] = xi & 0xFF
+                zb[2 * g + 1] = xq & 0xFF
+                bre += xi * xi - xq * xq
+                bim += (xi * xq) << 1
+                if (g & 31) == 31:
+                    k = (g >> 5) << 1
+                    blk[k] = bre + _B
+                    blk[k + 1] = bim + _B
+                    bre = 0
+                    bim = 0
                 cnt += 1
-                pe = q if r >= 0 else 0 - q
-                w += (pe * ik) >> 4
-                th = (th + w + ((pe * pk) >> 4)) & 0xFFFFFF
                 if cnt >= need:
                     ev = 1
             pi = zi
@@ -517,12 +718,13 @@ class Receiver:
         S[_STATE] = state
         S[_DREG] = dreg
         S[_ZIDX] = zidx
-        S[_TH] = th
-        S[_W] = w + _B
         S[_CNT] = cnt
         S[_NEED] = need
-        S[_GSOFT] = gsoft
-        S[_PK] = pk
-        S[_IK] = ik
+        S[_GZ] = gz
         S[_HOLD] = hold
+        S[_BRE] = bre + _B
+        S[_BIM] = bim + _B
+        S[_BEST] = best
+        S[_SINCE] = since
+        S[_WIN] = win
         return ev

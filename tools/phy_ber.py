@@ -1,0 +1,138 @@
+"""Coded/uncoded error rates of the firmware receiver (Unix MicroPython) over tools/channel.py.
+
+One Eb/N0 point = many frames, each through its own channel realisation (seeded), concatenated
+into one ADC stream and decoded by one micropython process; points run in parallel processes.
+Used by bench/bench_phy.py and by hand:  python tools/phy_ber.py 3.0 3.5 4.0 [--frames N]
+"""
+
+import argparse
+import os
+import sys
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tools import channel, phy_mp  # noqa: E402
+
+
+def conv_ref_symbols(data):
+    """Coded symbols (0/1) of the whitened payload+CRC as the firmware sends them (independent:
+    commpy encoder, zlib CRC-32, whitening written here)."""
+    import commpy.channelcoding as cc
+
+    body = bytes(data) + zlib.crc32(bytes(data)).to_bytes(4, "little")
+    s, wh = 0x1FF, []
+    for _ in body:
+        b = 0
+        for k in range(8):
+            b |= (s & 1) << k
+            s = (s >> 1) | (((s ^ (s >> 5)) & 1) << 8)
+        wh.append(b)
+    body = bytes(x ^ y for x, y in zip(body, wh))
+    bits = [(b >> i) & 1 for b in body for i in range(8)] + [0] * 6
+    tr = cc.Trellis(np.array([6]), np.array([[0o171, 0o133]]))
+    return cc.conv_encode(np.array(bits), tr, "cont")
+
+
+def make_frames(n, size=128, seed=1):
+    rng = np.random.default_rng(seed)
+    frames = [bytes(rng.integers(0, 256, size, dtype=np.uint8)) for _ in range(n)]
+    return frames, phy_mp.tx_frame_list(frames)
+
+
+def run_point(frames, tx_list, ebn0, seed, **chan):
+    """Returns dict(ebn0, ber, fer, frames, bits, sym_ber, syms, lost_nosync, lost_crc)."""
+    kw = dict(frontend="ideal", lead_s=0.02, tail_s=0.02)
+    kw.update(chan)
+    segs, ends, p = [], [], 0
+    for i, tx in enumerate(tx_list):
+        a = channel.channel(tx, ebn0_db=ebn0, seed=seed + i, **kw)
+        segs.append(a)
+        p += len(a)
+        ends.append(p)
+    ends = np.array(ends)
+    r = phy_mp.rx_samples(np.concatenate(segs), soft=True)
+    got = {}
+    for (data, _rssi, _snr, t), soft in zip(r["frames"], r["soft"]):
+        i = int(np.searchsorted(ends, t - 544))
+        if i < len(frames):
+            got.setdefault(i, ("ok", data, soft))
+    for data, t in zip(r["bad"], r["bad_t"]):
+        i = int(np.searchsorted(ends, t - 544))
+        if i < len(frames):
+            got.setdefault(i, ("bad", data, None))
+    bit_err = bits = sym_err = syms = nosync = crc = 0
+    yd = []
+    for i, fr in enumerate(frames):
+        nb = len(fr) * 8
+        bits += nb
+        kind, data, soft = got.get(i, (None, None, None))
+        if kind == "ok" and data == fr:
+            ref = conv_ref_symbols(fr)
+            sym_err += int(np.sum((soft[60:] < 0).astype(int) != ref))
+            yd.append(soft[60:].astype(float) * (1 - 2 * ref))
+            syms += len(ref)
+        elif kind is not None and len(data) == len(fr):
+            d = np.frombuffer(data, np.uint8) ^ np.frombuffer(fr, np.uint8)
+            bit_err += int(np.unpackbits(d).sum())
+            crc += 1
+        else:
+            bit_err += nb // 2  # not synchronised (or wrong length): half the bits wrong
+            nosync += 1
+    n = len(frames)
+    esn0_soft = None
+    if yd:
+        y = np.concatenate(yd)
+        esn0_soft = float(10 * np.log10(np.mean(y) ** 2 / (2 * np.var(y))))
+    return dict(
+        esn0_soft=esn0_soft,
+        ebn0=ebn0,
+        ber=bit_err / bits,
+        fer=(nosync + crc) / n,
+        frames=n,
+        bits=bits,
+        sym_ber=(sym_err / syms) if syms else None,
+        syms=syms,
+        lost_nosync=nosync,
+        lost_crc=crc,
+    )
+
+
+def run_points(frames, tx_list, points, workers=2, **chan):
+    """points: list of (ebn0, seed) -> list of run_point results, `workers` in parallel."""
+    with ThreadPoolExecutor(workers) as ex:
+        futs = [ex.submit(run_point, frames, tx_list, e, s, **chan) for e, s in points]
+        return [f.result() for f in futs]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("ebn0", type=float, nargs="+")
+    ap.add_argument("--frames", type=int, default=100)
+    ap.add_argument("--ppm", type=float, default=0.0)
+    ap.add_argument("--uncoded", action="store_true", help="x axis is Es/N0")
+    a = ap.parse_args()
+    frames, txl = make_frames(a.frames)
+    off = 3.0103 if a.uncoded else 0.0
+    pts = [(e + off, 1000 + int(e * 100)) for e in a.ebn0]
+    for r in run_points(frames, txl, pts, ppm=a.ppm):
+        print(
+            "Eb/N0 %.2f  BER %.2e  FER %.3f (nosync %d crc %d / %d)  symBER %s (%d) soft Es/N0 %s"
+            % (
+                r["ebn0"],
+                r["ber"],
+                r["fer"],
+                r["lost_nosync"],
+                r["lost_crc"],
+                r["frames"],
+                "%.2e" % r["sym_ber"] if r["sym_ber"] is not None else "-",
+                r["syms"],
+                "%.2f" % r["esn0_soft"] if r["esn0_soft"] is not None else "-",
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
