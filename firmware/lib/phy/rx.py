@@ -67,8 +67,11 @@ _TKI_TRK = const(2)
 _TINT_MAX = const(100)  # +-0.15 % of a sample per symbol (~ +-380 ppm)
 _DTHR = const(11)  # differential-bit errors accepted (of 30) before the coherent check
 _CTHR = const(36)  # coherent check |C|^2 >= (_CTHR / 240) * 48 * E
-_PKWIN = const(20)  # strobes searched for the sync-word peak after the first candidate
+_PKWIN = const(80)  # strobes searched for the sync-word peak after the first candidate
 _STHR = const(40)  # sync word at the peak: |Cs|^2 >= (_STHR / 160) * 32 * Es
+# the header is decoded 64 symbols after its end, so that its carrier phase is interpolated
+# between blocks rather than extrapolated (the shortest payload block has 92 symbols)
+_HDR_EV = const(124)
 _KNOWN_N = const(48)  # known symbols (preamble tail + sync) at the start of the frame buffer
 
 # atan(2^-i) in 1/65536 turns, for the CORDIC
@@ -224,6 +227,22 @@ def _coh(hist: ptr32, zidx: int, out: ptr32):
     csq >>= 3
     out[6] = csi * csi + csq * csq
     out[7] = ens
+
+
+@micropython.viper
+def _rescale(hist: ptr32, S: ptr32, down: int):
+    """AGC step: halve (down) or double the strobe history and the peak-search state."""
+    k = 0
+    while k < 256:
+        v = hist[k] - _B
+        hist[k] = ((v >> 1) if down else (v << 1)) + _B
+        k += 1
+    if down:
+        S[_BESTE] = S[_BESTE] >> 2
+        k = _C1I
+        while k <= _C2Q:
+            S[k] = ((S[k] - _B) >> 1) + _B
+            k += 1
 
 
 @micropython.viper
@@ -427,7 +446,7 @@ class Receiver:
 
     def _event(self):
         S = self.S
-        if S[_CNT] == profile.HEADER_SYMBOLS:
+        if S[_NEED] == _HDR_EV:
             g1 = _KNOWN_N + profile.HEADER_SYMBOLS
             self._soft(_KNOWN_N, g1)
             hdr = self.hdr
@@ -560,12 +579,14 @@ class Receiver:
                 zq = ib >> zsh
                 mi = ma >> zsh
                 mq = mb >> zsh
-            # --- level and block AGC (search only) ---
+            # --- level and block AGC (search only; the strobe history is rescaled with it) ---
             a = zi if zi >= 0 else 0 - zi
             a += zq if zq >= 0 else 0 - zq
             lvl += (a - lvl) >> 3
-            if state == 0:
+            if state != 1:
                 if lvl > 1600:
+                    _rescale(hist, S, 1)
+                    best >>= 2
                     zsh += 1
                     lvl >>= 1
                     zi >>= 1
@@ -575,7 +596,8 @@ class Receiver:
                     pi >>= 1
                     pq >>= 1
                     hold = 24
-                elif lvl < 400 and zsh > 0 and hold == 0:
+                elif lvl < 400 and zsh > 0 and hold == 0 and state == 0:
+                    _rescale(hist, S, 0)
                     zsh -= 1
                     lvl <<= 1
                     hold = 24
@@ -661,7 +683,7 @@ class Receiver:
                         bim = S[_BIM] - _B
                         state = 1
                         cnt = since
-                        need = int(profile.HEADER_SYMBOLS)
+                        need = _HDR_EV
                         S[_SYNCS] += 1
                 else:
                     x = dreg ^ int(DSYNC)
