@@ -31,7 +31,7 @@ _B = const(1 << 28)  # bias for signed values kept in the state array
 # state array indices
 _N0 = const(0)  # next strobe sample index (absolute, same counter as the ring write position)
 _MU = const(1)  # strobe fraction, Q16 samples
-_TINT = const(2)  # timing-loop integrator, Q16 samples per symbol (biased)
+_TINT = const(2)  # timing-loop integrator, Q24 samples per symbol (biased)
 _PI = const(3)  # previous strobe I (biased)
 _PQ = const(4)
 _LVL = const(5)  # average |I| + |Q|
@@ -64,7 +64,7 @@ _TKP_ACQ = const(400)
 _TKI_ACQ = const(2)
 _TKP_TRK = const(100)
 _TKI_TRK = const(2)
-_TINT_MAX = const(100)  # +-0.15 % of a sample per symbol (~ +-380 ppm)
+_TINT_MAX = const(25600)  # Q24: +-0.15 % of a sample per symbol (~ +-380 ppm)
 _DTHR = const(11)  # differential-bit errors accepted (of 30) before the coherent check
 _CTHR = const(36)  # coherent check |C|^2 >= (_CTHR / 240) * 48 * E
 _PKWIN = const(80)  # strobes searched for the sync-word peak after the first candidate
@@ -613,17 +613,19 @@ class Receiver:
                 en = 4096
             if en < -4096:
                 en = -4096
+            # integrator in Q24 samples per symbol, rounded proportional term (a truncating
+            # shift here biases the loop, more so at low SNR where the detector gain drops)
             if state != 1:
-                tint += (en * _TKI_ACQ) >> 8
-                adj = (en * _TKP_ACQ) >> 8
+                tint += en * _TKI_ACQ
+                adj = (en * _TKP_ACQ + 128) >> 8
             else:
-                tint += (en * _TKI_TRK) >> 8
-                adj = (en * _TKP_TRK) >> 8
+                tint += en * _TKI_TRK
+                adj = (en * _TKP_TRK + 128) >> 8
             if tint > _TINT_MAX:
                 tint = _TINT_MAX
             if tint < 0 - _TINT_MAX:
                 tint = 0 - _TINT_MAX
-            mu += 262144 + tint + adj
+            mu += 262144 + ((tint + 128) >> 8) + adj
             n0 += mu >> 16
             mu &= 0xFFFF
             if state != 1:
