@@ -1,7 +1,11 @@
 """`make bench-phy`: soft B-PSK PHY figures -> stdout, build/bench/*.png and build/bench/phy.json.
 
-BER/FER: firmware TX and RX in Unix MicroPython, tools/channel.py in between (AWGN, ideal
-front-end, 0 ppm) vs theory Q(sqrt(2Eb/N0)) and scikit-commpy's soft Viterbi on ideal BPSK.
+BER/FER: firmware TX and RX in Unix MicroPython (every point, no model), tools/channel.py in
+between (AWGN, ideal front end, 0 ppm; 128-byte frames, each with its own noise realisation),
+two micropython processes in parallel (tools/phy_ber.py). References: Q(sqrt(2Es/N0)) for the
+uncoded channel symbols, and for the coded curve ideal coherent BPSK + soft Viterbi
+(tools/phy_ref.py: numpy decoder on commpy's trellis, checked against commpy.viterbi_decode on
+the same blocks). Robustness: +-200 ppm and mains-synchronous impulsive noise.
 Throughput and heap use: in-process MicroPython. Instruction counts: valgrind --tool=callgrind.
 Set PHY_BENCH_QUICK=1 for a short run.
 """
@@ -12,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from math import erfc, sqrt
 from pathlib import Path
 
@@ -19,7 +24,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tools import channel, phy_mp  # noqa: E402
+from tools import channel, phy_ber, phy_mp, phy_ref  # noqa: E402
 from tools.mpenv import micropython_exe, mp_env  # noqa: E402
 
 OUT = ROOT / "build" / "bench"
@@ -29,71 +34,6 @@ FS_RX = 38400
 
 def q(x):
     return 0.5 * erfc(x / sqrt(2))
-
-
-def conv_ref_symbols(data):
-    """Coded symbols (0/1) of the whitened payload+CRC as the firmware sends them (independent:
-    commpy encoder, our CPython CRC/whitening)."""
-    import zlib
-
-    import commpy.channelcoding as cc
-
-    body = bytes(data) + zlib.crc32(bytes(data)).to_bytes(4, "little")
-    s, wh = 0x1FF, []
-    for _ in body:
-        b = 0
-        for k in range(8):
-            b |= (s & 1) << k
-            s = (s >> 1) | (((s ^ (s >> 5)) & 1) << 8)
-        wh.append(b)
-    body = bytes(x ^ y for x, y in zip(body, wh))
-    bits = [(b >> i) & 1 for b in body for i in range(8)] + [0] * 6
-    tr = cc.Trellis(np.array([6]), np.array([[0o171, 0o133]]))
-    return cc.conv_encode(np.array(bits), tr, "cont")
-
-
-def run_point(frames, tx_list, ebn0, seed):
-    """One Eb/N0 point: returns dict with coded bit errors, frame errors, raw symbol errors."""
-    bit_err = bits = sym_err = syms = lost = 0
-    for i, (fr, tx) in enumerate(zip(frames, tx_list)):
-        adc = channel.channel(tx, ebn0_db=ebn0, frontend="ideal", lead_s=0.02, seed=seed + i)
-        r = phy_mp.rx_samples(adc, soft=True)
-        nb = len(fr) * 8
-        if r["frames"] and r["frames"][0][0] == fr:
-            soft = r["soft"][0][60:]
-            ref = conv_ref_symbols(fr)
-            sym_err += int(np.sum((soft < 0).astype(int) != ref))
-            syms += len(ref)
-        elif r["bad"]:
-            d = np.frombuffer(r["bad"][0][: len(fr)], np.uint8) ^ np.frombuffer(fr, np.uint8)
-            bit_err += int(np.unpackbits(d).sum())
-            lost += 1
-        else:
-            bit_err += nb // 2  # not synchronised: count as half the bits wrong
-            lost += 1
-        bits += nb
-    return dict(
-        ebn0=ebn0,
-        ber=bit_err / bits,
-        fer=lost / len(frames),
-        frames=len(frames),
-        bits=bits,
-        sym_ber=(sym_err / syms) if syms else None,
-        syms=syms,
-    )
-
-
-def commpy_point(ebn0, nbits, rng):
-    import commpy.channelcoding as cc
-
-    tr = cc.Trellis(np.array([6]), np.array([[0o171, 0o133]]))
-    bits = rng.integers(0, 2, nbits)
-    bits[-6:] = 0
-    coded = cc.conv_encode(bits, tr, "cont")
-    esn0 = 10 ** ((ebn0 - 3.0103) / 10)
-    y = (2.0 * coded - 1) + rng.normal(0, sqrt(1 / (2 * esn0)), len(coded))
-    dec = cc.viterbi_decode(y, tr, tb_depth=42, decoding_type="unquantized")
-    return float(np.mean(dec[: nbits - 6] != bits[: nbits - 6]))
 
 
 MP_THROUGHPUT = r"""
@@ -174,6 +114,17 @@ def run_mp(script, *args, timeout=600, valgrind=None):
     return p.stdout + p.stderr
 
 
+def callgrind_rx(path):
+    """x86-64 instructions of the whole receive script on the throughput file (callgrind)."""
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "cg.out")
+        log = run_mp(MP_THROUGHPUT, path, valgrind=out)
+        for line in log.splitlines():
+            if "Collected" in line:
+                return int(line.split("Collected :")[1].strip().replace(",", ""))
+    raise RuntimeError(log)
+
+
 def callgrind_total(n, kind):
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "cg.out")
@@ -184,45 +135,148 @@ def callgrind_total(n, kind):
     raise RuntimeError(log)
 
 
+def db_at(points, key, target):
+    """Eb/N0 (or Es/N0) where points[key] crosses target, log-linear interpolation, or None."""
+    pts = [(p["x"], p[key]) for p in points if p[key] is not None]
+    for (x0, y0), (x1, y1) in zip(pts, pts[1:]):
+        if y0 >= target > y1:
+            if y1 <= 0:
+                return x1
+            f = (np.log10(y0) - np.log10(target)) / (np.log10(y0) - np.log10(y1))
+            return x0 + f * (x1 - x0)
+    return None
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     res = {}
-    rng = np.random.default_rng(1)
-    nfr = 12 if QUICK else 60
-    frames = [bytes(rng.integers(0, 256, 128, dtype=np.uint8)) for _ in range(nfr)]
-    tx_all = phy_mp.tx_frames(frames)
-    n1 = phy_mp.frame_symbols(128) * 36
-    tx_list = [tx_all[i * n1 : (i + 1) * n1] for i in range(nfr)]
+    t_start = time.time()
+    k = 4 if QUICK else 1
+    nmax = 400 // k
+    frames, txl = phy_ber.make_frames(nmax)
 
-    t0 = time.time()
-    coded = [
-        run_point(frames, tx_list, e, 100 * int(e * 10)) for e in (2.0, 3.0, 3.5, 4.0, 4.5, 5.0)
+    # all firmware runs (one micropython process each) on two workers:
+    # coded points (Eb/N0, frames), uncoded points (Es/N0, frames), robustness cases
+    coded_pts = [(2.5, 200), (3.0, 300), (3.5, 400), (4.0, 400), (4.5, 400)]
+    unc_pts = [(4.0, 100), (6.0, 100), (7.0, 200), (8.0, 300), (8.5, 400), (9.0, 400)]
+    rob_cases = [
+        ("+200 ppm", 4.5, dict(ppm=200.0)),
+        ("-200 ppm", 4.5, dict(ppm=-200.0)),
+        ("impulsive 20 dB, 1 burst/half cycle", 6.0, dict(impulse_db=20.0)),
     ]
-    # uncoded: raw channel-symbol error rate of the same receiver, x axis Es/N0 (= Eb uncoded)
-    unc = []
-    for esn0 in (4.0, 6.0, 7.0, 8.0, 8.5):
-        p = run_point(frames, tx_list, esn0 + 3.0103, 7000 + int(esn0 * 10))
-        unc.append(dict(esn0=esn0, ber=p["sym_ber"], syms=p["syms"]))
-    t_ber = time.time() - t0
+    with ThreadPoolExecutor(2) as ex:
+
+        def sub(n, ebn0, seed, **kw):
+            n = max(n // k, 10)
+            return ex.submit(phy_ber.run_point, frames[:n], txl[:n], ebn0, seed, **kw)
+
+        # longest jobs first
+        f_unc = [sub(n, e + 3.0103, 7000 + int(e * 10)) for e, n in unc_pts]
+        f_cod = [sub(n, e, 100 * int(e * 10)) for e, n in coded_pts]
+        f_rob = [sub(200, e, 9000 + 1000 * i, **kw) for i, (_, e, kw) in enumerate(rob_cases)]
+        coded = []
+        for (e, _), f in zip(coded_pts, f_cod):
+            r = f.result()
+            r["x"] = e
+            coded.append(r)
+        unc = []
+        for (e, _), f in zip(unc_pts, f_unc):
+            r = f.result()
+            unc.append(
+                dict(
+                    x=e,
+                    esn0=e,
+                    ber=r["sym_ber"],
+                    syms=r["syms"],
+                    theory=q(sqrt(2 * 10 ** (e / 10))),
+                    esn0_soft=r["esn0_soft"],
+                )
+            )
+        rob = []
+        for (name, _, _), f in zip(rob_cases, f_rob):
+            r = f.result()
+            r["case"] = name
+            rob.append(r)
+    t_ber = time.time() - t_start
+
+    # --- reference: ideal BPSK + soft Viterbi (numpy on commpy's trellis), checked vs commpy
+    rng = np.random.default_rng(1)
+    chk = phy_ref.check_vs_commpy()
     cref = []
-    for e in (2.0, 3.0, 4.0):
-        cref.append(dict(ebn0=e, ber=commpy_point(e, 6000 if QUICK else 30000, rng)))
+    for e, _ in coded_pts:
+        r = phy_ref.coded_point(e, 2000 // k, 1056, rng)
+        r["x"] = e
+        cref.append(r)
     res["coded"] = coded
     res["uncoded"] = unc
-    res["commpy"] = cref
+    res["robustness"] = rob
+    res["reference"] = cref
+    res["reference_check_errors_ours_vs_commpy"] = chk
     res["ber_bench_s"] = round(t_ber, 1)
-    print("coded (firmware RX, %d x 128-byte frames per point):" % nfr)
-    for c in coded:
-        print("  Eb/N0 %.1f dB  BER %.2e  FER %.3f" % (c["ebn0"], c["ber"], c["fer"]))
-    print("uncoded channel symbols (Es/N0):")
+
+    print("coded, firmware RX (128-byte frames; lost frames count half their bits):")
+    print("  Eb/N0   BER       FER     (no sync / CRC)  frames  soft Es/N0  | ref BER   ref FER")
+    for c, r in zip(coded, cref):
+        print(
+            "  %.1f   %.2e  %.4f  (%d / %d)  %5d   %+.2f dB   | %.2e  %.4f"
+            % (
+                c["ebn0"],
+                c["ber"],
+                c["fer"],
+                c["lost_nosync"],
+                c["lost_crc"],
+                c["frames"],
+                c["esn0_soft"] if c["esn0_soft"] is not None else float("nan"),
+                r["ber"],
+                r["fer"],
+            )
+        )
+    print("reference decoder vs commpy.viterbi_decode, bit errors on the same blocks:", chk)
+    print("uncoded channel symbols (Es/N0) vs Q(sqrt(2Es/N0)):")
     for u in unc:
         print(
-            "  %.1f dB  BER %.2e (%d symbols)  theory %.2e"
-            % (u["esn0"], u["ber"] or 0, u["syms"], q(sqrt(2 * 10 ** (u["esn0"] / 10))))
+            "  %.1f dB  BER %.2e (%d symbols)  theory %.2e  soft Es/N0 %s"
+            % (
+                u["esn0"],
+                u["ber"] or 0,
+                u["syms"],
+                u["theory"],
+                "%.2f" % u["esn0_soft"] if u["esn0_soft"] is not None else "-",
+            )
         )
-    print("commpy soft Viterbi, ideal BPSK:")
-    for c in cref:
-        print("  Eb/N0 %.1f dB  BER %.2e" % (c["ebn0"], c["ber"]))
+    print("robustness (firmware RX):")
+    for r in rob:
+        print(
+            "  %s at Eb/N0 %.1f dB: FER %.3f (%d / %d lost), BER %.1e"
+            % (
+                r["case"],
+                r["ebn0"],
+                r["fer"],
+                r["lost_nosync"] + r["lost_crc"],
+                r["frames"],
+                r["ber"],
+            )
+        )
+
+    # --- targets ---
+    es_1e4 = db_at(unc, "ber", 1e-4)
+    th_1e4 = 8.40  # Q(sqrt(2x)) = 1e-4 at Es/N0 = 8.40 dB
+    ref_pts = [dict(x=r["x"], ber=r["ber"], fer=r["fer"]) for r in cref]
+    fw_pts = [dict(x=c["x"], ber=c["ber"], fer=c["fer"]) for c in coded]
+    tg = {}
+    tg["uncoded_loss_db_at_1e-4"] = None if es_1e4 is None else round(es_1e4 - th_1e4, 2)
+    for lvl in (1e-3, 1e-4):
+        a, b = db_at(fw_pts, "ber", lvl), db_at(ref_pts, "ber", lvl)
+        tg["coded_loss_db_at_ber_%g" % lvl] = None if a is None or b is None else round(a - b, 2)
+    for lvl in (0.1, 0.01):
+        a, b = db_at(fw_pts, "fer", lvl), db_at(ref_pts, "fer", lvl)
+        tg["coded_loss_db_at_fer_%g" % lvl] = None if a is None or b is None else round(a - b, 2)
+    e5 = db_at(ref_pts, "ber", 1e-5)
+    tg["reference_ebn0_at_ber_1e-5"] = None if e5 is None else round(e5, 2)
+    fe = db_at(fw_pts, "fer", 0.01)
+    tg["firmware_ebn0_at_fer_1pct"] = None if fe is None else round(fe, 2)
+    res["targets"] = tg
+    print("targets:", tg)
 
     # throughput + heap per frame
     fr = [bytes(rng.integers(0, 256, 128, dtype=np.uint8)) for _ in range(4)]
@@ -230,6 +284,12 @@ def main():
     with tempfile.NamedTemporaryFile(suffix=".u16", delete=False) as f:
         adc.astype("<u2").tofile(f.name)
         out = run_mp(MP_THROUGHPUT, f.name).split()
+        cg_rx = None
+        if not QUICK:
+            try:
+                cg_rx = callgrind_rx(f.name)
+            except (RuntimeError, FileNotFoundError, subprocess.SubprocessError):
+                cg_rx = None
     os.unlink(f.name)
     ns, dt, got, heap_rx, heap_tx, ntx, dt_tx = map(int, out[:7])
     res["rx_realtime_x"] = round(ns / FS_RX / (dt / 1e6), 1)
@@ -244,6 +304,13 @@ def main():
     print(
         "heap bytes per RX frame %s, per TX frame %s" % (res["heap_bytes_per_rx_frame"], heap_tx)
     )
+    if cg_rx:
+        # the script receives the file twice (warm-up + timed) and runs a TX frame
+        res["callgrind_rx_script_instr_per_sample_x86"] = round(cg_rx / (2 * ns), 1)
+        print(
+            "whole RX script under callgrind: %.0f x86-64 instr/sample (incl. start-up, TX)"
+            % res["callgrind_rx_script_instr_per_sample_x86"]
+        )
 
     # callgrind: per-sample kernel instructions (x86-64), viper vs bytecode
     cg = {}
@@ -258,19 +325,22 @@ def main():
 
     # Cortex-M4 estimate
     thumb_loop = 17.5  # asm loop: 19 instructions, neg skipped on half the samples
-    viper_m4 = (
-        31 * cg["viper"] / 12.0
-    )  # notes: viper ptr16 loop 31 instr on M4 ~ 12 on x86 (scaled)
+    viper_m4 = 31 * cg["viper"] / 12.0  # viper ptr16 loop ~31 instr on M4 vs ~12 on x86 (scaled)
     sym_rate = 9600
-    sym_viper_m4 = 600  # per-symbol MF (22 taps x ~20) + Gardner + PLL, viper on M4 (estimate)
-    load_thumb = (thumb_loop * FS_RX + sym_viper_m4 * 2 * sym_rate) / 1e6
+    # per symbol, viper on M4 (estimate): 2 x 20-tap matched filter + Gardner + int8 store and
+    # z^2 block sum (the PLL of v1 is gone); the differential pre-filter plus, on ~30 % of the
+    # searching symbols, the 48-term coherent check
+    sym_viper_m4 = 1100
+    per_frame_symbol = 60  # _derot per symbol + _phase per 32 symbols, at the frame end
+    load_thumb = (thumb_loop * FS_RX + sym_viper_m4 * sym_rate) / 1e6
     res["m4_estimate"] = dict(
         kernel_thumb_instr_per_sample=thumb_loop,
         kernel_viper_instr_per_sample_est=round(viper_m4, 1),
-        per_symbol_viper_instr_est=sym_viper_m4 * 2,
+        per_symbol_viper_instr_est=sym_viper_m4,
         mips_with_thumb_kernel=round(load_thumb, 2),
         percent_of_168MHz_at_1_5_cpi=round(100 * load_thumb * 1.5 / 168, 1),
         viterbi_instr_per_255B_frame_est=int(2078 * 64 * 40),
+        phase_and_soft_instr_per_255B_frame_est=int(4216 * per_frame_symbol),
     )
     print("M4 estimate:", res["m4_estimate"])
 
@@ -289,7 +359,7 @@ def main():
         [u["esn0"] for u in unc],
         [max(u["ber"] or 1e-7, 1e-7) for u in unc],
         "bo-",
-        label="firmware RX uncoded (Es/N0)",
+        label="firmware RX uncoded (x = Es/N0)",
     )
     ax.semilogy(
         [c["ebn0"] for c in coded],
@@ -307,19 +377,26 @@ def main():
         [c["ebn0"] for c in cref],
         [max(c["ber"], 1e-7) for c in cref],
         "gd-",
-        label="commpy soft Viterbi (ideal)",
+        label="ideal BPSK + soft Viterbi BER",
+    )
+    ax.semilogy(
+        [c["ebn0"] for c in cref],
+        [max(c["fer"], 1e-7) for c in cref],
+        "gv--",
+        label="ideal BPSK + soft Viterbi FER",
     )
     ax.set_xlabel("Eb/N0 (dB)")
     ax.set_ylabel("error rate")
-    ax.set_ylim(1e-6, 1)
+    ax.set_ylim(1e-7, 1)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=8)
     png = OUT / "phy_ber.png"
     fig.savefig(png, dpi=110)
     res["png"] = [str(png.relative_to(ROOT))]
+    res["bench_s"] = round(time.time() - t_start, 1)
     print("wrote", png)
     (OUT / "phy.json").write_text(json.dumps(res, indent=1))
-    print("wrote", OUT / "phy.json")
+    print("wrote", OUT / "phy.json", "(%.0f s)" % res["bench_s"])
 
 
 if __name__ == "__main__":

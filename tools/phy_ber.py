@@ -16,6 +16,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tools import channel, phy_mp  # noqa: E402
 
+RAMP = 2  # last symbols of a frame under the TX half-cosine ramp (docs/phy.md)
+
 
 def conv_ref_symbols(data):
     """Coded symbols (0/1) of the whitened payload+CRC as the firmware sends them (independent:
@@ -70,9 +72,12 @@ def run_point(frames, tx_list, ebn0, seed, **chan):
         bits += nb
         kind, data, soft = got.get(i, (None, None, None))
         if kind == "ok" and data == fr:
-            ref = conv_ref_symbols(fr)
-            sym_err += int(np.sum((soft[60:] < 0).astype(int) != ref))
-            yd.append(soft[60:].astype(float) * (1 - 2 * ref))
+            # channel symbols of the payload block, without the last RAMP ones (the TX
+            # amplitude ramp: tail symbols sent at reduced amplitude by design)
+            ref = conv_ref_symbols(fr)[:-RAMP]
+            y = soft[60 : 60 + len(ref)]
+            sym_err += int(np.sum((y < 0).astype(int) != ref))
+            yd.append(y.astype(float) * (1 - 2 * ref))
             syms += len(ref)
         elif kind is not None and len(data) == len(fr):
             d = np.frombuffer(data, np.uint8) ^ np.frombuffer(fr, np.uint8)
@@ -100,10 +105,15 @@ def run_point(frames, tx_list, ebn0, seed, **chan):
     )
 
 
-def run_points(frames, tx_list, points, workers=2, **chan):
-    """points: list of (ebn0, seed) -> list of run_point results, `workers` in parallel."""
+def run_points(frames, tx_list, points, workers=2, counts=None, **chan):
+    """points: list of (ebn0, seed) -> list of run_point results, `workers` in parallel.
+    counts: optional list of (_, n): use the first n frames for each point."""
+    ns = [len(frames)] * len(points) if counts is None else [n for _, n in counts]
     with ThreadPoolExecutor(workers) as ex:
-        futs = [ex.submit(run_point, frames, tx_list, e, s, **chan) for e, s in points]
+        futs = [
+            ex.submit(run_point, frames[:n], tx_list[:n], e, s, **chan)
+            for (e, s), n in zip(points, ns)
+        ]
         return [f.result() for f in futs]
 
 
