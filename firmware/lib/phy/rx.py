@@ -255,8 +255,18 @@ def _commit(hist: ptr32, zidx: int, since: int, zb: ptr8, blk: ptr32, gz: int, S
     g = 0
     while g < n:
         hk = (zidx - n + g) & 127
-        xi = ((hist[hk] - _B) * gz) >> 16
-        xq = ((hist[128 + hk] - _B) * gz) >> 16
+        xi = hist[hk] - _B
+        xq = hist[128 + hk] - _B
+        if xi > 16383:
+            xi = 16383
+        if xi < -16383:
+            xi = -16383
+        if xq > 16383:
+            xq = 16383
+        if xq < -16383:
+            xq = -16383
+        xi = (xi * gz) >> 16
+        xq = (xq * gz) >> 16
         if xi > 127:
             xi = 127
         if xi < -127:
@@ -678,8 +688,8 @@ class Receiver:
                             ai = aq
                             aq = t
                         amp = ((ai * 123 + aq * 51) >> 7) // 48
-                        if amp < 1:
-                            amp = 1
+                        if amp < 32:
+                            amp = 32
                         S[_AMP] = amp
                         gz = (int(SOFT_NOM) << 16) // amp
                         _commit(hist, zidx, since, zb, blk, gz, S)
@@ -707,6 +717,15 @@ class Receiver:
             else:
                 # --- in frame: store the scaled complex symbol, accumulate z^2 per block ---
                 g = cnt + 48
+                # |z| < 2^14 and gz <= 2^16 keep the products inside 32-bit machine ints
+                if zi > 16383:
+                    zi = 16383
+                if zi < -16383:
+                    zi = -16383
+                if zq > 16383:
+                    zq = 16383
+                if zq < -16383:
+                    zq = -16383
                 xi = (zi * gz) >> 16
                 if xi > 127:
                     xi = 127
