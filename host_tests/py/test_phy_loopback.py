@@ -35,6 +35,9 @@ def decoded(adc):
         (dict(ebn0_db=7.0, multipath=channel.ZD4), 6),
         (dict(ebn0_db=7.0, interferer=(90e3, 10.0)), 6),
         (dict(ebn0_db=4.5, ppm=100), 5),
+        (dict(ebn0_db=4.5, ppm=200, frontend="ideal"), 6),
+        (dict(ebn0_db=4.5, ppm=-200, frontend="ideal"), 6),
+        (dict(ebn0_db=3.5, frontend="ideal"), 5),
     ],
 )
 def test_phy_channel_loopback(tx, kw, min_ok):
