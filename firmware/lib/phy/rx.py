@@ -9,9 +9,12 @@ After construction nothing in feed() allocates on the heap (checked with heap_lo
 
 Chain: per-sample kernel (DC tracker + fs/4 mixer into an int16 ring, phy.kernel) -> per symbol:
 polyphase RRC matched filter at the strobe and half a symbol earlier (32 phases), Gardner timing
-loop, block AGC by shifts, differential + coherent sync detection on the last 16 preamble and 32
-sync symbols (phase, frequency and amplitude estimated from them), decision-directed 2nd-order PLL,
-soft symbols -> header Viterbi + CRC-8 -> payload Viterbi, de-whitening, CRC-32.
+loop, block AGC by shifts, sync detection (differential pre-filter, coherent check on the last 16
+preamble and 32 sync symbols, then a peak search on the sync word; phase, frequency and amplitude
+from the 48 known symbols); inside a frame each strobe is stored as int8 I/Q and z^2 is summed per
+32-symbol block. Per frame (header, then payload): blockwise non-data-aided carrier phase (angle of
+the block sums / 2, unwrapped from the sync phase, smoothed, interpolated per symbol), soft symbols
+written in place -> header Viterbi + CRC-8 -> payload Viterbi, de-whitening, CRC-32.
 """
 
 from array import array
@@ -52,12 +55,15 @@ _WPOS = const(19)  # copy of the ring write position
 _SYNCS = const(20)  # sync detections (statistics)
 _BEST = const(21)  # peak search: best |C|^2
 _SINCE = const(22)  # peak search: strobes since the best
-_WIN = const(23)  # peak search: strobes since the first candidate
+_WIN = const(23)  # peak search: 1 if the best also passes the 48-symbol check
 _C1I = const(24)  # correlation sums at the best candidate (biased)
 _C1Q = const(25)
 _C2I = const(26)
 _C2Q = const(27)
 _BESTE = const(28)  # peak search: sync-symbol energy at the best
+_ES = const(29)  # searching: average |z|^2 at the strobe (>> 6)
+_EM = const(30)  # searching: average |z|^2 half a symbol earlier (>> 6)
+_JH = const(31)  # hold-off after a half-symbol timing jump
 _NS = const(32)
 
 _TKP_ACQ = const(400)
@@ -67,7 +73,8 @@ _TKI_TRK = const(2)
 _TINT_MAX = const(25600)  # Q24: +-0.15 % of a sample per symbol (~ +-380 ppm)
 _DTHR = const(13)  # differential-bit errors accepted (of 30) before the coherent check
 _CTHR = const(36)  # coherent check |C|^2 >= (_CTHR / 240) * 48 * E
-_PKWIN = const(80)  # strobes searched for the sync-word peak after the first candidate
+_CTHR2 = const(24)  # the peak must also pass the 48-symbol check at 0.1 (rejects noise peaks)
+_PKCONF = const(24)  # commit when no higher sync-word peak followed within this many strobes
 _STHR = const(40)  # sync word at the peak: |Cs|^2 >= (_STHR / 160) * 32 * Es
 # the header is decoded as soon as it is complete (decoding it 64 symbols later, with its phase
 # interpolated instead of extrapolated, measured no better and keeps false syncs busy longer)
@@ -549,6 +556,9 @@ class Receiver:
         best = S[_BEST]
         since = S[_SINCE]
         win = S[_WIN]
+        es = S[_ES]
+        em = S[_EM]
+        jh = S[_JH]
         ev = 0
         while n0 + 11 <= wpos:
             # --- polyphase matched filter at n0 - 2 (mid) and n0 (strobe) ---
@@ -628,7 +638,7 @@ class Receiver:
             if state != 1:
                 # no frequency integration on noise (it walks to the clamp): leak to 0 while
                 # searching, integrate once a sync candidate is seen
-                tint += (en * _TKI_ACQ) if state == 2 else 0 - (tint >> 4)
+                tint -= tint >> 4
                 adj = (en * _TKP_ACQ + 128) >> 8
             else:
                 tint += en * _TKI_TRK
@@ -638,6 +648,20 @@ class Receiver:
             if tint < 0 - _TINT_MAX:
                 tint = 0 - _TINT_MAX
             mu += 262144 + ((tint + 128) >> 8) + adj
+            if state != 1:
+                # hang-up escape: on the alternating preamble a strobe near the zero crossings
+                # leaves the Gardner detector at its unstable point; when the energy half a
+                # symbol earlier clearly exceeds the strobe energy, jump by half a symbol
+                es += (((zi * zi + zq * zq) >> 6) - es) >> 3
+                em += (((mi * mi + mq * mq) >> 6) - em) >> 3
+                if jh > 0:
+                    jh -= 1
+                elif em > es + (es >> 1):
+                    mu -= 131072
+                    t = es
+                    es = em
+                    em = t
+                    jh = 16
             n0 += mu >> 16
             mu &= 0xFFFF
             if state != 1:
@@ -649,10 +673,10 @@ class Receiver:
                 dreg = ((dreg << 1) | d) & 0x3FFFFFFF
                 if state == 2:
                     _coh(hist, zidx, cs)
-                    win += 1
                     if cs[6] > best:
                         best = cs[6]
                         S[_BESTE] = cs[7]
+                        win = 1 if cs[5] * 5 >= cs[4] * _CTHR2 else 0
                         since = 0
                         S[_C1I] = cs[0]
                         S[_C1Q] = cs[1]
@@ -660,9 +684,9 @@ class Receiver:
                         S[_C2Q] = cs[3]
                     else:
                         since += 1
-                    if win >= _PKWIN and best * 5 < S[_BESTE] * _STHR:
+                    if since >= _PKCONF and (best * 5 < S[_BESTE] * _STHR or win == 0):
                         state = 0  # no sync-word peak: back to search
-                    elif win >= _PKWIN:
+                    elif since >= _PKCONF:
                         # --- commit: carrier phase, frequency and amplitude from the best window
                         c1i = S[_C1I] - _B
                         c1q = S[_C1Q] - _B
@@ -704,12 +728,12 @@ class Receiver:
                     nerr = pop[x & 255] + pop[(x >> 8) & 255] + pop[(x >> 16) & 255] + pop[x >> 24]
                     if nerr <= _DTHR:
                         _coh(hist, zidx, cs)
-                        if cs[5] * 5 >= cs[4] * _CTHR:
+                        if cs[5] * 5 >= cs[4] * _CTHR or cs[6] * 5 >= cs[7] * _STHR:
                             state = 2
                             best = cs[6]
                             S[_BESTE] = cs[7]
                             since = 0
-                            win = 0
+                            win = 1 if cs[5] * 5 >= cs[4] * _CTHR2 else 0
                             S[_C1I] = cs[0]
                             S[_C1Q] = cs[1]
                             S[_C2I] = cs[2]
@@ -772,4 +796,7 @@ class Receiver:
         S[_BEST] = best
         S[_SINCE] = since
         S[_WIN] = win
+        S[_ES] = es
+        S[_EM] = em
+        S[_JH] = jh
         return ev
