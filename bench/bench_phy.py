@@ -281,16 +281,21 @@ def main():
     # throughput + heap per frame
     fr = [bytes(rng.integers(0, 256, 128, dtype=np.uint8)) for _ in range(4)]
     adc = channel.channel(phy_mp.tx_frames(fr, gap_samples=20000), ebn0_db=8, seed=5)
-    with tempfile.NamedTemporaryFile(suffix=".u16", delete=False) as f:
-        adc.astype("<u2").tofile(f.name)
-        out = run_mp(MP_THROUGHPUT, f.name).split()
-        cg_rx = None
+    cg_rx = None
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "rx.u16")
+        adc.astype("<u2").tofile(path)
+        out = run_mp(MP_THROUGHPUT, path).split()
         if not QUICK:
+            # whole receive chain per sample: callgrind on 1/2 and all of the stream; the
+            # difference removes start-up and the TX part (the script feeds the file twice)
+            half = os.path.join(d, "rx_half.u16")
+            adc[: len(adc) // 2].astype("<u2").tofile(half)
             try:
-                cg_rx = callgrind_rx(f.name)
+                ia, ib = callgrind_rx(half), callgrind_rx(path)
+                cg_rx = (ib - ia) / (2 * (len(adc) - len(adc) // 2))
             except (RuntimeError, FileNotFoundError, subprocess.SubprocessError):
                 cg_rx = None
-    os.unlink(f.name)
     ns, dt, got, heap_rx, heap_tx, ntx, dt_tx = map(int, out[:7])
     res["rx_realtime_x"] = round(ns / FS_RX / (dt / 1e6), 1)
     res["rx_frames_in_throughput_run"] = got
@@ -305,11 +310,10 @@ def main():
         "heap bytes per RX frame %s, per TX frame %s" % (res["heap_bytes_per_rx_frame"], heap_tx)
     )
     if cg_rx:
-        # the script receives the file twice (warm-up + timed) and runs a TX frame
-        res["callgrind_rx_script_instr_per_sample_x86"] = round(cg_rx / (2 * ns), 1)
+        res["callgrind_rx_chain_instr_per_sample_x86"] = round(cg_rx, 1)
         print(
-            "whole RX script under callgrind: %.0f x86-64 instr/sample (incl. start-up, TX)"
-            % res["callgrind_rx_script_instr_per_sample_x86"]
+            "whole RX chain (kernel + per symbol + per frame, 4 frames in %.1f s): %.0f x86-64"
+            " instr/sample under callgrind" % (ns / FS_RX, cg_rx)
         )
 
     # callgrind: per-sample kernel instructions (x86-64), viper vs bytecode
@@ -327,10 +331,11 @@ def main():
     thumb_loop = 17.5  # asm loop: 19 instructions, neg skipped on half the samples
     viper_m4 = 31 * cg["viper"] / 12.0  # viper ptr16 loop ~31 instr on M4 vs ~12 on x86 (scaled)
     sym_rate = 9600
-    # per symbol, viper on M4 (estimate): 2 x 20-tap matched filter + Gardner + int8 store and
-    # z^2 block sum (the PLL of v1 is gone); the differential pre-filter plus, on ~30 % of the
-    # searching symbols, the 48-term coherent check
-    sym_viper_m4 = 1100
+    # per symbol, viper on M4 (estimate): 2 x 20-tap matched filter + Gardner ~ 1000, plus in a
+    # frame the int8 store and z^2 block sum (~50; the PLL of the first version is gone), or while
+    # searching the differential pre-filter (~30) and, on ~29 % of the symbols (13 of 30 bits may
+    # differ), the 48-term coherent check (~1400): worst case (searching) ~ 1450
+    sym_viper_m4 = 1450
     per_frame_symbol = 60  # _derot per symbol + _phase per 32 symbols, at the frame end
     load_thumb = (thumb_loop * FS_RX + sym_viper_m4 * sym_rate) / 1e6
     res["m4_estimate"] = dict(
