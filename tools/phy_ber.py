@@ -45,7 +45,8 @@ def make_frames(n, size=128, seed=1):
 
 
 def run_point(frames, tx_list, ebn0, seed, **chan):
-    """Returns dict(ebn0, ber, fer, frames, bits, sym_ber, syms, lost_nosync, lost_crc)."""
+    """Returns dict(ebn0, ber, ber_synced, fer, frames, bits, sym_ber, syms, lost_nosync,
+    lost_crc, esn0_soft); ber counts a frame that was not synchronised as half its bits wrong."""
     kw = dict(frontend="ideal", lead_s=0.02, tail_s=0.02)
     kw.update(chan)
     segs, ends, p = [], [], 0
@@ -66,11 +67,14 @@ def run_point(frames, tx_list, ebn0, seed, **chan):
         if i < len(frames):
             got.setdefault(i, ("bad", data, None))
     bit_err = bits = sym_err = syms = nosync = crc = 0
+    err_synced = bits_synced = 0
     yd = []
     for i, fr in enumerate(frames):
         nb = len(fr) * 8
         bits += nb
         kind, data, soft = got.get(i, (None, None, None))
+        if kind is not None:
+            bits_synced += nb
         if kind == "ok" and data == fr:
             # channel symbols of the payload block, without the last RAMP ones (the TX
             # amplitude ramp: tail symbols sent at reduced amplitude by design)
@@ -81,7 +85,9 @@ def run_point(frames, tx_list, ebn0, seed, **chan):
             syms += len(ref)
         elif kind is not None and len(data) == len(fr):
             d = np.frombuffer(data, np.uint8) ^ np.frombuffer(fr, np.uint8)
-            bit_err += int(np.unpackbits(d).sum())
+            e = int(np.unpackbits(d).sum())
+            bit_err += e
+            err_synced += e
             crc += 1
         else:
             bit_err += nb // 2  # not synchronised (or wrong length): half the bits wrong
@@ -95,6 +101,9 @@ def run_point(frames, tx_list, ebn0, seed, **chan):
         esn0_soft=esn0_soft,
         ebn0=ebn0,
         ber=bit_err / bits,
+        # decoder output errors over the frames that were synchronised (header decoded): the
+        # figure to set against the reference decoder, which has no sync loss
+        ber_synced=(err_synced / bits_synced) if bits_synced else None,
         fer=(nosync + crc) / n,
         frames=n,
         bits=bits,
