@@ -409,7 +409,7 @@ def main():
     ax.set_ylabel("error rate")
     ax.set_ylim(1e-7, 1)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="upper right")
     png = OUT / "phy_ber.png"
     fig.savefig(png, dpi=110)
     res["png"] = [str(png.relative_to(ROOT))]
