@@ -67,7 +67,6 @@ _JH = const(31)  # hold-off after a half-symbol timing jump
 _NS = const(32)
 
 _TKP_ACQ = const(400)
-_TKI_ACQ = const(2)
 _TKP_TRK = const(100)
 _TKI_TRK = const(2)
 _TINT_MAX = const(25600)  # Q24: +-0.15 % of a sample per symbol (~ +-380 ppm)
@@ -636,8 +635,8 @@ class Receiver:
             # integrator in Q24 samples per symbol, rounded proportional term (a truncating
             # shift here biases the loop, more so at low SNR where the detector gain drops)
             if state != 1:
-                # no frequency integration on noise (it walks to the clamp): leak to 0 while
-                # searching, integrate once a sync candidate is seen
+                # proportional only before the frame: on noise (and on a preamble still being
+                # acquired) the integrator random-walks to the clamp, so it leaks to 0 here
                 tint -= tint >> 4
                 adj = (en * _TKP_ACQ + 128) >> 8
             else:
