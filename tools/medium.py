@@ -37,6 +37,8 @@ from tools.mm_frame import airtime_us  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PHY_BENCH_JSON = ROOT / "build" / "bench" / "phy.json"
+# The last committed `make bench-phy` result, so a clean clone also simulates the measured PHY.
+PHY_BENCH_COMMITTED = ROOT / "tools" / "data" / "phy_bench.json"
 
 NO_WAKE = 0xFFFFFFFF
 ROLE_METER, ROLE_MASTER = 0, 1
@@ -97,7 +99,11 @@ class FerCurve:
 
     @classmethod
     def load(cls, path=PHY_BENCH_JSON):
+        """The FER curve from `path`: by default this machine's last bench run, or, when it has
+        none, the committed bench result; None or an unreadable file gives the built-in curve."""
         path = Path(path) if path else None
+        if path == PHY_BENCH_JSON and not path.exists():
+            path = PHY_BENCH_COMMITTED
         if path is not None and path.exists():
             try:
                 return cls._from_bench(json.loads(path.read_text()), str(path))

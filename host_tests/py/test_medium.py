@@ -99,3 +99,12 @@ def test_airtime_is_the_firmware_profile():
     assert mm.PROFILE is not None
     assert mm.airtime_us(12) == mm.PROFILE.airtime_us(12)
     assert mm.airtime_ms(187) == -(-mm.PROFILE.airtime_us(187) // 1000)
+
+
+def test_clean_clone_uses_the_committed_bench_curve(tmp_path, monkeypatch):
+    import tools.medium as med
+
+    monkeypatch.setattr(med, "PHY_BENCH_JSON", tmp_path / "missing.json")
+    c = med.FerCurve.load(med.PHY_BENCH_JSON)
+    assert c.source.endswith("tools/data/phy_bench.json")
+    assert c.fer_ref(2.5) > 0.1 > c.fer_ref(4.5)  # the measured waterfall

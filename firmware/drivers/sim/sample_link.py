@@ -74,7 +74,6 @@ class MediumSamplePhy(MediumPhy):
 
         self.capture = SampleCapture()
         self.modulator = SampleModulator()
-        self.clock.ticks_ms = self.clock.now_ms  # SoftPhy stamps frames with clock.ticks_ms()
         self.soft = SoftPhy(self.capture, self.modulator, self.clock)
 
     async def send(self, frame):

@@ -66,7 +66,7 @@ class SoftPhy:
         inf.rssi = rx.rssi
         inf.snr = rx.snr
         inf.in_phase = None
-        inf.t_ms = self.clock.ticks_ms() if self.clock is not None else 0
+        inf.t_ms = self.clock.now_ms() if self.clock is not None else 0
         self.head = (i + 1) % len(self.bufs)
         self.count += 1
         self.flag.set()
