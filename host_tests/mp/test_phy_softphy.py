@@ -4,6 +4,7 @@ import asyncio
 import unittest
 from array import array
 
+from clock import ManualClock
 from phy import profile
 from phy.softphy import SoftPhy
 
@@ -55,15 +56,10 @@ class Cap:
         return memoryview(self.loop.q.pop(0))
 
 
-class Clock:
-    def ticks_ms(self):
-        return 1234
-
-
 class TestSoftPhy(unittest.TestCase):
     def test_send_recv(self):
         loop = Loop()
-        phy = SoftPhy(Cap(loop), Mod(loop), Clock())
+        phy = SoftPhy(Cap(loop), Mod(loop), ManualClock(1234))
 
         async def main():
             phy.start()
