@@ -40,8 +40,11 @@ def conv_encode(src: ptr8, nbits: int, dst: ptr8, dpos: int) -> int:
 
 
 @micropython.viper
-def _acs(soft: ptr8, nsteps: int, surv: ptr8, pm: ptr32):
-    # pm: 128 words, two banks of 64 metrics (biased positive)
+def _acs(pm: ptr32, soft: ptr8, nsteps: int, surv: ptr8):
+    # pm: 128 words, two banks of 64 metrics (biased positive), then 4 words of branch metrics.
+    # Butterflies: next states 2j and 2j+1 both come from j (x = 0) and j + 32 (x = 1). Both
+    # generators tap the newest and the oldest bit, so out[64 | r] = out[r ^ 1] = out[r] ^ 3 and
+    # the four branch metrics of a butterfly are +-bm with bm the metric of out[2j].
     out = ptr8(CONV_OUT)
     cur = 0
     step = 0
@@ -50,30 +53,95 @@ def _acs(soft: ptr8, nsteps: int, surv: ptr8, pm: ptr32):
         s0 = (s0 ^ 0x80) - 0x80
         s1 = soft[2 * step + 1]
         s1 = (s1 ^ 0x80) - 0x80
+        pm[128] = s0 + s1 + 512
+        pm[129] = s0 - s1 + 512
+        pm[130] = s1 - s0 + 512
+        pm[131] = 512 - s0 - s1
         nxt = 64 - cur
         sb = step * 8
-        k = 0
-        while k < 8:
-            surv[sb + k] = 0
-            k += 1
-        ns = 0
-        while ns < 64:
-            p0 = ns >> 1
-            # predecessors p0 (x = 0) and p0 | 32 (x = 1); reg = (x << 6) | ns
-            o = out[ns]
-            m0 = pm[cur + p0] + (s0 if (o & 2) == 0 else 0 - s0) + (s1 if (o & 1) == 0 else 0 - s1)
-            o = out[64 | ns]
-            m1 = (
-                pm[cur + p0 + 32]
-                + (s0 if (o & 2) == 0 else 0 - s0)
-                + (s1 if (o & 1) == 0 else 0 - s1)
-            )
+        r = cur
+        w = nxt
+        j = 0
+        while j < 32:
+            acc = 0
+            bm = pm[128 + out[2 * j]] - 512
+            a = pm[r]
+            b = pm[r + 32]
+            m0 = a + bm
+            m1 = b - bm
             if m1 > m0:
-                pm[nxt + ns] = m1
-                surv[sb + (ns >> 3)] |= 1 << (ns & 7)
+                pm[w] = m1
+                acc |= 1
             else:
-                pm[nxt + ns] = m0
-            ns += 1
+                pm[w] = m0
+            m0 = a - bm
+            m1 = b + bm
+            if m1 > m0:
+                pm[w + 1] = m1
+                acc |= 2
+            else:
+                pm[w + 1] = m0
+            r += 1
+            w += 2
+            bm = pm[128 + out[2 * j + 2]] - 512
+            a = pm[r]
+            b = pm[r + 32]
+            m0 = a + bm
+            m1 = b - bm
+            if m1 > m0:
+                pm[w] = m1
+                acc |= 4
+            else:
+                pm[w] = m0
+            m0 = a - bm
+            m1 = b + bm
+            if m1 > m0:
+                pm[w + 1] = m1
+                acc |= 8
+            else:
+                pm[w + 1] = m0
+            r += 1
+            w += 2
+            bm = pm[128 + out[2 * j + 4]] - 512
+            a = pm[r]
+            b = pm[r + 32]
+            m0 = a + bm
+            m1 = b - bm
+            if m1 > m0:
+                pm[w] = m1
+                acc |= 16
+            else:
+                pm[w] = m0
+            m0 = a - bm
+            m1 = b + bm
+            if m1 > m0:
+                pm[w + 1] = m1
+                acc |= 32
+            else:
+                pm[w + 1] = m0
+            r += 1
+            w += 2
+            bm = pm[128 + out[2 * j + 6]] - 512
+            a = pm[r]
+            b = pm[r + 32]
+            m0 = a + bm
+            m1 = b - bm
+            if m1 > m0:
+                pm[w] = m1
+                acc |= 64
+            else:
+                pm[w] = m0
+            m0 = a - bm
+            m1 = b + bm
+            if m1 > m0:
+                pm[w + 1] = m1
+                acc |= 128
+            else:
+                pm[w + 1] = m0
+            r += 1
+            w += 2
+            surv[sb + (j >> 2)] = acc
+            j += 4
         cur = nxt
         step += 1
 
@@ -103,7 +171,7 @@ class Viterbi:
     def __init__(self, max_bits):
         self.max_steps = max_bits + 6
         self.surv = bytearray(8 * self.max_steps)
-        self.pm = array("i", bytearray(4 * 128))
+        self.pm = array("i", bytearray(4 * 132))
 
     def decode(self, soft, nbits, dst):
         """soft: int8 pairs (bytearray/memoryview) for nbits+6 steps -> dst bits (LSB first)."""
@@ -114,5 +182,5 @@ class Viterbi:
         for i in range(64):
             pm[i] = _BIAS - 100000
         pm[0] = _BIAS
-        _acs(soft, n, self.surv, pm)
+        _acs(pm, soft, n, self.surv)
         _traceback(self.surv, n, dst, nbits)

@@ -80,6 +80,8 @@ _STHR = const(40)  # sync word at the peak: |Cs|^2 >= (_STHR / 160) * 32 * Es
 _HDR_EV = const(60)
 _KNOWN_N = const(48)  # known symbols (preamble tail + sync) at the start of the frame buffer
 
+# matched-filter taps offset by 0x8000 (read unsigned through ptr16, one subtraction to sign)
+_TAPS_B = array("H", (t + 0x8000 for t in MF_TAPS))
 # atan(2^-i) in 1/65536 turns, for the CORDIC
 _ATAN = array("H", (8192, 4836, 2555, 1297, 651, 326, 163, 81, 41, 20, 10, 5, 3, 1))
 _LOG2T = array(
@@ -192,35 +194,59 @@ def _coh(hist: ptr32, zidx: int, out: ptr32):
     out[7] = energy/64 of the 32 sync symbols.
     """
     known = ptr8(KNOWN)
+    # known symbols 0..15: first half only; 16..23: first half and sync word; 24..47: second
+    # half and sync word
     c1i = 0
     c1q = 0
-    c2i = 0
-    c2q = 0
-    csi = 0
-    csq = 0
     en2 = 0
-    ens = 0
+    hk = (zidx - 48) & 127
     k = 0
-    while k < 48:
-        hk = (zidx - 48 + k) & 127
+    while k < 16:
         vi = hist[hk] - _B
         vq = hist[128 + hk] - _B
         e = (vi * vi + vq * vq) >> 6
-        en2 += e
         if known[k]:
             vi = 0 - vi
             vq = 0 - vq
-        if k >= 16:
-            csi += vi
-            csq += vq
-            ens += e
-        if k < 24:
-            c1i += vi
-            c1q += vq
-        else:
-            c2i += vi
-            c2q += vq
+        en2 += e
+        c1i += vi
+        c1q += vq
+        hk = (hk + 1) & 127
         k += 1
+    csi = 0
+    csq = 0
+    ens = 0
+    while k < 24:
+        vi = hist[hk] - _B
+        vq = hist[128 + hk] - _B
+        e = (vi * vi + vq * vq) >> 6
+        if known[k]:
+            vi = 0 - vi
+            vq = 0 - vq
+        ens += e
+        csi += vi
+        csq += vq
+        hk = (hk + 1) & 127
+        k += 1
+    c1i += csi
+    c1q += csq
+    c2i = 0
+    c2q = 0
+    while k < 48:
+        vi = hist[hk] - _B
+        vq = hist[128 + hk] - _B
+        e = (vi * vi + vq * vq) >> 6
+        if known[k]:
+            vi = 0 - vi
+            vq = 0 - vq
+        ens += e
+        c2i += vi
+        c2q += vq
+        hk = (hk + 1) & 127
+        k += 1
+    csi += c2i
+    csq += c2q
+    en2 += ens
     cti = (c1i + c2i) >> 3
     ctq = (c1q + c2q) >> 3
     out[0] = c1i + _B
@@ -532,7 +558,7 @@ class Receiver:
         zb = ptr8(self.zb)
         blk = ptr32(self.blk)
         cs = ptr32(self.cs)
-        taps = ptr16(MF_TAPS)
+        taps = ptr16(_TAPS_B)
         pop = ptr8(POP8)
         mask = int(_RING) - 1
         wpos = S[_WPOS]
@@ -561,32 +587,121 @@ class Receiver:
         ev = 0
         while n0 + 11 <= wpos:
             # --- polyphase matched filter at n0 - 2 (mid) and n0 (strobe) ---
-            base = (mu >> 11) * 20
+            # strobe taps on ring[n0 - 9 + t], mid taps on ring[n0 - 11 + t], t = 0..19: in
+            # pairs of samples the strobe uses the previous pair's taps; even t -> rail "b"
+            tb = (mu >> 11) * 20
             ia = 0
             ib = 0
             ma = 0
             mb = 0
-            j = 0
-            idx = n0 - 11
-            while j < 22:
-                v = ring[idx & mask]
+            hp0 = 0
+            hp1 = 0
+            r = (n0 - 11) & mask
+            if r <= mask - 21:
+                # no wrap: unrolled
+                v = ring[r]
                 v = (v ^ 0x8000) - 0x8000
-                if j >= 2:
-                    h = taps[base + j - 2]
-                    h = (h ^ 0x8000) - 0x8000
-                    if j & 1:
-                        ia += v * h
-                    else:
-                        ib += v * h
-                if j < 20:
-                    h = taps[base + j]
-                    h = (h ^ 0x8000) - 0x8000
-                    if j & 1:
-                        ma += v * h
-                    else:
-                        mb += v * h
-                idx += 1
-                j += 1
+                mb += v * (taps[tb] - 0x8000)
+                v = ring[r + 1]
+                v = (v ^ 0x8000) - 0x8000
+                ma += v * (taps[tb + 1] - 0x8000)
+                v = ring[r + 2]
+                v = (v ^ 0x8000) - 0x8000
+                ib += v * (taps[tb] - 0x8000)
+                mb += v * (taps[tb + 2] - 0x8000)
+                v = ring[r + 3]
+                v = (v ^ 0x8000) - 0x8000
+                ia += v * (taps[tb + 1] - 0x8000)
+                ma += v * (taps[tb + 3] - 0x8000)
+                v = ring[r + 4]
+                v = (v ^ 0x8000) - 0x8000
+                ib += v * (taps[tb + 2] - 0x8000)
+                mb += v * (taps[tb + 4] - 0x8000)
+                v = ring[r + 5]
+                v = (v ^ 0x8000) - 0x8000
+                ia += v * (taps[tb + 3] - 0x8000)
+                ma += v * (taps[tb + 5] - 0x8000)
+                v = ring[r + 6]
+                v = (v ^ 0x8000) - 0x8000
+                ib += v * (taps[tb + 4] - 0x8000)
+                mb += v * (taps[tb + 6] - 0x8000)
+                v = ring[r + 7]
+                v = (v ^ 0x8000) - 0x8000
+                ia += v * (taps[tb + 5] - 0x8000)
+                ma += v * (taps[tb + 7] - 0x8000)
+                v = ring[r + 8]
+                v = (v ^ 0x8000) - 0x8000
+                ib += v * (taps[tb + 6] - 0x8000)
+                mb += v * (taps[tb + 8] - 0x8000)
+                v = ring[r + 9]
+                v = (v ^ 0x8000) - 0x8000
+                ia += v * (taps[tb + 7] - 0x8000)
+                ma += v * (taps[tb + 9] - 0x8000)
+                v = ring[r + 10]
+                v = (v ^ 0x8000) - 0x8000
+                ib += v * (taps[tb + 8] - 0x8000)
+                mb += v * (taps[tb + 10] - 0x8000)
+                v = ring[r + 11]
+                v = (v ^ 0x8000) - 0x8000
+                ia += v * (taps[tb + 9] - 0x8000)
+                ma += v * (taps[tb + 11] - 0x8000)
+                v = ring[r + 12]
+                v = (v ^ 0x8000) - 0x8000
+                ib += v * (taps[tb + 10] - 0x8000)
+                mb += v * (taps[tb + 12] - 0x8000)
+                v = ring[r + 13]
+                v = (v ^ 0x8000) - 0x8000
+                ia += v * (taps[tb + 11] - 0x8000)
+                ma += v * (taps[tb + 13] - 0x8000)
+                v = ring[r + 14]
+                v = (v ^ 0x8000) - 0x8000
+                ib += v * (taps[tb + 12] - 0x8000)
+                mb += v * (taps[tb + 14] - 0x8000)
+                v = ring[r + 15]
+                v = (v ^ 0x8000) - 0x8000
+                ia += v * (taps[tb + 13] - 0x8000)
+                ma += v * (taps[tb + 15] - 0x8000)
+                v = ring[r + 16]
+                v = (v ^ 0x8000) - 0x8000
+                ib += v * (taps[tb + 14] - 0x8000)
+                mb += v * (taps[tb + 16] - 0x8000)
+                v = ring[r + 17]
+                v = (v ^ 0x8000) - 0x8000
+                ia += v * (taps[tb + 15] - 0x8000)
+                ma += v * (taps[tb + 17] - 0x8000)
+                v = ring[r + 18]
+                v = (v ^ 0x8000) - 0x8000
+                ib += v * (taps[tb + 16] - 0x8000)
+                mb += v * (taps[tb + 18] - 0x8000)
+                v = ring[r + 19]
+                v = (v ^ 0x8000) - 0x8000
+                ia += v * (taps[tb + 17] - 0x8000)
+                ma += v * (taps[tb + 19] - 0x8000)
+                v = ring[r + 20]
+                v = (v ^ 0x8000) - 0x8000
+                ib += v * (taps[tb + 18] - 0x8000)
+                v = ring[r + 21]
+                v = (v ^ 0x8000) - 0x8000
+                ia += v * (taps[tb + 19] - 0x8000)
+            else:
+                idx = n0 - 11
+                while True:
+                    v0 = ring[idx & mask]
+                    v0 = (v0 ^ 0x8000) - 0x8000
+                    v1 = ring[(idx + 1) & mask]
+                    v1 = (v1 ^ 0x8000) - 0x8000
+                    ib += v0 * hp0
+                    ia += v1 * hp1
+                    if idx == n0 + 9:
+                        break
+                    h0 = taps[tb] - 0x8000
+                    h1 = taps[tb + 1] - 0x8000
+                    mb += v0 * h0
+                    ma += v1 * h1
+                    hp0 = h0
+                    hp1 = h1
+                    tb += 2
+                    idx += 2
             # idx of j odd = n0 - 11 + odd: even when n0 is even -> rail "a" is I then
             if n0 & 1:
                 zi = ib >> zsh
