@@ -7,13 +7,9 @@ local ADDRESS.REQ round started by REQADDR.REQ.
 """
 
 from micropython import const
+from storekeys import TCT as TCT_KEY
 
 from mac.frame import MAX_FRAME
-
-try:
-    from storekeys import TCT as TCT_KEY
-except ImportError:
-    TCT_KEY = 2
 
 ADDRESS_REQ = const(90)
 ADDRESS_RESP = const(91)
