@@ -6,10 +6,7 @@ Discipline nibble (CTL bits 4..7): 0-1 S, 2-8 RA1-RA7, 9-11 RB1-RB3, 12-15 RC1-R
 
 from micropython import const
 
-try:
-    from phy.profile import airtime_us as _phy_airtime_us
-except ImportError:  # PHY profile missing: 4800 bit/s coded + 20 ms overhead
-    _phy_airtime_us = None
+from phy.profile import airtime_us  # noqa: F401 - one airtime for the whole firmware
 
 S = const(0)
 RA = const(1)
@@ -94,13 +91,6 @@ def pick_slot(disc, rand):
 def slot_start_ms(t0_ms, slot, tel_ms=TEL_MS, tc_ms=TC_MS):
     """Start of RC slot `slot` for a request received (ended) at t0_ms."""
     return t0_ms + tel_ms + slot * tc_ms
-
-
-def airtime_us(nbytes):
-    """On-air time of a frame of nbytes (PHY profile when present, else the fallback)."""
-    if _phy_airtime_us is not None:
-        return _phy_airtime_us(nbytes)
-    return 20000 + (nbytes * 5000 + 2) // 3  # 8 bits / 4800 bit/s = 5/3 ms per byte
 
 
 def airtime_ms(nbytes):
