@@ -5,7 +5,6 @@ Discipline nibble (CTL bits 4..7): 0-1 S, 2-8 RA1-RA7, 9-11 RB1-RB3, 12-15 RC1-R
 """
 
 from micropython import const
-
 from phy.profile import airtime_us  # noqa: F401 - one airtime for the whole firmware
 
 S = const(0)
