@@ -144,3 +144,101 @@ def test_mix_instructions_per_sample(capsys):
         )
     # (w + 1) & 2 alternates in pairs: the neg runs on exactly half of the samples
     assert per == 18.5
+
+
+# --- Viterbi add-compare-select: fec_thumb._acs (emulated) against fec._acs (viper, micropython)
+
+FEC_THUMB = ROOT / "firmware" / "lib" / "phy" / "fec_thumb.py"
+
+MP_ACS = r"""
+import sys, json
+from array import array
+from phy.fec import _acs
+cases = json.loads(sys.stdin.read())
+out = []
+for c in cases:
+    pm = array('i', c['pm'])
+    soft = bytearray(c['soft'])
+    surv = bytearray(c['surv'])
+    _acs(pm, soft, c['n'], surv)
+    out.append([list(pm), list(surv)])
+print(json.dumps(out))
+"""
+
+
+def acs_case(rng, nsteps, fresh=True, extra=3):
+    if fresh:  # as Viterbi.decode starts a block
+        pm = [(1 << 24) - 100000] * 64
+        pm[0] = 1 << 24
+    else:
+        pm = [(1 << 24) + rng.randrange(-200000, 200000) for _ in range(64)]
+    pm += [rng.randrange(0, 1 << 24) for _ in range(68)]
+    soft = [rng.randrange(0, 256) for _ in range(2 * nsteps + 2 * extra)]
+    surv = [rng.randrange(0, 256) for _ in range(8 * (nsteps + extra))]
+    return dict(pm=pm, soft=soft, surv=surv, n=nsteps)
+
+
+def emu_acs(c):
+    code = thumb_emu.extract(FEC_THUMB, "_acs")
+    pm = struct.pack("<132i", *c["pm"])
+    res = thumb_emu.run(code, [pm, bytes(c["soft"]), c["n"], bytes(c["surv"])])
+    pm_out, soft_out, surv_out = res.bufs
+    assert soft_out == bytes(c["soft"])
+    return [list(struct.unpack("<132i", pm_out)), list(surv_out)], res.insns
+
+
+def acs_cases():
+    rng = random.Random(3)
+    cases = [acs_case(rng, n) for n in (0, 1, 2, 7, 128 * 8 + 6, 255 * 8 + 6)]
+    cases += [acs_case(rng, n, fresh=False) for n in (1, 33, 500)]
+    # strong soft values only (+-127 / -128): largest branch metrics, many ties
+    c = acs_case(rng, 300)
+    c["soft"] = [rng.choice((0x7F, 0x80, 0x81, 0, 1)) for _ in c["soft"]]
+    cases.append(c)
+    return cases
+
+
+def test_acs_thumb_equals_viper():
+    cases = acs_cases()
+    ref = run_mp(MP_ACS, cases)
+    for i, (c, r) in enumerate(zip(cases, ref)):
+        got, _ = emu_acs(c)
+        assert got[1] == r[1], "case %d (n=%d): survivor bits differ" % (i, c["n"])
+        assert got[0] == r[0], "case %d (n=%d): path metrics differ" % (i, c["n"])
+
+
+def test_acs_instructions_per_step(capsys):
+    rng = random.Random(5)
+    a = emu_acs(acs_case(rng, 1000))[1]
+    b = emu_acs(acs_case(rng, 2000))[1]
+    per = (b - a) / 1000
+    frame = emu_acs(acs_case(rng, 128 * 8 + 6))[1]
+    with capsys.disabled():
+        print(
+            "\n[thumb] acs: %.2f instructions/step (%.2f per butterfly), %d per 128-byte frame"
+            % (per, per / 32, frame)
+        )
+    assert per < 700
+
+
+def test_acs_selftest_expected():
+    """phy/selftest.py's ACS vector through the emulated thumb ACS gives its EXPECTED_ACS."""
+    import re
+
+    text = (ROOT / "firmware" / "lib" / "phy" / "selftest.py").read_text()
+    expected = tuple(int(x) for x in re.search(r"EXPECTED_ACS = \((\d+), (\d+)\)", text).groups())
+    n = 70
+    pm = [(1 << 24) - 100000] * 64 + [0] * 68
+    pm[0] = 1 << 24
+    soft, s = [], 777
+    for _ in range(2 * n):
+        s = (s * 1103515245 + 12345) & 0x7FFFFFFF
+        soft.append((s >> 16) & 255)
+    (pm_out, surv), _ = emu_acs(dict(pm=pm, soft=soft, surv=[0] * (8 * n), n=n))
+    c = 0
+    for b in surv:
+        c = (c * 31 + b) & 0xFFFFFF
+    d = 0
+    for x in pm_out:
+        d = (d * 31 + (x & 0xFFFFFFF)) & 0xFFFFFF
+    assert (c, d) == expected

@@ -1,14 +1,18 @@
-"""On-board self-test of the per-sample kernel: phy.selftest.run() -> True if all checks pass.
+"""On-board self-test of the asm kernels: phy.selftest.run() -> True if all checks pass.
 
-Runs the selected kernel (asm_thumb on stm32, viper elsewhere) on a fixed pseudo-random vector
-with an odd start offset and compares a checksum of its output with the stored value; on stm32
-the viper reference is also run and compared with the thumb result bit for bit.
+Runs the selected per-sample kernel (asm_thumb on stm32, viper elsewhere) on a fixed
+pseudo-random vector with an odd start offset and compares a checksum of its output with the
+stored value; on stm32 the viper reference is also run and compared with the thumb result bit for
+bit. Same for the Viterbi add-compare-select (phy.fec._acs, asm_thumb on stm32) on 70 steps of
+pseudo-random soft values: survivor bytes and path metrics against a stored checksum and, when
+the selected one is not viper, against fec._acs_viper.
 """
 
 import sys
 from array import array
 
 EXPECTED = (8554772, 524337, 205)  # (checksum, dc, wpos); verified against a plain-Python model
+EXPECTED_ACS = (15605311, 2544960)  # (survivor, path-metric checksums), _acs_run; viper = thumb
 
 
 def _vector(n):
@@ -30,6 +34,28 @@ def _run(mix, v, n):
     return c, st[0], w
 
 
+def _acs_run(acs):
+    n = 70
+    pm = array("i", bytearray(4 * 132))
+    for i in range(64):
+        pm[i] = (1 << 24) - 100000
+    pm[0] = 1 << 24
+    soft = bytearray(2 * n)
+    s = 777
+    for i in range(2 * n):
+        s = (s * 1103515245 + 12345) & 0x7FFFFFFF
+        soft[i] = (s >> 16) & 255
+    surv = bytearray(8 * n)
+    acs(pm, soft, n, surv)
+    c = 0
+    for b in surv:
+        c = (c * 31 + b) & 0xFFFFFF
+    d = 0
+    for x in pm:
+        d = (d * 31 + (x & 0xFFFFFFF)) & 0xFFFFFF
+    return c, d
+
+
 def run(verbose=True):
     from phy import kernel
     from phy.kern_viper import mix as mix_viper
@@ -44,7 +70,18 @@ def run(verbose=True):
         if verbose:
             print("viper reference", ref)
         ok = ok and ref == got
-    return ok
+    from phy import fec
+
+    got = _acs_run(fec._acs)
+    ok_acs = got == EXPECTED_ACS
+    if verbose:
+        print("phy selftest acs=%s got=%r expected=%r" % (fec.ACS_KIND, got, EXPECTED_ACS))
+    if fec.ACS_KIND != "viper":
+        ref = _acs_run(fec._acs_viper)
+        if verbose:
+            print("viper reference", ref)
+        ok_acs = ok_acs and ref == got
+    return ok and ok_acs
 
 
 if __name__ == "__main__":
