@@ -242,3 +242,199 @@ def test_acs_selftest_expected():
     for x in pm_out:
         d = (d * 31 + (x & 0xFFFFFFF)) & 0xFFFFFF
     assert (c, d) == expected
+
+
+# --- coherent sync check: rx_thumb._coh (emulated) against rx_viper._coh (viper, micropython)
+
+RX_THUMB = ROOT / "firmware" / "lib" / "phy" / "rx_thumb.py"
+_B = 1 << 28
+
+MP_COH = r"""
+import sys, json
+from array import array
+from phy.rx_viper import _coh
+cases = json.loads(sys.stdin.read())
+out = []
+for c in cases:
+    hist = array('i', c['hist'])
+    o = array('i', c['out'])
+    _coh(hist, c['zidx'], o)
+    out.append([list(hist), list(o)])
+print(json.dumps(out))
+"""
+
+
+def coh_cases():
+    rng = random.Random(11)
+    cases = []
+    # amplitudes: quiet, the receiver's working range (AGC keeps |I| + |Q| ~ 400..1600), and the
+    # largest for which the 64-bit unix viper and a 32-bit port agree (|C|^2 / 64 < 2**31)
+    for amp in (0, 1, 7, 300, 1600, 4000, 5400):
+        for zidx in (0, 1, 47, 48, 49, 80, 81, 100, 127):  # every wrap position of the 48
+            hist = [_B + rng.randrange(-amp, amp + 1) for _ in range(256)]
+            cases.append(dict(hist=hist, zidx=zidx, out=[rng.randrange(-99, 99)] * 8))
+    # a clean preamble tail + sync word (signs of tables.KNOWN) at +-5400 and at -5400
+    known = MP_KNOWN
+    for a, zidx in ((5400, 48), (-5400, 5), (1234, 127)):
+        hist = [_B] * 256
+        for k in range(48):
+            hk = (zidx - 48 + k) & 127
+            hist[hk] = _B + (-a if known[k] else a)
+            hist[128 + hk] = _B + (a // 3 if known[k] else -a // 3)
+        cases.append(dict(hist=hist, zidx=zidx, out=[0] * 8))
+    return cases
+
+
+MP_KNOWN = [0, 1] * 8 + [0, 1, 1, 0, 0, 0, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0]
+MP_KNOWN += [1, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 1, 1, 1, 0, 1]
+
+
+def emu_coh(c):
+    code = thumb_emu.extract(RX_THUMB, "_coh")
+    hist = struct.pack("<256i", *c["hist"])
+    res = thumb_emu.run(code, [hist, c["zidx"], struct.pack("<8i", *c["out"])])
+    hist_out, out = res.bufs
+    assert hist_out == hist  # the check must not write the history
+    return list(struct.unpack("<8i", out)), res.insns
+
+
+def test_coh_known_matches_tables():
+    p = subprocess.run(
+        [micropython_exe(), "-c", "from phy.tables import KNOWN; print(list(KNOWN))"],
+        env=mp_env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert json.loads(p.stdout) == MP_KNOWN
+
+
+def test_coh_thumb_equals_viper():
+    cases = coh_cases()
+    ref = run_mp(MP_COH, cases)
+    for i, (c, r) in enumerate(zip(cases, ref)):
+        got, _ = emu_coh(c)
+        assert r[0] == c["hist"]
+        assert got == r[1], "case %d (zidx=%d)" % (i, c["zidx"])
+
+
+def _wrap(x):
+    x &= 0xFFFFFFFF
+    return x - (1 << 32) if x >> 31 else x
+
+
+def coh_model32(hist, zidx):
+    """rx_viper._coh with 32-bit machine ints (as viper runs on the board): every sum wraps."""
+    s = [[0, 0, 0] for _ in range(3)]  # per segment: I, Q, energy
+    hk = (zidx - 48) & 127
+    for k in range(48):
+        vi, vq = _wrap(hist[hk] - _B), _wrap(hist[128 + hk] - _B)
+        e = _wrap(vi * vi + vq * vq) >> 6
+        if MP_KNOWN[k]:
+            vi, vq = -vi, -vq
+        seg = s[0 if k < 16 else 1 if k < 24 else 2]
+        seg[0] += vi
+        seg[1] += vq
+        seg[2] += e
+        hk = (hk + 1) & 127
+    c1i, c1q = s[0][0] + s[1][0], s[0][1] + s[1][1]
+    c2i, c2q = s[2][0], s[2][1]
+    csi, csq = _wrap(s[1][0] + c2i) >> 3, _wrap(s[1][1] + c2q) >> 3
+    ens = s[1][2] + s[2][2]
+    cti, ctq = _wrap(c1i + c2i) >> 3, _wrap(c1q + c2q) >> 3
+    out = [c1i + _B, c1q + _B, c2i + _B, c2q + _B, s[0][2] + ens, cti * cti + ctq * ctq]
+    return [_wrap(x) for x in out + [csi * csi + csq * csq, ens]]
+
+
+def test_coh_thumb_wraps_like_32bit_viper():
+    """Beyond the range where 64-bit viper agrees (|v| up to 2**27): same as 32-bit wrap-around."""
+    rng = random.Random(12)
+    for amp in (32767, 1 << 20, (1 << 27) - 1):
+        for zidx in (0, 50, 127):
+            hist = [_B + rng.randrange(-amp, amp + 1) for _ in range(256)]
+            got, _ = emu_coh(dict(hist=hist, zidx=zidx, out=[0] * 8))
+            assert got == coh_model32(hist, zidx)
+
+
+def test_coh_instructions_per_call(capsys):
+    counts = set()
+    for zidx in (48, 0, 100):  # no wrap, wrap at the end, wrap inside
+        counts.add(emu_coh(dict(hist=[_B] * 256, zidx=zidx, out=[0] * 8))[1])
+    with capsys.disabled():
+        print("\n[thumb] coh: %s instructions per call (emulated Cortex-M4)" % sorted(counts))
+    assert max(counts) < 1300
+
+
+def test_coh_selftest_expected():
+    """phy/selftest.py's _coh vector through the emulated thumb _coh gives its EXPECTED_COH."""
+    import re
+
+    text = (ROOT / "firmware" / "lib" / "phy" / "selftest.py").read_text()
+    expected = int(re.search(r"EXPECTED_COH = (\d+)", text).group(1))
+    hist, s = [], 4242
+    for _ in range(256):
+        s = (s * 1103515245 + 12345) & 0x7FFFFFFF
+        hist.append(_B + ((s >> 16) & 4095) - 2048)
+    c = 0
+    for zidx in (100, 48, 0):
+        out, _ = emu_coh(dict(hist=hist, zidx=zidx, out=[0] * 8))
+        assert out == coh_model32(hist, zidx)
+        for x in out:
+            c = (c * 31 + (x & 0xFFFFFFF)) & 0xFFFFFF
+    assert c == expected
+
+
+MP_COH_RECORD = r"""
+import sys, json
+from array import array
+import phy.rx as rx
+from phy.rx import Receiver
+calls = []
+coh = rx._coh
+def rec(hist, zidx, out):  # viper passes the buffers as raw addresses: r.hist and r.cs
+    coh(hist, zidx, out)
+    if len(calls) < 400 and (len(calls) < 200 or zidx & 1):
+        calls.append([list(r.hist), zidx, list(r.cs)])
+rx._coh = rec
+f = open(sys.argv[1], 'rb'); a = array('H', f.read()); f.close()
+r = Receiver(lambda b, n, x: None)
+for p in range(0, len(a), 480):
+    v = memoryview(a)[p:p + 480]
+    r.feed(v, len(v))
+print(json.dumps([r.frames_ok, calls]))
+"""
+
+
+def test_coh_thumb_on_receiver_calls(tmp_path):
+    """The calls the receiver makes on a real stream (noise, preamble, sync search at 3 and 8 dB),
+    recorded in micropython with their viper outputs, replayed on the emulated thumb _coh."""
+    import numpy as np
+
+    from tools import channel, phy_mp
+
+    rng = np.random.default_rng(21)
+    parts = []
+    for eb, seed in ((3.0, 1), (8.0, 2)):
+        fr = [bytes(rng.integers(0, 256, 40, dtype=np.uint8)) for _ in range(2)]
+        parts.append(
+            channel.channel(phy_mp.tx_frames(fr, gap_samples=8000), ebn0_db=eb, seed=seed)
+        )
+    path = tmp_path / "rx.u16"
+    np.concatenate(parts).astype("<u2").tofile(path)
+    script = tmp_path / "rec.py"
+    script.write_text(MP_COH_RECORD)
+    p = subprocess.run(
+        [micropython_exe(), "-X", "heapsize=64M", str(script), str(path)],
+        env=mp_env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert p.returncode == 0, p.stderr + p.stdout
+    frames_ok, calls = json.loads(p.stdout)
+    assert frames_ok >= 2 and len(calls) >= 100
+    for i, (hist, zidx, ref) in enumerate(calls):
+        got, _ = emu_coh(dict(hist=hist, zidx=zidx, out=[0] * 8))
+        assert got == ref, "call %d (zidx=%d)" % (i, zidx)

@@ -17,6 +17,7 @@ the block sums / 2, unwrapped from the sync phase, smoothed, interpolated per sy
 written in place -> header Viterbi + CRC-8 -> payload Viterbi, de-whitening, CRC-32.
 """
 
+import sys
 from array import array
 
 import micropython
@@ -26,7 +27,19 @@ from phy import profile
 from phy.crc import crc8, crc32_ok
 from phy.fec import Viterbi
 from phy.kernel import mix
-from phy.tables import COS256, DSYNC, KNOWN, MF_TAPS, POP8, SOFT_NOM, WHITEN, ZGAIN
+from phy.rx_viper import _coh as _coh_viper
+from phy.tables import COS256, DSYNC, MF_TAPS, POP8, SOFT_NOM, WHITEN, ZGAIN
+
+# coherent sync check: asm_thumb on stm32-class ports (bit exact with the viper one), else viper
+COH_KIND = "viper"
+_coh = _coh_viper
+if sys.platform in ("pyboard", "stm32"):
+    try:
+        from phy.rx_thumb import _coh
+
+        COH_KIND = "thumb"
+    except (ImportError, SyntaxError, ValueError):
+        pass
 
 _RING = const(2048)
 _CHUNK = const(1024)
@@ -183,82 +196,6 @@ def _dewhiten(buf: ptr8, n: int):
 
 
 from phy.tables import CONV_OUT as _CONV_OUT  # noqa: E402
-
-
-@micropython.viper
-def _coh(hist: ptr32, zidx: int, out: ptr32):
-    """Coherent correlation of the last 48 strobes with the known preamble tail + sync word.
-
-    out[0..3] = first/second-half sums (I, Q, biased), out[4] = energy/64 of the 48,
-    out[5] = |C|^2/64 over the 48, out[6] = |C|^2/64 over the 32 sync symbols only,
-    out[7] = energy/64 of the 32 sync symbols.
-    """
-    known = ptr8(KNOWN)
-    # known symbols 0..15: first half only; 16..23: first half and sync word; 24..47: second
-    # half and sync word
-    c1i = 0
-    c1q = 0
-    en2 = 0
-    hk = (zidx - 48) & 127
-    k = 0
-    while k < 16:
-        vi = hist[hk] - _B
-        vq = hist[128 + hk] - _B
-        e = (vi * vi + vq * vq) >> 6
-        if known[k]:
-            vi = 0 - vi
-            vq = 0 - vq
-        en2 += e
-        c1i += vi
-        c1q += vq
-        hk = (hk + 1) & 127
-        k += 1
-    csi = 0
-    csq = 0
-    ens = 0
-    while k < 24:
-        vi = hist[hk] - _B
-        vq = hist[128 + hk] - _B
-        e = (vi * vi + vq * vq) >> 6
-        if known[k]:
-            vi = 0 - vi
-            vq = 0 - vq
-        ens += e
-        csi += vi
-        csq += vq
-        hk = (hk + 1) & 127
-        k += 1
-    c1i += csi
-    c1q += csq
-    c2i = 0
-    c2q = 0
-    while k < 48:
-        vi = hist[hk] - _B
-        vq = hist[128 + hk] - _B
-        e = (vi * vi + vq * vq) >> 6
-        if known[k]:
-            vi = 0 - vi
-            vq = 0 - vq
-        ens += e
-        c2i += vi
-        c2q += vq
-        hk = (hk + 1) & 127
-        k += 1
-    csi += c2i
-    csq += c2q
-    en2 += ens
-    cti = (c1i + c2i) >> 3
-    ctq = (c1q + c2q) >> 3
-    out[0] = c1i + _B
-    out[1] = c1q + _B
-    out[2] = c2i + _B
-    out[3] = c2q + _B
-    out[4] = en2
-    out[5] = cti * cti + ctq * ctq
-    csi >>= 3
-    csq >>= 3
-    out[6] = csi * csi + csq * csq
-    out[7] = ens
 
 
 @micropython.viper

@@ -5,7 +5,10 @@ pseudo-random vector with an odd start offset and compares a checksum of its out
 stored value; on stm32 the viper reference is also run and compared with the thumb result bit for
 bit. Same for the Viterbi add-compare-select (phy.fec._acs, asm_thumb on stm32) on 70 steps of
 pseudo-random soft values: survivor bytes and path metrics against a stored checksum and, when
-the selected one is not viper, against fec._acs_viper.
+the selected one is not viper, against fec._acs_viper. And the receiver's coherent sync check
+(phy.rx._coh, asm_thumb on stm32) on a pseudo-random strobe history, with the 48-strobe window
+wrapping inside the ring, not wrapping, and ending at its end: the 8 outputs of the 3 calls
+against a stored checksum and, when the selected one is not viper, against rx_viper._coh.
 """
 
 import sys
@@ -13,6 +16,7 @@ from array import array
 
 EXPECTED = (8554772, 524337, 205)  # (checksum, dc, wpos); verified against a plain-Python model
 EXPECTED_ACS = (15605311, 2544960)  # (survivor, path-metric checksums), _acs_run; viper = thumb
+EXPECTED_COH = 7086111  # checksum of the 8 outputs, _coh_run; viper = thumb
 
 
 def _vector(n):
@@ -56,6 +60,21 @@ def _acs_run(acs):
     return c, d
 
 
+def _coh_run(coh):
+    hist = array("i", bytearray(4 * 256))
+    s = 4242
+    for i in range(256):
+        s = (s * 1103515245 + 12345) & 0x7FFFFFFF
+        hist[i] = (1 << 28) + ((s >> 16) & 4095) - 2048
+    out = array("i", bytearray(4 * 8))
+    c = 0
+    for zidx in (100, 48, 0):  # window wrapping inside, none, at the end
+        coh(hist, zidx, out)
+        for x in out:
+            c = (c * 31 + (x & 0xFFFFFFF)) & 0xFFFFFF
+    return c
+
+
 def run(verbose=True):
     from phy import kernel
     from phy.kern_viper import mix as mix_viper
@@ -81,7 +100,19 @@ def run(verbose=True):
         if verbose:
             print("viper reference", ref)
         ok_acs = ok_acs and ref == got
-    return ok and ok_acs
+    from phy import rx
+    from phy.rx_viper import _coh as coh_viper
+
+    got = _coh_run(rx._coh)
+    ok_coh = got == EXPECTED_COH
+    if verbose:
+        print("phy selftest coh=%s got=%r expected=%r" % (rx.COH_KIND, got, EXPECTED_COH))
+    if rx.COH_KIND != "viper":
+        ref = _coh_run(coh_viper)
+        if verbose:
+            print("viper reference", ref)
+        ok_coh = ok_coh and ref == got
+    return ok and ok_acs and ok_coh
 
 
 if __name__ == "__main__":
