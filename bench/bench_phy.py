@@ -154,20 +154,53 @@ MP_ACS_STEPS = r"""
 import sys
 from array import array
 import phy.fec as fec
+import phy.rx as rx
 from phy.rx import Receiver
 steps = [0]
+cohs = [0]
 acs = fec._acs
+coh = rx._coh
 def counting(pm, soft, n, surv):
     steps[0] += n
     acs(pm, soft, n, surv)
+def counting_coh(hist, zidx, out):
+    cohs[0] += 1
+    coh(hist, zidx, out)
 fec._acs = counting
+rx._coh = counting_coh
 f = open(sys.argv[1], 'rb'); data = f.read(); f.close()
 a = array('H', data)
 r = Receiver(lambda b, n, x: None)
 for p in range(0, len(a), 480):
     v = memoryview(a)[p:p + 480]
     r.feed(v, len(v))
-print(len(a), steps[0])
+print(len(a), steps[0], cohs[0])
+"""
+
+# x86-64 cost of one coherent check (rx_viper._coh) and of a viper call of a no-op viper
+# function with the same signature, both called from a viper loop through a module global as
+# Receiver._run calls _coh: the difference is the body that asm_thumb replaces on stm32; the
+# call itself (runtime dispatch, argument conversion) stays.
+MP_COH_CG = r"""
+import sys
+from array import array
+import micropython
+from phy.rx_viper import _coh
+@micropython.viper
+def _nop(hist: ptr32, zidx: int, out: ptr32):
+    pass
+F = _coh if sys.argv[1] == "coh" else _nop
+@micropython.viper
+def loop(hist, out, n: int):
+    h = ptr32(hist)
+    o = ptr32(out)
+    i = 0
+    while i < n:
+        F(h, i & 127, o)
+        i += 1
+hist = array("i", (1 << 28) + ((i * 37) & 1023) - 512 for i in range(256))
+out = array("i", bytearray(32))
+loop(hist, out, int(sys.argv[2]))
 """
 
 
@@ -182,12 +215,14 @@ def callgrind_script(script, *args):
 
 
 def thumb_counts():
-    """Instructions measured on the emulated Cortex-M4: (mix per sample, ACS per trellis step)."""
+    """Instructions measured on the emulated Cortex-M4: (mix per sample, ACS per trellis step,
+    coherent check per call)."""
     from tools import thumb_emu
 
     lib = ROOT / "firmware" / "lib" / "phy"
     mix = thumb_emu.extract(lib / "kern_thumb.py", "mix")
     acs = thumb_emu.extract(lib / "fec_thumb.py", "_acs")
+    coh = thumb_emu.extract(lib / "rx_thumb.py", "_coh")
 
     def run_mix(n):
         src = bytes(2 * (n + 1))
@@ -198,7 +233,16 @@ def thumb_counts():
         soft = bytes((i * 37 + 11) & 255 for i in range(2 * n))
         return thumb_emu.run(acs, [pm, soft, n, bytes(8 * n)]).insns
 
-    return (run_mix(3000) - run_mix(1000)) / 2000, (run_acs(2000) - run_acs(1000)) / 1000
+    def run_coh(zidx):
+        hist = np.full(256, 1 << 28, dtype="<i4").tobytes()
+        return thumb_emu.run(coh, [hist, zidx, bytes(32)]).insns
+
+    per_coh = max(run_coh(z) for z in (48, 0, 100))  # window: no wrap, wrap at end, inside
+    return (
+        (run_mix(3000) - run_mix(1000)) / 2000,
+        (run_acs(2000) - run_acs(1000)) / 1000,
+        per_coh,
+    )
 
 
 def struct_st():
@@ -208,15 +252,20 @@ def struct_st():
 def m4_estimate(cg, cg_rx, adc):
     M4_PER_X86 = 1.15
     budget_mips = 30.0  # docs/phy.md: 30 % of 168 MHz ~ 30 M instructions per second
-    thumb_mix, thumb_acs = thumb_counts()
+    thumb_mix, thumb_acs, thumb_coh = thumb_counts()
     acs_x86 = (callgrind_script(MP_ACS, 2060) - callgrind_script(MP_ACS, 1030)) / 1030
+    coh_x86 = callgrind_script(MP_COH_CG, "coh", 3000) - callgrind_script(MP_COH_CG, "coh", 1000)
+    coh_x86 /= 2000
+    call_x86 = callgrind_script(MP_COH_CG, "nop", 3000) - callgrind_script(MP_COH_CG, "nop", 1000)
+    call_x86 /= 2000
     with tempfile.TemporaryDirectory() as d:
         full, half = os.path.join(d, "f.u16"), os.path.join(d, "h.u16")
         adc.astype("<u2").tofile(full)
         adc[: len(adc) // 2].astype("<u2").tofile(half)
-        nf, sf = map(int, run_mp(MP_ACS_STEPS, full).split()[:2])
-        nh, sh = map(int, run_mp(MP_ACS_STEPS, half).split()[:2])
+        nf, sf, kf = map(int, run_mp(MP_ACS_STEPS, full).split()[:3])
+        nh, sh, kh = map(int, run_mp(MP_ACS_STEPS, half).split()[:3])
     steps = (sf - sh) / (nf - nh)  # ACS trellis steps per sample of the bench stream
+    cohs = (kf - kh) / (nf - nh)  # coherent checks per sample
     est = dict(
         calibration_m4_per_x86_viper=M4_PER_X86,
         kernel_thumb_instr_per_sample_emulated=thumb_mix,
@@ -227,6 +276,11 @@ def m4_estimate(cg, cg_rx, adc):
         kernel_viper_instr_per_sample_est=round(M4_PER_X86 * cg["viper"], 1),
         acs_viper_instr_per_128B_frame_est=int(M4_PER_X86 * acs_x86 * 1030),
         acs_thumb_instr_per_128B_frame=int(thumb_acs * 1030),
+        coh_thumb_instr_per_call_emulated=thumb_coh,
+        coh_viper_x86_instr_per_call=round(coh_x86, 1),
+        viper_call_overhead_x86_instr=round(call_x86, 1),
+        viper_call_overhead_m4_instr_est=round(M4_PER_X86 * call_x86, 0),
+        coh_calls_per_sample=round(cohs, 5),
         budget_mips=budget_mips,
     )
     print(
@@ -234,9 +288,15 @@ def m4_estimate(cg, cg_rx, adc):
         " viper ACS %.0f x86-64 instr/step; %.4f ACS steps per sample"
         % (thumb_mix, thumb_acs, thumb_acs / 32, acs_x86, steps)
     )
+    print(
+        "coherent check: thumb %d instr/call (emulated), viper %.0f x86-64 per call of which"
+        " %.0f the viper->viper call itself (kept: asm is called through the runtime too);"
+        " %.4f calls per sample" % (thumb_coh, coh_x86, call_x86, cohs)
+    )
     if cg_rx:
-        viper_rest = cg_rx - cg["viper"] - steps * acs_x86
-        per_sample = M4_PER_X86 * viper_rest + thumb_mix + steps * thumb_acs
+        # the coherent check's body leaves the viper part; its call overhead stays in it
+        viper_rest = cg_rx - cg["viper"] - steps * acs_x86 - cohs * (coh_x86 - call_x86)
+        per_sample = M4_PER_X86 * viper_rest + thumb_mix + steps * thumb_acs + cohs * thumb_coh
         mips = per_sample * FS_RX / 1e6
         est.update(
             rx_chain_x86_without_asm_parts=round(viper_rest, 1),
@@ -452,7 +512,8 @@ def main():
     # Cortex-M4 estimate, calibrated: the same viper ptr16 sum loop costs 26.6 x86-64
     # instructions per element under callgrind here and 31 measured on a Cortex-M4 (cycle
     # counter, shared/spec notes), so viper code on the M4 ~ M4_PER_X86 x the x86-64 count.
-    # The parts in asm_thumb on the stm32 port (per-sample kernel, Viterbi ACS) are taken out
+    # The parts in asm_thumb on the stm32 port (per-sample kernel, Viterbi ACS, coherent sync
+    # check; the viper->asm call overhead of the check stays counted as viper) are taken out
     # of the whole-chain x86 count and replaced by their instruction counts measured on an
     # emulated Cortex-M4 (tools/thumb_emu.py, the .mpy machine code mpy-cross emits).
     est = m4_estimate(cg, cg_rx, adc)

@@ -438,3 +438,28 @@ def test_coh_thumb_on_receiver_calls(tmp_path):
     for i, (hist, zidx, ref) in enumerate(calls):
         got, _ = emu_coh(dict(hist=hist, zidx=zidx, out=[0] * 8))
         assert got == ref, "call %d (zidx=%d)" % (i, zidx)
+
+
+def test_coh_restores_r8_to_r12():
+    """MicroPython requires an asm_thumb function to restore R8-R12 before it returns."""
+    from unicorn import UC_ARCH_ARM, UC_MODE_MCLASS, UC_MODE_THUMB, Uc
+    from unicorn import arm_const as A
+
+    code = thumb_emu.extract(RX_THUMB, "_coh")
+    uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB | UC_MODE_MCLASS)
+    uc.mem_map(thumb_emu.CODE_BASE, 0x10_0000)
+    uc.mem_map(thumb_emu.RAM_BASE, thumb_emu.RAM_SIZE)
+    uc.mem_write(thumb_emu.CODE_BASE, code)
+    hist, out = thumb_emu.RAM_BASE + 0x1000, thumb_emu.RAM_BASE + 0x2000
+    uc.mem_write(hist, struct.pack("<256i", *([_B + 5] * 256)))
+    uc.reg_write(A.UC_ARM_REG_R0, hist)
+    uc.reg_write(A.UC_ARM_REG_R1, 100)
+    uc.reg_write(A.UC_ARM_REG_R2, out)
+    high = (A.UC_ARM_REG_R8, A.UC_ARM_REG_R9, A.UC_ARM_REG_R10, A.UC_ARM_REG_R11, A.UC_ARM_REG_R12)
+    for i, r in enumerate(high):
+        uc.reg_write(r, 0x5A5A0000 + i)
+    uc.reg_write(A.UC_ARM_REG_SP, thumb_emu.STACK_TOP)
+    uc.reg_write(A.UC_ARM_REG_LR, thumb_emu.STOP | 1)
+    uc.emu_start(thumb_emu.CODE_BASE | 1, thumb_emu.STOP, count=100_000)
+    assert uc.reg_read(A.UC_ARM_REG_PC) == thumb_emu.STOP
+    assert [uc.reg_read(r) for r in high] == [0x5A5A0000 + i for i in range(5)]

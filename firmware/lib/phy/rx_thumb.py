@@ -13,7 +13,8 @@ Three loops (known symbols 0..15, 16..23, 24..47), one strobe per iteration: the
 known symbols are immediates shifted out of r7 (a sentinel bit ends the loop), the pointer wraps
 at the end of the I half. Registers: r0 I pointer, r1/r2 vi/vq, r3 scratch, r4/r5/r6 the
 segment's I, Q and energy sums (pushed after each loop), r7 signs; r12 the bias, lr the history
-base, r8 the end of the I half (r8 is callee-saved: kept on the stack and restored).
+base, r8 the end of the I half (r8 and r12 are saved on the stack and restored: MicroPython
+requires R8-R12 to be restored before an assembler function returns).
 """
 
 import micropython
@@ -24,6 +25,8 @@ def _coh(r0, r1, r2):
     push({r2})
     mov(r3, r8)
     push({r3})
+    mov(r3, r12)
+    push({r3})  # r8 and r12 must be restored before return (MicroPython asm_thumb rule)
     mov(lr, r0)
     movw(r3, 512)
     add(r3, r3, r0)
@@ -164,6 +167,8 @@ def _coh(r0, r1, r2):
     mul(r2, r2)
     add(r1, r1, r2)  # |Cs|^2 / 64
     pop({r2})
+    mov(lr, r2)  # caller's r12 (the history base is no longer needed)
+    pop({r2})
     mov(r8, r2)
     pop({r2})  # out
     str(r1, [r2, 24])
@@ -186,4 +191,5 @@ def _coh(r0, r1, r2):
     str(r4, [r2, 8])
     add(r5, r5, r3)
     str(r5, [r2, 12])
+    mov(r12, lr)
     mov(r0, 0)
