@@ -440,26 +440,48 @@ def test_coh_thumb_on_receiver_calls(tmp_path):
         assert got == ref, "call %d (zidx=%d)" % (i, zidx)
 
 
-def test_coh_restores_r8_to_r12():
-    """MicroPython requires an asm_thumb function to restore R8-R12 before it returns."""
+def _run_saving_high_regs(module, name, setup):
+    """Run an asm_thumb kernel with marked R8-R12; return their values on return."""
     from unicorn import UC_ARCH_ARM, UC_MODE_MCLASS, UC_MODE_THUMB, Uc
     from unicorn import arm_const as A
 
-    code = thumb_emu.extract(RX_THUMB, "_coh")
+    code = thumb_emu.extract(module, name)
     uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB | UC_MODE_MCLASS)
     uc.mem_map(thumb_emu.CODE_BASE, 0x10_0000)
     uc.mem_map(thumb_emu.RAM_BASE, thumb_emu.RAM_SIZE)
     uc.mem_write(thumb_emu.CODE_BASE, code)
-    hist, out = thumb_emu.RAM_BASE + 0x1000, thumb_emu.RAM_BASE + 0x2000
-    uc.mem_write(hist, struct.pack("<256i", *([_B + 5] * 256)))
-    uc.reg_write(A.UC_ARM_REG_R0, hist)
-    uc.reg_write(A.UC_ARM_REG_R1, 100)
-    uc.reg_write(A.UC_ARM_REG_R2, out)
+    setup(uc, A)
     high = (A.UC_ARM_REG_R8, A.UC_ARM_REG_R9, A.UC_ARM_REG_R10, A.UC_ARM_REG_R11, A.UC_ARM_REG_R12)
     for i, r in enumerate(high):
         uc.reg_write(r, 0x5A5A0000 + i)
     uc.reg_write(A.UC_ARM_REG_SP, thumb_emu.STACK_TOP)
     uc.reg_write(A.UC_ARM_REG_LR, thumb_emu.STOP | 1)
-    uc.emu_start(thumb_emu.CODE_BASE | 1, thumb_emu.STOP, count=100_000)
+    uc.emu_start(thumb_emu.CODE_BASE | 1, thumb_emu.STOP, count=2_000_000)
     assert uc.reg_read(A.UC_ARM_REG_PC) == thumb_emu.STOP
-    assert [uc.reg_read(r) for r in high] == [0x5A5A0000 + i for i in range(5)]
+    return [uc.reg_read(r) - 0x5A5A0000 for r in high]
+
+
+def test_coh_restores_r8_to_r12():
+    """MicroPython requires an asm_thumb function to restore R8-R12 before it returns."""
+
+    def setup(uc, A):
+        hist, out = thumb_emu.RAM_BASE + 0x1000, thumb_emu.RAM_BASE + 0x2000
+        uc.mem_write(hist, struct.pack("<256i", *([_B + 5] * 256)))
+        uc.reg_write(A.UC_ARM_REG_R0, hist)
+        uc.reg_write(A.UC_ARM_REG_R1, 100)
+        uc.reg_write(A.UC_ARM_REG_R2, out)
+
+    assert _run_saving_high_regs(RX_THUMB, "_coh", setup) == [0, 1, 2, 3, 4]
+
+
+def test_acs_restores_r8_to_r12():
+    def setup(uc, A):
+        pm, soft, surv = (thumb_emu.RAM_BASE + o for o in (0x1000, 0x2000, 0x3000))
+        uc.mem_write(pm, struct.pack("<132i", *([1 << 24] * 132)))
+        uc.mem_write(soft, bytes(range(40)))
+        uc.reg_write(A.UC_ARM_REG_R0, pm)
+        uc.reg_write(A.UC_ARM_REG_R1, soft)
+        uc.reg_write(A.UC_ARM_REG_R2, 20)
+        uc.reg_write(A.UC_ARM_REG_R3, surv)
+
+    assert _run_saving_high_regs(FEC_THUMB, "_acs", setup) == [0, 1, 2, 3, 4]

@@ -17,7 +17,7 @@ so the survivor bits arrive inverted, most significant first: decisions are made
 8k + 7 down to 8k and the byte is stored as ~acc. Registers: r0 current bank, r1 = r0 + 128
 (states j + 32), r2 next bank, r3 branch metric / m1, r4 a, r5 b, r6 m0, r7 acc; r8 A, r9 B,
 r10/r12 the two banks (swapped every step), r11 survivor pointer, lr soft pointer, steps left on
-the stack. The unrolled block was generated from CONV_OUT by a ten-line script (loop over the
+the stack; r8-r12 are saved on entry and restored before return. The unrolled block was generated from CONV_OUT by a ten-line script (loop over the
 bytes k = 0..7, butterflies 4k+3 down to 4k, odd decision then even); measured on an emulated
 Cortex-M4 by host_tests/py/test_thumb_kernels.py.
 """
@@ -31,6 +31,17 @@ def _acs(r0, r1, r2, r3):
     bne(START)
     b(END)
     label(START)
+    # R8-R12 must hold their entry values on return (MicroPython asm_thumb rule): save them
+    mov(r4, r8)
+    push({r4})
+    mov(r4, r9)
+    push({r4})
+    mov(r4, r10)
+    push({r4})
+    mov(r4, r11)
+    push({r4})
+    mov(r4, r12)
+    push({r4})
     push({r0})
     push({r2})
     mov(lr, r1)
@@ -748,4 +759,14 @@ def _acs(r0, r1, r2, r3):
     str(r6, [r1, 8])
     sub(r6, r3, r4)
     str(r6, [r1, 12])
+    pop({r4})
+    mov(r12, r4)
+    pop({r4})
+    mov(r11, r4)
+    pop({r4})
+    mov(r10, r4)
+    pop({r4})
+    mov(r9, r4)
+    pop({r4})
+    mov(r8, r4)
     label(END)
