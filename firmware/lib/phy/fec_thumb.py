@@ -17,9 +17,10 @@ so the survivor bits arrive inverted, most significant first: decisions are made
 8k + 7 down to 8k and the byte is stored as ~acc. Registers: r0 current bank, r1 = r0 + 128
 (states j + 32), r2 next bank, r3 branch metric / m1, r4 a, r5 b, r6 m0, r7 acc; r8 A, r9 B,
 r10/r12 the two banks (swapped every step), r11 survivor pointer, lr soft pointer, steps left on
-the stack; r8-r12 are saved on entry and restored before return. The unrolled block was generated from CONV_OUT by a ten-line script (loop over the
-bytes k = 0..7, butterflies 4k+3 down to 4k, odd decision then even); measured on an emulated
-Cortex-M4 by host_tests/py/test_thumb_kernels.py.
+the stack; r8-r12 are saved on entry and restored before return. The unrolled block was
+generated from CONV_OUT by a ten-line script (loop over the bytes k = 0..7, butterflies 4k+3
+down to 4k, odd decision then even); measured on an emulated Cortex-M4 by
+host_tests/py/test_thumb_kernels.py.
 """
 
 import micropython
