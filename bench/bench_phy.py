@@ -158,8 +158,10 @@ import phy.rx as rx
 from phy.rx import Receiver
 steps = [0]
 cohs = [0]
+mfs = [0]
 acs = fec._acs
 coh = rx._coh
+mf = rx._mf
 def counting(pm, soft, n, surv):
     steps[0] += n
     acs(pm, soft, n, surv)
@@ -167,14 +169,18 @@ def counting_coh(hist, zidx, out):
     cohs[0] += 1
     coh(hist, zidx, out)
 fec._acs = counting
+def counting_mf(ring, n0, mu, buf):
+    mfs[0] += 1
+    mf(ring, n0, mu, buf)
 rx._coh = counting_coh
+rx._mf = counting_mf
 f = open(sys.argv[1], 'rb'); data = f.read(); f.close()
 a = array('H', data)
 r = Receiver(lambda b, n, x: None)
 for p in range(0, len(a), 480):
     v = memoryview(a)[p:p + 480]
     r.feed(v, len(v))
-print(len(a), steps[0], cohs[0])
+print(len(a), steps[0], cohs[0], mfs[0])
 """
 
 # x86-64 cost of one coherent check (rx_viper._coh) and of a viper call of a no-op viper
@@ -204,6 +210,30 @@ loop(hist, out, int(sys.argv[2]))
 """
 
 
+# the same for the matched filter (rx_viper._mf, once per symbol) and a no-op of its signature
+MP_MF_CG = r"""
+import sys
+from array import array
+import micropython
+from phy.rx_viper import _mf, mf_buffer
+@micropython.viper
+def _nop(ring: ptr16, n0: int, mu: int, mf: ptr32):
+    pass
+F = _mf if sys.argv[1] == "mf" else _nop
+@micropython.viper
+def loop(ring, buf, n: int):
+    r = ptr16(ring)
+    b = ptr32(buf)
+    i = 0
+    while i < n:
+        F(r, i * 4, (i * 2731) & 0xFFFF, b)
+        i += 1
+ring = array("h", ((i * 37) & 1023) - 512 for i in range(2048))
+buf = mf_buffer()
+loop(ring, buf, int(sys.argv[2]))
+"""
+
+
 def callgrind_script(script, *args):
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "cg.out")
@@ -216,13 +246,14 @@ def callgrind_script(script, *args):
 
 def thumb_counts():
     """Instructions measured on the emulated Cortex-M4: (mix per sample, ACS per trellis step,
-    coherent check per call)."""
+    coherent check per call, matched filter per call averaged over the ring positions)."""
     from tools import thumb_emu
 
     lib = ROOT / "firmware" / "lib" / "phy"
     mix = thumb_emu.extract(lib / "kern_thumb.py", "mix")
     acs = thumb_emu.extract(lib / "fec_thumb.py", "_acs")
     coh = thumb_emu.extract(lib / "rx_thumb.py", "_coh")
+    mf = thumb_emu.extract(lib / "rx_thumb.py", "_mf")
 
     def run_mix(n):
         src = bytes(2 * (n + 1))
@@ -237,11 +268,18 @@ def thumb_counts():
         hist = np.full(256, 1 << 28, dtype="<i4").tobytes()
         return thumb_emu.run(coh, [hist, zidx, bytes(32)]).insns
 
+    def run_mf(n0):
+        buf = np.zeros(15 + 640, dtype="<i4").tobytes()
+        return thumb_emu.run(mf, [bytes(4096), n0, 30000, buf]).insns
+
     per_coh = max(run_coh(z) for z in (48, 0, 100))  # window: no wrap, wrap at end, inside
+    # the 22 samples wrap (copy to the scratch first) at 21 of the 2048 ring positions
+    per_mf = (2027 * run_mf(11 + 100) + 21 * max(run_mf(11 + p) for p in (2027, 2047))) / 2048
     return (
         (run_mix(3000) - run_mix(1000)) / 2000,
         (run_acs(2000) - run_acs(1000)) / 1000,
         per_coh,
+        per_mf,
     )
 
 
@@ -252,20 +290,26 @@ def struct_st():
 def m4_estimate(cg, cg_rx, adc):
     M4_PER_X86 = 1.15
     budget_mips = 30.0  # docs/phy.md: 30 % of 168 MHz ~ 30 M instructions per second
-    thumb_mix, thumb_acs, thumb_coh = thumb_counts()
+    thumb_mix, thumb_acs, thumb_coh, thumb_mf = thumb_counts()
     acs_x86 = (callgrind_script(MP_ACS, 2060) - callgrind_script(MP_ACS, 1030)) / 1030
     coh_x86 = callgrind_script(MP_COH_CG, "coh", 3000) - callgrind_script(MP_COH_CG, "coh", 1000)
     coh_x86 /= 2000
     call_x86 = callgrind_script(MP_COH_CG, "nop", 3000) - callgrind_script(MP_COH_CG, "nop", 1000)
     call_x86 /= 2000
+    mf_x86 = (
+        callgrind_script(MP_MF_CG, "mf", 3000) - callgrind_script(MP_MF_CG, "mf", 1000)
+    ) / 2000
+    mfcall_x86 = callgrind_script(MP_MF_CG, "nop", 3000) - callgrind_script(MP_MF_CG, "nop", 1000)
+    mfcall_x86 /= 2000
     with tempfile.TemporaryDirectory() as d:
         full, half = os.path.join(d, "f.u16"), os.path.join(d, "h.u16")
         adc.astype("<u2").tofile(full)
         adc[: len(adc) // 2].astype("<u2").tofile(half)
-        nf, sf, kf = map(int, run_mp(MP_ACS_STEPS, full).split()[:3])
-        nh, sh, kh = map(int, run_mp(MP_ACS_STEPS, half).split()[:3])
+        nf, sf, kf, mf_f = map(int, run_mp(MP_ACS_STEPS, full).split()[:4])
+        nh, sh, kh, mf_h = map(int, run_mp(MP_ACS_STEPS, half).split()[:4])
     steps = (sf - sh) / (nf - nh)  # ACS trellis steps per sample of the bench stream
     cohs = (kf - kh) / (nf - nh)  # coherent checks per sample
+    mfs = (mf_f - mf_h) / (nf - nh)  # matched-filter calls (symbols) per sample
     est = dict(
         calibration_m4_per_x86_viper=M4_PER_X86,
         kernel_thumb_instr_per_sample_emulated=thumb_mix,
@@ -281,6 +325,10 @@ def m4_estimate(cg, cg_rx, adc):
         viper_call_overhead_x86_instr=round(call_x86, 1),
         viper_call_overhead_m4_instr_est=round(M4_PER_X86 * call_x86, 0),
         coh_calls_per_sample=round(cohs, 5),
+        mf_thumb_instr_per_call_emulated=round(thumb_mf, 1),
+        mf_viper_x86_instr_per_call=round(mf_x86, 1),
+        mf_viper_call_overhead_x86_instr=round(mfcall_x86, 1),
+        mf_calls_per_sample=round(mfs, 5),
         budget_mips=budget_mips,
     )
     print(
@@ -293,10 +341,18 @@ def m4_estimate(cg, cg_rx, adc):
         " %.0f the viper->viper call itself (kept: asm is called through the runtime too);"
         " %.4f calls per sample" % (thumb_coh, coh_x86, call_x86, cohs)
     )
+    print(
+        "matched filter: thumb %.1f instr/call (emulated, mean over ring positions), viper %.0f"
+        " x86-64 per call of which %.0f the call itself; %.4f calls per sample"
+        % (thumb_mf, mf_x86, mfcall_x86, mfs)
+    )
     if cg_rx:
-        # the coherent check's body leaves the viper part; its call overhead stays in it
+        # the bodies of the coherent check and the matched filter leave the viper part; their
+        # call overheads stay in it
         viper_rest = cg_rx - cg["viper"] - steps * acs_x86 - cohs * (coh_x86 - call_x86)
+        viper_rest -= mfs * (mf_x86 - mfcall_x86)
         per_sample = M4_PER_X86 * viper_rest + thumb_mix + steps * thumb_acs + cohs * thumb_coh
+        per_sample += mfs * thumb_mf
         mips = per_sample * FS_RX / 1e6
         est.update(
             rx_chain_x86_without_asm_parts=round(viper_rest, 1),
@@ -513,7 +569,7 @@ def main():
     # instructions per element under callgrind here and 31 measured on a Cortex-M4 (cycle
     # counter, shared/spec notes), so viper code on the M4 ~ M4_PER_X86 x the x86-64 count.
     # The parts in asm_thumb on the stm32 port (per-sample kernel, Viterbi ACS, coherent sync
-    # check; the viper->asm call overhead of the check stays counted as viper) are taken out
+    # check, matched filter; the viper->asm call overheads stay counted as viper) are taken out
     # of the whole-chain x86 count and replaced by their instruction counts measured on an
     # emulated Cortex-M4 (tools/thumb_emu.py, the .mpy machine code mpy-cross emits).
     est = m4_estimate(cg, cg_rx, adc)

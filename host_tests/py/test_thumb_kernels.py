@@ -485,3 +485,165 @@ def test_acs_restores_r8_to_r12():
         uc.reg_write(A.UC_ARM_REG_R3, surv)
 
     assert _run_saving_high_regs(FEC_THUMB, "_acs", setup) == [0, 1, 2, 3, 4]
+
+
+# --- matched filter: rx_thumb._mf (emulated) against rx_viper._mf (viper, micropython)
+
+MP_MF = r"""
+import sys, json
+from array import array
+from phy.rx_viper import _mf, mf_buffer
+cases = json.loads(sys.stdin.read())
+out = [list(mf_buffer())]
+for c in cases:
+    ring = array('h', c['ring'])
+    mf = mf_buffer()
+    _mf(ring, c['n0'], c['mu'], mf)
+    out.append([list(ring), list(mf[:4]), list(mf[15:])])
+print(json.dumps(out))
+"""
+
+
+def mf_cases():
+    rng = random.Random(13)
+    cases = []
+    # every wrap position of the 22 samples (n0 - 11 = 2027 .. 2047 mod 2048), no wrap around
+    # them, and large n0 (absolute counter); random phases, amplitudes up to full int16 scale
+    starts = list(range(2020, 2048)) + [0, 1, 5, 1000, 2026]
+    for i, st in enumerate(starts):
+        for amp in (3, 2048, 32768):
+            n0 = st + 11 + 2048 * rng.randrange(0, 8192)
+            ring = [max(-32768, min(32767, rng.randrange(-amp, amp + 1))) for _ in range(2048)]
+            mu = rng.randrange(0, 65536) if i % 3 else (i * 2048 + rng.randrange(0, 2048)) % 65536
+            cases.append(dict(ring=ring, n0=n0, mu=mu))
+    for mu in range(0, 65536, 2048):  # every phase, extreme samples
+        ring = [rng.choice((-32768, 32767, -1, 0, 1)) for _ in range(2048)]
+        cases.append(dict(ring=ring, n0=rng.randrange(0, 1 << 24), mu=mu + rng.randrange(2048)))
+    return cases
+
+
+def emu_mf(c, mfbuf):
+    code = thumb_emu.extract(RX_THUMB, "_mf")
+    ring = struct.pack("<2048h", *c["ring"])
+    mf = struct.pack("<%di" % len(mfbuf), *mfbuf)
+    res = thumb_emu.run(code, [ring, c["n0"], c["mu"], mf])
+    ring_out, mf_out = res.bufs
+    assert ring_out == ring  # the filter must not write the ring
+    got = list(struct.unpack("<%di" % len(mfbuf), mf_out))
+    assert got[15:] == mfbuf[15:]  # nor the taps
+    return got[:4], res.insns
+
+
+@pytest.fixture(scope="module")
+def mf_ref():
+    cases = mf_cases()
+    ref = run_mp(MP_MF, cases)
+    return cases, ref[0], ref[1:]
+
+
+def test_mf_thumb_equals_viper(mf_ref):
+    cases, mfbuf, ref = mf_ref
+    assert len(mfbuf) == 15 + 640
+    for i, (c, r) in enumerate(zip(cases, ref)):
+        assert r[0] == c["ring"] and r[2] == mfbuf[15:]
+        got, _ = emu_mf(c, mfbuf)
+        assert got == r[1], "case %d (n0=%d mu=%d)" % (i, c["n0"], c["mu"])
+
+
+def test_mf_instructions_per_call(mf_ref, capsys):
+    _, mfbuf, _ = mf_ref
+    counts = {}
+    for st in (100, 2026, 2027, 2040, 2047):  # no wrap, last without wrap, wrapping
+        c = dict(ring=[7] * 2048, n0=st + 11, mu=30000)
+        counts[st] = emu_mf(c, mfbuf)[1]
+    with capsys.disabled():
+        print("\n[thumb] mf: %s instructions per call by n0 - 11 (emulated Cortex-M4)" % counts)
+    assert counts[100] == counts[2026] < 250
+    assert max(counts.values()) < 460
+
+
+def test_mf_restores_r8_to_r12(mf_ref):
+    _, mfbuf, _ = mf_ref
+
+    def setup(uc, A):
+        ring, mf = thumb_emu.RAM_BASE + 0x1000, thumb_emu.RAM_BASE + 0x3000
+        uc.mem_write(ring, struct.pack("<2048h", *range(-1024, 1024)))
+        uc.mem_write(mf, struct.pack("<%di" % len(mfbuf), *mfbuf))
+        uc.reg_write(A.UC_ARM_REG_R0, ring)
+        uc.reg_write(A.UC_ARM_REG_R1, 2045)
+        uc.reg_write(A.UC_ARM_REG_R2, 40000)
+        uc.reg_write(A.UC_ARM_REG_R3, mf)
+
+    assert _run_saving_high_regs(RX_THUMB, "_mf", setup) == [0, 1, 2, 3, 4]
+
+
+def test_mf_selftest_expected(mf_ref):
+    """phy/selftest.py's _mf vector through the emulated thumb _mf gives its EXPECTED_MF."""
+    import re
+
+    _, mfbuf, _ = mf_ref
+    text = (ROOT / "firmware" / "lib" / "phy" / "selftest.py").read_text()
+    expected = int(re.search(r"EXPECTED_MF = (\d+)", text).group(1))
+    ring, s = [], 999
+    for _ in range(2048):
+        s = (s * 1103515245 + 12345) & 0x7FFFFFFF
+        ring.append(((s >> 12) & 0xFFFF) - 32768)
+    c = 0
+    for n0, mu in ((2048 + 2040, 123), (2037, 40000), (11, 65535), (700, 20000)):
+        out, _ = emu_mf(dict(ring=ring, n0=n0, mu=mu), mfbuf)
+        for x in out:
+            c = (c * 31 + (x & 0xFFFFFFF)) & 0xFFFFFF
+    assert c == expected
+
+
+MP_MF_RECORD = r"""
+import sys, json
+from array import array
+import phy.rx as rx
+from phy.rx import Receiver
+calls = []
+mf = rx._mf
+def rec(ring, n0, mu, buf):  # viper passes the buffers as raw addresses: r.ring and r.mfb
+    mf(ring, n0, mu, buf)
+    if len(calls) < 300 and (len(calls) < 100 or ((n0 - 11) & 2047) > 2026):
+        calls.append([list(r.ring), n0, mu, list(r.mfb[:4])])
+rx._mf = rec
+f = open(sys.argv[1], 'rb'); a = array('H', f.read()); f.close()
+r = Receiver(lambda b, n, x: None)
+for p in range(0, len(a), 480):
+    v = memoryview(a)[p:p + 480]
+    r.feed(v, len(v))
+print(json.dumps([r.frames_ok, calls]))
+"""
+
+
+def test_mf_thumb_on_receiver_calls(tmp_path, mf_ref):
+    """Calls the receiver makes on a real stream (noise, frames at 8 dB), recorded in micropython
+    with their viper outputs, replayed on the emulated thumb _mf (wrapping calls included)."""
+    import numpy as np
+
+    from tools import channel, phy_mp
+
+    _, mfbuf, _ = mf_ref
+    rng = np.random.default_rng(22)
+    fr = [bytes(rng.integers(0, 256, 40, dtype=np.uint8)) for _ in range(2)]
+    x = channel.channel(phy_mp.tx_frames(fr, gap_samples=8000), ebn0_db=8.0, seed=4)
+    path = tmp_path / "rx.u16"
+    x.astype("<u2").tofile(path)
+    script = tmp_path / "rec.py"
+    script.write_text(MP_MF_RECORD)
+    p = subprocess.run(
+        [micropython_exe(), "-X", "heapsize=256M", str(script), str(path)],
+        env=mp_env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert p.returncode == 0, p.stderr + p.stdout
+    frames_ok, calls = json.loads(p.stdout)
+    assert frames_ok == 2 and len(calls) >= 110
+    assert sum(1 for c in calls if ((c[1] - 11) & 2047) > 2026) >= 10
+    for i, (ring, n0, mu, ref) in enumerate(calls):
+        got, _ = emu_mf(dict(ring=ring, n0=n0, mu=mu), mfbuf)
+        assert got == ref, "call %d (n0=%d mu=%d)" % (i, n0, mu)

@@ -8,13 +8,14 @@ rx.t_sample (sample index of the frame end) describe the latest frame.
 After construction nothing in feed() allocates on the heap (checked with heap_lock in tests).
 
 Chain: per-sample kernel (DC tracker + fs/4 mixer into an int16 ring, phy.kernel) -> per symbol:
-polyphase RRC matched filter at the strobe and half a symbol earlier (32 phases), Gardner timing
-loop, block AGC by shifts, sync detection (differential pre-filter, coherent check on the last 16
-preamble and 32 sync symbols, then a peak search on the sync word; phase, frequency and amplitude
-from the 48 known symbols); inside a frame each strobe is stored as int8 I/Q and z^2 is summed per
-32-symbol block. Per frame (header, then payload): blockwise non-data-aided carrier phase (angle of
-the block sums / 2, unwrapped from the sync phase, smoothed, interpolated per symbol), soft symbols
-written in place -> header Viterbi + CRC-8 -> payload Viterbi, de-whitening, CRC-32.
+polyphase RRC matched filter at the strobe and half a symbol earlier (32 phases; _mf from rx_viper,
+or rx_thumb in asm_thumb on stm32), Gardner timing loop, block AGC by shifts, sync detection
+(differential pre-filter, coherent check on the last 16 preamble and 32 sync symbols, then a peak
+search on the sync word; phase, frequency and amplitude from the 48 known symbols); inside a frame
+each strobe is stored as int8 I/Q and z^2 is summed per 32-symbol block. Per frame (header, then
+payload): blockwise non-data-aided carrier phase (angle of the block sums / 2, unwrapped from the
+sync phase, smoothed, interpolated per symbol), soft symbols written in place -> header Viterbi +
+CRC-8 -> payload Viterbi, de-whitening, CRC-32.
 """
 
 import sys
@@ -28,11 +29,16 @@ from phy.crc import crc8, crc32_ok
 from phy.fec import Viterbi
 from phy.kernel import mix
 from phy.rx_viper import _coh as _coh_viper
-from phy.tables import COS256, DSYNC, MF_TAPS, POP8, SOFT_NOM, WHITEN, ZGAIN
+from phy.rx_viper import _mf as _mf_viper
+from phy.rx_viper import mf_buffer
+from phy.tables import COS256, DSYNC, POP8, SOFT_NOM, WHITEN, ZGAIN
 
-# coherent sync check: asm_thumb on stm32-class ports (bit exact with the viper one), else viper
+# coherent sync check and matched filter: asm_thumb on stm32-class ports (bit exact with the
+# viper ones), else viper
 COH_KIND = "viper"
+MF_KIND = "viper"
 _coh = _coh_viper
+_mf = _mf_viper
 if sys.platform in ("pyboard", "stm32"):
     try:
         from phy.rx_thumb import _coh
@@ -40,10 +46,17 @@ if sys.platform in ("pyboard", "stm32"):
         COH_KIND = "thumb"
     except (ImportError, SyntaxError, ValueError):
         pass
+    try:
+        from phy.rx_thumb import _mf
+
+        MF_KIND = "thumb"
+    except (ImportError, SyntaxError, ValueError):
+        pass
 
 _RING = const(2048)
 _CHUNK = const(1024)
 _B = const(1 << 28)  # bias for signed values kept in the state array
+_B2 = const(1 << 29)  # bias of the matched-filter outputs (rx_viper._mf)
 # state array indices
 _N0 = const(0)  # next strobe sample index (absolute, same counter as the ring write position)
 _MU = const(1)  # strobe fraction, Q16 samples
@@ -93,8 +106,6 @@ _STHR = const(40)  # sync word at the peak: |Cs|^2 >= (_STHR / 160) * 32 * Es
 _HDR_EV = const(60)
 _KNOWN_N = const(48)  # known symbols (preamble tail + sync) at the start of the frame buffer
 
-# matched-filter taps offset by 0x8000 (read unsigned through ptr16, one subtraction to sign)
-_TAPS_B = array("H", (t + 0x8000 for t in MF_TAPS))
 # atan(2^-i) in 1/65536 turns, for the CORDIC
 _ATAN = array("H", (8192, 4836, 2555, 1297, 651, 326, 163, 81, 41, 20, 10, 5, 3, 1))
 _LOG2T = array(
@@ -353,6 +364,7 @@ class Receiver:
         self.blk = array("i", bytearray(4 * 2 * ((n_sym + 31) >> 5)))
         self.ph = array("i", bytearray(4 * ((n_sym + 31) >> 5)))
         self.cs = array("i", bytearray(4 * 8))
+        self.mfb = mf_buffer()
         self.vit = Viterbi((profile.MAX_PAYLOAD + profile.CRC_BYTES) * 8)
         self.hdr = bytearray(4)
         self.frame = bytearray(profile.MAX_PAYLOAD + profile.CRC_BYTES)
@@ -495,9 +507,8 @@ class Receiver:
         zb = ptr8(self.zb)
         blk = ptr32(self.blk)
         cs = ptr32(self.cs)
-        taps = ptr16(_TAPS_B)
+        mfb = ptr32(self.mfb)
         pop = ptr8(POP8)
-        mask = int(_RING) - 1
         wpos = S[_WPOS]
         n0 = S[_N0]
         mu = S[_MU]
@@ -523,122 +534,14 @@ class Receiver:
         jh = S[_JH]
         ev = 0
         while n0 + 11 <= wpos:
-            # --- polyphase matched filter at n0 - 2 (mid) and n0 (strobe) ---
-            # strobe taps on ring[n0 - 9 + t], mid taps on ring[n0 - 11 + t], t = 0..19: in
-            # pairs of samples the strobe uses the previous pair's taps; even t -> rail "b"
-            tb = (mu >> 11) * 20
-            ia = 0
-            ib = 0
-            ma = 0
-            mb = 0
-            hp0 = 0
-            hp1 = 0
-            r = (n0 - 11) & mask
-            if r <= mask - 21:
-                # no wrap: unrolled
-                v = ring[r]
-                v = (v ^ 0x8000) - 0x8000
-                mb += v * (taps[tb] - 0x8000)
-                v = ring[r + 1]
-                v = (v ^ 0x8000) - 0x8000
-                ma += v * (taps[tb + 1] - 0x8000)
-                v = ring[r + 2]
-                v = (v ^ 0x8000) - 0x8000
-                ib += v * (taps[tb] - 0x8000)
-                mb += v * (taps[tb + 2] - 0x8000)
-                v = ring[r + 3]
-                v = (v ^ 0x8000) - 0x8000
-                ia += v * (taps[tb + 1] - 0x8000)
-                ma += v * (taps[tb + 3] - 0x8000)
-                v = ring[r + 4]
-                v = (v ^ 0x8000) - 0x8000
-                ib += v * (taps[tb + 2] - 0x8000)
-                mb += v * (taps[tb + 4] - 0x8000)
-                v = ring[r + 5]
-                v = (v ^ 0x8000) - 0x8000
-                ia += v * (taps[tb + 3] - 0x8000)
-                ma += v * (taps[tb + 5] - 0x8000)
-                v = ring[r + 6]
-                v = (v ^ 0x8000) - 0x8000
-                ib += v * (taps[tb + 4] - 0x8000)
-                mb += v * (taps[tb + 6] - 0x8000)
-                v = ring[r + 7]
-                v = (v ^ 0x8000) - 0x8000
-                ia += v * (taps[tb + 5] - 0x8000)
-                ma += v * (taps[tb + 7] - 0x8000)
-                v = ring[r + 8]
-                v = (v ^ 0x8000) - 0x8000
-                ib += v * (taps[tb + 6] - 0x8000)
-                mb += v * (taps[tb + 8] - 0x8000)
-                v = ring[r + 9]
-                v = (v ^ 0x8000) - 0x8000
-                ia += v * (taps[tb + 7] - 0x8000)
-                ma += v * (taps[tb + 9] - 0x8000)
-                v = ring[r + 10]
-                v = (v ^ 0x8000) - 0x8000
-                ib += v * (taps[tb + 8] - 0x8000)
-                mb += v * (taps[tb + 10] - 0x8000)
-                v = ring[r + 11]
-                v = (v ^ 0x8000) - 0x8000
-                ia += v * (taps[tb + 9] - 0x8000)
-                ma += v * (taps[tb + 11] - 0x8000)
-                v = ring[r + 12]
-                v = (v ^ 0x8000) - 0x8000
-                ib += v * (taps[tb + 10] - 0x8000)
-                mb += v * (taps[tb + 12] - 0x8000)
-                v = ring[r + 13]
-                v = (v ^ 0x8000) - 0x8000
-                ia += v * (taps[tb + 11] - 0x8000)
-                ma += v * (taps[tb + 13] - 0x8000)
-                v = ring[r + 14]
-                v = (v ^ 0x8000) - 0x8000
-                ib += v * (taps[tb + 12] - 0x8000)
-                mb += v * (taps[tb + 14] - 0x8000)
-                v = ring[r + 15]
-                v = (v ^ 0x8000) - 0x8000
-                ia += v * (taps[tb + 13] - 0x8000)
-                ma += v * (taps[tb + 15] - 0x8000)
-                v = ring[r + 16]
-                v = (v ^ 0x8000) - 0x8000
-                ib += v * (taps[tb + 14] - 0x8000)
-                mb += v * (taps[tb + 16] - 0x8000)
-                v = ring[r + 17]
-                v = (v ^ 0x8000) - 0x8000
-                ia += v * (taps[tb + 15] - 0x8000)
-                ma += v * (taps[tb + 17] - 0x8000)
-                v = ring[r + 18]
-                v = (v ^ 0x8000) - 0x8000
-                ib += v * (taps[tb + 16] - 0x8000)
-                mb += v * (taps[tb + 18] - 0x8000)
-                v = ring[r + 19]
-                v = (v ^ 0x8000) - 0x8000
-                ia += v * (taps[tb + 17] - 0x8000)
-                ma += v * (taps[tb + 19] - 0x8000)
-                v = ring[r + 20]
-                v = (v ^ 0x8000) - 0x8000
-                ib += v * (taps[tb + 18] - 0x8000)
-                v = ring[r + 21]
-                v = (v ^ 0x8000) - 0x8000
-                ia += v * (taps[tb + 19] - 0x8000)
-            else:
-                idx = n0 - 11
-                while True:
-                    v0 = ring[idx & mask]
-                    v0 = (v0 ^ 0x8000) - 0x8000
-                    v1 = ring[(idx + 1) & mask]
-                    v1 = (v1 ^ 0x8000) - 0x8000
-                    ib += v0 * hp0
-                    ia += v1 * hp1
-                    if idx == n0 + 9:
-                        break
-                    h0 = taps[tb] - 0x8000
-                    h1 = taps[tb + 1] - 0x8000
-                    mb += v0 * h0
-                    ma += v1 * h1
-                    hp0 = h0
-                    hp1 = h1
-                    tb += 2
-                    idx += 2
+            # --- polyphase matched filter at n0 - 2 (mid) and n0 (strobe): phy.rx_viper._mf,
+            # asm_thumb on stm32 (strobe taps on ring[n0 - 9 + t], mid taps on ring[n0 - 11 + t],
+            # t = 0..19; rail "a" = odd sample offsets, "b" = even) ---
+            _mf(ring, n0, mu, mfb)
+            ia = mfb[0] - _B2
+            ib = mfb[1] - _B2
+            ma = mfb[2] - _B2
+            mb = mfb[3] - _B2
             # idx of j odd = n0 - 11 + odd: even when n0 is even -> rail "a" is I then
             if n0 & 1:
                 zi = ib >> zsh

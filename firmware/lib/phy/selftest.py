@@ -9,6 +9,9 @@ the selected one is not viper, against fec._acs_viper. And the receiver's cohere
 (phy.rx._coh, asm_thumb on stm32) on a pseudo-random strobe history, with the 48-strobe window
 wrapping inside the ring, not wrapping, and ending at its end: the 8 outputs of the 3 calls
 against a stored checksum and, when the selected one is not viper, against rx_viper._coh.
+And the receiver's matched filter (phy.rx._mf, asm_thumb on stm32) on a pseudo-random 2048-sample
+ring at 4 strobe positions (22 samples wrapping at the ring's end, just before it, none) and 4
+phases: the 4 outputs of each call against a stored checksum and rx_viper._mf.
 """
 
 import sys
@@ -17,6 +20,7 @@ from array import array
 EXPECTED = (8554772, 524337, 205)  # (checksum, dc, wpos); verified against a plain-Python model
 EXPECTED_ACS = (15605311, 2544960)  # (survivor, path-metric checksums), _acs_run; viper = thumb
 EXPECTED_COH = 7086111  # checksum of the 8 outputs, _coh_run; viper = thumb
+EXPECTED_MF = 7100773  # checksum of the 4 outputs of 4 calls, _mf_run; viper = thumb
 
 
 def _vector(n):
@@ -75,6 +79,23 @@ def _coh_run(coh):
     return c
 
 
+def _mf_run(mf):
+    from phy.rx_viper import mf_buffer
+
+    ring = array("h", bytearray(2 * 2048))
+    s = 999
+    for i in range(2048):
+        s = (s * 1103515245 + 12345) & 0x7FFFFFFF
+        ring[i] = ((s >> 12) & 0xFFFF) - 32768
+    buf = mf_buffer()
+    c = 0
+    for n0, mu in ((2048 + 2040, 123), (2037, 40000), (11, 65535), (700, 20000)):
+        mf(ring, n0, mu, buf)
+        for k in range(4):
+            c = (c * 31 + (buf[k] & 0xFFFFFFF)) & 0xFFFFFF
+    return c
+
+
 def run(verbose=True):
     from phy import kernel
     from phy.kern_viper import mix as mix_viper
@@ -112,7 +133,18 @@ def run(verbose=True):
         if verbose:
             print("viper reference", ref)
         ok_coh = ok_coh and ref == got
-    return ok and ok_acs and ok_coh
+    from phy.rx_viper import _mf as mf_viper
+
+    got = _mf_run(rx._mf)
+    ok_mf = got == EXPECTED_MF
+    if verbose:
+        print("phy selftest mf=%s got=%r expected=%r" % (rx.MF_KIND, got, EXPECTED_MF))
+    if rx.MF_KIND != "viper":
+        ref = _mf_run(mf_viper)
+        if verbose:
+            print("viper reference", ref)
+        ok_mf = ok_mf and ref == got
+    return ok and ok_acs and ok_coh and ok_mf
 
 
 if __name__ == "__main__":
