@@ -96,55 +96,41 @@ def _mf_run(mf):
     return c
 
 
-def run(verbose=True):
-    from phy import kernel
-    from phy.kern_viper import mix as mix_viper
-
-    v = _vector(203)
-    got = _run(kernel.mix, v, 203)
-    ok = got == EXPECTED
+def _check(name, kind, runner, kernel, reference, expected, verbose):
+    """Run the selected kernel on its fixed vector; on a board also compare with viper."""
+    got = runner(kernel)
+    ok = got == expected
     if verbose:
-        print("phy selftest kernel=%s got=%r expected=%r" % (kernel.KIND, got, EXPECTED))
-    if kernel.KIND != "viper":
-        ref = _run(mix_viper, v, 203)
+        print("phy selftest %s=%s got=%r expected=%r" % (name, kind, got, expected))
+    if kind != "viper":
+        ref = runner(reference)
         if verbose:
             print("viper reference", ref)
         ok = ok and ref == got
-    from phy import fec
+    return ok
 
-    got = _acs_run(fec._acs)
-    ok_acs = got == EXPECTED_ACS
-    if verbose:
-        print("phy selftest acs=%s got=%r expected=%r" % (fec.ACS_KIND, got, EXPECTED_ACS))
-    if fec.ACS_KIND != "viper":
-        ref = _acs_run(fec._acs_viper)
-        if verbose:
-            print("viper reference", ref)
-        ok_acs = ok_acs and ref == got
-    from phy import rx
+
+def run(verbose=True):
+    from phy import fec, kernel, rx
+    from phy.kern_viper import mix as mix_viper
     from phy.rx_viper import _coh as coh_viper
-
-    got = _coh_run(rx._coh)
-    ok_coh = got == EXPECTED_COH
-    if verbose:
-        print("phy selftest coh=%s got=%r expected=%r" % (rx.COH_KIND, got, EXPECTED_COH))
-    if rx.COH_KIND != "viper":
-        ref = _coh_run(coh_viper)
-        if verbose:
-            print("viper reference", ref)
-        ok_coh = ok_coh and ref == got
     from phy.rx_viper import _mf as mf_viper
 
-    got = _mf_run(rx._mf)
-    ok_mf = got == EXPECTED_MF
-    if verbose:
-        print("phy selftest mf=%s got=%r expected=%r" % (rx.MF_KIND, got, EXPECTED_MF))
-    if rx.MF_KIND != "viper":
-        ref = _mf_run(mf_viper)
-        if verbose:
-            print("viper reference", ref)
-        ok_mf = ok_mf and ref == got
-    return ok and ok_acs and ok_coh and ok_mf
+    v = _vector(203)
+
+    def mix_run(mix):
+        return _run(mix, v, 203)
+
+    checks = (
+        ("kernel", kernel.KIND, mix_run, kernel.mix, mix_viper, EXPECTED),
+        ("acs", fec.ACS_KIND, _acs_run, fec._acs, fec._acs_viper, EXPECTED_ACS),
+        ("coh", rx.COH_KIND, _coh_run, rx._coh, coh_viper, EXPECTED_COH),
+        ("mf", rx.MF_KIND, _mf_run, rx._mf, mf_viper, EXPECTED_MF),
+    )
+    ok = True
+    for c in checks:
+        ok = _check(*c, verbose) and ok
+    return ok
 
 
 if __name__ == "__main__":
