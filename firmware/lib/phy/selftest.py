@@ -19,8 +19,7 @@ from array import array
 
 EXPECTED = (8554772, 524337, 205)  # (checksum, dc, wpos); verified against a plain-Python model
 EXPECTED_ACS = (15605311, 2544960)  # (survivor, path-metric checksums), _acs_run; viper = thumb
-EXPECTED_COH = 7086111  # checksum of the 8 outputs, _coh_run; viper = thumb
-EXPECTED_MF = 7100773  # checksum of the 4 outputs of 4 calls, _mf_run; viper = thumb
+EXPECTED_SYM = 5411391  # checksum of _sym_run; viper = thumb
 
 
 def _vector(n):
@@ -64,35 +63,41 @@ def _acs_run(acs):
     return c, d
 
 
-def _coh_run(coh):
-    hist = array("i", bytearray(4 * 256))
-    s = 4242
-    for i in range(256):
-        s = (s * 1103515245 + 12345) & 0x7FFFFFFF
-        hist[i] = (1 << 28) + ((s >> 16) & 4095) - 2048
-    out = array("i", bytearray(4 * 8))
-    c = 0
-    for zidx in (100, 48, 0):  # window wrapping inside, none, at the end
-        coh(hist, zidx, out)
-        for x in out:
-            c = (c * 31 + (x & 0xFFFFFFF)) & 0xFFFFFF
-    return c
-
-
-def _mf_run(mf):
-    from phy.rx_viper import mf_buffer
+def _sym_run(sym):
+    """The receiver's per-symbol loop on a pseudo-random mixer ring from three states: search
+    (AGC, coherent checks on noise), peak search, and in frame up to a frame event; a checksum of
+    the return codes, S, the strobe history and the work area after the matched-filter taps."""
+    from phy import rx_viper as v
 
     ring = array("h", bytearray(2 * 2048))
     s = 999
     for i in range(2048):
         s = (s * 1103515245 + 12345) & 0x7FFFFFFF
-        ring[i] = ((s >> 12) & 0xFFFF) - 32768
-    buf = mf_buffer()
+        ring[i] = ((s >> 16) & 4095) - 2048
+    S = array("i", bytearray(4 * v.S_NS))
+    hist = array("i", bytearray(4 * 256))
+    for i in range(256):
+        hist[i] = 1 << 28
+    w = v.work_buffer()
     c = 0
-    for n0, mu in ((2048 + 2040, 123), (2037, 40000), (11, 65535), (700, 20000)):
-        mf(ring, n0, mu, buf)
-        for k in range(4):
-            c = (c * 31 + (buf[k] & 0xFFFFFFF)) & 0xFFFFFF
+    S[v.S_N0] = 16
+    for state, wpos in ((0, 1500), (2, 1900), (1, 4000)):
+        for k in (v.S_TINT, v.S_PI, v.S_PQ, v.S_BRE, v.S_BIM, v.S_C1I, v.S_C1Q, v.S_C2I, v.S_C2Q):
+            if state != 1 or k < v.S_C1I:
+                S[k] = S[k] or 1 << 28
+        S[v.S_STATE] = state
+        S[v.S_WPOS] = wpos
+        S[v.S_LVL] = S[v.S_LVL] or 800
+        S[v.S_ZSH] = S[v.S_ZSH] or 10
+        S[v.S_GZ] = 3000
+        S[v.S_NEED] = 300
+        c = (c * 31 + sym(ring, S, hist, w)) & 0xFFFFFF
+        for x in S:
+            c = (c * 31 + (x & 0xFFFFFFF)) & 0xFFFFFF
+        for x in hist:
+            c = (c * 31 + (x & 0xFFFFFFF)) & 0xFFFFFF
+        for i in range(v.W_CS, v.W_ZB + 800):
+            c = (c * 31 + w[i]) & 0xFFFFFF
     return c
 
 
@@ -113,8 +118,7 @@ def _check(name, kind, runner, kernel, reference, expected, verbose):
 def run(verbose=True):
     from phy import fec, kernel, rx
     from phy.kern_viper import mix as mix_viper
-    from phy.rx_viper import _coh as coh_viper
-    from phy.rx_viper import _mf as mf_viper
+    from phy.rx_viper import _sym as sym_viper
 
     v = _vector(203)
 
@@ -124,8 +128,7 @@ def run(verbose=True):
     checks = (
         ("kernel", kernel.KIND, mix_run, kernel.mix, mix_viper, EXPECTED),
         ("acs", fec.ACS_KIND, _acs_run, fec._acs, fec._acs_viper, EXPECTED_ACS),
-        ("coh", rx.COH_KIND, _coh_run, rx._coh, coh_viper, EXPECTED_COH),
-        ("mf", rx.MF_KIND, _mf_run, rx._mf, mf_viper, EXPECTED_MF),
+        ("sym", rx.SYM_KIND, _sym_run, rx._sym, sym_viper, EXPECTED_SYM),
     )
     ok = True
     for c in checks:
