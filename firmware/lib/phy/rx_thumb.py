@@ -1,225 +1,622 @@
-"""Coherent sync check and matched filter in Thumb-2 assembler (armv7emsp only).
+"""The receiver's per-symbol loop in Thumb-2 assembler (armv7emsp only).
 
-_coh: same contract as rx_viper._coh,
-bit exact in out[0..7] with the viper function on a 32-bit port (all sums wrap modulo 2**32 as
-viper's machine ints do there). Selected by phy.rx on the stm32 port; checked on an emulated
+_sym(ring, S, hist, W): same contract as rx_viper._sym and bit-identical results (return value,
+S, hist, W) on a 32-bit port; selected by phy.rx on the stm32 port; checked on an emulated
 Cortex-M4 against the viper reference run in Unix MicroPython by
 host_tests/py/test_thumb_kernels.py and on the board by phy.selftest.run().
+  ring : array('h') of 2048 (the mixer ring), S : array('i') of 32 (rx_viper S_* indices),
+  hist : array('i') of 256 (strobe I 0..127, Q 128..255, biased by 2**28),
+  W    : the work area of rx_viper.work_buffer() (taps at byte 60, matched-filter scratch at 16,
+         coherent-check outputs at W_CS = 2620, block sums at W_BLK = 2652, frame at W_ZB = 3724)
+The numbers above and the S byte offsets (4 * S_*) are immediates here: rx_viper is the one
+place they are defined, and the emulator tests compare every word of S, hist and W.
 
-_coh(hist, zidx, out)
-  hist : array('i') of 256: strobe I (0..127) and Q (128..255), biased by 2**28
-  zidx : write index of the history; the 48 strobes before it (mod 128) are correlated
-  out  : array('i') of 8 (see rx_viper._coh)
-
-Three loops (known symbols 0..15, 16..23, 24..47), one strobe per iteration: the signs of the
-known symbols are immediates shifted out of r7 (a sentinel bit ends the loop), the pointer wraps
-at the end of the I half. Registers: r0 I pointer, r1/r2 vi/vq, r3 scratch, r4/r5/r6 the
-segment's I, Q and energy sums (pushed after each loop), r7 signs; r12 the bias, lr the history
-base, r8 the end of the I half (r8 and r12 are saved on the stack and restored: MicroPython
-requires R8-R12 to be restored before an assembler function returns).
-
-_mf(ring, n0, mu, mf): same contract and bit-identical outputs as rx_viper._mf (selected by
-phy.rx on the stm32 port, checked like _coh)
-  ring : array('h') of 2048 (the receiver's mixer ring)
-  n0   : strobe sample index (absolute; the 22 samples n0 - 11 .. n0 + 10, mod 2048, are used)
-  mu   : strobe fraction, Q16 (0..65535): phase (mu >> 11) of the 32 polyphase tap sets
-  mf   : array('i') from rx_viper.mf_buffer(): out[0..3] = ia, ib, ma, mb + 2**29, then a
-         22-sample scratch (11 words), then the 32 x 20 taps as int32 (see rx_viper._mf)
-Matched filter, both rails at the strobe and half a symbol earlier, fully unrolled: one ldrh +
-sign extension per sample, one ldr + mul + add per product (r0 samples, r1 taps, r4..r7 ia, ib,
-ma, mb). When the 22 samples wrap at the end of the ring they are first copied in order into the
-scratch area and read from there. Uses r0-r7 only (R8-R12 untouched).
+One call runs the whole loop with no runtime call per symbol; every variable lives in S (biased
+fields as rx_viper keeps them) and is loaded/stored around its use. Registers: r7 = S, r8 ring,
+r9 hist, r10 W, r11 a copy of S; r8-r12 are saved and restored (MicroPython asm_thumb rule).
+Products of two non-negative 32-bit fields (the coherent-check thresholds, best sync-word peak)
+are compared unsigned, as the viper code compares them on the 64-bit port; the rx_viper clamp of
+|z| to 2**14 keeps every product the Gardner error, level and frame store form inside 32 bits.
+Internal subroutines (bl/bx lr):
+  MF   matched filter, both rails at the strobe and half a symbol earlier, fully unrolled (one ldrh
+       + sign extension per sample, one ldr + mul + add per product); when the 22 samples wrap at
+       the end of the ring they are first copied in order to the scratch area. In: r0 = n0.
+       Out: r4 ia, r5 ib, r6 ma, r3 mb; r7 reloaded from r11.
+  COH  coherent correlation of the last 48 strobes with the known preamble tail + sync word
+       (rx_viper._coh): three loops, the signs of the known symbols are immediates shifted out of
+       r7 (a sentinel bit ends each loop), the pointer wraps at the end of the I half (r8), bias
+       in r12, history base in lr; results to W + W_CS. Saves r4-r7, lr and r8.
+  RESC the AGC step (rx_viper._rescale): r1 = 1 halves, 0 doubles the history; halving also
+       scales the peak-search state in S.
 """
 
 import micropython
 
 
 @micropython.asm_thumb
-def _coh(r0, r1, r2):
-    push({r2})
-    mov(r3, r8)
-    push({r3})
-    mov(r3, r12)
-    push({r3})  # r8 and r12 must be restored before return (MicroPython asm_thumb rule)
-    mov(lr, r0)
-    movw(r3, 512)
-    add(r3, r3, r0)
-    mov(r8, r3)  # end of the I half
+def _sym(r0, r1, r2, r3):
+    mov(r4, r8)
+    mov(r5, r9)
+    mov(r6, r10)
+    mov(r7, r11)
+    push({r4, r5, r6, r7})
+    mov(r4, r12)
+    push({r4})
+    mov(r8, r0)  # ring
+    mov(r9, r2)  # hist
+    mov(r10, r3)  # W
+    mov(r11, r1)  # S
+    mov(r7, r1)
+
+    # ---------------- one symbol per pass while n0 + 11 <= wpos ----------------
+    label(LOOP)
+    ldr(r0, [r7, 0])  # n0
+    ldr(r1, [r7, 76])  # wpos
+    mov(r2, r0)
+    add(r2, 11)
+    cmp(r2, r1)
+    ble(GO)
+    mov(r0, 0)
+    b(END)
+    label(GO)
+    bl(MF)
+    # rails: n0 odd -> zi = ib, zq = ia, mi = mb, mq = ma; even -> ia, ib, ma, mb
+    ldr(r0, [r7, 0])
+    lsl(r0, r0, 31)
+    beq(EVEN)
+    mov(r0, r4)
+    mov(r4, r5)
+    mov(r5, r0)
+    mov(r0, r6)
+    mov(r6, r3)
+    mov(r3, r0)
+    label(EVEN)
+    # r4 zi, r5 zq, r6 mi, r3 mq: >> zsh, clamp to +-16383
+    ldr(r0, [r7, 24])  # zsh
+    asr(r4, r0)
+    asr(r5, r0)
+    asr(r6, r0)
+    asr(r3, r0)
+    movw(r1, 16383)
+    neg(r2, r1)
+    cmp(r4, r1)
+    it(gt)
+    mov(r4, r1)
+    cmp(r4, r2)
+    it(lt)
+    mov(r4, r2)
+    cmp(r5, r1)
+    it(gt)
+    mov(r5, r1)
+    cmp(r5, r2)
+    it(lt)
+    mov(r5, r2)
+    cmp(r6, r1)
+    it(gt)
+    mov(r6, r1)
+    cmp(r6, r2)
+    it(lt)
+    mov(r6, r2)
+    cmp(r3, r1)
+    it(gt)
+    mov(r3, r1)
+    cmp(r3, r2)
+    it(lt)
+    mov(r3, r2)
+    # level: lvl += ((|zi| + |zq|) - lvl) >> 3
+    mov(r0, r4)
+    cmp(r0, 0)
+    it(lt)
+    neg(r0, r0)
+    mov(r1, r5)
+    cmp(r1, 0)
+    it(lt)
+    neg(r1, r1)
+    add(r0, r0, r1)
+    ldr(r1, [r7, 20])  # lvl
+    sub(r0, r0, r1)
+    asr(r0, r0, 3)
+    add(r1, r1, r0)
+    str(r1, [r7, 20])
+    # block AGC (not in frame)
+    ldr(r2, [r7, 28])  # state
+    cmp(r2, 1)
+    beq(AGCX)
+    movw(r0, 1600)
+    cmp(r1, r0)
+    ble(AGCUP)
+    asr(r1, r1, 1)
+    str(r1, [r7, 20])  # lvl >>= 1
+    ldr(r0, [r7, 24])
+    add(r0, 1)
+    str(r0, [r7, 24])  # zsh += 1
+    asr(r4, r4, 1)
+    asr(r5, r5, 1)
+    asr(r6, r6, 1)
+    asr(r3, r3, 1)
+    movw(r0, 0)
+    movt(r0, 4096)  # bias 2**28
+    ldr(r1, [r7, 12])
+    sub(r1, r1, r0)
+    asr(r1, r1, 1)
+    add(r1, r1, r0)
+    str(r1, [r7, 12])  # pi >>= 1
+    ldr(r1, [r7, 16])
+    sub(r1, r1, r0)
+    asr(r1, r1, 1)
+    add(r1, r1, r0)
+    str(r1, [r7, 16])  # pq >>= 1
+    ldr(r1, [r7, 84])
+    lsr(r1, r1, 2)
+    str(r1, [r7, 84])  # best >>= 2
+    mov(r1, 1)
+    bl(RESC)
+    mov(r0, 24)
+    str(r0, [r7, 72])  # hold = 24
+    b(HOLD)
+    label(AGCUP)
+    movw(r0, 400)
+    cmp(r1, r0)
+    bge(HOLD)
+    ldr(r0, [r7, 24])
+    cmp(r0, 0)
+    ble(HOLD)  # zsh > 0
+    ldr(r0, [r7, 72])
+    cmp(r0, 0)
+    bne(HOLD)  # hold == 0
+    cmp(r2, 0)
+    bne(HOLD)  # state == 0
+    mov(r1, 0)
+    bl(RESC)
+    ldr(r0, [r7, 24])
+    sub(r0, 1)
+    str(r0, [r7, 24])  # zsh -= 1
+    ldr(r1, [r7, 20])
+    lsl(r1, r1, 1)
+    str(r1, [r7, 20])  # lvl <<= 1
+    mov(r0, 24)
+    str(r0, [r7, 72])  # hold = 24
+    label(HOLD)
+    ldr(r0, [r7, 72])
+    cmp(r0, 0)
+    ble(HOLDX)
+    sub(r0, 1)
+    str(r0, [r7, 72])
+    label(HOLDX)
+    # strobe and mid energies for the hang-up escape (not in frame; used after the timing step)
+    mov(r0, r4)
+    mul(r0, r0)
+    mov(r1, r5)
+    mul(r1, r1)
+    add(r0, r0, r1)
+    asr(r0, r0, 6)
+    ldr(r1, [r7, 116])  # es
+    sub(r0, r0, r1)
+    asr(r0, r0, 3)
+    add(r1, r1, r0)
+    str(r1, [r7, 116])
+    mov(r0, r6)
+    mul(r0, r0)
+    mov(r1, r3)
+    mul(r1, r1)
+    add(r0, r0, r1)
+    asr(r0, r0, 6)
+    ldr(r1, [r7, 120])  # em
+    sub(r0, r0, r1)
+    asr(r0, r0, 3)
+    add(r1, r1, r0)
+    str(r1, [r7, 120])
+    label(AGCX)
+    # Gardner: e = (pi - zi) * mi + (pq - zq) * mq, en = e / max(1, lvl^2 >> 12) (truncated),
+    # clamped to +-4096
+    movw(r2, 0)
+    movt(r2, 4096)  # bias 2**28
+    ldr(r0, [r7, 12])
+    sub(r0, r0, r2)
+    sub(r0, r0, r4)
+    mul(r0, r6)
+    ldr(r1, [r7, 16])
+    sub(r1, r1, r2)
+    sub(r1, r1, r5)
+    mul(r1, r3)
+    add(r0, r0, r1)
+    ldr(r1, [r7, 20])
+    mul(r1, r1)
+    asr(r1, r1, 12)
+    cmp(r1, 1)
+    it(lt)
+    mov(r1, 1)
+    sdiv(r0, r0, r1)
+    movw(r1, 4096)
+    cmp(r0, r1)
+    it(gt)
+    mov(r0, r1)
+    neg(r1, r1)
+    cmp(r0, r1)
+    it(lt)
+    mov(r0, r1)
+    # loop filter: search: tint leaks (tint -= tint >> 4), adj = (en * 400 + 128) >> 8;
+    # in frame: tint += 2 en, adj = (en * 100 + 128) >> 8; tint clamped to +-25600
+    mov(r6, r2)  # bias
+    ldr(r1, [r7, 8])
+    sub(r1, r1, r6)  # tint
+    ldr(r2, [r7, 28])
+    cmp(r2, 1)
+    beq(TRK)
+    asr(r3, r1, 4)
+    sub(r1, r1, r3)
+    movw(r3, 400)
+    mul(r3, r0)
+    b(TADJ)
+    label(TRK)
+    lsl(r3, r0, 1)
+    add(r1, r1, r3)
+    mov(r3, 100)
+    mul(r3, r0)
+    label(TADJ)
+    add(r3, 128)
+    asr(r3, r3, 8)  # adj
+    movw(r2, 25600)
+    cmp(r1, r2)
+    it(gt)
+    mov(r1, r2)
+    neg(r2, r2)
+    cmp(r1, r2)
+    it(lt)
+    mov(r1, r2)
+    add(r0, r1, r6)
+    str(r0, [r7, 8])  # tint
+    add(r1, 128)
+    asr(r1, r1, 8)
+    add(r1, r1, r3)
+    ldr(r0, [r7, 4])  # mu
+    add(r0, r0, r1)
+    mov(r2, 1)
+    lsl(r2, r2, 18)
+    add(r0, r0, r2)  # mu += 262144 + ((tint + 128) >> 8) + adj
+    # hang-up escape (not in frame): jump half a symbol when em > 1.5 es
+    ldr(r2, [r7, 28])
+    cmp(r2, 1)
+    beq(NOJ)
+    ldr(r1, [r7, 124])  # jh
+    cmp(r1, 0)
+    ble(JCHK)
+    sub(r1, 1)
+    str(r1, [r7, 124])
+    b(NOJ)
+    label(JCHK)
+    ldr(r1, [r7, 116])  # es
+    ldr(r2, [r7, 120])  # em
+    asr(r3, r1, 1)
+    add(r3, r3, r1)
+    cmp(r2, r3)
+    ble(NOJ)
+    mov(r3, 1)
+    lsl(r3, r3, 17)
+    sub(r0, r0, r3)  # mu -= 131072
+    str(r2, [r7, 116])
+    str(r1, [r7, 120])  # swap es, em
+    mov(r1, 16)
+    str(r1, [r7, 124])  # jh = 16
+    label(NOJ)
+    asr(r1, r0, 16)
+    ldr(r2, [r7, 0])
+    add(r2, r2, r1)
+    str(r2, [r7, 0])  # n0 += mu >> 16
+    lsl(r0, r0, 16)
+    lsr(r0, r0, 16)
+    str(r0, [r7, 4])  # mu &= 0xFFFF
+    ldr(r2, [r7, 28])
+    cmp(r2, 1)
+    bne(SRCH)
+
+    # ---------------- in frame: int8 I/Q store, z^2 block sums ----------------
+    add(r0, r4, r6)
+    str(r0, [r7, 12])  # pi = zi
+    add(r0, r5, r6)
+    str(r0, [r7, 16])  # pq = zq
+    ldr(r6, [r7, 48])  # cnt
+    ldr(r3, [r7, 56])  # gz
+    mov(r2, 127)
+    neg(r2, r2)
+    mov(r0, r4)
+    mul(r0, r3)
+    asr(r0, r0, 16)  # xi
+    cmp(r0, 127)
+    it(gt)
+    mov(r0, 127)
+    cmp(r0, r2)
+    it(lt)
+    mov(r0, r2)
+    mov(r1, r5)
+    mul(r1, r3)
+    asr(r1, r1, 16)  # xq
+    cmp(r1, 127)
+    it(gt)
+    mov(r1, 127)
+    cmp(r1, r2)
+    it(lt)
+    mov(r1, r2)
+    mov(r2, r10)
+    movw(r3, 3724)
+    add(r2, r2, r3)
+    mov(r3, r6)
+    add(r3, 48)  # g
+    lsl(r3, r3, 1)
+    add(r2, r2, r3)
+    strb(r0, [r2, 0])
+    strb(r1, [r2, 1])
+    mov(r4, r0)
+    mul(r4, r0)
+    mov(r5, r1)
+    mul(r5, r1)
+    sub(r4, r4, r5)
+    ldr(r5, [r7, 60])
+    add(r5, r5, r4)
+    str(r5, [r7, 60])  # bre += xi^2 - xq^2 (biased)
+    mul(r0, r1)
+    lsl(r0, r0, 1)
+    ldr(r5, [r7, 64])
+    add(r5, r5, r0)
+    str(r5, [r7, 64])  # bim += 2 xi xq (biased)
+    mov(r0, r6)
+    add(r0, 48)  # g
+    mov(r1, 31)
+    and_(r1, r0)
+    cmp(r1, 31)
+    bne(NOBLK)
+    lsr(r0, r0, 5)
+    lsl(r0, r0, 3)
+    mov(r2, r10)
+    movw(r3, 2652)
+    add(r2, r2, r3)
+    add(r2, r2, r0)  # &blk[2 (g >> 5)]
+    ldr(r3, [r7, 60])
+    str(r3, [r2, 0])
+    ldr(r3, [r7, 64])
+    str(r3, [r2, 4])
     movw(r3, 0)
-    movt(r3, 4096)
-    mov(r12, r3)  # bias 2**28
-    sub(r1, 48)
+    movt(r3, 4096)  # bias 2**28
+    str(r3, [r7, 60])
+    str(r3, [r7, 64])
+    label(NOBLK)
+    add(r6, 1)
+    str(r6, [r7, 48])  # cnt += 1
+    ldr(r0, [r7, 52])  # need
+    cmp(r6, r0)
+    bge(EV1)
+    b(LOOP)
+    label(EV1)
+    mov(r0, 1)
+    b(END)
+
+    # ---------------- search / peak search: history, differential bits ----------------
+    label(SRCH)
+    ldr(r1, [r7, 36])  # zidx
+    mov(r0, r9)
+    lsl(r3, r1, 2)
+    add(r0, r0, r3)
+    add(r3, r4, r6)
+    str(r3, [r0, 0])  # hist[zidx] = zi
+    add(r3, r5, r6)
+    movw(r2, 512)
+    add(r0, r0, r2)
+    str(r3, [r0, 0])  # hist[128 + zidx] = zq
+    add(r1, 1)
     mov(r3, 127)
     and_(r1, r3)
+    str(r1, [r7, 36])
+    ldr(r0, [r7, 12])
+    sub(r0, r0, r6)
+    mul(r0, r4)
+    ldr(r1, [r7, 16])
+    sub(r1, r1, r6)
+    mul(r1, r5)
+    add(r0, r0, r1)  # zi * pi + zq * pq
+    ldr(r1, [r7, 32])
+    lsl(r1, r1, 1)
+    cmp(r0, 0)
+    it(lt)
+    add(r1, 1)
     lsl(r1, r1, 2)
-    add(r0, r0, r1)  # &hist[(zidx - 48) & 127]
-    # known symbols 0..15 (preamble tail): sign bits, sentinel above
-    movw(r7, 43690)
-    movt(r7, 1)
-    mov(r4, 0)
-    mov(r5, 0)
-    mov(r6, 0)
-    label(LA)
-    ldr(r1, [r0, 0])
-    movw(r3, 512)
-    add(r3, r3, r0)
-    ldr(r2, [r3, 0])
-    mov(r3, r12)
-    sub(r1, r1, r3)  # vi
-    sub(r2, r2, r3)  # vq
-    add(r0, 4)
-    mov(r3, r8)
-    cmp(r0, r3)
-    bne(WA)
-    mov(r0, lr)  # ring wrap
-    label(WA)
-    lsr(r7, r7, 1)  # carry = known symbol
-    bcs(NA)
-    add(r4, r4, r1)
-    add(r5, r5, r2)
-    b(SA)
-    label(NA)
-    sub(r4, r4, r1)
-    sub(r5, r5, r2)
-    label(SA)
-    mul(r1, r1)
-    mul(r2, r2)
-    add(r1, r1, r2)
-    asr(r1, r1, 6)
-    add(r6, r6, r1)  # e = (vi * vi + vq * vq) >> 6
-    cmp(r7, 1)
-    bne(LA)
-    push({r4, r5, r6})
-    # 16..23 (first half and sync word): sign bits, sentinel above
-    movw(r7, 326)
-    mov(r4, 0)
-    mov(r5, 0)
-    mov(r6, 0)
-    label(LB)
-    ldr(r1, [r0, 0])
-    movw(r3, 512)
-    add(r3, r3, r0)
-    ldr(r2, [r3, 0])
-    mov(r3, r12)
-    sub(r1, r1, r3)  # vi
-    sub(r2, r2, r3)  # vq
-    add(r0, 4)
-    mov(r3, r8)
-    cmp(r0, r3)
-    bne(WB)
-    mov(r0, lr)  # ring wrap
-    label(WB)
-    lsr(r7, r7, 1)  # carry = known symbol
-    bcs(NB)
-    add(r4, r4, r1)
-    add(r5, r5, r2)
-    b(SB)
-    label(NB)
-    sub(r4, r4, r1)
-    sub(r5, r5, r2)
-    label(SB)
-    mul(r1, r1)
-    mul(r2, r2)
-    add(r1, r1, r2)
-    asr(r1, r1, 6)
-    add(r6, r6, r1)  # e = (vi * vi + vq * vq) >> 6
-    cmp(r7, 1)
-    bne(LB)
-    push({r4, r5, r6})
-    # 24..47 (second half, sync word): sign bits, sentinel above
-    movw(r7, 16654)
-    movt(r7, 442)
-    mov(r4, 0)
-    mov(r5, 0)
-    mov(r6, 0)
-    label(LC)
-    ldr(r1, [r0, 0])
-    movw(r3, 512)
-    add(r3, r3, r0)
-    ldr(r2, [r3, 0])
-    mov(r3, r12)
-    sub(r1, r1, r3)  # vi
-    sub(r2, r2, r3)  # vq
-    add(r0, 4)
-    mov(r3, r8)
-    cmp(r0, r3)
-    bne(WC)
-    mov(r0, lr)  # ring wrap
-    label(WC)
-    lsr(r7, r7, 1)  # carry = known symbol
-    bcs(NC)
-    add(r4, r4, r1)
-    add(r5, r5, r2)
-    b(SC)
-    label(NC)
-    sub(r4, r4, r1)
-    sub(r5, r5, r2)
-    label(SC)
-    mul(r1, r1)
-    mul(r2, r2)
-    add(r1, r1, r2)
-    asr(r1, r1, 6)
-    add(r6, r6, r1)  # e = (vi * vi + vq * vq) >> 6
-    cmp(r7, 1)
-    bne(LC)
-    push({r4, r5, r6})
-    # sums: segment C (c2i, c2q, e), B, A on the stack, last pushed first
-    pop({r4, r5, r6})
-    pop({r1, r2, r3})
-    add(r3, r3, r6)  # ens
-    add(r1, r1, r4)  # csi (before >> 3)
-    add(r2, r2, r5)  # csq
-    pop({r0, r6, r7})
-    add(r7, r7, r3)  # en2
+    lsr(r1, r1, 2)
+    str(r1, [r7, 32])  # dreg
+    add(r0, r4, r6)
+    str(r0, [r7, 12])  # pi = zi
+    add(r0, r5, r6)
+    str(r0, [r7, 16])  # pq = zq
+    ldr(r2, [r7, 28])
+    cmp(r2, 2)
+    beq(PEAK)
+    # search: differential-bit errors against the sync word, popcount(dreg ^ DSYNC) <= 13
+    movw(r0, 50035)
+    movt(r0, 4936)  # DSYNC
+    eor(r0, r1)
+    lsr(r1, r0, 1)
+    movw(r2, 0x5555)
+    movt(r2, 0x5555)
+    and_(r1, r2)
+    sub(r0, r0, r1)
+    movw(r2, 0x3333)
+    movt(r2, 0x3333)
+    lsr(r1, r0, 2)
+    and_(r1, r2)
+    and_(r0, r2)
     add(r0, r0, r1)
-    sub(r0, r0, r4)  # c1i = A + B
-    add(r6, r6, r2)
-    sub(r6, r6, r5)  # c1q
-    asr(r1, r1, 3)
-    mul(r1, r1)
-    asr(r2, r2, 3)
-    mul(r2, r2)
-    add(r1, r1, r2)  # |Cs|^2 / 64
-    pop({r2})
-    mov(lr, r2)  # caller's r12 (the history base is no longer needed)
-    pop({r2})
-    mov(r8, r2)
-    pop({r2})  # out
-    str(r1, [r2, 24])
-    str(r3, [r2, 28])
-    str(r7, [r2, 16])
-    add(r1, r0, r4)
-    asr(r1, r1, 3)
-    mul(r1, r1)
-    add(r3, r6, r5)
-    asr(r3, r3, 3)
-    mul(r3, r3)
-    add(r1, r1, r3)
-    str(r1, [r2, 20])  # |C|^2 / 64
-    mov(r3, r12)
+    lsr(r1, r0, 4)
+    add(r0, r0, r1)
+    movw(r2, 0x0F0F)
+    movt(r2, 0x0F0F)
+    and_(r0, r2)
+    movw(r2, 0x0101)
+    movt(r2, 0x0101)
+    mul(r0, r2)
+    lsr(r0, r0, 24)
+    cmp(r0, 13)
+    ble(DCOH)
+    b(LOOP)
+    label(DCOH)
+    bl(COH)
+    mov(r2, r10)
+    movw(r3, 2620)
+    add(r2, r2, r3)  # cs
+    ldr(r0, [r2, 20])
+    mov(r1, 5)
+    mul(r0, r1)
+    ldr(r1, [r2, 16])
+    mov(r3, 36)
+    mul(r1, r3)
+    cmp(r0, r1)
+    bcs(PASS)  # |C|^2 * 5 >= E * 36
+    ldr(r0, [r2, 24])
+    mov(r1, 5)
+    mul(r0, r1)
+    ldr(r1, [r2, 28])
+    mov(r3, 40)
+    mul(r1, r3)
+    cmp(r0, r1)
+    bcs(PASS)  # |Cs|^2 * 5 >= Es * 40
+    b(LOOP)
+    label(PASS)
+    mov(r0, 2)
+    str(r0, [r7, 28])  # state = 2
+    mov(r0, 0)
+    str(r0, [r7, 88])  # since = 0
+    bl(TAKE)
+    b(LOOP)
+
+    # peak search: keep the best sync-word peak; commit or give up PKCONF strobes after it
+    label(PEAK)
+    bl(COH)
+    mov(r2, r10)
+    movw(r3, 2620)
+    add(r2, r2, r3)  # cs
+    ldr(r0, [r2, 24])
+    ldr(r1, [r7, 84])
+    cmp(r0, r1)
+    bls(NOTBEST)
+    mov(r0, 0)
+    str(r0, [r7, 88])  # since = 0
+    bl(TAKE)
+    b(PKCHK)
+    label(NOTBEST)
+    ldr(r0, [r7, 88])
+    add(r0, 1)
+    str(r0, [r7, 88])
+    label(PKCHK)
+    ldr(r0, [r7, 88])
+    cmp(r0, 24)
+    bge(PKEND)
+    b(LOOP)
+    label(PKEND)
+    ldr(r0, [r7, 84])
+    mov(r1, 5)
+    mul(r0, r1)
+    ldr(r1, [r7, 112])
+    mov(r3, 40)
+    mul(r1, r3)
+    cmp(r0, r1)
+    bcc(TOSRCH)  # best * 5 < BESTE * 40
+    ldr(r0, [r7, 92])
+    cmp(r0, 0)
+    beq(TOSRCH)
+    mov(r0, 2)  # commit: phy.rx runs rx_viper._sync
+    b(END)
+    label(TOSRCH)
+    mov(r0, 0)
+    str(r0, [r7, 28])
+    b(LOOP)
+
+    # TAKE: candidate from cs (r2): best, BESTE, win = |C|^2 * 5 >= E * 24, C1I..C2Q
+    label(TAKE)
+    ldr(r0, [r2, 24])
+    str(r0, [r7, 84])
+    ldr(r0, [r2, 28])
+    str(r0, [r7, 112])
+    ldr(r0, [r2, 20])
+    mov(r1, 5)
+    mul(r0, r1)
+    ldr(r1, [r2, 16])
+    mov(r3, 24)
+    mul(r1, r3)
+    cmp(r0, r1)
+    mov(r0, 0)
+    it(cs)
+    mov(r0, 1)
+    str(r0, [r7, 92])
+    ldr(r0, [r2, 0])
+    str(r0, [r7, 96])
+    ldr(r0, [r2, 4])
+    str(r0, [r7, 100])
+    ldr(r0, [r2, 8])
+    str(r0, [r7, 104])
+    ldr(r0, [r2, 12])
+    str(r0, [r7, 108])
+    bx(lr)
+
+    # RESC: r1 = 1 halves, 0 doubles the strobe history; halving also scales BESTE and C1I..C2Q
+    label(RESC)
+    push({r3, r4, r5})
+    mov(r2, r9)
+    movw(r3, 0)
+    movt(r3, 4096)  # bias 2**28
+    movw(r4, 1024)
+    add(r5, r2, r4)
+    label(RL)
+    ldr(r0, [r2, 0])
+    sub(r0, r0, r3)
+    cmp(r1, 0)
+    ite(ne)
+    asr(r0, r0, 1)
+    lsl(r0, r0, 1)
     add(r0, r0, r3)
     str(r0, [r2, 0])
-    add(r6, r6, r3)
-    str(r6, [r2, 4])
-    add(r4, r4, r3)
-    str(r4, [r2, 8])
-    add(r5, r5, r3)
-    str(r5, [r2, 12])
-    mov(r12, lr)
-    mov(r0, 0)
+    add(r2, 4)
+    cmp(r2, r5)
+    bne(RL)
+    cmp(r1, 0)
+    beq(RX)
+    ldr(r0, [r7, 112])
+    lsr(r0, r0, 2)
+    str(r0, [r7, 112])
+    ldr(r0, [r7, 96])
+    sub(r0, r0, r3)
+    asr(r0, r0, 1)
+    add(r0, r0, r3)
+    str(r0, [r7, 96])
+    ldr(r0, [r7, 100])
+    sub(r0, r0, r3)
+    asr(r0, r0, 1)
+    add(r0, r0, r3)
+    str(r0, [r7, 100])
+    ldr(r0, [r7, 104])
+    sub(r0, r0, r3)
+    asr(r0, r0, 1)
+    add(r0, r0, r3)
+    str(r0, [r7, 104])
+    ldr(r0, [r7, 108])
+    sub(r0, r0, r3)
+    asr(r0, r0, 1)
+    add(r0, r0, r3)
+    str(r0, [r7, 108])
+    label(RX)
+    pop({r3, r4, r5})
+    bx(lr)
 
-
-@micropython.asm_thumb
-def _mf(r0, r1, r2, r3):
-    push({r3})
+    # MF: r0 = n0 -> r4 ia, r5 ib, r6 ma, r3 mb (mu from S; taps at W + 60 + 80 * (mu >> 11))
+    label(MF)
+    ldr(r2, [r7, 4])  # mu
+    mov(r1, r0)
     sub(r1, 11)
     lsl(r1, r1, 21)
     lsr(r1, r1, 21)  # idx = (n0 - 11) & 2047
     lsr(r2, r2, 11)
     mov(r4, 80)
     mul(r2, r4)
+    mov(r3, r10)
     add(r2, r2, r3)
-    add(r2, 60)  # taps of phase mu >> 11: mf + 60 + 80 * (mu >> 11)
+    add(r2, 60)  # taps of phase mu >> 11
+    mov(r0, r8)  # ring
     movw(r4, 2026)
     cmp(r1, r4)
     bhi(WRAP)
@@ -435,15 +832,191 @@ def _mf(r0, r1, r2, r3):
     ldr(r3, [r1, 76])
     mul(r3, r2)
     add(r4, r4, r3)  # ia += s21 * h19
-    pop({r0})
+    mov(r3, r7)  # mb
+    mov(r7, r11)  # S
+    bx(lr)
+
+    # COH: coherent check of the 48 strobes before S[ZIDX] -> cs (W + 2620), rx_viper._coh
+    label(COH)
+    push({r4, r5, r6, r7, lr})
+    mov(r3, r8)
+    push({r3})
+    ldr(r1, [r7, 36])  # zidx
+    mov(r0, r9)
+    mov(lr, r0)
+    movw(r3, 512)
+    add(r3, r3, r0)
+    mov(r8, r3)  # end of the I half
     movw(r3, 0)
-    movt(r3, 8192)  # bias 2**29
-    add(r4, r4, r3)
-    str(r4, [r0, 0])
-    add(r5, r5, r3)
-    str(r5, [r0, 4])
+    movt(r3, 4096)  # bias 2**28
+    mov(r12, r3)
+    sub(r1, 48)
+    mov(r3, 127)
+    and_(r1, r3)
+    lsl(r1, r1, 2)
+    add(r0, r0, r1)  # &hist[(zidx - 48) & 127]
+    # known symbols 0..15 (preamble tail): sign bits, sentinel above
+    movw(r7, 43690)
+    movt(r7, 1)
+    mov(r4, 0)
+    mov(r5, 0)
+    mov(r6, 0)
+    label(LA)
+    ldr(r1, [r0, 0])
+    movw(r3, 512)
+    add(r3, r3, r0)
+    ldr(r2, [r3, 0])
+    mov(r3, r12)
+    sub(r1, r1, r3)  # vi
+    sub(r2, r2, r3)  # vq
+    add(r0, 4)
+    mov(r3, r8)
+    cmp(r0, r3)
+    bne(WA)
+    mov(r0, lr)  # ring wrap
+    label(WA)
+    lsr(r7, r7, 1)  # carry = known symbol
+    bcs(NA)
+    add(r4, r4, r1)
+    add(r5, r5, r2)
+    b(SA)
+    label(NA)
+    sub(r4, r4, r1)
+    sub(r5, r5, r2)
+    label(SA)
+    mul(r1, r1)
+    mul(r2, r2)
+    add(r1, r1, r2)
+    asr(r1, r1, 6)
+    add(r6, r6, r1)  # e = (vi * vi + vq * vq) >> 6
+    cmp(r7, 1)
+    bne(LA)
+    push({r4, r5, r6})
+    # 16..23 (first half and sync word): sign bits, sentinel above
+    movw(r7, 326)
+    mov(r4, 0)
+    mov(r5, 0)
+    mov(r6, 0)
+    label(LB)
+    ldr(r1, [r0, 0])
+    movw(r3, 512)
+    add(r3, r3, r0)
+    ldr(r2, [r3, 0])
+    mov(r3, r12)
+    sub(r1, r1, r3)  # vi
+    sub(r2, r2, r3)  # vq
+    add(r0, 4)
+    mov(r3, r8)
+    cmp(r0, r3)
+    bne(WB)
+    mov(r0, lr)  # ring wrap
+    label(WB)
+    lsr(r7, r7, 1)  # carry = known symbol
+    bcs(NB)
+    add(r4, r4, r1)
+    add(r5, r5, r2)
+    b(SB)
+    label(NB)
+    sub(r4, r4, r1)
+    sub(r5, r5, r2)
+    label(SB)
+    mul(r1, r1)
+    mul(r2, r2)
+    add(r1, r1, r2)
+    asr(r1, r1, 6)
+    add(r6, r6, r1)  # e = (vi * vi + vq * vq) >> 6
+    cmp(r7, 1)
+    bne(LB)
+    push({r4, r5, r6})
+    # 24..47 (second half, sync word): sign bits, sentinel above
+    movw(r7, 16654)
+    movt(r7, 442)
+    mov(r4, 0)
+    mov(r5, 0)
+    mov(r6, 0)
+    label(LC)
+    ldr(r1, [r0, 0])
+    movw(r3, 512)
+    add(r3, r3, r0)
+    ldr(r2, [r3, 0])
+    mov(r3, r12)
+    sub(r1, r1, r3)  # vi
+    sub(r2, r2, r3)  # vq
+    add(r0, 4)
+    mov(r3, r8)
+    cmp(r0, r3)
+    bne(WC)
+    mov(r0, lr)  # ring wrap
+    label(WC)
+    lsr(r7, r7, 1)  # carry = known symbol
+    bcs(NC)
+    add(r4, r4, r1)
+    add(r5, r5, r2)
+    b(SC)
+    label(NC)
+    sub(r4, r4, r1)
+    sub(r5, r5, r2)
+    label(SC)
+    mul(r1, r1)
+    mul(r2, r2)
+    add(r1, r1, r2)
+    asr(r1, r1, 6)
+    add(r6, r6, r1)  # e = (vi * vi + vq * vq) >> 6
+    cmp(r7, 1)
+    bne(LC)
+    push({r4, r5, r6})
+    # sums: segment C (c2i, c2q, e), B, A on the stack, last pushed first
+    pop({r4, r5, r6})
+    pop({r1, r2, r3})
+    add(r3, r3, r6)  # ens
+    add(r1, r1, r4)  # csi (before >> 3)
+    add(r2, r2, r5)  # csq
+    pop({r0, r6, r7})
+    add(r7, r7, r3)  # en2
+    add(r0, r0, r1)
+    sub(r0, r0, r4)  # c1i = A + B
+    add(r6, r6, r2)
+    sub(r6, r6, r5)  # c1q
+    asr(r1, r1, 3)
+    mul(r1, r1)
+    asr(r2, r2, 3)
+    mul(r2, r2)
+    add(r1, r1, r2)  # |Cs|^2 / 64
+    push({r3})
+    mov(r2, r10)
+    movw(r3, 2620)
+    add(r2, r2, r3)  # cs
+    pop({r3})
+    str(r1, [r2, 24])
+    str(r3, [r2, 28])
+    str(r7, [r2, 16])
+    add(r1, r0, r4)
+    asr(r1, r1, 3)
+    mul(r1, r1)
+    add(r3, r6, r5)
+    asr(r3, r3, 3)
+    mul(r3, r3)
+    add(r1, r1, r3)
+    str(r1, [r2, 20])  # |C|^2 / 64
+    mov(r3, r12)
+    add(r0, r0, r3)
+    str(r0, [r2, 0])
     add(r6, r6, r3)
-    str(r6, [r0, 8])
-    add(r7, r7, r3)
-    str(r7, [r0, 12])
-    mov(r0, 0)
+    str(r6, [r2, 4])
+    add(r4, r4, r3)
+    str(r4, [r2, 8])
+    add(r5, r5, r3)
+    str(r5, [r2, 12])
+    pop({r3})
+    mov(r8, r3)
+    pop({r4, r5, r6, r7, pc})
+
+    # ---------------- return r0; restore r8-r12 ----------------
+    label(END)
+    pop({r4})
+    mov(r12, r4)
+    pop({r4, r5, r6, r7})
+    mov(r8, r4)
+    mov(r9, r5)
+    mov(r10, r6)
+    mov(r11, r7)

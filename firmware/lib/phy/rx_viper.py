@@ -317,7 +317,8 @@ HDR_EV = const(60)
 # --- work area W (work_buffer()): matched-filter buffer (mf_buffer layout), the coherent
 # check's 8 outputs, the per-block z^2 sums, the frame buffer (int8 I/Q per symbol from the
 # first known symbol; phy.rx writes the soft symbols in place from its start). Byte offsets;
-# rx_thumb._sym uses the same numbers.
+# rx_thumb._sym uses the same numbers. W[0:60] (matched-filter outputs and wrap scratch) is
+# scratch: its contents after _sym differ between the viper and asm_thumb versions.
 NSYM = const(4264)  # 48 known + header + payload symbols of the longest frame (checked)
 _NBLK = const(134)  # 32-symbol blocks of NSYM, rounded up
 W_CS = const(2620)  # 4 * (15 + 640)
