@@ -205,11 +205,32 @@ def disasm(code, base=CODE_BASE):
     return ["%08x: %s %s" % (i.address, i.mnemonic, i.op_str) for i in md.disasm(code, base)]
 
 
-def run(code, args, max_insns=50_000_000, misalign=0, profile=False):
+# Cortex-M4 cycle model for cycles=True (ARM Cortex-M4 TRM, "Processor instruction timings"),
+# on the pessimistic side where the TRM gives a range: data processing, MOV, shifts, compares,
+# IT and MUL 1; a load or store 2 (the TRM lets neighbouring ones pipeline to 1); PUSH/POP
+# 1 + registers; SDIV/UDIV 12 (the TRM's 2..12, early termination not modelled); a taken branch,
+# BL, BX or a POP into pc costs a pipeline refill of 3 more (the TRM's P = 1..3). No wait states
+# (the code of an .mpy runs from SRAM) and no bus contention modelled.
+_REFILL = 3
+
+
+def _base_cycles(insn):
+    m = insn.mnemonic.split(".")[0]
+    if m in ("push", "pop", "ldm", "stm", "ldmia", "stmdb", "stmia"):
+        return 1 + len(insn.operands)
+    if m.startswith(("ldr", "str")):
+        return 2
+    if m in ("sdiv", "udiv"):
+        return 12
+    return 1
+
+
+def run(code, args, max_insns=50_000_000, misalign=0, profile=False, cycles=False):
     """Call `code` with args (ints, or bytes-like copied to RAM at 64-byte boundaries + misalign).
 
     Returns Result(r0 as signed int32, [final contents of each buffer arg], executed instructions).
-    With profile=True, insns is (total, {address: count}).
+    With profile=True, insns is (total, {address: count}); with cycles=True it is
+    (instructions, estimated Cortex-M4 cycles by the model above).
     """
     if len(args) > 4:
         raise ValueError("asm_thumb takes at most 4 arguments")
@@ -236,7 +257,24 @@ def run(code, args, max_insns=50_000_000, misalign=0, profile=False):
     counter = [0]
     hist = {}
 
-    if profile:
+    if cycles:
+        from capstone import CS_ARCH_ARM, CS_MODE_MCLASS, CS_MODE_THUMB, Cs
+
+        md = Cs(CS_ARCH_ARM, CS_MODE_THUMB | CS_MODE_MCLASS)
+        md.detail = True
+        cost = {}
+        for insn in md.disasm(bytes(code), CODE_BASE):
+            cost[insn.address] = _base_cycles(insn)
+        state = [0, 0]  # cycles, expected next address
+
+        def hook(uc, address, size, _):
+            counter[0] += 1
+            if state[1] and address != state[1]:
+                state[0] += _REFILL  # the previous instruction branched
+            state[0] += cost.get(address, 1)
+            state[1] = address + size
+
+    elif profile:
 
         def hook(uc, address, size, _):
             counter[0] += 1
@@ -255,6 +293,9 @@ def run(code, args, max_insns=50_000_000, misalign=0, profile=False):
         raise RuntimeError("stack not balanced")
     r0 = struct.unpack("<i", struct.pack("<I", uc.reg_read(A.UC_ARM_REG_R0)))[0]
     out = [bytes(uc.mem_read(p, n)) for p, n in bufs]
+    if cycles:
+        # the final return (pop into pc / bx lr) leaves the code: count its refill too
+        return Result(r0, out, (counter[0], state[0] + _REFILL))
     return Result(r0, out, (counter[0], hist) if profile else counter[0])
 
 

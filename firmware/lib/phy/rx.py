@@ -8,8 +8,9 @@ rx.t_sample (sample index of the frame end) describe the latest frame.
 After construction nothing in feed() allocates on the heap (checked with heap_lock in tests).
 
 Chain: per-sample kernel (DC tracker + fs/4 mixer into an int16 ring, phy.kernel) -> per symbol:
-polyphase RRC matched filter at the strobe and half a symbol earlier (32 phases; _mf from rx_viper,
-or rx_thumb in asm_thumb on stm32), Gardner timing loop, block AGC by shifts, sync detection
+one call per pass over the ring of the per-symbol loop (rx_viper._sym, or rx_thumb._sym in
+asm_thumb on stm32): polyphase RRC matched filter at the strobe and half a symbol earlier
+(32 phases), Gardner timing loop, block AGC by shifts, sync detection
 (differential pre-filter, coherent check on the last 16 preamble and 32 sync symbols, then a peak
 search on the sync word; phase, frequency and amplitude from the 48 known symbols); inside a frame
 each strobe is stored as int8 I/Q and z^2 is summed per 32-symbol block. Per frame (header, then

@@ -1,6 +1,7 @@
-"""Viper references of the receiver's coherent sync check _coh and matched filter _mf (phy.rx
-uses them on every port but stm32, where phy.rx_thumb._coh and _mf have the same signatures and
-bit-identical results)."""
+"""The receiver's per-symbol loop _sym in viper, with its state layout and helpers (phy.rx uses
+it on every port but stm32, where phy.rx_thumb._sym has the same signature and bit-identical
+results): matched filter _mf, coherent sync check _coh, AGC step _rescale, peak-search commit
+_sync/_commit. The asm_thumb version inlines _mf, _coh and _rescale as subroutines."""
 
 from array import array
 
@@ -109,7 +110,7 @@ def _mf(ring: ptr16, n0: int, mu: int, mf: ptr32):
     """Polyphase RRC matched filter of the receiver (phy.rx), both rails, at the strobe n0 and
     half a symbol (2 samples) earlier. ring: int16, 2048 entries; samples s_j = ring[(n0 - 11 + j)
     & 2047], j = 0..21; taps h_k = MF_TAPS[20 * (mu >> 11) + k], k = 0..19 (mu: 0..65535), which
-    mf_buffer() also holds as int32 in mf[15:] (the asm_thumb _mf reads them there).
+    mf_buffer() also holds as int32 in mf[15:] (the asm_thumb _sym reads them there).
     mid: sum of s_k * h_k (odd k -> ma, even -> mb); strobe: sum of s_(k+2) * h_k (odd -> ia,
     even -> ib). mf[0..3] = ia, ib, ma, mb + 2**29 (|sums| < 2**29; mf[4..14] is scratch).
     Unrolled when the 22 samples do not wrap at the end of the ring (the receiver's former inline

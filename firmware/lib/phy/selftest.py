@@ -5,13 +5,12 @@ pseudo-random vector with an odd start offset and compares a checksum of its out
 stored value; on stm32 the viper reference is also run and compared with the thumb result bit for
 bit. Same for the Viterbi add-compare-select (phy.fec._acs, asm_thumb on stm32) on 70 steps of
 pseudo-random soft values: survivor bytes and path metrics against a stored checksum and, when
-the selected one is not viper, against fec._acs_viper. And the receiver's coherent sync check
-(phy.rx._coh, asm_thumb on stm32) on a pseudo-random strobe history, with the 48-strobe window
-wrapping inside the ring, not wrapping, and ending at its end: the 8 outputs of the 3 calls
-against a stored checksum and, when the selected one is not viper, against rx_viper._coh.
-And the receiver's matched filter (phy.rx._mf, asm_thumb on stm32) on a pseudo-random 2048-sample
-ring at 4 strobe positions (22 samples wrapping at the ring's end, just before it, none) and 4
-phases: the 4 outputs of each call against a stored checksum and rx_viper._mf.
+the selected one is not viper, against fec._acs_viper. And the receiver's per-symbol loop
+(phy.rx._sym, asm_thumb on stm32: matched filter, AGC, timing loop, coherent sync check, peak
+search, frame store) on a pseudo-random 2048-sample mixer ring from the search, peak-search and
+in-frame states, with the matched-filter window wrapping at the ring's end: a checksum of the
+return codes, the state, the strobe history and the work area against the stored value and,
+when the selected one is not viper, against rx_viper._sym.
 """
 
 import sys
