@@ -89,8 +89,7 @@ def _coh(hist: ptr32, zidx: int, out: ptr32):
     out[7] = ens
 
 
-_B2 = const(1 << 29)  # bias of the matched-filter outputs (|sum| <= 32768 * 11289 < 2**29)
-_MF_TAPS = const(15)  # word index of the taps in the mf buffer (after 4 outputs, 11 scratch)
+_MF_TAPS = const(15)  # word index of the taps in W (words 0..14: rx_thumb's wrap scratch)
 
 
 # matched-filter taps offset by 0x8000 (read unsigned through ptr16, one subtraction to sign)
@@ -98,144 +97,12 @@ _TAPS_B = array("H", (t + 0x8000 for t in MF_TAPS))
 
 
 def mf_buffer():
-    """The buffer _mf works in: 4 outputs, a 22-sample scratch, the 32 x 20 taps as int32."""
+    """The head of W: 15 words of scratch (rx_thumb copies a wrapping 22-sample window to word 4),
+    then the 32 x 20 matched-filter taps as int32."""
     b = array("i", bytearray(4 * (_MF_TAPS + len(MF_TAPS))))
     for k in range(len(MF_TAPS)):
         b[_MF_TAPS + k] = MF_TAPS[k]
     return b
-
-
-@micropython.viper
-def _mf(ring: ptr16, n0: int, mu: int, mf: ptr32):
-    """Polyphase RRC matched filter of the receiver (phy.rx), both rails, at the strobe n0 and
-    half a symbol (2 samples) earlier. ring: int16, 2048 entries; samples s_j = ring[(n0 - 11 + j)
-    & 2047], j = 0..21; taps h_k = MF_TAPS[20 * (mu >> 11) + k], k = 0..19 (mu: 0..65535), which
-    mf_buffer() also holds as int32 in mf[15:] (the asm_thumb _sym reads them there).
-    mid: sum of s_k * h_k (odd k -> ma, even -> mb); strobe: sum of s_(k+2) * h_k (odd -> ia,
-    even -> ib). mf[0..3] = ia, ib, ma, mb + 2**29 (|sums| < 2**29; mf[4..14] is scratch).
-    Unrolled when the 22 samples do not wrap at the end of the ring (the receiver's former inline
-    code, unchanged)."""
-    taps = ptr16(_TAPS_B)
-    mask = 2047
-    # strobe taps on ring[n0 - 9 + t], mid taps on ring[n0 - 11 + t], t = 0..19: in pairs of
-    # samples the strobe uses the previous pair's taps; even t -> rail "b"
-    tb = (mu >> 11) * 20
-    ia = 0
-    ib = 0
-    ma = 0
-    mb = 0
-    hp0 = 0
-    hp1 = 0
-    r = (n0 - 11) & mask
-    if r <= mask - 21:
-        # no wrap: unrolled
-        v = ring[r]
-        v = (v ^ 0x8000) - 0x8000
-        mb += v * (taps[tb] - 0x8000)
-        v = ring[r + 1]
-        v = (v ^ 0x8000) - 0x8000
-        ma += v * (taps[tb + 1] - 0x8000)
-        v = ring[r + 2]
-        v = (v ^ 0x8000) - 0x8000
-        ib += v * (taps[tb] - 0x8000)
-        mb += v * (taps[tb + 2] - 0x8000)
-        v = ring[r + 3]
-        v = (v ^ 0x8000) - 0x8000
-        ia += v * (taps[tb + 1] - 0x8000)
-        ma += v * (taps[tb + 3] - 0x8000)
-        v = ring[r + 4]
-        v = (v ^ 0x8000) - 0x8000
-        ib += v * (taps[tb + 2] - 0x8000)
-        mb += v * (taps[tb + 4] - 0x8000)
-        v = ring[r + 5]
-        v = (v ^ 0x8000) - 0x8000
-        ia += v * (taps[tb + 3] - 0x8000)
-        ma += v * (taps[tb + 5] - 0x8000)
-        v = ring[r + 6]
-        v = (v ^ 0x8000) - 0x8000
-        ib += v * (taps[tb + 4] - 0x8000)
-        mb += v * (taps[tb + 6] - 0x8000)
-        v = ring[r + 7]
-        v = (v ^ 0x8000) - 0x8000
-        ia += v * (taps[tb + 5] - 0x8000)
-        ma += v * (taps[tb + 7] - 0x8000)
-        v = ring[r + 8]
-        v = (v ^ 0x8000) - 0x8000
-        ib += v * (taps[tb + 6] - 0x8000)
-        mb += v * (taps[tb + 8] - 0x8000)
-        v = ring[r + 9]
-        v = (v ^ 0x8000) - 0x8000
-        ia += v * (taps[tb + 7] - 0x8000)
-        ma += v * (taps[tb + 9] - 0x8000)
-        v = ring[r + 10]
-        v = (v ^ 0x8000) - 0x8000
-        ib += v * (taps[tb + 8] - 0x8000)
-        mb += v * (taps[tb + 10] - 0x8000)
-        v = ring[r + 11]
-        v = (v ^ 0x8000) - 0x8000
-        ia += v * (taps[tb + 9] - 0x8000)
-        ma += v * (taps[tb + 11] - 0x8000)
-        v = ring[r + 12]
-        v = (v ^ 0x8000) - 0x8000
-        ib += v * (taps[tb + 10] - 0x8000)
-        mb += v * (taps[tb + 12] - 0x8000)
-        v = ring[r + 13]
-        v = (v ^ 0x8000) - 0x8000
-        ia += v * (taps[tb + 11] - 0x8000)
-        ma += v * (taps[tb + 13] - 0x8000)
-        v = ring[r + 14]
-        v = (v ^ 0x8000) - 0x8000
-        ib += v * (taps[tb + 12] - 0x8000)
-        mb += v * (taps[tb + 14] - 0x8000)
-        v = ring[r + 15]
-        v = (v ^ 0x8000) - 0x8000
-        ia += v * (taps[tb + 13] - 0x8000)
-        ma += v * (taps[tb + 15] - 0x8000)
-        v = ring[r + 16]
-        v = (v ^ 0x8000) - 0x8000
-        ib += v * (taps[tb + 14] - 0x8000)
-        mb += v * (taps[tb + 16] - 0x8000)
-        v = ring[r + 17]
-        v = (v ^ 0x8000) - 0x8000
-        ia += v * (taps[tb + 15] - 0x8000)
-        ma += v * (taps[tb + 17] - 0x8000)
-        v = ring[r + 18]
-        v = (v ^ 0x8000) - 0x8000
-        ib += v * (taps[tb + 16] - 0x8000)
-        mb += v * (taps[tb + 18] - 0x8000)
-        v = ring[r + 19]
-        v = (v ^ 0x8000) - 0x8000
-        ia += v * (taps[tb + 17] - 0x8000)
-        ma += v * (taps[tb + 19] - 0x8000)
-        v = ring[r + 20]
-        v = (v ^ 0x8000) - 0x8000
-        ib += v * (taps[tb + 18] - 0x8000)
-        v = ring[r + 21]
-        v = (v ^ 0x8000) - 0x8000
-        ia += v * (taps[tb + 19] - 0x8000)
-    else:
-        idx = n0 - 11
-        while True:
-            v0 = ring[idx & mask]
-            v0 = (v0 ^ 0x8000) - 0x8000
-            v1 = ring[(idx + 1) & mask]
-            v1 = (v1 ^ 0x8000) - 0x8000
-            ib += v0 * hp0
-            ia += v1 * hp1
-            if idx == n0 + 9:
-                break
-            h0 = taps[tb] - 0x8000
-            h1 = taps[tb + 1] - 0x8000
-            mb += v0 * h0
-            ma += v1 * h1
-            hp0 = h0
-            hp1 = h1
-            tb += 2
-            idx += 2
-    mf[0] = ia + _B2
-    mf[1] = ib + _B2
-    mf[2] = ma + _B2
-    mf[3] = mb + _B2
 
 
 # atan(2^-i) in 1/65536 turns, for the CORDIC
@@ -407,7 +274,8 @@ def _sym(ring: ptr16, S: ptr32, hist: ptr32, W: ptr8) -> int:
     block sums). Returns 0 when the ring is used up, 1 when a frame event is due (S[S_CNT] reached
     S[S_NEED]), 2 when the peak search commits (phy.rx does the commit, _sync, then calls again).
     All state is in S (indices below), hist and the work area W (work_buffer())."""
-    mfb = ptr32(W)
+    taps = ptr16(_TAPS_B)
+    mask = 2047
     cs = ptr32(int(W) + W_CS)
     zb = ptr8(int(W) + W_ZB)
     blk = ptr32(int(W) + W_BLK)
@@ -438,14 +306,125 @@ def _sym(ring: ptr16, S: ptr32, hist: ptr32, W: ptr8) -> int:
     jh = S[S_JH]
     ev = 0
     while n0 + 11 <= wpos:
-        # --- polyphase matched filter at n0 - 2 (mid) and n0 (strobe): phy.rx_viper._mf,
-        # asm_thumb on stm32 (strobe taps on ring[n0 - 9 + t], mid taps on ring[n0 - 11 + t],
-        # t = 0..19; rail "a" = odd sample offsets, "b" = even) ---
-        _mf(ring, n0, mu, mfb)
-        ia = mfb[0] - _B2
-        ib = mfb[1] - _B2
-        ma = mfb[2] - _B2
-        mb = mfb[3] - _B2
+        # --- polyphase RRC matched filter, both rails, at the strobe n0 and half a symbol (2
+        # samples) earlier: samples s_j = ring[(n0 - 11 + j) & 2047], j = 0..21; taps h_k =
+        # MF_TAPS[20 * (mu >> 11) + k], k = 0..19. mid: sum of s_k * h_k (odd k -> ma, even ->
+        # mb); strobe: sum of s_(k+2) * h_k (odd -> ia, even -> ib); |sums| < 2**29. Unrolled
+        # when the 22 samples do not wrap at the end of the ring (rx_thumb's MF subroutine
+        # reads the taps as int32 from W, mf_buffer()) ---
+        tb = (mu >> 11) * 20
+        ia = 0
+        ib = 0
+        ma = 0
+        mb = 0
+        hp0 = 0
+        hp1 = 0
+        r = (n0 - 11) & mask
+        if r <= mask - 21:
+            # no wrap: unrolled
+            v = ring[r]
+            v = (v ^ 0x8000) - 0x8000
+            mb += v * (taps[tb] - 0x8000)
+            v = ring[r + 1]
+            v = (v ^ 0x8000) - 0x8000
+            ma += v * (taps[tb + 1] - 0x8000)
+            v = ring[r + 2]
+            v = (v ^ 0x8000) - 0x8000
+            ib += v * (taps[tb] - 0x8000)
+            mb += v * (taps[tb + 2] - 0x8000)
+            v = ring[r + 3]
+            v = (v ^ 0x8000) - 0x8000
+            ia += v * (taps[tb + 1] - 0x8000)
+            ma += v * (taps[tb + 3] - 0x8000)
+            v = ring[r + 4]
+            v = (v ^ 0x8000) - 0x8000
+            ib += v * (taps[tb + 2] - 0x8000)
+            mb += v * (taps[tb + 4] - 0x8000)
+            v = ring[r + 5]
+            v = (v ^ 0x8000) - 0x8000
+            ia += v * (taps[tb + 3] - 0x8000)
+            ma += v * (taps[tb + 5] - 0x8000)
+            v = ring[r + 6]
+            v = (v ^ 0x8000) - 0x8000
+            ib += v * (taps[tb + 4] - 0x8000)
+            mb += v * (taps[tb + 6] - 0x8000)
+            v = ring[r + 7]
+            v = (v ^ 0x8000) - 0x8000
+            ia += v * (taps[tb + 5] - 0x8000)
+            ma += v * (taps[tb + 7] - 0x8000)
+            v = ring[r + 8]
+            v = (v ^ 0x8000) - 0x8000
+            ib += v * (taps[tb + 6] - 0x8000)
+            mb += v * (taps[tb + 8] - 0x8000)
+            v = ring[r + 9]
+            v = (v ^ 0x8000) - 0x8000
+            ia += v * (taps[tb + 7] - 0x8000)
+            ma += v * (taps[tb + 9] - 0x8000)
+            v = ring[r + 10]
+            v = (v ^ 0x8000) - 0x8000
+            ib += v * (taps[tb + 8] - 0x8000)
+            mb += v * (taps[tb + 10] - 0x8000)
+            v = ring[r + 11]
+            v = (v ^ 0x8000) - 0x8000
+            ia += v * (taps[tb + 9] - 0x8000)
+            ma += v * (taps[tb + 11] - 0x8000)
+            v = ring[r + 12]
+            v = (v ^ 0x8000) - 0x8000
+            ib += v * (taps[tb + 10] - 0x8000)
+            mb += v * (taps[tb + 12] - 0x8000)
+            v = ring[r + 13]
+            v = (v ^ 0x8000) - 0x8000
+            ia += v * (taps[tb + 11] - 0x8000)
+            ma += v * (taps[tb + 13] - 0x8000)
+            v = ring[r + 14]
+            v = (v ^ 0x8000) - 0x8000
+            ib += v * (taps[tb + 12] - 0x8000)
+            mb += v * (taps[tb + 14] - 0x8000)
+            v = ring[r + 15]
+            v = (v ^ 0x8000) - 0x8000
+            ia += v * (taps[tb + 13] - 0x8000)
+            ma += v * (taps[tb + 15] - 0x8000)
+            v = ring[r + 16]
+            v = (v ^ 0x8000) - 0x8000
+            ib += v * (taps[tb + 14] - 0x8000)
+            mb += v * (taps[tb + 16] - 0x8000)
+            v = ring[r + 17]
+            v = (v ^ 0x8000) - 0x8000
+            ia += v * (taps[tb + 15] - 0x8000)
+            ma += v * (taps[tb + 17] - 0x8000)
+            v = ring[r + 18]
+            v = (v ^ 0x8000) - 0x8000
+            ib += v * (taps[tb + 16] - 0x8000)
+            mb += v * (taps[tb + 18] - 0x8000)
+            v = ring[r + 19]
+            v = (v ^ 0x8000) - 0x8000
+            ia += v * (taps[tb + 17] - 0x8000)
+            ma += v * (taps[tb + 19] - 0x8000)
+            v = ring[r + 20]
+            v = (v ^ 0x8000) - 0x8000
+            ib += v * (taps[tb + 18] - 0x8000)
+            v = ring[r + 21]
+            v = (v ^ 0x8000) - 0x8000
+            ia += v * (taps[tb + 19] - 0x8000)
+        else:
+            idx = n0 - 11
+            while True:
+                v0 = ring[idx & mask]
+                v0 = (v0 ^ 0x8000) - 0x8000
+                v1 = ring[(idx + 1) & mask]
+                v1 = (v1 ^ 0x8000) - 0x8000
+                ib += v0 * hp0
+                ia += v1 * hp1
+                if idx == n0 + 9:
+                    break
+                h0 = taps[tb] - 0x8000
+                h1 = taps[tb + 1] - 0x8000
+                mb += v0 * h0
+                ma += v1 * h1
+                hp0 = h0
+                hp1 = h1
+                tb += 2
+                idx += 2
         # idx of j odd = n0 - 11 + odd: even when n0 is even -> rail "a" is I then
         if n0 & 1:
             zi = ib >> zsh
