@@ -346,7 +346,7 @@ class Receiver:
         _snr_acc(self.soft_pl, fr, nb, self.acc)
         _dewhiten(fr, L + profile.CRC_BYTES)
         self._to_search()
-        self.t_end = S[S_WPOS]
+        self.t_end = S[S_N0] - 2  # the last strobe + half a symbol, whatever the chunk size
         if not crc32_ok(fr, L):
             self.crc_errors += 1
             if self.on_crc_error is not None:
@@ -355,7 +355,7 @@ class Receiver:
         self.frames_ok += 1
         self.frame_len = L
         self.unread = True
-        self.t_sample = S[S_WPOS]
+        self.t_sample = self.t_end
         self._metrics()
         if self.on_frame is not None:
             self.on_frame(fr, L, self)
