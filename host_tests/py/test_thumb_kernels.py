@@ -1,6 +1,7 @@
 """asm_thumb kernels executed on an emulated Cortex-M4 (tools/thumb_emu.py, unicorn) against their
 viper references executed in a real Unix MicroPython process, bit for bit."""
 
+import ast
 import json
 import random
 import struct
@@ -244,61 +245,361 @@ def test_acs_selftest_expected():
     assert (c, d) == expected
 
 
-# --- coherent sync check: rx_thumb._coh (emulated) against rx_viper._coh (viper, micropython)
+# --- per-symbol loop: rx_thumb._sym (emulated) against rx_viper._sym (viper, micropython)
+#
+# One call of _sym(ring, S, hist, W) runs the receiver's per-symbol loop over the ring. The viper
+# reference runs in Unix MicroPython, the asm_thumb one on the emulated Cortex-M4; both get the
+# same input buffers and must give the same return value, S (every word), hist and W. Buffers
+# travel as raw bytes: IN = ring | S | hist | W, OUT = ev (int32) | S | hist | W.
+# W[0:60] is the matched filter's output/scratch area inside one call (rx_viper.mf_buffer: 4
+# outputs and 11 scratch words before the taps; nothing reads it after _sym returns): the thumb
+# loop uses it its own way (it copies wrapped samples to the scratch, the viper filter does not),
+# so those 60 bytes are not compared (the receiver-call test prints in how many calls they
+# differ); the rest of W (taps included) is.
 
 RX_THUMB = ROOT / "firmware" / "lib" / "phy" / "rx_thumb.py"
+SELFTEST = ROOT / "firmware" / "lib" / "phy" / "selftest.py"
 _B = 1 << 28
+W_SCRATCH = 60  # bytes: 4 * (4 outputs + 11 scratch words) of rx_viper.mf_buffer()
+TAPS_ABS = 11289  # largest sum of |taps| on one rail of a phase (phy.tables.MF_TAPS)
+TAPS_RMS = 5792  # largest rms gain of one rail of a phase
 
-MP_COH = r"""
-import sys, json
+
+def _thumb_defines(name):
+    tree = ast.parse(RX_THUMB.read_text())
+    return any(isinstance(n, ast.FunctionDef) and n.name == name for n in tree.body)
+
+
+needs_thumb_sym = pytest.mark.skipif(
+    not _thumb_defines("_sym"), reason="rx_thumb._sym not written yet"
+)
+
+MP_SYM_INFO = r"""
+import json, binascii
+from phy import rx_viper as v
+from phy.tables import DSYNC
+c = {}
+for k in dir(v):
+    if k[:2] in ('S_', 'W_') or k in ('NSYM', 'KNOWN_N', 'HDR_EV'):
+        c[k] = getattr(v, k)
+c['DSYNC'] = int(DSYNC)
+c['W0'] = binascii.hexlify(v.work_buffer()).decode()
+print(json.dumps(c))
+"""
+
+# IN records from argv[1] through rx_viper._sym, OUT records to argv[2]
+MP_SYM_VIPER = r"""
+import sys, struct
 from array import array
-from phy.rx_viper import _coh
-cases = json.loads(sys.stdin.read())
-out = []
-for c in cases:
-    hist = array('i', c['hist'])
-    o = array('i', c['out'])
-    _coh(hist, c['zidx'], o)
-    out.append([list(hist), list(o)])
-print(json.dumps(out))
+from phy.rx_viper import _sym, S_NS, W_SIZE
+ring = array('h', bytearray(4096))
+S = array('i', bytearray(4 * S_NS))
+hist = array('i', bytearray(1024))
+W = bytearray(W_SIZE)
+fi = open(sys.argv[1], 'rb')
+fo = open(sys.argv[2], 'wb')
+while fi.readinto(ring) == 4096:
+    fi.readinto(S)
+    fi.readinto(hist)
+    fi.readinto(W)
+    ev = _sym(ring, S, hist, W)
+    fo.write(struct.pack('<i', ev))
+    fo.write(S)
+    fo.write(hist)
+    fo.write(W)
+fi.close()
+fo.close()
+"""
+
+# a real receive with phy.rx._sym replaced by a recorder: IN + OUT of every call with ev != 0
+# and of every argv[3]-th call, to argv[2]; chunk sizes vary (1 .. 1000 samples, LCG)
+MP_SYM_RECORD = r"""
+import sys, struct
+from array import array
+import phy.rx as rx
+from phy.rx import Receiver
+sym = rx._sym
+every = int(sys.argv[3])
+out = open(sys.argv[2], 'wb')
+n = [0, 0]
+def rec(ring, S, hist, W):
+    r0 = bytes(ring)
+    s0 = bytes(S)
+    h0 = bytes(hist)
+    w0 = bytes(W)
+    ev = sym(ring, S, hist, W)
+    if ev or n[0] % every == 0:
+        for b in (r0, s0, h0, w0, struct.pack('<i', ev), S, hist, W):
+            out.write(b)
+        n[1] += 1
+    n[0] += 1
+    return ev
+rx._sym = rec
+f = open(sys.argv[1], 'rb'); a = array('H', f.read()); f.close()
+r = Receiver(lambda b, n, x: None)
+p = 0
+s = 4321
+while p < len(a):
+    s = (s * 1103515245 + 12345) & 0x7FFFFFFF
+    m = 1 + (s >> 8) % 1000
+    v = memoryview(a)[p:p + m]
+    r.feed(v, len(v))
+    p += m
+out.close()
+print(r.frames_ok, r.syncs, r.header_errors, r.crc_errors, n[0], n[1])
 """
 
 
-def coh_cases():
-    rng = random.Random(11)
+def run_mp_files(script, *args, heap="16M"):
+    p = subprocess.run(
+        [micropython_exe(), "-X", "heapsize=" + heap, "-c", script, *map(str, args)],
+        env=mp_env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert p.returncode == 0, p.stderr + p.stdout
+    return p.stdout
+
+
+class SymLayout:
+    """Sizes, names and byte offsets of the _sym buffers (from rx_viper in micropython)."""
+
+    def __init__(self, info):
+        self.c = info
+        self.ns = info["S_NS"]
+        self.w_size = info["W_SIZE"]
+        self.w0 = bytes.fromhex(info["W0"])
+        self.sb = 4 * self.ns
+        self.in_size = 4096 + self.sb + 1024 + self.w_size
+        self.out_size = 4 + self.sb + 1024 + self.w_size
+        self.s_names = {v: k for k, v in info.items() if k.startswith("S_") and k != "S_NS"}
+
+    def __getattr__(self, name):
+        try:
+            return self.c[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def split_in(self, b):
+        o1, o2 = 4096, 4096 + self.sb
+        return b[:o1], b[o1:o2], b[o2 : o2 + 1024], b[o2 + 1024 :]
+
+    def split_out(self, b):
+        o = 4 + self.sb
+        return struct.unpack("<i", b[:4])[0], b[4:o], b[o : o + 1024], b[o + 1024 :]
+
+    def pack_in(self, ring, S, hist, W):
+        return (
+            struct.pack("<2048h", *ring)
+            + struct.pack("<%di" % self.ns, *S)
+            + struct.pack("<256i", *hist)
+            + bytes(W)
+        )
+
+    def words(self, b):
+        return struct.unpack("<%dI" % (len(b) // 4), b)
+
+    def describe_in(self, inp):
+        S = struct.unpack("<%di" % self.ns, self.split_in(inp)[1])
+        c = self.c
+        return (
+            "state %d n0 %d (window at ring[%d]) wpos %d (~%d symbols) mu %d zsh %d lvl %d hold %d"
+            % (
+                S[c["S_STATE"]],
+                S[c["S_N0"]],
+                (S[c["S_N0"]] - 11) & 2047,
+                S[c["S_WPOS"]],
+                max(0, (S[c["S_WPOS"]] - S[c["S_N0"]] - 11) // 4 + 1),
+                S[c["S_MU"]],
+                S[c["S_ZSH"]],
+                S[c["S_LVL"]],
+                S[c["S_HOLD"]],
+            )
+        )
+
+    def w_region(self, i):
+        c = self.c
+        for name, end in (
+            ("matched-filter outputs/scratch", W_SCRATCH),
+            ("taps", c["W_CS"]),
+            ("coherent-check outputs", c["W_BLK"]),
+            ("block sums", c["W_ZB"]),
+            ("frame buffer", self.w_size),
+        ):
+            if i < end:
+                return name
+        return "?"
+
+    def diff(self, got, ref):
+        """None if the thumb OUT equals the viper OUT (W[0:60] aside), else what differs."""
+        ge, gs, gh, gw = self.split_out(got)
+        re_, rs, rh, rw = self.split_out(ref)
+        msg = []
+        if ge != re_:
+            msg.append("return value: thumb %d, viper %d" % (ge, re_))
+        for name, g, r in (("S", gs, rs), ("hist", gh, rh)):
+            g, r = self.words(g), self.words(r)
+            bad = [i for i in range(len(g)) if g[i] != r[i]]
+            if bad:
+                i = bad[0]
+                what = self.s_names.get(i, "") if name == "S" else ("I" if i < 128 else "Q")
+                msg.append(
+                    "%s: %d words differ, first %s[%d] (%s): thumb %#010x, viper %#010x"
+                    % (name, len(bad), name, i, what, g[i], r[i])
+                )
+        bad = [i for i in range(W_SCRATCH, len(gw)) if gw[i] != rw[i]]
+        if bad:
+            i = bad[0]
+            msg.append(
+                "W: %d bytes differ, first W[%d] (%s): thumb %#04x, viper %#04x"
+                % (len(bad), i, self.w_region(i), gw[i], rw[i])
+            )
+        return "; ".join(msg) or None
+
+
+@pytest.fixture(scope="module")
+def sym_layout():
+    return SymLayout(json.loads(run_mp_files(MP_SYM_INFO)))
+
+
+def viper_sym(lay, inputs, tmp_path):
+    """rx_viper._sym on each IN record, in one micropython process -> list of OUT records."""
+    fi, fo = tmp_path / "sym_in.bin", tmp_path / "sym_out.bin"
+    fi.write_bytes(b"".join(inputs))
+    run_mp_files(MP_SYM_VIPER, fi, fo)
+    data = fo.read_bytes()
+    assert len(data) == lay.out_size * len(inputs)
+    return [data[k * lay.out_size : (k + 1) * lay.out_size] for k in range(len(inputs))]
+
+
+def emu_sym(lay, inp, cycles=False):
+    """rx_thumb._sym on the emulated Cortex-M4 -> (OUT record, instructions [, cycles])."""
+    code = thumb_emu.extract(RX_THUMB, "_sym")
+    ring, S, hist, W = lay.split_in(inp)
+    res = thumb_emu.run(code, [ring, S, hist, W], cycles=cycles)
+    ring_o, S_o, hist_o, W_o = res.bufs
+    assert ring_o == ring, "_sym wrote the ring"
+    return struct.pack("<i", res.r0) + S_o + hist_o + W_o, res.insns
+
+
+def compare_thumb(lay, inputs, refs, label):
+    """Run every IN on the emulated thumb _sym; assert the OUT records equal the viper ones."""
+    bad, scratch, insns = [], 0, 0
+    for k, (inp, ref) in enumerate(zip(inputs, refs)):
+        got, n = emu_sym(lay, inp)
+        insns += n
+        d = lay.diff(got, ref)
+        if d:
+            bad.append("%s %d (%s): %s" % (label, k, lay.describe_in(inp), d))
+        if lay.split_out(got)[3][:W_SCRATCH] != lay.split_out(ref)[3][:W_SCRATCH]:
+            scratch += 1
+    assert not bad, "%d of %d %ss differ:\n" % (len(bad), len(inputs), label) + "\n".join(bad[:8])
+    return insns, scratch
+
+
+# --- random cases: states built like Receiver.reset() and varied; amplitudes are chosen so that
+# every strobe stays below 8000 and the history below 5000 (and the coherent-check sums far below
+# 2**31), where the 64-bit unix viper and a 32-bit port compute the same
+
+
+def sym_case(lay, rng, state, nsym, pos=None, t=None, zsh=None, pattern=False, impulses=False):
+    c = lay.c
+    zsh = rng.randrange(15) if zsh is None else zsh
+    if t is None:
+        t = rng.choice((0, 2, 20, 120, 300, 600, 1200, 2400))  # strobe rms per rail, target
+    amax = min(8000, (8000 << zsh) // TAPS_ABS)  # |strobe| <= 8000 whatever the samples
+    a = min(amax, round(t * 1.732 * (1 << zsh) / TAPS_RMS))
+    teff = a * TAPS_RMS / 1.732 / (1 << zsh)  # strobe rms per rail of this ring
+    ring = [rng.randint(-a, a) for _ in range(2048)]
+    if impulses:
+        for _ in range(rng.randrange(1, 8)):
+            ring[rng.randrange(2048)] = rng.choice((-amax, amax))
+    h = int(min(5000, max(4, 2 * teff)))
+    hist = [_B + rng.randint(-h, h) for _ in range(256)]
+    S = [0] * lay.ns
+    if pos is None:
+        pos = rng.randrange(2048)
+    n0 = pos + 11 + 2048 * rng.randrange(8000)
+    S[c["S_N0"]] = n0
+    S[c["S_WPOS"]] = n0 + 11 + 4 * (nsym - 1) + rng.randrange(4) if nsym else n0 + 10
+    S[c["S_MU"]] = rng.randrange(65536)
+    S[c["S_TINT"]] = _B + rng.randint(-26000, 26000)
+    p = min(16383, int(2 * teff) + 1)
+    S[c["S_PI"]] = _B + rng.randint(-p, p)
+    S[c["S_PQ"]] = _B + rng.randint(-p, p)
+    S[c["S_LVL"]] = rng.choice((0, 1, 390, 399, 400, 401, 420, 800, 1580, 1600, 1601, 1700, 3000))
+    S[c["S_ZSH"]] = zsh
+    S[c["S_STATE"]] = state
+    if rng.random() < 0.3:  # one shift from the sync word's differential bits: check at once
+        S[c["S_DREG"]] = (c["DSYNC"] >> 1) ^ (1 << rng.randrange(29))
+    else:
+        S[c["S_DREG"]] = rng.randrange(1 << 30)
+    S[c["S_ZIDX"]] = rng.randrange(128)
+    S[c["S_TH0"]] = _B + rng.randint(-99999, 99999)  # not used by _sym: must stay
+    S[c["S_D0"]] = _B + rng.randint(-9999, 9999)
+    S[c["S_AMP"]] = rng.randrange(32, 5000)
+    S[c["S_SYNCS"]] = rng.randrange(1000)
+    S[c["S_HOLD"]] = rng.choice((0, 0, 1, 3, 24))
+    S[c["S_JH"]] = rng.choice((0, 0, 1, 16))
+    e = int(teff * teff) // 16 + 1
+    S[c["S_ES"]] = rng.randrange(e)
+    S[c["S_EM"]] = rng.randrange(e)
+    # peak search (kept in every state; the AGC also rescales it)
+    big = int(min(4e8, 64 * (teff + 1) ** 2))
+    S[c["S_BEST"]] = rng.choice((0, rng.randrange(big), big))
+    S[c["S_SINCE"]] = rng.choice((0, rng.randrange(24), 22, 23, 24, 30))
+    S[c["S_WIN"]] = rng.randrange(2)
+    S[c["S_BESTE"]] = rng.choice((0, rng.randrange(int(min(5e7, 2 * (teff + 1) ** 2)))))
+    for k in ("S_C1I", "S_C1Q", "S_C2I", "S_C2Q"):
+        S[c[k]] = _B + rng.randint(-48 * h, 48 * h)
+    # in frame
+    room = c["NSYM"] - c["KNOWN_N"]
+    cnt = rng.choice((0, rng.randrange(room - 1), room - 2, rng.randrange(80)))
+    S[c["S_CNT"]] = cnt
+    need = rng.choice((c["HDR_EV"], cnt + 1, cnt, cnt + rng.randrange(1, 400)))
+    S[c["S_NEED"]] = min(need, room - 1) if need > cnt else need
+    S[c["S_GZ"]] = rng.choice((65536, 2048, rng.randrange(1000, 65537)))
+    S[c["S_BRE"]] = _B + rng.randint(-200000, 200000)
+    S[c["S_BIM"]] = _B + rng.randint(-200000, 200000)
+    if pattern:  # the known preamble tail + sync word as the last 47 strobes: the check passes
+        pa = int(min(1500, max(50, 2 * teff)))
+        z = S[c["S_ZIDX"]]
+        for k in range(47):
+            hk = (z - 47 + k) & 127
+            sgn = -1 if KNOWN[k] else 1
+            hist[hk] = _B + sgn * pa + rng.randint(-pa // 4, pa // 4)
+            hist[128 + hk] = _B - sgn * pa // 2 + rng.randint(-pa // 4, pa // 4)
+        S[c["S_DREG"]] = c["DSYNC"] >> 1
+    W = bytearray(lay.w0)
+    for lo, hi in ((0, W_SCRATCH), (c["W_CS"], lay.w_size)):  # garbage where _sym only writes
+        W[lo:hi] = bytes(rng.randrange(256) for _ in range(hi - lo))
+    return lay.pack_in(ring, S, hist, W)
+
+
+KNOWN = [0, 1] * 8 + [0, 1, 1, 0, 0, 0, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0]
+KNOWN += [1, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 1, 1, 1, 0, 1]
+
+
+def sym_random_cases(lay):
+    rng = random.Random(31)
     cases = []
-    # amplitudes: quiet, the receiver's working range (AGC keeps |I| + |Q| ~ 400..1600), and the
-    # largest for which the 64-bit unix viper and a 32-bit port agree (|C|^2 / 64 < 2**31)
-    for amp in (0, 1, 7, 300, 1600, 4000, 5400):
-        for zidx in (0, 1, 47, 48, 49, 80, 81, 100, 127):  # every wrap position of the 48
-            hist = [_B + rng.randrange(-amp, amp + 1) for _ in range(256)]
-            cases.append(dict(hist=hist, zidx=zidx, out=[rng.randrange(-99, 99)] * 8))
-    # a clean preamble tail + sync word (signs of tables.KNOWN) at +-5400 and at -5400
-    known = MP_KNOWN
-    for a, zidx in ((5400, 48), (-5400, 5), (1234, 127)):
-        hist = [_B] * 256
-        for k in range(48):
-            hk = (zidx - 48 + k) & 127
-            hist[hk] = _B + (-a if known[k] else a)
-            hist[128 + hk] = _B + (a // 3 if known[k] else -a // 3)
-        cases.append(dict(hist=hist, zidx=zidx, out=[0] * 8))
+    # every start of the 22-sample window near the ring's end (wrapping from 2027 on), few symbols
+    for i, pos in enumerate(list(range(2016, 2048)) + [0, 1, 2, 3]):
+        cases.append(sym_case(lay, rng, (0, 2, 1)[i % 3], rng.randrange(1, 6), pos=pos))
+    for state in (0, 2, 1):
+        for i in range(24):
+            nsym = rng.choice((0, 1, 2, 5, 17, 24, 25, 40, 100, 300)) if i else 300
+            cases.append(sym_case(lay, rng, state, nsym, impulses=(nsym <= 20 or state == 1)))
+    for _ in range(8):  # sync pattern in the history: search -> peak search -> commit
+        cases.append(sym_case(lay, rng, 0, rng.choice((1, 30, 80)), t=300, zsh=10, pattern=True))
+    for zsh, t, lvl_state in ((0, 0, 0), (14, 2400, 0), (3, 300, 0), (12, 2400, 2)):
+        cases.append(sym_case(lay, rng, lvl_state, 300, t=t, zsh=zsh))  # AGC at its ends
     return cases
 
 
-MP_KNOWN = [0, 1] * 8 + [0, 1, 1, 0, 0, 0, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0]
-MP_KNOWN += [1, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 1, 1, 1, 0, 1]
-
-
-def emu_coh(c):
-    code = thumb_emu.extract(RX_THUMB, "_coh")
-    hist = struct.pack("<256i", *c["hist"])
-    res = thumb_emu.run(code, [hist, c["zidx"], struct.pack("<8i", *c["out"])])
-    hist_out, out = res.bufs
-    assert hist_out == hist  # the check must not write the history
-    return list(struct.unpack("<8i", out)), res.insns
-
-
-def test_coh_known_matches_tables():
+def test_known_matches_tables():
     p = subprocess.run(
         [micropython_exe(), "-c", "from phy.tables import KNOWN; print(list(KNOWN))"],
         env=mp_env(),
@@ -307,137 +608,229 @@ def test_coh_known_matches_tables():
         text=True,
         timeout=60,
     )
-    assert json.loads(p.stdout) == MP_KNOWN
+    assert json.loads(p.stdout) == KNOWN
 
 
-def test_coh_thumb_equals_viper():
-    cases = coh_cases()
-    ref = run_mp(MP_COH, cases)
-    for i, (c, r) in enumerate(zip(cases, ref)):
-        got, _ = emu_coh(c)
-        assert r[0] == c["hist"]
-        assert got == r[1], "case %d (zidx=%d)" % (i, c["zidx"])
+@pytest.fixture(scope="module")
+def sym_random(sym_layout, tmp_path_factory):
+    cases = sym_random_cases(sym_layout)
+    return cases, viper_sym(sym_layout, cases, tmp_path_factory.mktemp("symr"))
 
 
-def _wrap(x):
-    x &= 0xFFFFFFFF
-    return x - (1 << 32) if x >> 31 else x
+def test_sym_random_cases_cover(sym_layout, sym_random):
+    """The random cases drive the viper loop through every branch worth checking."""
+    lay, c = sym_layout, sym_layout.c
+    seen = set()
+    for inp, out in zip(*sym_random):
+        s0 = struct.unpack("<%di" % lay.ns, lay.split_in(inp)[1])
+        ev, s1, _, _ = lay.split_out(out)
+        s1 = struct.unpack("<%di" % lay.ns, s1)
+        seen.add("ev%d" % ev)
+        seen.add("state %d->%d" % (s0[c["S_STATE"]], s1[c["S_STATE"]]))
+        if s1[c["S_ZSH"]] != s0[c["S_ZSH"]]:
+            seen.add("zsh up" if s1[c["S_ZSH"]] > s0[c["S_ZSH"]] else "zsh down")
+        if s1[c["S_JH"]] == 16 or s1[c["S_JH"]] > s0[c["S_JH"]]:
+            seen.add("timing jump")
+        if (s0[c["S_N0"]] - 11) & 2047 > 2026:
+            seen.add("window wraps")
+    need = {"ev0", "ev1", "ev2", "state 0->2", "state 2->0", "state 0->0", "state 1->1"}
+    need |= {"zsh up", "zsh down", "timing jump", "window wraps"}
+    assert need <= seen, sorted(need - seen)
 
 
-def coh_model32(hist, zidx):
-    """rx_viper._coh with 32-bit machine ints (as viper runs on the board): every sum wraps."""
-    s = [[0, 0, 0] for _ in range(3)]  # per segment: I, Q, energy
-    hk = (zidx - 48) & 127
-    for k in range(48):
-        vi, vq = _wrap(hist[hk] - _B), _wrap(hist[128 + hk] - _B)
-        e = _wrap(vi * vi + vq * vq) >> 6
-        if MP_KNOWN[k]:
-            vi, vq = -vi, -vq
-        seg = s[0 if k < 16 else 1 if k < 24 else 2]
-        seg[0] += vi
-        seg[1] += vq
-        seg[2] += e
-        hk = (hk + 1) & 127
-    c1i, c1q = s[0][0] + s[1][0], s[0][1] + s[1][1]
-    c2i, c2q = s[2][0], s[2][1]
-    csi, csq = _wrap(s[1][0] + c2i) >> 3, _wrap(s[1][1] + c2q) >> 3
-    ens = s[1][2] + s[2][2]
-    cti, ctq = _wrap(c1i + c2i) >> 3, _wrap(c1q + c2q) >> 3
-    out = [c1i + _B, c1q + _B, c2i + _B, c2q + _B, s[0][2] + ens, cti * cti + ctq * ctq]
-    return [_wrap(x) for x in out + [csi * csi + csq * csq, ens]]
+@needs_thumb_sym
+def test_sym_thumb_equals_viper_random(sym_layout, sym_random):
+    cases, refs = sym_random
+    compare_thumb(sym_layout, cases, refs, "case")
 
 
-def test_coh_thumb_wraps_like_32bit_viper():
-    """Beyond the range where 64-bit viper agrees (|v| up to 2**27): same as 32-bit wrap-around."""
-    rng = random.Random(12)
-    for amp in (32767, 1 << 20, (1 << 27) - 1):
-        for zidx in (0, 50, 127):
-            hist = [_B + rng.randrange(-amp, amp + 1) for _ in range(256)]
-            got, _ = emu_coh(dict(hist=hist, zidx=zidx, out=[0] * 8))
-            assert got == coh_model32(hist, zidx)
+# --- calls recorded from real receives
 
 
-def test_coh_instructions_per_call(capsys):
-    counts = set()
-    for zidx in (48, 0, 100):  # no wrap, wrap at the end, wrap inside
-        counts.add(emu_coh(dict(hist=[_B] * 256, zidx=zidx, out=[0] * 8))[1])
-    with capsys.disabled():
-        print("\n[thumb] coh: %s instructions per call (emulated Cortex-M4)" % sorted(counts))
-    assert max(counts) < 1300
-
-
-def test_coh_selftest_expected():
-    """phy/selftest.py's _coh vector through the emulated thumb _coh gives its EXPECTED_COH."""
-    import re
-
-    text = (ROOT / "firmware" / "lib" / "phy" / "selftest.py").read_text()
-    expected = int(re.search(r"EXPECTED_COH = (\d+)", text).group(1))
-    hist, s = [], 4242
-    for _ in range(256):
-        s = (s * 1103515245 + 12345) & 0x7FFFFFFF
-        hist.append(_B + ((s >> 16) & 4095) - 2048)
-    c = 0
-    for zidx in (100, 48, 0):
-        out, _ = emu_coh(dict(hist=hist, zidx=zidx, out=[0] * 8))
-        assert out == coh_model32(hist, zidx)
-        for x in out:
-            c = (c * 31 + (x & 0xFFFFFFF)) & 0xFFFFFF
-    assert c == expected
-
-
-MP_COH_RECORD = r"""
-import sys, json
-from array import array
-import phy.rx as rx
-from phy.rx import Receiver
-calls = []
-coh = rx._coh
-def rec(hist, zidx, out):  # viper passes the buffers as raw addresses: r.hist and r.cs
-    coh(hist, zidx, out)
-    if len(calls) < 400 and (len(calls) < 200 or zidx & 1):
-        calls.append([list(r.hist), zidx, list(r.cs)])
-rx._coh = rec
-f = open(sys.argv[1], 'rb'); a = array('H', f.read()); f.close()
-r = Receiver(lambda b, n, x: None)
-for p in range(0, len(a), 480):
-    v = memoryview(a)[p:p + 480]
-    r.feed(v, len(v))
-print(json.dumps([r.frames_ok, calls]))
-"""
-
-
-def test_coh_thumb_on_receiver_calls(tmp_path):
-    """The calls the receiver makes on a real stream (noise, preamble, sync search at 3 and 8 dB),
-    recorded in micropython with their viper outputs, replayed on the emulated thumb _coh."""
+def sym_streams():
+    """ADC streams for the recorder: 2.5 dB (with a second of noise: false syncs), +-200 ppm,
+    impulsive noise, 10 dB; short frames, deterministic."""
     import numpy as np
 
     from tools import channel, phy_mp
 
-    rng = np.random.default_rng(21)
+    rng = np.random.default_rng(23)
     parts = []
-    for eb, seed in ((3.0, 1), (8.0, 2)):
-        fr = [bytes(rng.integers(0, 256, 40, dtype=np.uint8)) for _ in range(2)]
-        parts.append(
-            channel.channel(phy_mp.tx_frames(fr, gap_samples=8000), ebn0_db=eb, seed=seed)
+    for eb, kw, nfr, gap in (
+        (2.5, {}, 3, 345600),
+        (6.0, dict(ppm=200.0), 2, 20000),
+        (6.0, dict(ppm=-200.0), 2, 20000),
+        (6.0, dict(impulse_db=20.0), 2, 20000),
+        (10.0, {}, 2, 20000),
+    ):
+        fr = [bytes(rng.integers(0, 256, 24, dtype=np.uint8)) for _ in range(nfr)]
+        tx = phy_mp.tx_frames(fr, gap_samples=gap)
+        parts.append(channel.channel(tx, ebn0_db=eb, seed=len(parts) + 40, **kw))
+    return np.concatenate(parts)
+
+
+@pytest.fixture(scope="module")
+def sym_recorded(sym_layout, tmp_path_factory):
+    d = tmp_path_factory.mktemp("symrec")
+    sym_streams().astype("<u2").tofile(d / "rx.u16")
+    stats = list(map(int, run_mp_files(MP_SYM_RECORD, d / "rx.u16", d / "rec.bin", 1).split()))
+    data = (d / "rec.bin").read_bytes()
+    size = sym_layout.in_size + sym_layout.out_size
+    assert len(data) == size * stats[5]
+    recs = [data[k * size : (k + 1) * size] for k in range(stats[5])]
+    return stats, [r[: sym_layout.in_size] for r in recs], [r[sym_layout.in_size :] for r in recs]
+
+
+def test_sym_recorder_replays_on_viper(sym_layout, sym_recorded, tmp_path):
+    """The recorded inputs alone reproduce the recorded outputs through rx_viper._sym: a record
+    holds everything a call depends on. And the receive did what the replay has to cover."""
+    stats, inputs, outputs = sym_recorded
+    frames_ok, syncs, hdr_err, crc_err, calls, kept = stats
+    assert kept == calls >= 200
+    assert frames_ok >= 9 and syncs > frames_ok  # false syncs too
+    evs = [sym_layout.split_out(o)[0] for o in outputs]
+    assert evs.count(1) >= 2 * frames_ok and evs.count(2) == syncs
+    assert viper_sym(sym_layout, inputs, tmp_path) == outputs
+
+
+@needs_thumb_sym
+def test_sym_thumb_on_receiver_calls(sym_layout, sym_recorded, capsys):
+    """Every _sym call of real receives (noise with false syncs at 2.5 dB, +-200 ppm, impulsive
+    noise, 10 dB), recorded in micropython with the viper outputs, replayed on the thumb _sym."""
+    stats, inputs, outputs = sym_recorded
+    insns, scratch = compare_thumb(sym_layout, inputs, outputs, "call")
+    samples = 0
+    for inp, out in zip(inputs, outputs):
+        s0 = struct.unpack("<%di" % sym_layout.ns, sym_layout.split_in(inp)[1])
+        s1 = struct.unpack("<%di" % sym_layout.ns, sym_layout.split_out(out)[1])
+        samples += s1[sym_layout.S_N0] - s0[sym_layout.S_N0]
+    with capsys.disabled():
+        print(
+            "\n[thumb] sym: %d recorded calls equal, %.0f instructions per symbol on the stream"
+            " (W[0:%d] scratch differs in %d calls, not compared)"
+            % (len(inputs), 4 * insns / samples, W_SCRATCH, scratch)
         )
-    path = tmp_path / "rx.u16"
-    np.concatenate(parts).astype("<u2").tofile(path)
-    script = tmp_path / "rec.py"
-    script.write_text(MP_COH_RECORD)
-    p = subprocess.run(
-        [micropython_exe(), "-X", "heapsize=64M", str(script), str(path)],
-        env=mp_env(),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert p.returncode == 0, p.stderr + p.stdout
-    frames_ok, calls = json.loads(p.stdout)
-    assert frames_ok >= 2 and len(calls) >= 100
-    for i, (hist, zidx, ref) in enumerate(calls):
-        got, _ = emu_coh(dict(hist=hist, zidx=zidx, out=[0] * 8))
-        assert got == ref, "call %d (zidx=%d)" % (i, zidx)
+
+
+def test_sym_restores_r8_to_r12(sym_layout):
+    """MicroPython requires an asm_thumb function to restore R8-R12 before it returns: from each
+    state, with coherent checks, a commit (ev 2) and a frame event (ev 1) on the way."""
+    if not _thumb_defines("_sym"):
+        pytest.skip("rx_thumb._sym not written yet")
+    lay = sym_layout
+    rng = random.Random(41)
+    for state, kw in ((0, dict(pattern=True, t=300, zsh=10)), (2, {}), (1, {})):
+        inp = sym_case(lay, rng, state, 40, **kw)
+
+        def setup(uc, A, inp=inp):
+            addr = thumb_emu.RAM_BASE + 0x1000
+            regs = (A.UC_ARM_REG_R0, A.UC_ARM_REG_R1, A.UC_ARM_REG_R2, A.UC_ARM_REG_R3)
+            for reg, b in zip(regs, lay.split_in(inp)):
+                uc.mem_write(addr, b)
+                uc.reg_write(reg, addr)
+                addr += (len(b) + 127) & ~63
+
+        assert _run_saving_high_regs(RX_THUMB, "_sym", setup) == [0, 1, 2, 3, 4], state
+
+
+def _symbols(lay, inp, out):
+    """Symbols one call processed: strobe advance / 4 samples (timing steps are << 1 sample)."""
+    s0 = struct.unpack("<%di" % lay.ns, lay.split_in(inp)[1])
+    s1 = struct.unpack("<%di" % lay.ns, lay.split_out(out)[1])
+    adv = (s1[lay.S_N0] - s0[lay.S_N0]) + (s1[lay.S_MU] - s0[lay.S_MU]) / 65536
+    return round(adv / 4)
+
+
+@needs_thumb_sym
+def test_sym_instructions_per_symbol(sym_layout, capsys):
+    """Emulated instructions (and cycles, thumb_emu's pessimistic M4 model) per symbol: search on
+    noise at the receiver's working level (the coherent check on the symbols that pass the
+    pre-filter), peak search (the check on every symbol) from a peak to its commit 24 strobes
+    later, in frame."""
+    lay, c = sym_layout, sym_layout.c
+    rng = random.Random(43)
+    cases = []
+    kw = dict(t=400, zsh=10)  # lvl ~ 800 with zsh 10
+    cases.append(("search on noise", sym_case(lay, rng, 0, 300, **kw), None))
+    cases.append(("peak search", sym_case(lay, rng, 2, 60, **kw), 10**8))
+    cases.append(("in frame", sym_case(lay, rng, 1, 300, **kw), None))
+    figures = []
+    for name, inp, best in cases:
+        ring, S, hist, W = lay.split_in(inp)
+        S = list(struct.unpack("<%di" % lay.ns, S))
+        S[c["S_LVL"]], S[c["S_HOLD"]], S[c["S_JH"]], S[c["S_ZSH"]] = 800, 0, 0, 10
+        if best is not None:
+            S[c["S_BEST"]], S[c["S_SINCE"]], S[c["S_WIN"]], S[c["S_BESTE"]] = best, 0, 1, 0
+        if S[c["S_STATE"]] == 1:
+            S[c["S_CNT"]], S[c["S_NEED"]] = 0, 4000
+        inp = ring + struct.pack("<%di" % lay.ns, *S) + hist + W
+        out, (insns, cyc) = emu_sym(lay, inp, cycles=True)
+        n = _symbols(lay, inp, out)
+        ev = lay.split_out(out)[0]
+        figures.append((name, insns / n, cyc / n, n, ev))
+    with capsys.disabled():
+        print()
+        for name, per, cyc, n, ev in figures:
+            print(
+                "[thumb] sym %s: %.0f instructions (%.0f cycles) per symbol, %d symbols, ev %d"
+                % (name, per, cyc, n, ev)
+            )
+    assert all(50 < f[1] < 5000 for f in figures)
+    assert figures[1][4] == 2 and 23 <= figures[1][3] <= 25  # commit 24 strobes after the best
+
+
+# --- the selftest vector: phy.selftest._sym_run's three calls, here in CPython
+
+
+def sym_selftest(lay, call):
+    """phy.selftest._sym_run with `call(IN) -> OUT` as the kernel: the same checksum."""
+    c = lay.c
+    ring, s = [], 999
+    for _ in range(2048):
+        s = (s * 1103515245 + 12345) & 0x7FFFFFFF
+        ring.append(((s >> 16) & 4095) - 2048)
+    S = [0] * lay.ns
+    hist = [_B] * 256
+    w = bytes(lay.w0)
+    chk = 0
+    S[c["S_N0"]] = 16
+    for state, wpos in ((0, 1500), (2, 1900), (1, 4000)):
+        for k in ("S_TINT", "S_PI", "S_PQ", "S_BRE", "S_BIM", "S_C1I", "S_C1Q", "S_C2I", "S_C2Q"):
+            if state != 1 or c[k] < c["S_C1I"]:
+                S[c[k]] = S[c[k]] or 1 << 28
+        S[c["S_STATE"]] = state
+        S[c["S_WPOS"]] = wpos
+        S[c["S_LVL"]] = S[c["S_LVL"]] or 800
+        S[c["S_ZSH"]] = S[c["S_ZSH"]] or 10
+        S[c["S_GZ"]] = 3000
+        S[c["S_NEED"]] = 300
+        ev, s_b, h_b, w = lay.split_out(call(lay.pack_in(ring, S, hist, w)))
+        S = list(struct.unpack("<%di" % lay.ns, s_b))
+        hist = list(struct.unpack("<256i", h_b))
+        chk = (chk * 31 + ev) & 0xFFFFFF
+        for x in S + hist:
+            chk = (chk * 31 + (x & 0xFFFFFFF)) & 0xFFFFFF
+        for i in range(c["W_CS"], c["W_ZB"] + 800):
+            chk = (chk * 31 + w[i]) & 0xFFFFFF
+    return chk
+
+
+def _expected_sym():
+    import re
+
+    return int(re.search(r"EXPECTED_SYM = (\d+)", SELFTEST.read_text()).group(1))
+
+
+def test_sym_selftest_harness_on_viper(sym_layout, tmp_path):
+    """The CPython copy of _sym_run, each call run by rx_viper._sym, gives EXPECTED_SYM."""
+    got = sym_selftest(sym_layout, lambda inp: viper_sym(sym_layout, [inp], tmp_path)[0])
+    assert got == _expected_sym()
+
+
+@needs_thumb_sym
+def test_sym_selftest_expected(sym_layout):
+    """phy/selftest.py's _sym vector through the emulated thumb _sym gives its EXPECTED_SYM."""
+    assert sym_selftest(sym_layout, lambda inp: emu_sym(sym_layout, inp)[0]) == _expected_sym()
 
 
 def _run_saving_high_regs(module, name, setup):
@@ -461,19 +854,6 @@ def _run_saving_high_regs(module, name, setup):
     return [uc.reg_read(r) - 0x5A5A0000 for r in high]
 
 
-def test_coh_restores_r8_to_r12():
-    """MicroPython requires an asm_thumb function to restore R8-R12 before it returns."""
-
-    def setup(uc, A):
-        hist, out = thumb_emu.RAM_BASE + 0x1000, thumb_emu.RAM_BASE + 0x2000
-        uc.mem_write(hist, struct.pack("<256i", *([_B + 5] * 256)))
-        uc.reg_write(A.UC_ARM_REG_R0, hist)
-        uc.reg_write(A.UC_ARM_REG_R1, 100)
-        uc.reg_write(A.UC_ARM_REG_R2, out)
-
-    assert _run_saving_high_regs(RX_THUMB, "_coh", setup) == [0, 1, 2, 3, 4]
-
-
 def test_acs_restores_r8_to_r12():
     def setup(uc, A):
         pm, soft, surv = (thumb_emu.RAM_BASE + o for o in (0x1000, 0x2000, 0x3000))
@@ -485,165 +865,3 @@ def test_acs_restores_r8_to_r12():
         uc.reg_write(A.UC_ARM_REG_R3, surv)
 
     assert _run_saving_high_regs(FEC_THUMB, "_acs", setup) == [0, 1, 2, 3, 4]
-
-
-# --- matched filter: rx_thumb._mf (emulated) against rx_viper._mf (viper, micropython)
-
-MP_MF = r"""
-import sys, json
-from array import array
-from phy.rx_viper import _mf, mf_buffer
-cases = json.loads(sys.stdin.read())
-out = [list(mf_buffer())]
-for c in cases:
-    ring = array('h', c['ring'])
-    mf = mf_buffer()
-    _mf(ring, c['n0'], c['mu'], mf)
-    out.append([list(ring), list(mf[:4]), list(mf[15:])])
-print(json.dumps(out))
-"""
-
-
-def mf_cases():
-    rng = random.Random(13)
-    cases = []
-    # every wrap position of the 22 samples (n0 - 11 = 2027 .. 2047 mod 2048), no wrap around
-    # them, and large n0 (absolute counter); random phases, amplitudes up to full int16 scale
-    starts = list(range(2020, 2048)) + [0, 1, 5, 1000, 2026]
-    for i, st in enumerate(starts):
-        for amp in (3, 2048, 32768):
-            n0 = st + 11 + 2048 * rng.randrange(0, 8192)
-            ring = [max(-32768, min(32767, rng.randrange(-amp, amp + 1))) for _ in range(2048)]
-            mu = rng.randrange(0, 65536) if i % 3 else (i * 2048 + rng.randrange(0, 2048)) % 65536
-            cases.append(dict(ring=ring, n0=n0, mu=mu))
-    for mu in range(0, 65536, 2048):  # every phase, extreme samples
-        ring = [rng.choice((-32768, 32767, -1, 0, 1)) for _ in range(2048)]
-        cases.append(dict(ring=ring, n0=rng.randrange(0, 1 << 24), mu=mu + rng.randrange(2048)))
-    return cases
-
-
-def emu_mf(c, mfbuf):
-    code = thumb_emu.extract(RX_THUMB, "_mf")
-    ring = struct.pack("<2048h", *c["ring"])
-    mf = struct.pack("<%di" % len(mfbuf), *mfbuf)
-    res = thumb_emu.run(code, [ring, c["n0"], c["mu"], mf])
-    ring_out, mf_out = res.bufs
-    assert ring_out == ring  # the filter must not write the ring
-    got = list(struct.unpack("<%di" % len(mfbuf), mf_out))
-    assert got[15:] == mfbuf[15:]  # nor the taps
-    return got[:4], res.insns
-
-
-@pytest.fixture(scope="module")
-def mf_ref():
-    cases = mf_cases()
-    ref = run_mp(MP_MF, cases)
-    return cases, ref[0], ref[1:]
-
-
-def test_mf_thumb_equals_viper(mf_ref):
-    cases, mfbuf, ref = mf_ref
-    assert len(mfbuf) == 15 + 640
-    for i, (c, r) in enumerate(zip(cases, ref)):
-        assert r[0] == c["ring"] and r[2] == mfbuf[15:]
-        got, _ = emu_mf(c, mfbuf)
-        assert got == r[1], "case %d (n0=%d mu=%d)" % (i, c["n0"], c["mu"])
-
-
-def test_mf_instructions_per_call(mf_ref, capsys):
-    _, mfbuf, _ = mf_ref
-    counts = {}
-    for st in (100, 2026, 2027, 2040, 2047):  # no wrap, last without wrap, wrapping
-        c = dict(ring=[7] * 2048, n0=st + 11, mu=30000)
-        counts[st] = emu_mf(c, mfbuf)[1]
-    with capsys.disabled():
-        print("\n[thumb] mf: %s instructions per call by n0 - 11 (emulated Cortex-M4)" % counts)
-    assert counts[100] == counts[2026] < 250
-    assert max(counts.values()) < 460
-
-
-def test_mf_restores_r8_to_r12(mf_ref):
-    _, mfbuf, _ = mf_ref
-
-    def setup(uc, A):
-        ring, mf = thumb_emu.RAM_BASE + 0x1000, thumb_emu.RAM_BASE + 0x3000
-        uc.mem_write(ring, struct.pack("<2048h", *range(-1024, 1024)))
-        uc.mem_write(mf, struct.pack("<%di" % len(mfbuf), *mfbuf))
-        uc.reg_write(A.UC_ARM_REG_R0, ring)
-        uc.reg_write(A.UC_ARM_REG_R1, 2045)
-        uc.reg_write(A.UC_ARM_REG_R2, 40000)
-        uc.reg_write(A.UC_ARM_REG_R3, mf)
-
-    assert _run_saving_high_regs(RX_THUMB, "_mf", setup) == [0, 1, 2, 3, 4]
-
-
-def test_mf_selftest_expected(mf_ref):
-    """phy/selftest.py's _mf vector through the emulated thumb _mf gives its EXPECTED_MF."""
-    import re
-
-    _, mfbuf, _ = mf_ref
-    text = (ROOT / "firmware" / "lib" / "phy" / "selftest.py").read_text()
-    expected = int(re.search(r"EXPECTED_MF = (\d+)", text).group(1))
-    ring, s = [], 999
-    for _ in range(2048):
-        s = (s * 1103515245 + 12345) & 0x7FFFFFFF
-        ring.append(((s >> 12) & 0xFFFF) - 32768)
-    c = 0
-    for n0, mu in ((2048 + 2040, 123), (2037, 40000), (11, 65535), (700, 20000)):
-        out, _ = emu_mf(dict(ring=ring, n0=n0, mu=mu), mfbuf)
-        for x in out:
-            c = (c * 31 + (x & 0xFFFFFFF)) & 0xFFFFFF
-    assert c == expected
-
-
-MP_MF_RECORD = r"""
-import sys, json
-from array import array
-import phy.rx as rx
-from phy.rx import Receiver
-calls = []
-mf = rx._mf
-def rec(ring, n0, mu, buf):  # viper passes the buffers as raw addresses: r.ring and r.mfb
-    mf(ring, n0, mu, buf)
-    if len(calls) < 300 and (len(calls) < 100 or ((n0 - 11) & 2047) > 2026):
-        calls.append([list(r.ring), n0, mu, list(r.mfb[:4])])
-rx._mf = rec
-f = open(sys.argv[1], 'rb'); a = array('H', f.read()); f.close()
-r = Receiver(lambda b, n, x: None)
-for p in range(0, len(a), 480):
-    v = memoryview(a)[p:p + 480]
-    r.feed(v, len(v))
-print(json.dumps([r.frames_ok, calls]))
-"""
-
-
-def test_mf_thumb_on_receiver_calls(tmp_path, mf_ref):
-    """Calls the receiver makes on a real stream (noise, frames at 8 dB), recorded in micropython
-    with their viper outputs, replayed on the emulated thumb _mf (wrapping calls included)."""
-    import numpy as np
-
-    from tools import channel, phy_mp
-
-    _, mfbuf, _ = mf_ref
-    rng = np.random.default_rng(22)
-    fr = [bytes(rng.integers(0, 256, 40, dtype=np.uint8)) for _ in range(2)]
-    x = channel.channel(phy_mp.tx_frames(fr, gap_samples=8000), ebn0_db=8.0, seed=4)
-    path = tmp_path / "rx.u16"
-    x.astype("<u2").tofile(path)
-    script = tmp_path / "rec.py"
-    script.write_text(MP_MF_RECORD)
-    p = subprocess.run(
-        [micropython_exe(), "-X", "heapsize=256M", str(script), str(path)],
-        env=mp_env(),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert p.returncode == 0, p.stderr + p.stdout
-    frames_ok, calls = json.loads(p.stdout)
-    assert frames_ok == 2 and len(calls) >= 110
-    assert sum(1 for c in calls if ((c[1] - 11) & 2047) > 2026) >= 10
-    for i, (ring, n0, mu, ref) in enumerate(calls):
-        got, _ = emu_mf(dict(ring=ring, n0=n0, mu=mu), mfbuf)
-        assert got == ref, "call %d (n0=%d mu=%d)" % (i, n0, mu)
