@@ -52,7 +52,7 @@ got = [0]
 def cb(b, n, r):
     got[0] += 1
 r = Receiver(cb)
-nv = len(views)
+nv = len(views) if len(sys.argv) < 3 else 0  # argv[2] = 'nofeed': the same script, no receive
 i = 0
 while i < nv:
     v = views[i]; r.feed(v, len(v)); i += 1
@@ -118,11 +118,11 @@ def run_mp(script, *args, timeout=600, valgrind=None):
     return p.stdout + p.stderr
 
 
-def callgrind_rx(path):
+def callgrind_rx(path, *extra):
     """x86-64 instructions of the whole receive script on the throughput file (callgrind)."""
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "cg.out")
-        log = run_mp(MP_THROUGHPUT, path, valgrind=out)
+        log = run_mp(MP_THROUGHPUT, path, *extra, valgrind=out)
         for line in log.splitlines():
             if "Collected" in line:
                 return int(line.split("Collected :")[1].strip().replace(",", ""))
@@ -237,7 +237,8 @@ def callgrind_script(script, *args):
 
 
 def thumb_counts():
-    """Instructions measured on the emulated Cortex-M4: (mix per sample, ACS per trellis step)."""
+    """Measured on the emulated Cortex-M4: (mix instructions per sample, ACS instructions per
+    trellis step, mix cycles per sample, ACS cycles per step; cycles by thumb_emu's model)."""
     from tools import thumb_emu
 
     lib = ROOT / "firmware" / "lib" / "phy"
@@ -246,14 +247,21 @@ def thumb_counts():
 
     def run_mix(n):
         src = bytes(2 * (n + 1))
-        return thumb_emu.run(mix, [src, n, bytes(512), struct_st()]).insns
+        return thumb_emu.run(mix, [src, n, bytes(512), struct_st()], cycles=True).insns
 
     def run_acs(n):
         pm = np.full(132, (1 << 24) - 100000, dtype="<i4").tobytes()
         soft = bytes((i * 37 + 11) & 255 for i in range(2 * n))
-        return thumb_emu.run(acs, [pm, soft, n, bytes(8 * n)]).insns
+        return thumb_emu.run(acs, [pm, soft, n, bytes(8 * n)], cycles=True).insns
 
-    return (run_mix(3000) - run_mix(1000)) / 2000, (run_acs(2000) - run_acs(1000)) / 1000
+    m3, m1 = run_mix(3000), run_mix(1000)
+    a2, a1 = run_acs(2000), run_acs(1000)
+    return (
+        (m3[0] - m1[0]) / 2000,
+        (a2[0] - a1[0]) / 1000,
+        (m3[1] - m1[1]) / 2000,
+        (a2[1] - a1[1]) / 1000,
+    )
 
 
 SYM_SCRATCH = 60  # W[0:60]: the matched filter's outputs/scratch inside one _sym call (unread)
@@ -315,7 +323,7 @@ def m4_estimate(cg, cg_rx, adc):
     difference is the body). Per sample = (all - half) / (2 x the samples in all but half)."""
     M4_PER_X86 = 1.15
     budget_mips = 30.0  # docs/phy.md: 30 % of 168 MHz ~ 30 M instructions per second
-    thumb_mix, thumb_acs = thumb_counts()
+    thumb_mix, thumb_acs, cyc_mix, cyc_acs = thumb_counts()
     acs_x86 = (callgrind_script(MP_ACS, 2060) - callgrind_script(MP_ACS, 1030)) / 1030
     sym = {}
     with tempfile.TemporaryDirectory() as d:
@@ -369,6 +377,7 @@ def m4_estimate(cg, cg_rx, adc):
     if f["thumb"] is None or h["thumb"] is None:
         # no rx_thumb._sym yet: the estimate keeps the viper _sym body (as viper on the M4)
         sym_m4 = M4_PER_X86 * sym_x86
+        sym_cyc = sym_m4
         est.update(sym_thumb_missing=True, sym_m4_instr_per_sample_est_viper=round(sym_m4, 1))
         print("rx_thumb._sym not found: _sym counted as viper on the M4, %.1f/sample" % sym_m4)
     else:
@@ -416,6 +425,21 @@ def m4_estimate(cg, cg_rx, adc):
             "  %-24s %7.1f  (%5.2f M instr/s, %5.1f %% of the budget)"
             % ("total", per_sample, mips, 100 * mips / budget_mips)
         )
+        # cycles: the asm parts by thumb_emu's (pessimistic) Cortex-M4 timing model; the viper
+        # rest as above, whose calibration (the same viper loop: 26.6 x86-64 instructions per
+        # element, 31 cycles on the M4's cycle counter) is already cycles per x86-64 instruction
+        cyc = cyc_mix + sym_cyc + steps * cyc_acs + rest_m4
+        mhz = cyc * FS_RX / 1e6
+        est.update(
+            rx_chain_cycles_per_sample_est=round(cyc, 1),
+            rx_chain_mcycles_per_s_est=round(mhz, 2),
+            percent_of_168mhz_est=round(100 * mhz / 168.0, 1),
+        )
+        print(
+            "  cycles (asm parts by the emulator's timing model, viper rest calibrated): %.1f per"
+            " sample, %.2f M cycles/s = %.1f %% of a 168 MHz Cortex-M4"
+            % (cyc, mhz, 100 * mhz / 168.0)
+        )
     return est
 
 
@@ -442,13 +466,14 @@ def throughput_and_cpu(res, rng):
         adc.astype("<u2").tofile(path)
         out = run_mp(MP_THROUGHPUT, path).split()
         if not QUICK:
-            # whole receive chain per sample: callgrind on 1/2 and all of the stream; the
-            # difference removes start-up and the TX part (the script feeds the file twice)
-            half = os.path.join(d, "rx_half.u16")
-            adc[: len(adc) // 2].astype("<u2").tofile(half)
+            # whole receive chain per sample: callgrind of the script with and without the
+            # receive on the same file; the difference removes start-up, reading the file
+            # (which grows its buffer by reallocation: ~300 x86-64 instructions per sample,
+            # so a half-file/full-file difference would count it) and the TX part (the script
+            # feeds the file twice)
             try:
-                ia, ib = callgrind_rx(half), callgrind_rx(path)
-                cg_rx = (ib - ia) / (2 * (len(adc) - len(adc) // 2))
+                ia, ib = callgrind_rx(path, "nofeed"), callgrind_rx(path)
+                cg_rx = (ib - ia) / (2 * len(adc))
             except (RuntimeError, FileNotFoundError, subprocess.SubprocessError):
                 cg_rx = None
     ns, dt, got, heap_rx, heap_tx, ntx, dt_tx = map(int, out[:7])
