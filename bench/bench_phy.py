@@ -158,10 +158,9 @@ _acs(pm, soft, n, surv)
 # with phy.rx._sym wrapped by a recorder: every call's inputs (ring, S, hist, W) and outputs
 # (return value, S, hist, W) to argv[2]; and the Viterbi ACS steps
 MP_SYM_RECORD = r"""
-import sys, struct
+import sys
 from array import array
 import phy.fec as fec
-import phy.rx as rx
 from phy.rx import Receiver
 steps = [0]
 acs = fec._acs
@@ -169,20 +168,8 @@ def counting(pm, soft, n, surv):
     steps[0] += n
     acs(pm, soft, n, surv)
 fec._acs = counting
-sym = rx._sym
-out = open(sys.argv[2], 'wb')
-calls = [0]
-def rec(ring, S, hist, W):
-    r0 = bytes(ring)
-    s0 = bytes(S)
-    h0 = bytes(hist)
-    w0 = bytes(W)
-    ev = sym(ring, S, hist, W)
-    for b in (r0, s0, h0, w0, struct.pack('<i', ev), S, hist, W):
-        out.write(b)
-    calls[0] += 1
-    return ev
-rx._sym = rec
+from tools.sym_recorder import Recorder
+rec = Recorder(sys.argv[2])
 f = open(sys.argv[1], 'rb'); data = f.read(); f.close()
 a = array('H', data)
 views = [memoryview(a)[p:p + 480] for p in range(0, len(a), 480)]
@@ -190,9 +177,9 @@ r = Receiver(lambda b, n, x: None)
 for k in range(2):
     for v in views:
         r.feed(v, len(v))
-out.close()
+rec.close()
 from phy.rx_viper import S_NS, W_SIZE
-print(len(a), steps[0], calls[0], r.frames_ok, S_NS, W_SIZE)
+print(len(a), steps[0], rec.calls, r.frames_ok, S_NS, W_SIZE)
 """
 
 # replay of recorded _sym calls (inputs only) through rx_viper._sym or through a viper no-op of

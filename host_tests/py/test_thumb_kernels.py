@@ -314,27 +314,11 @@ fo.close()
 # a real receive with phy.rx._sym replaced by a recorder: IN + OUT of every call with ev != 0
 # and of every argv[3]-th call, to argv[2]; chunk sizes vary (1 .. 1000 samples, LCG)
 MP_SYM_RECORD = r"""
-import sys, struct
+import sys
 from array import array
-import phy.rx as rx
 from phy.rx import Receiver
-sym = rx._sym
-every = int(sys.argv[3])
-out = open(sys.argv[2], 'wb')
-n = [0, 0]
-def rec(ring, S, hist, W):
-    r0 = bytes(ring)
-    s0 = bytes(S)
-    h0 = bytes(hist)
-    w0 = bytes(W)
-    ev = sym(ring, S, hist, W)
-    if ev or n[0] % every == 0:
-        for b in (r0, s0, h0, w0, struct.pack('<i', ev), S, hist, W):
-            out.write(b)
-        n[1] += 1
-    n[0] += 1
-    return ev
-rx._sym = rec
+from tools.sym_recorder import Recorder
+rec = Recorder(sys.argv[2], int(sys.argv[3]))
 f = open(sys.argv[1], 'rb'); a = array('H', f.read()); f.close()
 r = Receiver(lambda b, n, x: None)
 p = 0
@@ -345,8 +329,8 @@ while p < len(a):
     v = memoryview(a)[p:p + m]
     r.feed(v, len(v))
     p += m
-out.close()
-print(r.frames_ok, r.syncs, r.header_errors, r.crc_errors, n[0], n[1])
+rec.close()
+print(r.frames_ok, r.syncs, r.header_errors, r.crc_errors, rec.calls, rec.kept)
 """
 
 
