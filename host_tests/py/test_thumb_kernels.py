@@ -35,18 +35,24 @@ print(json.dumps(out))
 """
 
 
-def run_mp(script, payload):
+def run_mp_files(script, *args, heap="16M", stdin=None, timeout=600):
+    """Run `script` in Unix MicroPython with argv args; its stdout (asserting a clean exit)."""
     p = subprocess.run(
-        [micropython_exe(), "-X", "heapsize=16M", "-c", script],
-        input=json.dumps(payload),
+        [micropython_exe(), "-X", "heapsize=" + heap, "-c", script, *map(str, args)],
+        input=stdin,
         env=mp_env(),
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
     )
     assert p.returncode == 0, p.stderr + p.stdout
-    return json.loads(p.stdout)
+    return p.stdout
+
+
+def run_mp(script, payload):
+    """Run `script` with the JSON of payload on stdin; its stdout as JSON."""
+    return json.loads(run_mp_files(script, stdin=json.dumps(payload), timeout=300))
 
 
 def selftest_vector(n):
@@ -334,19 +340,6 @@ print(r.frames_ok, r.syncs, r.header_errors, r.crc_errors, rec.calls, rec.kept)
 """
 
 
-def run_mp_files(script, *args, heap="16M"):
-    p = subprocess.run(
-        [micropython_exe(), "-X", "heapsize=" + heap, "-c", script, *map(str, args)],
-        env=mp_env(),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert p.returncode == 0, p.stderr + p.stdout
-    return p.stdout
-
-
 class SymLayout:
     """Sizes, names and byte offsets of the _sym buffers (from rx_viper in micropython)."""
 
@@ -584,15 +577,8 @@ def sym_random_cases(lay):
 
 
 def test_known_matches_tables():
-    p = subprocess.run(
-        [micropython_exe(), "-c", "from phy.tables import KNOWN; print(list(KNOWN))"],
-        env=mp_env(),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert json.loads(p.stdout) == KNOWN
+    out = run_mp_files("from phy.tables import KNOWN; print(list(KNOWN))", timeout=60)
+    assert json.loads(out) == KNOWN
 
 
 @pytest.fixture(scope="module")
