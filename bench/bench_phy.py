@@ -257,17 +257,10 @@ SYM_SCRATCH = 60  # W[0:60]: the matched filter's outputs/scratch inside one _sy
 def thumb_sym_replay(rec_path, ns, wsize):
     """Every recorded _sym call replayed on the emulated Cortex-M4 (rx_thumb._sym): total
     (instructions, cycles by thumb_emu's model, calls, calls whose outputs differ from the viper
-    ones recorded: return value, S, hist, W except its matched-filter scratch), or None while
-    rx_thumb has no _sym."""
-    import ast
-
+    ones recorded: return value, S, hist, W except its matched-filter scratch)."""
     from tools import thumb_emu
 
-    path = ROOT / "firmware" / "lib" / "phy" / "rx_thumb.py"
-    tree = ast.parse(path.read_text())
-    if not any(isinstance(n, ast.FunctionDef) and n.name == "_sym" for n in tree.body):
-        return None
-    code = thumb_emu.extract(path, "_sym")
+    code = thumb_emu.extract(ROOT / "firmware" / "lib" / "phy" / "rx_thumb.py", "_sym")
     sizes = (4096, 4 * ns, 1024, wsize)
     n_in, n_out = sum(sizes), 4 + 4 * ns + 1024 + wsize
     insns = cycles = calls = bad = 0
@@ -361,28 +354,20 @@ def m4_estimate(cg, cg_rx, adc):
         " calls per sample; viper body %.1f x86-64 instr/sample (%.0f per symbol)"
         % (f["calls"], h["calls"], calls, sym_x86, 4 * sym_x86)
     )
-    if f["thumb"] is None or h["thumb"] is None:
-        # no rx_thumb._sym yet: the estimate keeps the viper _sym body (as viper on the M4)
-        sym_m4 = M4_PER_X86 * sym_x86
-        sym_cyc = sym_m4
-        est.update(sym_thumb_missing=True, sym_m4_instr_per_sample_est_viper=round(sym_m4, 1))
-        print("rx_thumb._sym not found: _sym counted as viper on the M4, %.1f/sample" % sym_m4)
-    else:
-        sym_m4 = (f["thumb"][0] - h["thumb"][0]) / dn
-        sym_cyc = (f["thumb"][1] - h["thumb"][1]) / dn
-        mism = f["thumb"][3] + h["thumb"][3]
-        est.update(
-            sym_thumb_missing=False,
-            sym_thumb_instr_per_sample_emulated=round(sym_m4, 1),
-            sym_thumb_instr_per_symbol_emulated=round(4 * sym_m4, 0),
-            sym_thumb_cycles_per_sample_model=round(sym_cyc, 1),
-            sym_thumb_calls_differing_from_viper=mism,
-        )
-        print(
-            "thumb _sym on the emulated M4: %.1f instr/sample (%.0f per symbol; %.0f cycles per"
-            " sample by thumb_emu's model); outputs differ from viper in %d of %d calls"
-            % (sym_m4, 4 * sym_m4, sym_cyc, mism, f["thumb"][2] + h["thumb"][2])
-        )
+    sym_m4 = (f["thumb"][0] - h["thumb"][0]) / dn
+    sym_cyc = (f["thumb"][1] - h["thumb"][1]) / dn
+    mism = f["thumb"][3] + h["thumb"][3]
+    est.update(
+        sym_thumb_instr_per_sample_emulated=round(sym_m4, 1),
+        sym_thumb_instr_per_symbol_emulated=round(4 * sym_m4, 0),
+        sym_thumb_cycles_per_sample_model=round(sym_cyc, 1),
+        sym_thumb_calls_differing_from_viper=mism,
+    )
+    print(
+        "thumb _sym on the emulated M4: %.1f instr/sample (%.0f per symbol; %.0f cycles per"
+        " sample by thumb_emu's model); outputs differ from viper in %d of %d calls"
+        % (sym_m4, 4 * sym_m4, sym_cyc, mism, f["thumb"][2] + h["thumb"][2])
+    )
     if cg_rx:
         viper_rest = cg_rx - cg["viper"] - steps * acs_x86 - sym_x86
         rest_m4 = M4_PER_X86 * viper_rest

@@ -1,7 +1,6 @@
 """asm_thumb kernels executed on an emulated Cortex-M4 (tools/thumb_emu.py, unicorn) against their
 viper references executed in a real Unix MicroPython process, bit for bit."""
 
-import ast
 import json
 import random
 import struct
@@ -257,28 +256,18 @@ def test_acs_selftest_expected():
 # reference runs in Unix MicroPython, the asm_thumb one on the emulated Cortex-M4; both get the
 # same input buffers and must give the same return value, S (every word), hist and W. Buffers
 # travel as raw bytes: IN = ring | S | hist | W, OUT = ev (int32) | S | hist | W.
-# W[0:60] is the matched filter's output/scratch area inside one call (rx_viper.mf_buffer: 4
-# outputs and 11 scratch words before the taps; nothing reads it after _sym returns): the thumb
-# loop uses it its own way (it copies wrapped samples to the scratch, the viper filter does not),
-# so those 60 bytes are not compared (the receiver-call test prints in how many calls they
-# differ); the rest of W (taps included) is.
+# W[0:60] is scratch inside one call (the 15 words before the taps, rx_viper.mf_buffer; nothing
+# reads it after _sym returns): the thumb loop copies wrapped samples there, the viper one does
+# not use it, so those 60 bytes are not compared (the receiver-call test prints in how many
+# calls they differ); the rest of W (taps included) is.
 
 RX_THUMB = ROOT / "firmware" / "lib" / "phy" / "rx_thumb.py"
 SELFTEST = ROOT / "firmware" / "lib" / "phy" / "selftest.py"
 _B = 1 << 28
-W_SCRATCH = 60  # bytes: 4 * (4 outputs + 11 scratch words) of rx_viper.mf_buffer()
+W_SCRATCH = 60  # bytes: the 15 scratch words before the taps (rx_viper.mf_buffer)
 TAPS_ABS = 11289  # largest sum of |taps| on one rail of a phase (phy.tables.MF_TAPS)
 TAPS_RMS = 5792  # largest rms gain of one rail of a phase
 
-
-def _thumb_defines(name):
-    tree = ast.parse(RX_THUMB.read_text())
-    return any(isinstance(n, ast.FunctionDef) and n.name == name for n in tree.body)
-
-
-needs_thumb_sym = pytest.mark.skipif(
-    not _thumb_defines("_sym"), reason="rx_thumb._sym not written yet"
-)
 
 MP_SYM_INFO = r"""
 import json, binascii
@@ -608,7 +597,6 @@ def test_sym_random_cases_cover(sym_layout, sym_random):
     assert need <= seen, sorted(need - seen)
 
 
-@needs_thumb_sym
 def test_sym_thumb_equals_viper_random(sym_layout, sym_random):
     cases, refs = sym_random
     compare_thumb(sym_layout, cases, refs, "case")
@@ -663,7 +651,6 @@ def test_sym_recorder_replays_on_viper(sym_layout, sym_recorded, tmp_path):
     assert viper_sym(sym_layout, inputs, tmp_path) == outputs
 
 
-@needs_thumb_sym
 def test_sym_thumb_on_receiver_calls(sym_layout, sym_recorded, capsys):
     """Every _sym call of real receives (noise with false syncs at 2.5 dB, +-200 ppm, impulsive
     noise, 10 dB), recorded in micropython with the viper outputs, replayed on the thumb _sym."""
@@ -685,8 +672,6 @@ def test_sym_thumb_on_receiver_calls(sym_layout, sym_recorded, capsys):
 def test_sym_restores_r8_to_r12(sym_layout):
     """MicroPython requires an asm_thumb function to restore R8-R12 before it returns: from each
     state, with coherent checks, a commit (ev 2) and a frame event (ev 1) on the way."""
-    if not _thumb_defines("_sym"):
-        pytest.skip("rx_thumb._sym not written yet")
     lay = sym_layout
     rng = random.Random(41)
     for state, kw in ((0, dict(pattern=True, t=300, zsh=10)), (2, {}), (1, {})):
@@ -711,7 +696,6 @@ def _symbols(lay, inp, out):
     return round(adv / 4)
 
 
-@needs_thumb_sym
 def test_sym_instructions_per_symbol(sym_layout, capsys):
     """Emulated instructions (and cycles, thumb_emu's pessimistic M4 model) per symbol: search on
     noise at the receiver's working level (the coherent check on the symbols that pass the
@@ -797,7 +781,6 @@ def test_sym_selftest_harness_on_viper(sym_layout, tmp_path):
     assert got == _expected_sym()
 
 
-@needs_thumb_sym
 def test_sym_selftest_expected(sym_layout):
     """phy/selftest.py's _sym vector through the emulated thumb _sym gives its EXPECTED_SYM."""
     assert sym_selftest(sym_layout, lambda inp: emu_sym(sym_layout, inp)[0]) == _expected_sym()
