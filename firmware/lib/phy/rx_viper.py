@@ -185,14 +185,14 @@ HDR_EV = const(60)
 # --- work area W (work_buffer()): matched-filter buffer (mf_buffer layout), the coherent
 # check's 8 outputs, the per-block z^2 sums, the frame buffer (int8 I/Q per symbol from the
 # first known symbol; phy.rx writes the soft symbols in place from its start). Byte offsets;
-# rx_thumb._sym uses the same numbers. W[0:60] (matched-filter outputs and wrap scratch) is
-# scratch: its contents after _sym differ between the viper and asm_thumb versions.
+# rx_thumb._sym has their values (2620, 2652, 3724) as immediates. W[0:60] (the 15 words before
+# the taps) is scratch: its contents after _sym differ between the viper and asm_thumb versions.
 NSYM = const(4264)  # 48 known + header + payload symbols of the longest frame (checked)
-_NBLK = const(134)  # 32-symbol blocks of NSYM, rounded up
-W_CS = const(2620)  # 4 * (15 + 640)
-W_BLK = const(2652)  # W_CS + 4 * 8
-W_ZB = const(3724)  # W_BLK + 4 * 2 * _NBLK
-W_SIZE = const(12252)  # W_ZB + 2 * NSYM
+_NBLK = const((NSYM + 31) >> 5)  # 32-symbol blocks
+W_CS = const(4 * (15 + 640))  # after the scratch and the 32 x 20 taps
+W_BLK = const(W_CS + 4 * 8)
+W_ZB = const(W_BLK + 4 * 2 * _NBLK)
+W_SIZE = const(W_ZB + 2 * NSYM)
 KNOWN_N = const(48)  # known symbols (preamble tail + sync) at the start of the frame buffer
 
 
