@@ -1,0 +1,98 @@
+"""The optical port task: runs the IEC 62056-21 engine on a serial port in the asyncio loop.
+
+`serial` is an interfaces.Serial (non-blocking readinto/write, configure(baud, bits, parity,
+stop)). Nothing here waits on the port: the task polls it, hands bytes to the engine, and
+paces its writes from the line's character time so a driver never has more than _WINDOW
+characters queued (an ESP32 TX ring never fills, so its write never blocks). Before a baud
+change it waits, on the injected clock, until the last character has left the line: that is
+the turnaround (docs/optical.md "Timing").
+"""
+
+import asyncio
+
+from micropython import const
+
+_IDLE_POLL_MS = const(50)  # 300 Bd idle: 1.5 characters per poll; the UART buffers them
+_BUSY_POLL_MS = const(5)  # inside a session
+_WINDOW = const(16)  # characters handed to the driver ahead of the line
+_CHUNK = const(16)
+_BITS_PER_CHAR = const(10)  # start, 7 data, even parity, stop
+
+
+def char_us(baud):
+    return _BITS_PER_CHAR * 1_000_000 // baud
+
+
+class OpticalPort:
+    def __init__(self, engine, serial, clock, faults=None):
+        self.engine = engine
+        self.serial = serial
+        self.clock = clock
+        self.faults = faults
+        self.baud = 0
+        self.last_fault = None
+        self._buf = bytearray(64)
+        self._mv = memoryview(self._buf)
+        self._free_us = 0  # when the line has sent everything handed to the driver
+
+    def _configure(self, baud):
+        self.serial.configure(baud, 7, 0, 1)
+        self.baud = baud
+
+    async def run(self):
+        eng = self.engine
+        clock = self.clock
+        self._configure(300)
+        while True:
+            now = clock.now_ms()
+            try:
+                n = self.serial.readinto(self._buf)
+                if n:
+                    eng.on_rx(self._mv[:n], now)
+                out = eng.poll(now)
+            except Exception as e:  # a bug or a failing value source: record, back to idle
+                self._fault(e, now)
+                continue
+            if out is not None:
+                await self._send(out)
+                await self._until_line_free()
+                eng.tx_done(clock.now_ms())
+            if eng.baud != self.baud:
+                await self._until_line_free()
+                self._configure(eng.baud)
+            if out is not None:
+                continue
+            deadline = eng.next_deadline_ms()
+            wait = _IDLE_POLL_MS if eng.idle else _BUSY_POLL_MS
+            if deadline is not None and deadline - now < wait:
+                wait = deadline - now
+            await clock.sleep_ms(wait)
+
+    def _fault(self, e, now):
+        if self.faults is not None:
+            self.faults.record(e, "optical")
+        self.last_fault = (type(e).__name__, "optical", now)
+        self.engine.abort(now)
+
+    async def _send(self, out):
+        clock = self.clock
+        cu = char_us(self.baud)
+        i = 0
+        n = len(out)
+        while i < n:
+            now_us = clock.now_ms() * 1000
+            ahead = self._free_us - now_us
+            if ahead > _WINDOW * cu:
+                await clock.sleep_ms((ahead - _WINDOW * cu) // 1000 + 1)
+                continue
+            k = self.serial.write(out[i : min(n, i + _CHUNK)])
+            if k:
+                self._free_us = max(self._free_us, now_us) + k * cu
+                i += k
+            else:
+                await clock.sleep_ms(cu // 1000 + 1)
+
+    async def _until_line_free(self):
+        wait_us = self._free_us - self.clock.now_ms() * 1000
+        if wait_us > 0:
+            await self.clock.sleep_ms(wait_us // 1000 + 1)
