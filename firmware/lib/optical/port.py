@@ -8,8 +8,6 @@ change it waits, on the injected clock, until the last character has left the li
 the turnaround (docs/optical.md "Timing").
 """
 
-import asyncio
-
 from micropython import const
 
 _IDLE_POLL_MS = const(50)  # 300 Bd idle: 1.5 characters per poll; the UART buffers them

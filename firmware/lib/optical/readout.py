@@ -8,6 +8,7 @@ docs/optical.md lists the sources and formats.
 """
 
 from micropython import const
+
 from optical.iec21 import hexlify
 
 _LINE_INSIDE_MAX = const(49)  # value (<= 32) '*' unit (<= 16)

@@ -7,6 +7,7 @@ a row is writable when its access has WRITE and it carries a setter(meter, data)
 """
 
 from datamodel import registers as dm
+
 from optical.iec21 import ERR_ACCESS, ERR_ADDRESS, ERR_FAILED, ERR_VALUE
 
 
