@@ -47,6 +47,7 @@ def build(cfg):
     import machine
     from clock import Clock
     from drivers.display import SSD1306
+    from drivers.esp32_optical_uart import Esp32OpticalUart
     from drivers.relay import LatchingRelay
     from hw import Hardware
 
@@ -77,9 +78,7 @@ def build(cfg):
         phy=phy,
         flash=parts[0],
         rtc=machine.RTC(),
-        optical=machine.UART(
-            OPTICAL_UART, 300, bits=7, parity=0, stop=1, tx=OPTICAL_TX, rx=OPTICAL_RX
-        ),
+        optical=Esp32OpticalUart(OPTICAL_UART, OPTICAL_TX, OPTICAL_RX),
         display=SSD1306(i2c, DISPLAY_ADDR),
         relay=LatchingRelay(
             machine.Pin(RELAY_SET_PIN, machine.Pin.OUT),

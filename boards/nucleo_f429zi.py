@@ -47,6 +47,7 @@ def build(cfg):
     from clock import Clock
     from drivers.display import SSD1306
     from drivers.relay import LatchingRelay
+    from drivers.stm32_optical_uart import Stm32OpticalUart
     from hw import Hardware
 
     clock = Clock()
@@ -71,7 +72,7 @@ def build(cfg):
         phy=phy,
         flash=pyb.Flash(start=STORE_START, len=STORE_LEN),
         rtc=machine.RTC(),
-        optical=machine.UART(OPTICAL_UART, 300, bits=7, parity=0, stop=1, timeout=0),
+        optical=Stm32OpticalUart(OPTICAL_UART),
         display=SSD1306(i2c, DISPLAY_ADDR),
         relay=LatchingRelay(
             machine.Pin(RELAY_SET_PIN, machine.Pin.OUT),

@@ -58,9 +58,9 @@ def build(cfg):
         clock = phy.clock  # the medium owns simulated time
     optical = None
     if cfg.get("optical_port"):
-        from drivers.sim.tcp_serial import TcpSerial
+        from drivers.sim.optical_tcp import TcpOptical
 
-        optical = TcpSerial(int(cfg["optical_port"]))
+        optical = TcpOptical(int(cfg["optical_port"]))
     contact = LatchContact(state + "/relay")
     return Hardware(
         NAME,

@@ -83,6 +83,11 @@ class Meter:
         if self.hw.phy is not None:
             self.tasks.append(asyncio.create_task(self.plc_rx()))
             self.tasks.append(asyncio.create_task(self.plc_tx()))
+        if self.hw.optical is not None:
+            from optical.build import optical_port
+
+            self.optical = optical_port(self)
+            self.tasks.append(asyncio.create_task(self.optical.run()))
         return self.tasks
 
     async def run(self, console=None):

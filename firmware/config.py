@@ -29,6 +29,13 @@ DEFAULTS = {
     "modem": None,  # "host:port" of tools/modem_sim.py: the certified-modem PHY backend
     "plc_backend": None,  # boards: "soft" or "modem"; None = the board file's default
     "optical_port": None,  # TCP port on 127.0.0.1 for the optical probe
+    # optical port (docs/optical.md): wait after the option select before the first answer
+    # at the new rate; programming-mode password (ASCII, None = no programming mode); the
+    # readout list ("CODE:SOURCE" strings, None = optical.readout.DEFAULT); partial-block size
+    "optical_reaction_ms": 1000,
+    "optical_password": None,
+    "optical_readout": None,
+    "optical_block": 0,
     "repl": False,
     "seed": None,
 }

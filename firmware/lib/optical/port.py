@@ -4,8 +4,9 @@
 stop)). Nothing here waits on the port: the task polls it, hands bytes to the engine, and
 paces its writes from the line's character time so a driver never has more than _WINDOW
 characters queued (an ESP32 TX ring never fills, so its write never blocks). Before a baud
-change it waits, on the injected clock, until the last character has left the line: that is
-the turnaround (docs/optical.md "Timing").
+change it waits, on the injected clock, until the last character has left the line (the
+driver's optional tx_idle(), else the character-time estimate): that is the turnaround
+(docs/optical.md "Timing").
 """
 
 from micropython import const
@@ -32,6 +33,9 @@ class OpticalPort:
         self._buf = bytearray(64)
         self._mv = memoryview(self._buf)
         self._free_us = 0  # when the line has sent everything handed to the driver
+        # a driver that can tell when its line is empty (UART TC flag, txdone(), the sim's
+        # TCP socket) is asked; otherwise the character-time estimate decides
+        self._tx_idle = getattr(serial, "tx_idle", None)
 
     def _configure(self, baud):
         self.serial.configure(baud, 7, 0, 1)
@@ -79,6 +83,8 @@ class OpticalPort:
         n = len(out)
         while i < n:
             now_us = clock.now_ms() * 1000
+            if self._tx_idle is not None and self._tx_idle():
+                self._free_us = now_us
             ahead = self._free_us - now_us
             if ahead > _WINDOW * cu:
                 await clock.sleep_ms((ahead - _WINDOW * cu) // 1000 + 1)
@@ -91,6 +97,12 @@ class OpticalPort:
                 await clock.sleep_ms(cu // 1000 + 1)
 
     async def _until_line_free(self):
-        wait_us = self._free_us - self.clock.now_ms() * 1000
-        if wait_us > 0:
+        while True:
+            wait_us = self._free_us - self.clock.now_ms() * 1000
+            if self._tx_idle is not None:
+                if self._tx_idle():
+                    return
+                wait_us = max(wait_us, char_us(self.baud))  # look again a character later
+            elif wait_us <= 0:
+                return
             await self.clock.sleep_ms(wait_us // 1000 + 1)

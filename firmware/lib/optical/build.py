@@ -1,0 +1,27 @@
+"""Wiring: the optical port of a meter from its config, data model and hardware."""
+
+from datamodel import registers as dm
+
+from optical import readout
+from optical.iec21 import Iec21
+from optical.port import OpticalPort
+from optical.regaccess import TableAccess
+
+
+def optical_port(meter):
+    cfg = meter.cfg
+    regs = TableAccess(meter)
+    ident = bytes(regs.read(dm.FIRMWARE_VERSION)).strip()
+    password = cfg.get("optical_password")
+    engine = Iec21(
+        cfg["manufacturer"].encode(),
+        ident,
+        readout.make(cfg.get("optical_readout") or readout.DEFAULT, meter, regs),
+        registers=regs,
+        password=password.encode() if password else None,
+        rng=meter.rng,
+        address=cfg["serial"].encode(),
+        reaction_ms=cfg.get("optical_reaction_ms", 1000),
+        block=cfg.get("optical_block", 0),
+    )
+    return OpticalPort(engine, meter.hw.optical, meter.clock, getattr(meter, "faults", None))
