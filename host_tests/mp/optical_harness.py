@@ -4,6 +4,7 @@ from optical import iec21
 from optical.readout import Readout
 
 PASSWORD = b"S3cret01"
+READOUT = b"C.1.0(METER-01)\r\n1.8.0(000123.456*kWh)\r\nF.F(00)\r\n!\r\n"
 SEED = 0x1234ABCD
 
 

@@ -4,10 +4,9 @@ import unittest
 
 import micropython
 from optical import iec21
-from optical_harness import PASSWORD, Harness, answer, frame
+from optical_harness import PASSWORD, READOUT, Harness, answer, frame
 
 IDENT = b"/OMM5MMPY0001\r\n"
-READOUT = b"C.1.0(METER-01)\r\n1.8.0(000123.456*kWh)\r\nF.F(00)\r\n!\r\n"
 
 
 def sign_on(h, addr=b""):

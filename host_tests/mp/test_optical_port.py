@@ -1,0 +1,261 @@
+"""Optical port task (asyncio, simulated time), its drivers and the readout list."""
+
+import asyncio
+import socket
+import unittest
+
+from clock import ManualClock
+from drivers.esp32_optical_uart import Esp32OpticalUart
+from drivers.sim.optical_tcp import TcpOptical, even_parity_bit
+from drivers.stm32_optical_uart import Stm32OpticalUart
+from optical import readout
+from optical.port import OpticalPort, char_us
+from optical_harness import READOUT, Harness, answer
+
+
+class LineSerial:
+    """interfaces.Serial that models a UART line: write() takes up to `room` characters, which
+    leave at the character time; it logs what was on the line at which rate and when."""
+
+    def __init__(self, clock, room=64):
+        self.clock = clock
+        self.room = room
+        self.rx = bytearray()
+        self.log = []  # (t_ms, baud, byte) per character handed over
+        self.configs = []  # (t_ms, baud, line busy until)
+        self.baud = None
+        self.busy_until_us = 0
+
+    def configure(self, baudrate, bits=8, parity=None, stop=1):
+        assert (bits, parity, stop) == (7, 0, 1)
+        self.configs.append((self.clock.now_ms(), baudrate, self.busy_until_us))
+        self.baud = baudrate
+
+    def readinto(self, buf):
+        if not self.rx:
+            return None
+        n = min(len(buf), len(self.rx))
+        buf[:n] = self.rx[:n]
+        self.rx = self.rx[n:]
+        return n
+
+    def read(self, n):
+        raise AssertionError("the task uses readinto")
+
+    def any(self):
+        return len(self.rx)
+
+    def write(self, buf):
+        now_us = self.clock.now_ms() * 1000
+        queued = max(0, self.busy_until_us - now_us) // char_us(self.baud)
+        k = min(len(buf), self.room - queued)
+        if k <= 0:
+            return 0
+        for i in range(k):
+            self.log.append((self.clock.now_ms(), self.baud, buf[i]))
+        self.busy_until_us = max(self.busy_until_us, now_us) + k * char_us(self.baud)
+        return k
+
+
+async def _drive(clock, task_fn, until_ms, feed=()):
+    """Run the port task in simulated time; feed = [(t_ms, bytes, line)]: bytes arriving."""
+    t = asyncio.create_task(task_fn())
+    feed = list(feed)
+    while clock.now_ms() < until_ms:
+        await asyncio.sleep_ms(0)
+        await asyncio.sleep_ms(0)
+        while feed and feed[0][0] <= clock.now_ms():
+            _, data, line = feed.pop(0)
+            line.rx.extend(data)
+        nxt = clock.next_wakeup()
+        if nxt is None:
+            nxt = clock.now_ms() + 1
+        if feed:
+            nxt = min(nxt, feed[0][0])
+        clock.set(max(nxt, clock.now_ms() + 1))
+    t.cancel()
+    await asyncio.sleep_ms(0)
+
+
+class TestPortTask(unittest.TestCase):
+    def test_readout_timing_and_turnaround(self):
+        clock = ManualClock(0)
+        line = LineSerial(clock, room=16)
+        h = Harness(reaction_ms=1000)
+        port = OpticalPort(h.eng, line, clock)
+        feed = [(100, b"/?!\r\n", line), (1000, b"\x06050\r\n", line)]
+        asyncio.run(_drive(clock, port.run, 5000, feed))
+        # identification at 300 Bd, >= 200 ms after the request
+        ident = [e for e in line.log if e[1] == 300]
+        self.assertEqual(bytes(e[2] for e in ident), b"/OMM5MMPY0001\r\n")
+        self.assertGreaterEqual(ident[0][0], 300)
+        # readout at 9600 Bd, >= the reaction time after the option select
+        body = [e for e in line.log if e[1] == 9600]
+        self.assertEqual(body[0][2], 2)
+        self.assertEqual(body[-2][2], 3)
+        self.assertGreaterEqual(body[0][0], 2000)
+        # rate changes: 300 at start, 9600 after the option select, 300 after the readout;
+        # each only once the line had sent everything (busy_until <= now)
+        self.assertEqual([c[1] for c in line.configs], [300, 9600, 300])
+        for t, _, busy_us in line.configs:
+            self.assertLessEqual(busy_us, t * 1000)
+        # nothing lost or repeated although the driver took at most 16 characters at a time
+        self.assertEqual(bytes(e[2] for e in body), answer(READOUT))
+
+    def test_fault_in_a_value_source_is_recorded_and_port_goes_idle(self):
+        clock = ManualClock(0)
+        line = LineSerial(clock)
+        h = Harness()
+
+        def broken():
+            raise OSError(5)
+
+        h.eng._readout = readout.Readout([(b"1.8.0", broken)])
+        recorded = []
+
+        class Faults:
+            def record(self, exc, place):
+                recorded.append((type(exc).__name__, place))
+
+        port = OpticalPort(h.eng, line, clock, Faults())
+        feed = [(0, b"/?!\r\n", line), (600, b"\x06050\r\n", line), (3000, b"/?!\r\n", line)]
+        asyncio.run(_drive(clock, port.run, 4000, feed))
+        self.assertEqual(recorded, [("OSError", "optical")])
+        self.assertEqual(port.last_fault[:2], ("OSError", "optical"))
+        idents = bytes(e[2] for e in line.log)
+        self.assertEqual(idents, b"/OMM5MMPY0001\r\n" * 2)  # and it answers the next sign-on
+
+
+class FakeMem:
+    def __init__(self):
+        self.sr = 0
+        self.dr = []
+
+    def __getitem__(self, addr):
+        assert addr == 0x1000
+        return self.sr
+
+    def __setitem__(self, addr, v):
+        assert addr == 0x1004
+        self.dr.append(v)
+
+
+class FakeUart:
+    def __init__(self):
+        self.inits = []
+        self.rx = bytearray()
+        self.tx = bytearray()
+        self.done = True
+
+    def init(self, baudrate, **kw):
+        self.inits.append((baudrate, kw))
+
+    def any(self):
+        return len(self.rx)
+
+    def read(self, n):
+        d = bytes(self.rx[:n])
+        self.rx = self.rx[n:]
+        return d
+
+    def readinto(self, buf, n=None):
+        n = len(buf) if n is None else n
+        k = min(n, len(self.rx))
+        buf[:k] = self.rx[:k]
+        self.rx = self.rx[k:]
+        return k
+
+    def write(self, buf):
+        self.tx.extend(buf)
+        return len(buf)
+
+    def txdone(self):
+        return self.done
+
+
+class TestDrivers(unittest.TestCase):
+    def test_stm32_writes_only_when_the_data_register_is_empty(self):
+        mem, uart = FakeMem(), FakeUart()
+        d = Stm32OpticalUart(6, uart=uart, mem32=mem, base=0x1000, sr=0, dr=4)
+        baud, kw = uart.inits[0]
+        self.assertEqual((baud, kw["bits"], kw["parity"], kw["stop"]), (300, 7, 0, 1))
+        self.assertEqual((kw["timeout"], kw["timeout_char"]), (0, 0))
+        self.assertEqual(d.write(b"AB"), 0)  # TXE clear: nothing taken, nothing waited for
+        mem.sr = 0x80
+        self.assertEqual(d.write(b"AB"), 1)
+        self.assertEqual(mem.dr, [0x41])
+        self.assertFalse(d.tx_idle())
+        mem.sr = 0xC0
+        self.assertTrue(d.tx_idle())
+        self.assertIsNone(d.readinto(bytearray(8)))
+        uart.rx.extend(b"xyz")
+        buf = bytearray(2)
+        self.assertEqual(d.readinto(buf), 2)  # never more than any(): no timeout_char wait
+        self.assertEqual(d.read(5), b"z")
+        d.configure(9600, 7, 0, 1)
+        self.assertEqual(uart.inits[-1][0], 9600)
+
+    def test_esp32_settings(self):
+        uart = FakeUart()
+        d = Esp32OpticalUart(2, 17, 16, uart=uart)
+        baud, kw = uart.inits[0]
+        self.assertEqual((baud, kw["bits"], kw["parity"], kw["timeout"]), (300, 7, 0, 0))
+        self.assertEqual(d.write(b"abc"), 3)
+        uart.done = False
+        self.assertFalse(d.tx_idle())
+
+    def test_tcp_optical_7e1_emulation(self):
+        port = 47000 + (id(self) & 0x3FF)
+        d = TcpOptical(port)
+        d.configure(300, 7, 0, 1)
+        c = socket.socket()
+        c.connect(socket.getaddrinfo("127.0.0.1", port)[0][-1])
+        buf = bytearray(16)
+        n = None
+        for _ in range(100):
+            n = d.readinto(buf)  # accepts the head
+            if d._conn is not None:
+                break
+        self.assertIsNone(n)
+        self.assertEqual(d.write(b"/A\r"), 3)
+        got = c.recv(3)
+        # '/' 0x2F has 5 ones -> parity bit set; 'A' 0x41 two -> clear; CR 0x0D three -> set
+        self.assertEqual(got, b"\xaf\x41\x8d")
+        c.send(b"\xaf\xc1")  # '/' right, 'A' with a wrong parity bit
+        n = None
+        for _ in range(1000):
+            n = d.readinto(buf)
+            if n:
+                break
+        self.assertEqual(bytes(buf[:n]), b"\x2f\xc1")
+        self.assertEqual(d.parity_errors, 1)
+        for c7 in range(128):
+            self.assertEqual(even_parity_bit(c7) >> 7, bin(c7).count("1") & 1)
+        c.close()
+        d.close()
+
+
+class TestReadoutList(unittest.TestCase):
+    def test_civil_dates(self):
+        # from CPython's datetime: date(2000, 1, 1) + timedelta(days); 2000 leap, 2100 not
+        self.assertEqual(readout.civil(0), (2000, 1, 1))
+        self.assertEqual(readout.civil(59), (2000, 2, 29))
+        self.assertEqual(readout.civil(60), (2000, 3, 1))
+        self.assertEqual(readout.civil(366), (2001, 1, 1))
+        self.assertEqual(readout.civil(9496), (2025, 12, 31))
+        self.assertEqual(readout.civil(36583), (2100, 2, 28))
+        self.assertEqual(readout.civil(36584), (2100, 3, 1))
+
+    def test_values_are_sanitised_and_bounded(self):
+        r = readout.Readout([(b"C.1.0", lambda: b"a(b)c/d!e\x01" + b"x" * 80)])
+        buf = bytearray(200)
+        n = r.build(buf)
+        self.assertEqual(bytes(buf[:n]), b"C.1.0(a?b?c?d?e?" + b"x" * 39 + b")\r\n")
+        small = bytearray(10)
+        self.assertEqual(r.build(small), 0)  # a line that does not fit is left out
+
+    def test_make_refuses_unknown_sources(self):
+        with self.assertRaises(ValueError):
+            readout.make(["1.8.0:nonsense"], None, None)
+        with self.assertRaises(ValueError):
+            readout.make(["1.8.0"], None, None)
