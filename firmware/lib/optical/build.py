@@ -11,14 +11,15 @@ from optical.regaccess import TableAccess
 def optical_port(meter):
     cfg = meter.cfg
     regs = TableAccess(meter)
-    ident = bytes(regs.read(dm.FIRMWARE_VERSION)).strip()
-    password = cfg.get("optical_password")
+    fw = regs.read(dm.FIRMWARE_VERSION)
+    ident = b"" if isinstance(fw, int) else bytes(fw).strip()
+    password = cfg.get("optical_password")  # --set may hand over digits as a number
     engine = Iec21(
         cfg["manufacturer"].encode(),
         ident,
         readout.make(cfg.get("optical_readout") or readout.DEFAULT, meter, regs),
         registers=regs,
-        password=password.encode() if password else None,
+        password=str(password).encode() if password is not None else None,
         rng=meter.rng,
         address=cfg["serial"].encode(),
         reaction_ms=cfg.get("optical_reaction_ms", 1000),

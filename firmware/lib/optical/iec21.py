@@ -103,6 +103,9 @@ class Iec21:
             raise ValueError("manufacturer must be 3 letters, max_baud one of %r" % (BAUDS,))
         if block < 0 or block > READOUT_MAX:
             raise ValueError("block size")
+        for c in bytes(manufacturer) + bytes(ident):
+            if c < 0x21 or c > 0x7E or c == _SLASH or c == _BANG:
+                raise ValueError("manufacturer/ident: printable, no '/' or '!'")
         self._z = 0x30 + BAUDS.index(max_baud)
         ident = ident[:16]
         self._ident = b"/" + manufacturer + bytes((self._z,)) + ident + b"\r\n"

@@ -54,6 +54,7 @@ class OpticalPort:
                 out = eng.poll(now)
             except Exception as e:  # a bug or a failing value source: record, back to idle
                 self._fault(e, now)
+                await clock.sleep_ms(_IDLE_POLL_MS)  # a port that keeps failing cannot spin
                 continue
             if out is not None:
                 await self._send(out)
