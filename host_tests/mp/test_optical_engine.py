@@ -110,11 +110,15 @@ class TestReadout(unittest.TestCase):
         h.run(iec21.OPTION_WAIT_MS + 1)
         self.assertTrue(h.eng.idle)
 
-    def test_partial_blocks(self):
+    def _first_block(self):
         h = Harness(block=20)
         sign_on(h)
         h.feed(b"\x06050\r\n")
         h.run(1000)
+        return h
+
+    def test_partial_blocks(self):
+        h = self._first_block()
         got = h.take()
         self.assertEqual(got[0], 2)
         self.assertEqual(got[-2], 4)  # EOT: more follows
@@ -138,10 +142,7 @@ class TestReadout(unittest.TestCase):
         self.assertTrue(h.eng.idle)
 
     def test_partial_block_nak_limit(self):
-        h = Harness(block=20)
-        sign_on(h)
-        h.feed(b"\x06050\r\n")
-        h.run(1000)
+        h = self._first_block()
         for _ in range(4):
             h.take()
             h.feed(b"\x15")

@@ -18,6 +18,7 @@ import sys
 import time
 
 import pytest
+from test_concentrator_direct import _free_port
 
 from tools import concentrator as dcu
 from tools import mm_frame as mm
@@ -30,14 +31,6 @@ from iec62056_21.client import Iec6205621Client  # noqa: E402
 ACA = "4d4d00004202"
 SERIAL = "MM0000004202"
 PASSWORD = "Opt1cal!"
-
-
-def _free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def _par(data):

@@ -220,10 +220,7 @@ class Iec21:
         if n >= _SIGN_ON_MAX or (n == 1 and b != _QUEST):
             self._drop(now)
             return
-        rx[n] = b
-        n += 1
-        self._n = n
-        self._t_rx = now
+        n = self._store(b, now)
         if b != _LF:
             return
         if n < 5 or rx[n - 2] != _CR or rx[n - 3] != _BANG:
@@ -241,6 +238,14 @@ class Iec21:
         self._n = 0
         self._put(self._ident)
         self._send_at(now + self.tr_min_ms, OPTION)
+
+    def _store(self, b, now):
+        """Append a character of the message being collected; returns the new length."""
+        n = self._n
+        self._rx[n] = b
+        self._n = n + 1
+        self._t_rx = now
+        return n + 1
 
     def _addressed(self, rx, a, b):
         while a < b and rx[a] == 0x30:  # leading zeros are not significant
@@ -261,10 +266,7 @@ class Iec21:
         if n == 0 and b != ACK:
             self._drop(now)
             return
-        rx[n] = b
-        n += 1
-        self._n = n
-        self._t_rx = now
+        n = self._store(b, now)
         if n < 6:
             return
         v, z, y = rx[1], rx[2], rx[3]
@@ -426,13 +428,19 @@ class Iec21:
         self._put_frame(b"B0", None)  # the meter breaks the session off
         self._send_at(now + self.tr_min_ms, IDLE)
 
-    def _read_cmd(self, addr, now):
+    def _register(self, addr, now):
+        """The object id R1/W1 may act on, or -1 after answering why not."""
         if not self._auth:
             self._error(ERR_PASSWORD, now)
-            return
+            return -1
         obj = _hex_id(addr)
         if obj < 0:
             self._error(ERR_ADDRESS, now)
+        return obj
+
+    def _read_cmd(self, addr, now):
+        obj = self._register(addr, now)
+        if obj < 0:
             return
         data = self._regs.read(obj)
         if isinstance(data, int):
@@ -445,12 +453,8 @@ class Iec21:
         self._send_at(now + self.tr_min_ms, PROG)
 
     def _write_cmd(self, addr, value, now):
-        if not self._auth:
-            self._error(ERR_PASSWORD, now)
-            return
-        obj = _hex_id(addr)
+        obj = self._register(addr, now)
         if obj < 0:
-            self._error(ERR_ADDRESS, now)
             return
         data = _unhexlify(value)
         if data is None:
