@@ -228,7 +228,7 @@ class Iec21:
             return
         for i in range(2, n - 3):
             c = rx[i]
-            if c < 0x20 or c == _BANG or c == _SLASH:
+            if c < 0x20 or c > 0x7E or c == _BANG or c == _SLASH:
                 self._drop(now)
                 return
         if not self._addressed(rx, 2, n - 3):
