@@ -135,6 +135,7 @@ class Iec21:
             "bad_password": 0,
             "lockouts": 0,
             "writes": 0,
+            "logins": 0,
             "timeouts": 0,
         }
         self._bad_tries = 0
@@ -412,6 +413,7 @@ class Iec21:
             self._error(ERR_LOCKED, now)
             return
         if _eq_const_time(value, self._password):
+            self.stats["logins"] += 1
             self._auth = True
             self._bad_tries = 0
             self._reply_byte(ACK, now)
