@@ -2,7 +2,7 @@
 
 flash   = a file with NOR semantics (erase to 0xFF, program clears bits), 8 x 4 KiB blocks
 rtc     = a settable wall clock kept as an offset in a file
-optical = a TCP listener on 127.0.0.1 (cfg "optical_port"), 8-bit octets
+optical = a TCP listener on 127.0.0.1 (cfg "optical_port"), 7E1 as octets with bit 7 = parity
 plc     = the simulated medium (cfg "medium" = "host:port", or "sample:host:port" for the
           sample-level mode with the soft PHY), a direct concentrator link listening on
           127.0.0.1 (cfg "plc_listen" = port, 2-byte length framing), or a simulated certified
