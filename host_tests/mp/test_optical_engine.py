@@ -190,6 +190,12 @@ class TestProgramming(unittest.TestCase):
             h.feed(frame(b"W1", body))
             h.run(200)
             self.assertEqual(h.take(), answer(err), body)
+        h.feed(frame(b"R1", b"1.8.0()"))  # a readout entry by its OBIS code
+        h.run(200)
+        self.assertEqual(h.take(), answer(b"1.8.0(000123.456*kWh)"))
+        h.feed(frame(b"R1", b"9.9.9()"))
+        h.run(200)
+        self.assertEqual(h.take(), answer(b"(ERR03)"))
         h.feed(frame(b"E2", b"0010()"))
         h.run(200)
         self.assertEqual(h.take(), answer(b"(ERR01)"))

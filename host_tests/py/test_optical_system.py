@@ -150,6 +150,8 @@ def test_pypi_client_reads_the_data_model_through_the_pty(meter):
         p1 = messages.CommandMessage(command="P", command_type=1, data_set=ds)
         client.transport.send(p1.to_bytes())
         boots = client.read_single_value("0004")
+        energy = client.read_single_value("1.8.0")  # a readout entry by its OBIS code
+        serial_line = client.read_single_value("C.1.0")
         with pytest.raises(ValueError):  # W1 of a read-only register: an error answer
             client.write_single_value("0001", "00" * 16)
         client.send_break()
@@ -168,6 +170,8 @@ def test_pypi_client_reads_the_data_model_through_the_pty(meter):
     assert values["1.8.0"] == ("000000.000", "kWh")  # no metering engine on this meter yet
     assert values["2.8.0"] == ("000000.000", "kWh")
     assert boots.value == boot_count.hex().upper() and boots.address == "0004"
+    assert (energy.address, energy.value, energy.unit) == ("1.8.0", "000000.000", "kWh")
+    assert serial_line.value == serial.decode().strip()
     # the simulated RTC runs on host UTC (offset 0 in a fresh state dir)
     meter_dt = datetime.datetime.strptime(
         values["0.9.2"][0] + values["0.9.1"][0], "%y%m%d%H%M%S"

@@ -430,33 +430,36 @@ class Iec21:
         self._put_frame(b"B0", None)  # the meter breaks the session off
         self._send_at(now + self.tr_min_ms, IDLE)
 
-    def _register(self, addr, now):
-        """The object id R1/W1 may act on, or -1 after answering why not."""
+    def _read_cmd(self, addr, now):
+        """R1 of a register (hex object id) or of a readout-list entry (its OBIS code)."""
         if not self._auth:
             self._error(ERR_PASSWORD, now)
-            return -1
+            return
         obj = _hex_id(addr)
         if obj < 0:
-            self._error(ERR_ADDRESS, now)
-        return obj
-
-    def _read_cmd(self, addr, now):
-        obj = self._register(addr, now)
-        if obj < 0:
-            return
-        data = self._regs.read(obj)
-        if isinstance(data, int):
-            self._error(data, now)
-            return
-        body = bytes(addr) + b"(" + hexlify(data) + b")"
+            n = self._readout.line(bytes(addr), self._pl)
+            if not n:
+                self._error(ERR_ADDRESS, now)
+                return
+            body = memoryview(self._pl)[:n]
+        else:
+            data = self._regs.read(obj)
+            if isinstance(data, int):
+                self._error(data, now)
+                return
+            body = bytes(addr) + b"(" + hexlify(data) + b")"
         if not self._put_frame(None, body):
             self._error(ERR_VALUE, now)
             return
         self._send_at(now + self.tr_min_ms, PROG)
 
     def _write_cmd(self, addr, value, now):
-        obj = self._register(addr, now)
+        if not self._auth:
+            self._error(ERR_PASSWORD, now)
+            return
+        obj = _hex_id(addr)
         if obj < 0:
+            self._error(ERR_ADDRESS, now)
             return
         data = _unhexlify(value)
         if data is None:

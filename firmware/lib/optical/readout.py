@@ -23,29 +23,41 @@ class Readout:
         """Write the lines `code(value)CRLF` into buf; returns the byte count. A line that
         does not fit whole is left out with the ones after it."""
         n = 0
-        cap = len(buf)
         for code, fn in self.entries:
-            value = fn()
-            inside = min(len(value), _LINE_INSIDE_MAX)
-            need = len(code) + inside + 4
-            if n + need > cap:
+            k = _line(code, fn(), buf, n)
+            if k == n or k + 2 > len(buf):
                 break
-            buf[n : n + len(code)] = code
-            n += len(code)
-            buf[n] = 0x28
-            n += 1
-            for i in range(inside):
-                c = value[i]
-                # '(' ')' '/' '!' and control or 8-bit characters cannot appear in a value
-                if c < 0x20 or c > 0x7E or c == 0x28 or c == 0x29 or c == 0x2F or c == 0x21:
-                    c = 0x3F
-                buf[n] = c
-                n += 1
-            buf[n] = 0x29
-            buf[n + 1] = 0x0D
-            buf[n + 2] = 0x0A
-            n += 3
+            buf[k] = 0x0D
+            buf[k + 1] = 0x0A
+            n = k + 2
         return n
+
+    def line(self, code, buf):
+        """`code(value)` of one entry (an R1 by OBIS code) into buf; 0 if the list has none."""
+        for c, fn in self.entries:
+            if c == code:
+                return _line(c, fn(), buf, 0)
+        return 0
+
+
+def _line(code, value, buf, n):
+    """Write `code(value)` at buf[n:]; returns the new end, or n if it does not fit."""
+    inside = min(len(value), _LINE_INSIDE_MAX)
+    if n + len(code) + inside + 2 > len(buf):
+        return n
+    buf[n : n + len(code)] = code
+    n += len(code)
+    buf[n] = 0x28
+    n += 1
+    for i in range(inside):
+        c = value[i]
+        # '(' ')' '/' '!' and control or 8-bit characters cannot appear in a value
+        if c < 0x20 or c > 0x7E or c == 0x28 or c == 0x29 or c == 0x2F or c == 0x21:
+            c = 0x3F
+        buf[n] = c
+        n += 1
+    buf[n] = 0x29
+    return n + 1
 
 
 def make(spec, meter, registers):
