@@ -168,7 +168,7 @@ class Iec21:
 
     @property
     def idle(self):
-        return self.state == IDLE and self._on == 0
+        return self.state == IDLE and self._tx_at is None
 
     def locked(self, now):
         if self._locked_until is not None and now >= self._locked_until:
