@@ -259,3 +259,51 @@ class TestReadoutList(unittest.TestCase):
             readout.make(["1.8.0:nonsense"], None, None)
         with self.assertRaises(ValueError):
             readout.make(["1.8.0"], None, None)
+
+
+def _par(data):
+    return bytes(c | even_parity_bit(c) for c in data)
+
+
+class TestMeterWiring(unittest.TestCase):
+    def test_unix_sim_meter_answers_on_its_optical_port(self):
+        import os
+
+        import config
+        from app import Meter
+
+        import boards.unix_sim as board
+
+        port = 20000 + int.from_bytes(os.urandom(2), "big") % 20000
+        cfg = config.load(
+            None,
+            {
+                "state_dir": "build/test_optical_wiring",
+                "optical_port": port,
+                "optical_password": 1234,  # what --set makes of digits
+                "optical_readout": ["C.1.0:serial", "C.51.0:reg:0004"],
+                "optical_reaction_ms": 50,
+            },
+        )
+        meter = Meter(board.build(cfg), cfg)
+        body = b"C.1.0(MM0000000001)\r\nC.51.0(%08X)\r\n!\r\n" % meter.boots
+        got = []
+
+        async def main():
+            meter.start()
+            r, w = await asyncio.open_connection("127.0.0.1", port)
+            w.write(_par(b"/?!\r\n"))
+            await w.drain()
+            got.append(await r.readexactly(15))
+            w.write(_par(b"\x06050\r\n"))
+            await w.drain()
+            got.append(await r.readexactly(len(body) + 3))
+            w.close()
+            for t in meter.tasks:
+                t.cancel()
+
+        asyncio.run(main())
+        meter.hw.optical.close()
+        self.assertEqual(got[0], _par(b"/OMM5MMPY0001\r\n"))
+        self.assertEqual(got[1], _par(answer(body)))
+        self.assertEqual(meter.optical.engine._password, b"1234")
