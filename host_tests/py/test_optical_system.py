@@ -111,7 +111,9 @@ class Bridge:
 
 @pytest.fixture
 def meter(tmp_path):
-    m = Meter(tmp_path)
+    # the standard's longest reaction time: the client reopens its port (flushing input)
+    # 0.5 s after its ACK, so a loaded test host keeps 1 s of margin
+    m = Meter(tmp_path, optical_reaction_ms=1500)
     yield m
     m.close()
 
