@@ -125,6 +125,26 @@ class TestPortTask(unittest.TestCase):
         idents = bytes(e[2] for e in line.log)
         self.assertEqual(idents, b"/OMM5MMPY0001\r\n" * 2)  # and it answers the next sign-on
 
+    def test_driver_error_is_recorded_and_the_port_carries_on(self):
+        clock = ManualClock(0)
+
+        class Flaky(LineSerial):
+            fails = 1
+
+            def write(self, buf):
+                if self.fails:
+                    self.fails -= 1
+                    raise OSError(5)
+                return LineSerial.write(self, buf)
+
+        line = Flaky(clock)
+        h = Harness()
+        port = OpticalPort(h.eng, line, clock)
+        feed = [(0, b"/?!\r\n", line), (1000, b"/?!\r\n", line)]
+        asyncio.run(_drive(clock, port.run, 2000, feed))
+        self.assertEqual(port.last_fault[:2], ("OSError", "optical"))
+        self.assertEqual(bytes(e[2] for e in line.log), b"/OMM5MMPY0001\r\n")
+
 
 class FakeMem:
     def __init__(self):

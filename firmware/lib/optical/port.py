@@ -42,34 +42,39 @@ class OpticalPort:
         self.baud = baud
 
     async def run(self):
-        eng = self.engine
         clock = self.clock
         self._configure(300)
         while True:
-            now = clock.now_ms()
             try:
-                n = self.serial.readinto(self._buf)
-                if n:
-                    eng.on_rx(self._mv[:n], now)
-                out = eng.poll(now)
-            except Exception as e:  # a bug or a failing value source: record, back to idle
-                self._fault(e, now)
-                await clock.sleep_ms(_IDLE_POLL_MS)  # a port that keeps failing cannot spin
-                continue
-            if out is not None:
-                await self._send(out)
-                await self._until_line_free()
-                eng.tx_done(clock.now_ms())
-            if eng.baud != self.baud:
-                await self._until_line_free()
-                self._configure(eng.baud)
-            if out is not None:
-                continue
-            deadline = eng.next_deadline_ms()
-            wait = _IDLE_POLL_MS if eng.idle else _BUSY_POLL_MS
-            if deadline is not None and deadline - now < wait:
-                wait = deadline - now
-            await clock.sleep_ms(wait)
+                wait = await self._step(clock.now_ms())
+            except Exception as e:  # a driver error, a bug or a failing value source
+                self._fault(e, clock.now_ms())
+                wait = _IDLE_POLL_MS  # a port that keeps failing cannot spin
+            if wait is not None:
+                await clock.sleep_ms(wait)  # 0 still yields to the other tasks
+
+    async def _step(self, now):
+        """Read, run the engine, send what is due; returns how long to sleep, or None to go
+        on at once after sending."""
+        eng = self.engine
+        n = self.serial.readinto(self._buf)
+        if n:
+            eng.on_rx(self._mv[:n], now)
+        out = eng.poll(now)
+        if out is not None:
+            await self._send(out)
+            await self._until_line_free()
+            eng.tx_done(self.clock.now_ms())
+        if eng.baud != self.baud:
+            await self._until_line_free()
+            self._configure(eng.baud)
+        if out is not None:
+            return None
+        deadline = eng.next_deadline_ms()
+        wait = _IDLE_POLL_MS if eng.idle else _BUSY_POLL_MS
+        if deadline is not None and deadline - now < wait:
+            wait = max(deadline - now, 0)
+        return wait
 
     def _fault(self, e, now):
         if self.faults is not None:
