@@ -248,6 +248,34 @@ class TestProgramming(unittest.TestCase):
         h.run(200)
         self.assertEqual(h.take(), b"\x06")
 
+    def test_wrong_tries_survive_a_restart(self):
+        saved = []
+        h = Harness(lockout_ms=60000, on_tries=saved.append)
+        to_prog(h)
+        for i in range(3):
+            h.feed(frame(b"P1", b"(nope%d)" % i))
+            h.run(200)
+        self.assertEqual(saved, [1, 2, 3])
+        # a restart (power cycle) hands the count back: locked anew for the whole lockout
+        h = Harness(lockout_ms=60000, tries=saved[-1], now=0, on_tries=saved.append)
+        to_prog(h)
+        h.feed(frame(b"P1", b"(" + PASSWORD + b")"))
+        h.run(200)
+        self.assertEqual(h.take(), answer(b"(ERR06)"))
+        h.feed(frame(b"B0"))
+        h.run(60000)
+        to_prog(h)
+        h.feed(frame(b"P1", b"(" + PASSWORD + b")"))
+        h.run(200)
+        self.assertEqual(h.take(), b"\x06")
+        self.assertEqual(saved, [1, 2, 3, 0])
+        # two wrong, restart, one more wrong: locked (the count is per meter, not per boot)
+        h = Harness(lockout_ms=60000, tries=2, on_tries=saved.append)
+        to_prog(h)
+        h.feed(frame(b"P1", b"(nope)"))
+        h.run(200)
+        self.assertEqual(h.take(), frame(b"B0"))
+
     def test_inactivity_timeout(self):
         h = Harness(prog_timeout_ms=60000)
         login(h)

@@ -4,13 +4,14 @@ import asyncio
 import socket
 import unittest
 
+import storekeys
 from clock import ManualClock
 from drivers.esp32_optical_uart import Esp32OpticalUart
 from drivers.sim.optical_tcp import TcpOptical, even_parity_bit
 from drivers.stm32_optical_uart import Stm32OpticalUart
 from optical import readout
 from optical.port import OpticalPort, char_us
-from optical_harness import READOUT, Harness, answer
+from optical_harness import READOUT, Harness, answer, frame
 
 
 class LineSerial:
@@ -329,3 +330,39 @@ class TestMeterWiring(unittest.TestCase):
         self.assertEqual(got[0], _par(b"/OMM5MMPY0001\r\n"))
         self.assertEqual(got[1], _par(answer(body)))
         self.assertEqual(meter.optical.engine._password, b"1234")
+
+    def test_wrong_password_count_kept_in_the_store_across_a_restart(self):
+        import os
+
+        import config
+        from app import Meter
+        from optical.build import optical_port
+
+        import boards.unix_sim as board
+
+        state = "build/test_optical_restart"
+        try:
+            os.remove(state + "/flash.bin")  # a fresh store
+        except OSError:
+            pass
+        cfg = config.load(None, {"state_dir": state, "optical_password": "S3cret01"})
+
+        meter = Meter(board.build(cfg), cfg)
+        eng = optical_port(meter).engine
+        eng.on_rx(b"/?!\r\n", 0)
+        eng.poll(1000)
+        eng.on_rx(b"\x06051\r\n", 1000)
+        eng.poll(3000)
+        for i in range(eng.max_tries):
+            eng.on_rx(frame(b"P1", b"(nope%d)" % i), 3000 + 1000 * i)
+            eng.poll(3500 + 1000 * i)
+        self.assertTrue(eng.locked(10_000))
+
+        again = Meter(board.build(cfg), cfg)  # the same store: a power cycle
+        eng2 = optical_port(again).engine
+        now = again.clock.now_ms()
+        self.assertTrue(eng2.locked(now))
+        self.assertFalse(eng2.locked(now + eng2.lockout_ms))
+        # the expiry wrote the count back to 0
+        third = Meter(board.build(cfg), cfg)
+        self.assertEqual(third.store.get(storekeys.OPTICAL_TRIES), b"\x00")

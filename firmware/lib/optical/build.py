@@ -1,5 +1,6 @@
 """Wiring: the optical port of a meter from its config, data model and hardware."""
 
+import storekeys
 from datamodel import registers as dm
 
 from optical import readout
@@ -14,6 +15,7 @@ def optical_port(meter):
     fw = regs.read(dm.FIRMWARE_VERSION)
     ident = b"" if isinstance(fw, int) else bytes(fw).strip()
     password = cfg.get("optical_password")  # --set may hand over digits as a number
+    saved = meter.store.get(storekeys.OPTICAL_TRIES)
     engine = Iec21(
         cfg["manufacturer"].encode(),
         ident,
@@ -24,5 +26,8 @@ def optical_port(meter):
         address=cfg["serial"].encode(),
         reaction_ms=cfg.get("optical_reaction_ms", 1000),
         block=cfg.get("optical_block", 0),
+        tries=saved[0] if saved else 0,
+        now=meter.clock.now_ms(),
+        on_tries=lambda n: meter.store.put(storekeys.OPTICAL_TRIES, bytes((min(n, 255),))),
     )
     return OpticalPort(engine, meter.hw.optical, meter.clock, getattr(meter, "faults", None))

@@ -81,7 +81,8 @@ class Iec21:
     """One optical port. `readout.build(buf) -> n` writes the readout lines into buf;
     `registers.read(obj_id) -> bytes | int error` and `registers.write(obj_id, data) -> 0 | int
     error` serve R1/W1; `rng(bits)` draws the P0 seed; `password` (bytes) opens programming
-    mode, None disables it."""
+    mode, None disables it; `tries`/`on_tries` carry the wrong-password count across
+    restarts (see __init__)."""
 
     def __init__(
         self,
@@ -98,6 +99,9 @@ class Iec21:
         max_tries=3,
         lockout_ms=600000,
         block=0,
+        tries=0,
+        now=0,
+        on_tries=None,
     ):
         if len(manufacturer) != 3 or max_baud not in BAUDS:
             raise ValueError("manufacturer must be 3 letters, max_baud one of %r" % (BAUDS,))
@@ -138,8 +142,12 @@ class Iec21:
             "logins": 0,
             "timeouts": 0,
         }
-        self._bad_tries = 0
-        self._locked_until = None
+        # wrong passwords in a row; the owner keeps them across restarts through on_tries(n)
+        # and hands them back as `tries`: a meter that restarts locked is locked anew from
+        # `now` for the whole lockout, so a power cycle does not reopen guessing
+        self._on_tries = on_tries
+        self._bad_tries = tries
+        self._locked_until = now + lockout_ms if tries >= max_tries else None
         self._reset(0)
 
     # --- state ------------------------------------------------------------------------------
@@ -173,7 +181,7 @@ class Iec21:
     def locked(self, now):
         if self._locked_until is not None and now >= self._locked_until:
             self._locked_until = None
-            self._bad_tries = 0
+            self._set_tries(0)
         return self._locked_until is not None
 
     # --- input ------------------------------------------------------------------------------
@@ -415,11 +423,11 @@ class Iec21:
         if _eq_const_time(value, self._password):
             self.stats["logins"] += 1
             self._auth = True
-            self._bad_tries = 0
+            self._set_tries(0)
             self._reply_byte(ACK, now)
             return
         self._auth = False
-        self._bad_tries += 1
+        self._set_tries(self._bad_tries + 1)
         self.stats["bad_password"] += 1
         if self._bad_tries < self.max_tries:
             self._reply_byte(NAK, now)
@@ -429,6 +437,12 @@ class Iec21:
         self._on = 0
         self._put_frame(b"B0", None)  # the meter breaks the session off
         self._send_at(now + self.tr_min_ms, IDLE)
+
+    def _set_tries(self, n):
+        if n != self._bad_tries:
+            self._bad_tries = n
+            if self._on_tries is not None:
+                self._on_tries(n)
 
     def _read_cmd(self, addr, now):
         """R1 of a register (hex object id) or of a readout-list entry (its OBIS code)."""
