@@ -366,3 +366,17 @@ class TestMeterWiring(unittest.TestCase):
         # the expiry wrote the count back to 0
         third = Meter(board.build(cfg), cfg)
         self.assertEqual(third.store.get(storekeys.OPTICAL_TRIES), b"\x00")
+
+
+class TestSources(unittest.TestCase):
+    def test_kwh_and_boots_from_registers(self):
+        class Regs:
+            def read(self, obj):
+                return {0x0400: b"\x00\x01\xe2\x40", 0x0004: b"\x00\x00\x00\x07"}.get(obj, 3)
+
+        r = readout.make(["1.8.0:kwh:0400", "2.8.0:kwh:0401", "C.50.0:boots"], None, Regs())
+        buf = bytearray(100)
+        n = r.build(buf)
+        # 0x0001E240 = 123456 Wh; 0x0401 is not in this data model: 0
+        want = b"1.8.0(000123.456*kWh)\r\n2.8.0(000000.000*kWh)\r\nC.50.0(00000007)\r\n"
+        self.assertEqual(bytes(buf[:n]), want)

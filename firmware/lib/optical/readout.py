@@ -93,15 +93,17 @@ def _hex_reg(meter, registers, arg):
     return lambda: hexlify(_reg(registers, obj))
 
 
+def _uint(registers, obj):
+    """A register as an unsigned big-endian number (0 if the data model lacks it)."""
+    v = 0
+    for b in _reg(registers, obj):
+        v = (v << 8) | b
+    return v
+
+
 def _uint_reg(obj):
     def factory(meter, registers, arg):
-        def value():
-            v = 0
-            for b in _reg(registers, obj):
-                v = (v << 8) | b
-            return b"%08d" % v
-
-        return value
+        return lambda: b"%08d" % _uint(registers, obj)
 
     return factory
 
@@ -140,19 +142,16 @@ def _date(meter, registers, arg):
     return value
 
 
-def _energy(kind):
-    """Energy in kWh with 3 decimals from `meter.metering.energy_wh(kind)` (int Wh); a meter
-    built without a metering engine has measured nothing and reads 0."""
+def _kwh_reg(meter, registers, arg):
+    """An energy register (unsigned big-endian Wh, id ARG) as kWh with 3 decimals. A register
+    the data model does not have (no metering engine in this build) reads as 0."""
+    obj = int(arg, 16)
 
-    def factory(meter, registers, arg):
-        def value():
-            m = getattr(meter, "metering", None)
-            wh = m.energy_wh(kind) if m is not None else 0
-            return b"%06d.%03d*kWh" % (wh // 1000 % 1000000, wh % 1000)
+    def value():
+        wh = _uint(registers, obj)
+        return b"%06d.%03d*kWh" % (wh // 1000 % 1000000, wh % 1000)
 
-        return value
-
-    return factory
+    return value
 
 
 def _sources():
@@ -166,8 +165,7 @@ def _sources():
         "reg": _hex_reg,
         "time": _time,
         "date": _date,
-        "energy_import": _energy("import"),
-        "energy_export": _energy("export"),
+        "kwh": _kwh_reg,
     }
 
 
@@ -178,8 +176,8 @@ DEFAULT = (
     "0.2.0:firmware",
     "0.9.1:time",
     "0.9.2:date",
-    "1.8.0:energy_import",
-    "2.8.0:energy_export",
+    "1.8.0:kwh:0400",  # A+ total, Wh (the data model's energy registers)
+    "2.8.0:kwh:0401",  # A- total
     "F.F:status",
     "C.50.0:boots",
 )
