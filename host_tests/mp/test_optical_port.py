@@ -303,7 +303,7 @@ class TestMeterWiring(unittest.TestCase):
             {
                 "state_dir": "build/test_optical_wiring",
                 "optical_port": port,
-                "optical_password": 1234,  # what --set makes of digits
+                "optical_password": "1234",
                 "optical_readout": ["C.1.0:serial", "C.51.0:reg:0004"],
                 "optical_reaction_ms": 50,
             },
