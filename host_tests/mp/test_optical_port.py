@@ -294,6 +294,7 @@ class TestMeterWiring(unittest.TestCase):
 
         import config
         from app import Meter
+        from optical.build import optical_port
 
         import boards.unix_sim as board
 
@@ -309,11 +310,12 @@ class TestMeterWiring(unittest.TestCase):
             },
         )
         meter = Meter(board.build(cfg), cfg)
+        optical = optical_port(meter)
         body = b"C.1.0(MM0000000001)\r\nC.51.0(%08X)\r\n!\r\n" % meter.boots
         got = []
 
         async def main():
-            meter.start()
+            task = asyncio.create_task(optical.run())  # Meter.start() runs it the same way
             r, w = await asyncio.open_connection("127.0.0.1", port)
             w.write(_par(b"/?!\r\n"))
             await w.drain()
@@ -322,14 +324,13 @@ class TestMeterWiring(unittest.TestCase):
             await w.drain()
             got.append(await r.readexactly(len(body) + 3))
             w.close()
-            for t in meter.tasks:
-                t.cancel()
+            task.cancel()
 
         asyncio.run(main())
         meter.hw.optical.close()
         self.assertEqual(got[0], _par(b"/OMM5MMPY0001\r\n"))
         self.assertEqual(got[1], _par(answer(body)))
-        self.assertEqual(meter.optical.engine._password, b"1234")
+        self.assertEqual(optical.engine._password, b"1234")
 
     def test_wrong_password_count_kept_in_the_store_across_a_restart(self):
         import os
