@@ -22,13 +22,14 @@ _BLOCK = 36 * 32  # TX samples per modulator call (32 symbols, 3.3 ms)
 
 
 class RxInfo:
-    __slots__ = ("rssi", "snr", "in_phase", "t_ms", "length")
+    __slots__ = ("rssi", "snr", "in_phase", "t_ms", "t_end_ms", "length")
 
     def __init__(self):
         self.rssi = 0
         self.snr = 0
         self.in_phase = None
         self.t_ms = 0
+        self.t_end_ms = 0  # frame end on the air; the hand-up time until rx reports the end
         self.length = 0
 
 
@@ -67,6 +68,7 @@ class SoftPhy:
         inf.snr = rx.snr
         inf.in_phase = None
         inf.t_ms = self.clock.now_ms() if self.clock is not None else 0
+        inf.t_end_ms = inf.t_ms
         self.head = (i + 1) % len(self.bufs)
         self.count += 1
         self.flag.set()
@@ -80,6 +82,10 @@ class SoftPhy:
     def start(self):
         if self._task is None:
             self._task = asyncio.create_task(self._rx_loop())
+
+    def airtime_ms(self, nbytes):
+        """Time on air of an n-byte MAC frame with this PHY (profile v1), whole ms rounded up."""
+        return (profile.airtime_us(nbytes) + 999) // 1000
 
     async def send(self, frame):
         n = self.tx.prepare(frame)
