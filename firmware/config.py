@@ -76,6 +76,15 @@ def _check_hex(k, v):
         )
 
 
+def _check_sca(v):
+    from mac.address import check_sca
+
+    try:
+        check_sca(bytes.fromhex(v))
+    except ValueError as e:
+        raise ConfigError("sca: %s" % e)
+
+
 def _check_int(k, v):
     if not isinstance(v, int) or isinstance(v, bool):
         raise ConfigError("%s must be an integer (got %r)" % (k, v))
@@ -109,6 +118,8 @@ def validate(cfg):
             continue
         if k in _HEX_LEN:
             _check_hex(k, v)
+            if k == "sca":
+                _check_sca(v)
         elif k in _INT_RANGE:
             _check_int(k, v)
         elif k in _CHOICES:
