@@ -90,6 +90,7 @@ _TEIF0 = const(1 << 3)
 # TIM2/3/8 (RM0090 18.4 / 17.4)
 _TIM_CR2 = const(0x04)
 _TIM_MMS_UPDATE = const(0b010 << 4)  # master mode: update event -> TRGO
+_STOP_POLLS = const(10000)  # a stream stops within its current transfer: a few cycles
 
 
 class AdcDmaCapture:
@@ -155,8 +156,11 @@ class AdcDmaCapture:
         m = stm.mem32
         base = _DMA2
         m[base + _S0CR] = 0  # EN = 0, then wait until the stream really stops (RM0090 10.3.17)
+        n = _STOP_POLLS
         while m[base + _S0CR] & _SCR_EN:
-            pass
+            n -= 1
+            if n == 0:
+                raise OSError(110)  # ETIMEDOUT: the stream never stopped
         m[base + _DMA_LIFCR] = _FLAGS0
         m[base + _S0PAR] = _ADC1 + _ADC_DR
         m[base + _S0M0AR] = uctypes.addressof(self._ring)
