@@ -95,6 +95,8 @@ _S_POS = const(4)  # isr mode: next sample index in the ring
 _S_MID = const(5)  # idle code (mid-scale)
 _S_UNDER = const(6)  # DMA mode: refill ISR came after both halves had finished
 _S_HALF = const(7)
+_S_PLAYED = const(8)  # halves played since start (both modes): the stall check's progress mark
+_STALL_HALVES = const(4)  # no half played for this many half periods: the pacing is dead
 
 
 class DacModulator:
@@ -141,7 +143,7 @@ class DacModulator:
         self._dac = pyb.DAC(1, bits=12)  # pin to analog, DAC clock; we own the registers after
         self._free = asyncio.ThreadSafeFlag()  # a half became free (one waiter: send)
         self._done = asyncio.ThreadSafeFlag()  # the burst ended (one waiter: wait_done)
-        self._st = array("i", (0, 0, 0, 0, 0, mid, 0, half))
+        self._st = array("i", (0, 0, 0, 0, 0, mid, 0, half, 0))
         self._ring = array("H", bytearray(4 * half))
         self._reg = 0  # DAC_DHR12R1 address (isr mode) or DMA1 base (dma mode), set at start
         self._dhr = _DAC + _DAC_DHR12R1
@@ -152,6 +154,7 @@ class DacModulator:
         self._starter = None
         self.underruns = 0
         self.bursts = 0
+        self.stalls = 0  # bursts ended because the pacing timer stopped (see _wait_end)
         self.tx_off()
 
     # --- line driver ---------------------------------------------------------------------------
@@ -206,9 +209,11 @@ class DacModulator:
         p += 1
         if p == half:
             st[_S_FULL0] = 0
+            st[_S_PLAYED] += 1
             self._free.set()
         elif p == 2 * half:
             st[_S_FULL1] = 0
+            st[_S_PLAYED] += 1
             p = 0
             self._free.set()
         st[_S_POS] = p
@@ -243,6 +248,7 @@ class DacModulator:
             out[i] = mid
             i += 1
         st[done] = 0  # _S_FULL0 / _S_FULL1
+        st[_S_PLAYED] += 1
         if st[1 - done] == 0:
             # the half playing now is padding: every real sample is out, stop the stream
             ptr32(dma + _S5CR)[0] = ptr32(dma + _S5CR)[0] & ~_SCR_EN
@@ -323,9 +329,27 @@ class DacModulator:
             self._start_isr()
         else:
             self._start_dma()
-        await self._done.wait()
+        await self._wait_end()
         self._release()
         self._starter = None
+
+    async def _wait_end(self):
+        # The ISR ends the burst. If the pacing timer never fires (dead timer, clock fault),
+        # nothing would: wait in slices of _STALL_HALVES half periods, and when a slice passes
+        # without a half played, end the burst here (output parked, driver off) and count it.
+        st = self._st
+        slice_ms = max(10, (1000 * _STALL_HALVES * st[_S_HALF]) // self.sample_rate)
+        mark = st[_S_PLAYED]
+        while True:
+            try:
+                await asyncio.wait_for_ms(self._done.wait(), slice_ms)
+                return
+            except asyncio.TimeoutError:
+                if st[_S_PLAYED] == mark:
+                    self.stalls += 1
+                    self._end()
+                    return
+                mark = st[_S_PLAYED]
 
     # --- public --------------------------------------------------------------------------------
 

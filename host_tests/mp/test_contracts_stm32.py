@@ -219,6 +219,28 @@ class TestDacDmaSequence(_Stm32):
 _ERASED = b"\xff" * fakehw.BANK_SIZE
 
 
+class TestDacStall(_Stm32):
+    def test_contracts_dac_burst_ends_when_the_pacing_timer_never_fires(self):
+        # the fake pyb.Timer never calls back: on a board that is a dead timer; the burst must
+        # end (output parked, driver off, stall counted) instead of hanging send()/play()
+        import asyncio
+        from array import array
+
+        import machine
+        from drivers.stm32_dac_tx import DacModulator
+
+        en = machine.Pin("PG0", machine.Pin.OUT)
+        mod = DacModulator("PA4", 6, en)
+        block = array("H", [2100] * 2304)  # both halves of the ring: one burst
+        asyncio.run(mod.play(block))
+        self.assertEqual(mod.stalls, 1)
+        self.assertEqual(mod.bursts, 1)
+        self.assertEqual(en.value(), 0)
+        self.assertEqual(self.state.timers, {})  # both timers released
+        asyncio.run(mod.play(block))  # and the next burst starts normally
+        self.assertEqual(mod.bursts, 2)
+
+
 class Ticks:
     """An injected millisecond counter: each read is one ms later."""
 

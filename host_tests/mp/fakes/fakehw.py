@@ -343,6 +343,6 @@ def board_stm32():
 def board_esp32(store_label="mmstore", store_size=0x10000):
     """An ESP32 whose partition table has the store's raw data partition."""
     STATE.reset()
-    STATE.partitions.append((1, 0x81, store_label, store_size))
+    STATE.partitions.append((1, 0x06, store_label, store_size))  # data, undefined
     STATE.partitions.append((1, 0x81, "vfs", 0x40000))
     return STATE
