@@ -24,21 +24,14 @@ from fakes import fakehw
 TMP = "build/test_contracts"
 
 
-def _mkdirs(path):
-    part = ""
-    for p in path.split("/"):
-        part = part + "/" + p if part else p
-        try:
-            os.mkdir(part)
-        except OSError:
-            pass
-
-
 def _fresh_state_dir(name):
+    """A state directory without files from an earlier run (the board's build() creates it)."""
     d = TMP + "/" + name
-    _mkdirs(d)
-    for f in os.listdir(d):
-        os.remove(d + "/" + f)
+    try:
+        for f in os.listdir(d):
+            os.remove(d + "/" + f)
+    except OSError:
+        pass
     return d
 
 

@@ -26,6 +26,7 @@
 import random
 import unittest
 
+import uctypes
 from contract_env import use_port
 from fakes import fakehw
 from fakes.fakehw import BUS
@@ -79,22 +80,60 @@ class _Stm32(unittest.TestCase):
     def tearDown(self):
         use_port(None)
 
+    def check_clocks_first(self, log, enables, peripherals):
+        """Every (RCC register, bit) is set before any write to the peripheral ranges."""
+        done = 0
+        for reg, bit in enables:
+            i = last(log, wr(RCC + reg))
+            self.assertTrue(value(log, i) & (1 << bit), "RCC+0x%x bit %d" % (reg, bit))
+            done = max(done, i)
+        for base in peripherals:
+            self.assertLess(done, first(log, in_range(base, base + 0x400)))
+
+    def check_stream(self, log, dma, stream, flags, par, ring, ndtr, chsel, direction):
+        """RM0090 10.3.17 on DMA `dma` stream `stream`; returns the index of the EN write."""
+        cr = dma + 0x10 + 0x18 * stream
+        regs = (cr + 8, cr + 12, cr + 4, cr + 0x14)  # PAR, M0AR, NDTR, FCR
+        ifcr = dma + (0x08 if stream < 4 else 0x0C)
+        off = first(log, wr(cr))
+        self.assertEqual(value(log, off), 0)  # EN = 0 first ...
+        readback = first(log, rd(cr))
+        self.assertGreater(readback, off)  # ... and read back until it reads 0
+        clear = first(log, wr(ifcr))
+        self.assertEqual(value(log, clear) & flags, flags)
+        en = first(log, lambda a, v: a == cr and v is not None and v & 1)
+        self.assertGreater(en, clear)
+        for r in regs:
+            self.assertGreater(first(log, wr(r)), readback)
+            self.assertLess(last(log, wr(r)), en)
+        ring = uctypes.addressof(ring) & 0xFFFFFFFF  # a 32-bit register on a 64-bit host
+        got = [value(log, last(log, wr(r))) for r in regs]
+        self.assertEqual(got, [par, ring, ndtr, 0])  # FCR = 0: direct mode
+        v = value(log, en)
+        self.assertEqual((v >> 25) & 7, chsel)
+        self.assertEqual((v >> 6) & 3, direction)
+        self.assertTrue(v & (1 << 8) and v & (1 << 10))  # CIRC, MINC
+        self.assertEqual(((v >> 11) & 3, (v >> 13) & 3), (1, 1))  # 16-bit both sides
+        return en
+
+    def check_trgo_after_timer(self, log, timer_id, base, after):
+        t = first(log, lambda a, v: isinstance(a, tuple) and a[:2] == ("pyb.Timer", timer_id))
+        self.assertGreater(t, after)
+        mms = last(log, wr(base + 0x04))
+        self.assertGreater(mms, t)
+        self.assertEqual((value(log, mms) >> 4) & 7, 0b010)  # MMS: update event -> TRGO
+        return t
+
 
 class TestAdcDmaSequence(_Stm32):
     def test_contracts_adc_dma_setup_follows_rm0090(self):
-        import uctypes
         from drivers.stm32_adc_dma import AdcDmaCapture
 
         cap = AdcDmaCapture("PA3", 1, 3, 2, block=512)
         del BUS.log[:]
         cap.start()
         log = BUS.log
-        apb2 = last(log, wr(RCC + 0x44))
-        ahb1 = last(log, wr(RCC + 0x30))
-        self.assertTrue(value(log, apb2) & (1 << 8))
-        self.assertTrue(value(log, ahb1) & (1 << 22))
-        self.assertLess(max(apb2, ahb1), first(log, in_range(ADC1, ADC1 + 0x400)))
-        self.assertLess(max(apb2, ahb1), first(log, in_range(DMA2, DMA2 + 0x400)))
+        self.check_clocks_first(log, ((0x44, 8), (0x30, 22)), (ADC1, DMA2))
         ccr = last(log, wr(ADC_COMMON + 0x04))
         self.assertEqual((value(log, ccr) >> 16) & 3, 1)  # /4
         cr2_off = first(log, wr(ADC1 + 0x08))
@@ -104,30 +143,7 @@ class TestAdcDmaSequence(_Stm32):
         self.assertEqual(value(log, last(log, wr(ADC1 + 0x2C))), 0)
         self.assertEqual(value(log, last(log, wr(ADC1 + 0x34))), 3)
         self.assertEqual((value(log, last(log, wr(ADC1 + 0x10))) >> 9) & 7, 0b001)
-        # DMA2 stream 0
-        s0cr = DMA2 + 0x10
-        off = first(log, wr(s0cr))
-        self.assertEqual(value(log, off), 0)
-        readback = first(log, rd(s0cr))
-        self.assertGreater(readback, off)
-        for reg in (0x18, 0x1C, 0x14):  # PAR, M0AR, NDTR after the stream is seen stopped
-            self.assertGreater(first(log, wr(DMA2 + reg)), readback)
-        self.assertEqual(value(log, last(log, wr(DMA2 + 0x18))), ADC1 + 0x4C)
-        ring = uctypes.addressof(cap._ring) & 0xFFFFFFFF  # 32-bit register, 64-bit host
-        self.assertEqual(value(log, last(log, wr(DMA2 + 0x1C))), ring)
-        self.assertEqual(value(log, last(log, wr(DMA2 + 0x14))), 1024)
-        clear = first(log, wr(DMA2 + 0x08))
-        self.assertEqual(value(log, clear) & 0x3D, 0x3D)
-        en = first(log, lambda a, v: a == s0cr and v is not None and v & 1)
-        self.assertGreater(en, clear)
-        for reg in (0x18, 0x1C, 0x14, 0x24):
-            self.assertLess(last(log, wr(DMA2 + reg)), en)
-        cr = value(log, en)
-        self.assertEqual((cr >> 25) & 7, 0)  # channel 0
-        self.assertEqual((cr >> 6) & 3, 0)  # peripheral to memory
-        self.assertTrue(cr & (1 << 8) and cr & (1 << 10))  # CIRC, MINC
-        self.assertEqual((cr >> 11) & 3, 1)
-        self.assertEqual((cr >> 13) & 3, 1)
+        en = self.check_stream(log, DMA2, 0, 0x3D, ADC1 + 0x4C, cap._ring, 1024, 0, 0)
         # ADC trigger after the stream runs, timer last
         trig = first(log, lambda a, v: a == ADC1 + 0x08 and v is not None and v & (3 << 28))
         self.assertGreater(trig, en)
@@ -135,11 +151,8 @@ class TestAdcDmaSequence(_Stm32):
         self.assertEqual((cr2 >> 28) & 3, 1)  # rising edge
         self.assertEqual((cr2 >> 24) & 15, 0b0110)  # TIM2 TRGO
         self.assertTrue(cr2 & (1 << 8) and cr2 & (1 << 9) and cr2 & 1)  # DMA, DDS, ADON
-        timer = first(log, lambda a, v: a == ("pyb.Timer", 2, 38400))
-        self.assertGreater(timer, trig)
-        mms = last(log, wr(TIM2 + 0x04))
-        self.assertGreater(mms, timer)
-        self.assertEqual((value(log, mms) >> 4) & 7, 0b010)
+        self.check_trgo_after_timer(log, 2, TIM2, trig)
+        self.assertEqual(self.state.timers[2].freq_hz, 38400)
 
     def test_contracts_adc_dma_stream_that_never_stops_times_out(self):
         from drivers.stm32_adc_dma import AdcDmaCapture
@@ -154,7 +167,6 @@ class TestAdcDmaSequence(_Stm32):
 class TestDacDmaSequence(_Stm32):
     def test_contracts_dac_dma_setup_follows_rm0090(self):
         import machine
-        import uctypes
         from drivers.stm32_dac_tx import DacModulator
 
         mod = DacModulator("PA4", 6, machine.Pin("PG0", machine.Pin.OUT))
@@ -163,47 +175,15 @@ class TestDacDmaSequence(_Stm32):
         del BUS.log[:]
         mod._start_dma()
         log = BUS.log
-        ahb1 = last(log, wr(RCC + 0x30))
-        apb1 = last(log, wr(RCC + 0x40))
-        self.assertTrue(value(log, ahb1) & (1 << 21))
-        self.assertTrue(value(log, apb1) & (1 << 29))
-        self.assertLess(max(ahb1, apb1), first(log, in_range(DMA1, DMA1 + 0x400)))
-        self.assertLess(max(ahb1, apb1), first(log, in_range(DAC, DAC + 0x400)))
-        s5cr = DMA1 + 0x88
-        off = first(log, wr(s5cr))
-        self.assertEqual(value(log, off), 0)
-        readback = first(log, rd(s5cr))
-        self.assertGreater(readback, off)
-        clear = first(log, wr(DMA1 + 0x0C))
-        self.assertEqual(value(log, clear) & 0xF40, 0xF40)
-        self.assertEqual(value(log, last(log, wr(DMA1 + 0x90))), DAC + 0x08)
-        ring = uctypes.addressof(mod._ring) & 0xFFFFFFFF  # 32-bit register, 64-bit host
-        self.assertEqual(value(log, last(log, wr(DMA1 + 0x94))), ring)
-        self.assertEqual(value(log, last(log, wr(DMA1 + 0x8C))), 2 * half)
-        self.assertEqual(value(log, last(log, wr(DMA1 + 0xA4))), 0)
-        en = first(log, lambda a, v: a == s5cr and v is not None and v & 1)
-        for reg in (0x90, 0x94, 0x8C, 0xA4):
-            self.assertGreater(first(log, wr(DMA1 + reg)), readback)
-            self.assertLess(last(log, wr(DMA1 + reg)), en)
-        self.assertGreater(en, clear)
-        cr = value(log, en)
-        self.assertEqual((cr >> 25) & 7, 7)
-        self.assertEqual((cr >> 6) & 3, 1)  # memory to peripheral
-        self.assertTrue(cr & (1 << 8) and cr & (1 << 10))
-        self.assertEqual((cr >> 11) & 3, 1)
-        self.assertEqual((cr >> 13) & 3, 1)
+        self.check_clocks_first(log, ((0x30, 21), (0x40, 29)), (DMA1, DAC))
+        en = self.check_stream(log, DMA1, 5, 0xF40, DAC + 0x08, mod._ring, 2 * half, 7, 1)
         dac = last(log, wr(DAC + 0x00))
         self.assertGreater(dac, en)
         v = value(log, dac)
         self.assertEqual(v & 0x1005, 0x1005)  # DMAEN1 | TEN1 | EN1
         self.assertEqual((v >> 3) & 7, 0)  # TSEL1 = TIM6 TRGO
         t7 = first(log, lambda a, v: isinstance(a, tuple) and a[:2] == ("pyb.Timer", 7))
-        t6 = first(log, lambda a, v: isinstance(a, tuple) and a[:2] == ("pyb.Timer", 6))
-        self.assertGreater(t6, t7)
-        self.assertGreater(t6, dac)
-        mms = last(log, wr(TIM6 + 0x04))
-        self.assertGreater(mms, t6)
-        self.assertEqual((value(log, mms) >> 4) & 7, 0b010)
+        self.assertGreater(self.check_trgo_after_timer(log, 6, TIM6, dac), t7)
 
     def test_contracts_dac_dma_stream_that_never_stops_times_out(self):
         import machine
@@ -214,9 +194,6 @@ class TestDacDmaSequence(_Stm32):
         with self.assertRaises(OSError) as cm:
             mod._start_dma()
         self.assertEqual(cm.exception.errno, 110)
-
-
-_ERASED = b"\xff" * fakehw.BANK_SIZE
 
 
 class TestDacStall(_Stm32):
@@ -239,6 +216,9 @@ class TestDacStall(_Stm32):
         self.assertEqual(self.state.timers, {})  # both timers released
         asyncio.run(mod.play(block))  # and the next burst starts normally
         self.assertEqual(mod.bursts, 2)
+
+
+_ERASED = b"\xff" * fakehw.BANK_SIZE
 
 
 class Ticks:

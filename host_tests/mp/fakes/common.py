@@ -2,61 +2,34 @@
 and constants both ports document (docs/library/machine.*.rst at MicroPython 1c3c201) and
 records what the firmware did in fakehw.STATE."""
 
+from drivers.sim.pin import SimPin
+
 from fakes.fakehw import STATE
 
 
-class Pin:
-    # docs/library/machine.Pin.rst; values as on stm32 (ports/stm32/machine_pin.c uses the
-    # HAL's GPIO modes); the firmware never relies on the numbers.
-    IN = 0
-    OUT = 1
+class Pin(SimPin):
+    """machine.Pin (docs/library/machine.Pin.rst): the level, value()/on()/off() and irq() of
+    drivers.sim.pin.SimPin (an edge runs the handler as the port's EXTI/GPIO ISR would), with
+    the constructor and pull-up start level of a port pin. `value(v)` on an input is how a test
+    drives the outside world."""
+
     OPEN_DRAIN = 17
     PULL_UP = 1
     PULL_DOWN = 2
-    IRQ_FALLING = 0x2
-    IRQ_RISING = 0x1
 
     def __init__(self, id, mode=-1, pull=-1, value=None):
+        v = 1 if pull == Pin.PULL_UP else 0
+        if value is not None:
+            v = 1 if value else 0
+        super().__init__(str(id), v)
         self.id = id
         self.mode = mode
         self.pull = pull
-        self._v = 1 if pull == Pin.PULL_UP else 0
-        if value is not None:
-            self._v = 1 if value else 0
-        self._irq = None
-        self._trigger = 0
         STATE.pins[id] = self
 
     def init(self, mode=-1, pull=-1, value=None):
         self.mode = mode
         self.pull = pull
-
-    def value(self, v=None):
-        if v is None:
-            return self._v
-        self.drive(v)
-
-    def on(self):
-        self.value(1)
-
-    def off(self):
-        self.value(0)
-
-    def __call__(self, v=None):
-        return self.value(v)
-
-    def irq(self, handler=None, trigger=IRQ_FALLING | IRQ_RISING):
-        self._irq = handler
-        self._trigger = trigger
-
-    # test side: an external level change (runs the handler like the port's EXTI/GPIO ISR)
-    def drive(self, v):
-        v = 1 if v else 0
-        old = self._v
-        self._v = v
-        if old != v and self._irq is not None:
-            if self._trigger & (Pin.IRQ_RISING if v else Pin.IRQ_FALLING):
-                self._irq(self)
 
 
 class UART:
