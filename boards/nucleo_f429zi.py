@@ -48,6 +48,7 @@ def build(cfg):
     import machine
     from clock import Clock
     from drivers.display import SSD1306
+    from drivers.led import Led
     from drivers.relay import LatchingRelay
     from drivers.rtc import MachineRtc
     from drivers.serial import UartSerial
@@ -88,7 +89,7 @@ def build(cfg):
             clock,
             RELAY_MIN_GAP_MS,
         ),
-        led=machine.Pin(LED_PIN, machine.Pin.OUT),
+        led=Led(machine.Pin(LED_PIN, machine.Pin.OUT)),
         watchdog=Watchdog(machine.WDT, WDT_TIMEOUT_MS),
         supply=SupplyInput(machine.Pin(SUPPLY_PIN, machine.Pin.IN)),
     )

@@ -10,6 +10,7 @@ include(
         "esp32_flash.py",
         "esp32_i2s_capture.py",
         "esp32_tx.py",
+        "led.py",
         "modem_uart.py",
         "relay.py",
         "rtc.py",

@@ -7,6 +7,7 @@ include(
     board="nucleo_f429zi",
     drivers=[
         "display.py",
+        "led.py",
         "modem_uart.py",
         "relay.py",
         "rtc.py",

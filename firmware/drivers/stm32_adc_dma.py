@@ -125,6 +125,8 @@ class AdcDmaCapture:
         self._halves = (self._mv[:block], self._mv[block:])
         # poll about 4 times per half period, at least every ms
         self._poll_ms = max(1, (block * 1000) // (sample_rate * 4))
+        self._stall_polls = 16  # 4 half periods without a DMA flag: the timer or ADC is dead
+        self.stalls = 0
         self._running = False
 
     # --- set-up --------------------------------------------------------------------------------
@@ -227,6 +229,7 @@ class AdcDmaCapture:
         if not self._running:
             self.start()
         m = stm.mem32
+        idle = 0
         while True:
             if m[_ADC1 + _ADC_SR] & _ADC_SR_OVR:
                 self._recover()
@@ -248,6 +251,11 @@ class AdcDmaCapture:
             if tc:
                 m[_DMA2 + _DMA_LIFCR] = _TCIF0
                 return self._halves[1]
+            idle += 1
+            if idle > self._stall_polls:  # no half filled for 4 half periods: give up loudly
+                self.stalls += 1
+                self.stop()
+                raise OSError(110)  # ETIMEDOUT; the next read() starts the capture again
             await asyncio.sleep_ms(self._poll_ms)
 
     def level(self):

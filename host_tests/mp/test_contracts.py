@@ -281,6 +281,9 @@ class TestNucleo(_BoardCase):
 
         self.assertFalse(isinstance(hw.rtc, machine.RTC))  # adapters, never port objects
         self.assertFalse(isinstance(hw.optical, machine.UART))
+        self.assertFalse(isinstance(hw.led, machine.Pin))
+        hw.led.on()
+        self.assertEqual(self.state.pins["PB0"].value(), 1)
         self.assertEqual(self.state.wdts, [])  # the watchdog waits for the first feed
         hw.watchdog.feed()
         self.assertEqual(self.state.wdts[0].timeout, 8000)

@@ -164,6 +164,25 @@ class TestAdcDmaSequence(_Stm32):
         self.assertEqual(cm.exception.errno, 110)
 
 
+class TestAdcStall(_Stm32):
+    def test_contracts_adc_read_times_out_when_no_half_ever_fills(self):
+        # the fake DMA never raises HTIF/TCIF: on a board, a dead trigger timer or ADC
+        import asyncio
+
+        from drivers.stm32_adc_dma import AdcDmaCapture
+
+        cap = AdcDmaCapture("PA3", 1, 3, 2)
+        with self.assertRaises(OSError) as cm:
+            asyncio.run(cap.read())
+        self.assertEqual(cm.exception.errno, 110)
+        self.assertEqual(cap.stalls, 1)
+        self.assertEqual(value(BUS.log, last(BUS.log, wr(ADC1 + 0x08))), 0)  # ADC stopped
+        BUS.regs[DMA2 + 0x00] = 1 << 4  # HTIF0: the first half is ready
+        half = asyncio.run(cap.read())  # a new read restarts the capture
+        self.assertEqual(len(half), cap.block)
+        self.assertEqual(cap.stalls, 1)
+
+
 class TestDacDmaSequence(_Stm32):
     def test_contracts_dac_dma_setup_follows_rm0090(self):
         import machine
