@@ -7,6 +7,9 @@ The UART is (re)initialised with timeout=0 and timeout_char=0 so read()/write() 
 (machine.UART.init keywords, docs/library/machine.UART.rst; stm32 ports/stm32/machine_uart.c,
 esp32 ports/esp32/machine_uart.c). machine.UART.read returns None when nothing arrived; so
 does this adapter.
+Caveat: on stm32, machine.UART.write() busy-waits for TXE before every character (ports/stm32
+uart.c uart_tx_data), about 33 ms per character at 300 Bd, so there a register-level writer
+is needed for a truly non-blocking write (the optical port's STM32 driver does that).
 """
 
 
@@ -37,3 +40,6 @@ class UartSerial:
 
     def any(self):
         return self._uart.any()
+
+    def tx_idle(self):
+        return self._uart.txdone()  # machine.UART.txdone(), extmod/machine_uart.c

@@ -197,6 +197,8 @@ class Serial:
     readinto(buf)        -- same into buf; returns the count or None
     write(buf)           -- queue bytes; returns how many were taken (maybe fewer than len(buf))
     any()                -- number of bytes waiting (0 if none)
+    tx_idle()            -- True once every byte written has left the line (a rate change
+                            waits for it)
     configure(baudrate, bits=8, parity=None, stop=1)
                          -- change the line settings (IEC 62056-21 mode C switches from 300 Bd
                             7E1 to the agreed rate); parity None, 0 even, 1 odd as machine.UART
@@ -204,7 +206,7 @@ class Serial:
 
 
 def check_serial(port):
-    _need(port, ("read", "readinto", "write", "any", "configure"), "serial")
+    _need(port, ("read", "readinto", "write", "any", "tx_idle", "configure"), "serial")
     if port.read(1) is not None and port.any() < 0:
         raise ContractError("serial: any() negative")
     port.configure(300, 7, 0, 1)
