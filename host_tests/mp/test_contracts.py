@@ -344,6 +344,21 @@ class TestEsp32(_BoardCase):
         self.assertEqual(self.state.freq, 240_000_000)
         _check_phy(self, hw.phy)
 
+    def test_contracts_esp32_i2s_waits_end_when_the_clock_stops(self):
+        # the fake I2S never delivers nor drains: capture and transmit give up with ETIMEDOUT
+        from array import array
+
+        hw = self.build()
+        cap = hw.phy.capture
+        with self.assertRaises(OSError) as cm:
+            asyncio.run(cap.read())
+        self.assertEqual((cm.exception.errno, cap.stalls), (110, 1))
+        mod = hw.phy.modulator
+        with self.assertRaises(OSError) as cm:
+            asyncio.run(mod.send(array("H", [2048] * 64)))
+        self.assertEqual((cm.exception.errno, mod.stalls), (110, 1))
+        self.assertEqual(self.state.pins[4].value(), 0)  # line driver off again
+
     def test_contracts_esp32_partition_fits_the_store(self):
         import esp32
         import store
