@@ -32,6 +32,7 @@ class LatchingRelay:
         self._task = None
         self.operations = 0  # pulses completed
         self.deferred = 0  # requests that had to wait for the coil's minimum interval
+        self.failures = 0  # pulses after which the sense contact disagreed
         set_pin.value(0)
         reset_pin.value(0)
 
@@ -68,6 +69,8 @@ class LatchingRelay:
                     self._last_end = clock.now_ms()
                 self._commanded = want
                 self.operations += 1
+                if self._sense is not None and bool(self._sense.value()) != want:
+                    self.failures += 1  # position feedback: the contact did not follow
         finally:
             self._task = None
 

@@ -229,6 +229,19 @@ class TestUnixSim(unittest.TestCase):
         self.assertEqual(s.value(), 0)
         self.assertFalse(r.busy())
 
+    def test_contracts_relay_position_feedback_counts_failures(self):
+        from drivers.relay import LatchingRelay
+        from drivers.sim.pin import SimPin
+
+        welded = SimPin("sense", 1)  # contact stuck closed
+        r = LatchingRelay(SimPin("s"), SimPin("r"), 0, welded, None, 0)
+        r.open()
+        asyncio.run(r.settle())
+        self.assertEqual((r.failures, r.fault(), r.state()), (1, True, True))
+        r.close()
+        asyncio.run(r.settle())
+        self.assertEqual((r.failures, r.fault()), (1, False))
+
     def test_contracts_civil_time_against_port_gmtime(self):
         import time
 
