@@ -87,8 +87,7 @@ async def _exchange(meter, phy, clock, frame, limit_ms):
         if phy.sent:
             break
         clock.advance(1)
-    for t in meter.tasks:
-        t.cancel()
+    meter.supervisor.stop()
     await asyncio.sleep_ms(0)
 
 
