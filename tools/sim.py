@@ -159,6 +159,8 @@ def main(argv=None):
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     dcu.add_arguments(ap)
     a = ap.parse_args(argv)
+    if not a.topology and a.meters < 1:
+        ap.error("--meters must be at least 1")
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     if a.topology:
@@ -168,9 +170,11 @@ def main(argv=None):
     (out / "topology.json").write_text(json.dumps(topo_d, indent=1))
     topo = Topology(topo_d)
     n_meters = sum(1 for n in topo.nodes.values() if n.role == "meter")
+    depth = max(topo.hops_from_master().values())
     curve = FerCurve.load()
     print(
-        f"sim: {n_meters} meters, {len(topo.links)} links, FER curve {curve.source}; "
+        f"sim: {n_meters} meters, {depth - 1} repeater levels, {len(topo.links)} links,"
+        f" FER curve {curve.source}; "
         f"starting the medium and {n_meters} micropython processes",
         flush=True,
     )
