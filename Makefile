@@ -16,7 +16,7 @@ SIMARGS ?=
 CONFIG  ?=
 
 .PHONY: help venv venv-dev test test-mp test-py lint format mpy deploy repl sim bench \
-	bench-crypto bench-phy clean
+	bench-crypto bench-phy bench-sim clean
 
 .DEFAULT_GOAL := help
 
@@ -71,13 +71,16 @@ repl: $(RUN_OK) ## boot a unix_sim meter with a meter> prompt (REPLARGS="--set k
 sim: $(RUN_OK) ## a simulated LV section of METERS meters and the concentrator (SIMARGS=...)
 	$(VPY) tools/sim.py --meters $(METERS) $(SIMARGS)
 
-bench: bench-crypto bench-phy ## both benchmarks
+bench: bench-crypto bench-phy bench-sim ## every benchmark
 
 bench-crypto: $(DEV_OK) ## crypto benchmark (prints figures)
 	$(VPY) bench/bench_crypto.py
 
 bench-phy: $(DEV_OK) ## PHY benchmark: BER/FER curves and CPU figures
 	$(VPY) bench/bench_phy.py
+
+bench-sim: $(DEV_OK) ## simulated section at 20 and 200 meters: discovery times, frames, maps
+	$(VPY) bench/bench_sim.py
 
 clean: ## remove build outputs (not the venv)
 	rm -rf build out
