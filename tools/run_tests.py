@@ -37,6 +37,9 @@ def run_mp_module(path, only):
             counts = [int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)]
     if rc != 0 and counts[1] == 0:
         counts[1] = 1  # crashed or timed out without reporting: count the module as a failure
+    if rc == 0 and not only and counts == [0, 0, 0]:
+        counts[1] = 1  # a test_*.py that runs no test: a helper must be named otherwise
+        out += "\nno test ran in this module (helpers must not be named test_*.py)"
     return path.name, counts, out, time.monotonic() - t0
 
 

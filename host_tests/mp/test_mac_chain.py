@@ -5,7 +5,7 @@ import unittest
 from mac import timing
 from mac.frame import OK, Frame
 from mac.link import Mac
-from test_mac_util import BCAST, Medium, Rng, aca, echo_app, mk
+from mac_util import BCAST, Medium, Rng, aca, echo_app, mk
 
 
 def chain(n, extra_links=(), app=echo_app, cfg=None):

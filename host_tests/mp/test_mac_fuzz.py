@@ -6,7 +6,7 @@ counters (TCT, duplicate ring, busy timer, pending tx, every other counter are c
 import unittest
 
 from mac.link import Mac
-from test_mac_util import BCAST, DictStore, Info, Rng, aca, echo_app, mk
+from mac_util import BCAST, DictStore, Info, Rng, aca, echo_app, mk
 
 ME = aca(1)
 SCA = bytes.fromhex("563412070903")

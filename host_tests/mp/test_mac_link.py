@@ -6,7 +6,7 @@ import unittest
 from mac import timing
 from mac.frame import OK, Frame
 from mac.link import Mac
-from test_mac_util import BCAST, Info, Rng, aca, echo_app, mk
+from mac_util import BCAST, Info, Rng, aca, echo_app, mk
 
 ME = aca(1)
 OTHER = aca(2)

@@ -7,7 +7,7 @@ import storekeys
 from mac import timing
 from mac.frame import OK, Frame
 from mac.link import Mac
-from test_mac_util import BCAST, DictStore, Info, Medium, Rng, aca, echo_app, mk
+from mac_util import BCAST, DictStore, Info, Medium, Rng, aca, echo_app, mk
 
 ME = aca(1)  # ACA_AL[0] = 0x11
 

@@ -4,7 +4,7 @@ import unittest
 
 from mac import timing
 from phy import profile
-from test_mac_util import Rng
+from mac_util import Rng
 
 # Expected per nibble, typed from smitp-public-facts §2: (class, max answer, slots)
 TABLE = [
