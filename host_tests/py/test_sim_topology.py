@@ -70,3 +70,6 @@ def test_make_sim_few_meters_end_to_end(tmp_path, meters):
     assert res["ground_truth"]["discovered"] == meters
     assert res["ground_truth"]["status_read"] == meters
     assert sorted(n["hops"] for n in res["nodes"]) == list(range(1, meters + 1))
+    svg = (tmp_path / "network.svg").read_text()  # the map needs no third-party package
+    assert svg.startswith("<svg") and svg.count("<circle") >= meters
+    assert all(f">M{i}<" in svg for i in range(1, meters + 1))
