@@ -3,8 +3,8 @@
 import unittest
 
 from mac import timing
-from phy import profile
 from mac_util import Rng
+from phy import profile
 
 # Expected per nibble, typed from smitp-public-facts §2: (class, max answer, slots)
 TABLE = [
