@@ -1,6 +1,9 @@
 """`make test`: MicroPython unit tests (one process per module), then pytest; one summary line.
 
 Usage: python tools/run_tests.py [-k SUBSTRING] [--mp-only | --py-only]
+
+Test modules are host_tests/mp/test_*.py and host_tests/py/test_*.py; helpers take any other
+name (a test_*.py in which no test runs counts as a failure here).
 """
 
 import argparse
