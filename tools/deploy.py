@@ -6,7 +6,8 @@ exactly build/<board>/ (from `make mpy`), plus config.json, then reset it. With 
 2. remove what is not in the new tree (`fs rm`, then `fs rmdir` deepest first): a stale
    `x.py` would shadow the new `x.mpy`. config.json and `--keep` paths stay;
 3. copy each top-level entry of the tree (`fs cp -r`; mpremote skips unchanged files);
-4. copy `--config FILE` to :config.json when given, else keep the board's own;
+4. copy `--config FILE` (else ./config.json at the repo root, if there) to :config.json; with
+   neither, the board keeps its own;
 5. `reset`.
 
 Errors (no board, port busy, a failing copy) end in one line saying what to do, exit code 1.
@@ -128,13 +129,22 @@ def deploy(board, port, tree, config=None, keep=KEEP, run=run_subprocess, say=pr
     return files, dirs
 
 
+def pick_config(arg, root=ROOT):
+    """The config to copy: the one given, else config.json at the repo root if present (git
+    ignores it: it holds keys), else None (the board keeps its own)."""
+    if arg:
+        return Path(arg)
+    default = root / "config.json"
+    return default if default.is_file() else None
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     ap.add_argument("board")
     ap.add_argument("--port", default="auto")
-    ap.add_argument("--config", help="copied to :config.json (else the board's own is kept)")
+    ap.add_argument("--config", help="copied to :config.json (default: config.json here)")
     ap.add_argument("--keep", action="append", default=[], help="board path not to remove")
     a = ap.parse_args(argv)
     if a.board == "unix_sim":
@@ -144,7 +154,9 @@ def main(argv=None):
     if not (tree / "board.txt").exists():
         print(f"deploy: {tree} is missing: run `make mpy BOARD={a.board}`", file=sys.stderr)
         return 2
-    config = Path(a.config) if a.config else None
+    config = pick_config(a.config)
+    if config is not None and not a.config:
+        print(f"deploy: copying {config} to :config.json (CONFIG=file picks another)")
     if config is not None:
         try:
             json.loads(config.read_text())

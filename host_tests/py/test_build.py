@@ -109,6 +109,13 @@ def test_deploy_keeps_the_boards_config_when_none_given(tree):
     assert any("no config.json" in s for s in said)
 
 
+def test_deploy_config_given_else_repo_root_else_none(tmp_path):
+    assert deploy.pick_config("my.json", tmp_path) == Path("my.json")
+    assert deploy.pick_config(None, tmp_path) is None
+    (tmp_path / "config.json").write_text("{}")
+    assert deploy.pick_config(None, tmp_path) == tmp_path / "config.json"
+
+
 def test_deploy_without_a_board_says_so_and_touches_nothing(tree):
     out = tree
     board = FakeBoard(["app.py"], attached=False)
