@@ -1,6 +1,6 @@
 """Docs match code: the simulation figures quoted in README.md, docs/architecture.md and
-docs/simulation.md are those of the committed bench result bench/data/sim.json; every repo path
-and every `make` target the docs name exists."""
+docs/simulation.md are those of the committed bench result bench/data/sim.json; every repo path,
+`make` target and code identifier the docs name exists."""
 
 import json
 import re
@@ -62,3 +62,22 @@ def test_make_targets_named_in_the_docs_exist():
     for doc in _docs():
         named |= {(doc, t) for t in re.findall(r"`make ([a-z][a-z-]*)", (ROOT / doc).read_text())}
     assert sorted((d, t) for d, t in named if t not in targets) == []
+
+
+def test_identifiers_named_in_the_docs_exist():
+    # every `name` or `module.name` quoted in these docs is an identifier of the code (or a
+    # file's name): a renamed class (SimClock -> ManualClock) shows up here
+    words = set()
+    for d in ("firmware", "tools", "boards", "bench"):
+        for p in (ROOT / d).rglob("*.py"):
+            words |= set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", p.read_text()))
+    words |= set(re.findall(r"[A-Za-z_][A-Za-z0-9_-]*", (ROOT / "Makefile").read_text()))
+    words |= {
+        p.stem for d in ("firmware", "tools", "boards", "docs") for p in (ROOT / d).rglob("*")
+    }
+    missing = []
+    for doc in ("README.md", "docs/architecture.md", "docs/simulation.md", "docs/datalink.md"):
+        for name in re.findall(r"`([A-Za-z_][A-Za-z0-9_.]+)(?:\(\))?`", (ROOT / doc).read_text()):
+            if name.split(".")[-1] not in words:
+                missing.append((doc, name))
+    assert missing == []
