@@ -212,3 +212,14 @@ def test_run_tools_import_nothing_outside_the_run_set():
                 outside.append((mod, name))
     assert "tools.concentrator" in seen and "tools.medium" in seen
     assert outside == []
+
+
+def test_listing_script_on_a_real_micropython(tree):
+    # the script deploy sends with `mpremote exec`, run by the unix port inside a copy of the
+    # tree: it reports exactly the tree's files and folders
+    from tools.mpenv import micropython_exe
+
+    p = subprocess.run([micropython_exe(), "-c", deploy.LIST_SCRIPT], cwd=tree,
+                       capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    assert deploy.parse_listing(p.stdout) == deploy.local_tree(tree)
