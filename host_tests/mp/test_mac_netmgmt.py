@@ -6,7 +6,7 @@ import unittest
 import storekeys
 from mac import timing
 from mac.frame import OK, Frame
-from test_mac_util import (
+from mac_util import (
     BCAST,
     DictStore,
     Info,

@@ -9,7 +9,7 @@ import unittest
 from clock import ManualClock
 from faults import Faults
 from supervisor import Supervisor, TaskReturned
-from test_mac_util import air, mk
+from mac_util import air, mk
 
 TMP = "build/test_supervision"
 ME = bytes.fromhex("4d4d00004201")
