@@ -8,8 +8,8 @@ import unittest
 
 from clock import ManualClock
 from faults import Faults
-from supervisor import Supervisor, TaskReturned
 from mac_util import air, mk
+from supervisor import Supervisor, TaskReturned
 
 TMP = "build/test_supervision"
 ME = bytes.fromhex("4d4d00004201")
