@@ -176,6 +176,7 @@ _DTHR = const(13)  # differential-bit errors accepted (of 30) before the coheren
 _CTHR = const(36)  # coherent check |C|^2 >= (_CTHR / 240) * 48 * E
 _CTHR2 = const(24)  # the peak must also pass the 48-symbol check at 0.1 (rejects noise peaks)
 _PKCONF = const(24)  # commit when no higher sync-word peak followed within this many strobes
+_DTH_MAX = const(12743)  # 70 degrees in 1/65536 turns: preamble vs sync-word phase (_sync)
 _STHR = const(40)  # sync word at the peak: |Cs|^2 >= (_STHR / 160) * 32 * Es
 # the header is decoded as soon as it is complete (decoding it 64 symbols later, with its phase
 # interpolated instead of extrapolated, measured no better and keeps false syncs busy longer)
@@ -614,19 +615,65 @@ def _sym(ring: ptr16, S: ptr32, hist: ptr32, W: ptr8) -> int:
 
 
 @micropython.viper
-def _sync(S: ptr32, hist: ptr32, W: ptr8):
+def _halves_agree(hist: ptr32, h0: int) -> int:
+    """1 if the 16 preamble symbols and the 32 sync symbols of the window starting at strobe
+    history index h0 correlate with the known symbols at phases within _DTH_MAX of each other
+    and the preamble part is coherent: |P|^2 >= 0.06 * 16 * (its energy); a noise peak passes
+    each of the two tests with probability ~0.4."""
+    known = ptr8(KNOWN)
+    ai = 0
+    aq = 0
+    bi = 0
+    bq = 0
+    ep = 0
+    k = 0
+    while k < 48:
+        hk = (h0 + k) & 127
+        vi = hist[hk] - _B
+        vq = hist[128 + hk] - _B
+        if known[k]:
+            vi = 0 - vi
+            vq = 0 - vq
+        if k < 16:
+            ai += vi
+            aq += vq
+            ep += (vi * vi + vq * vq) >> 6
+        else:
+            bi += vi
+            bq += vq
+        k += 1
+    # |v| <= 16383 (clamped in _sym): the sums stay inside 32-bit ints after >> 4
+    pi = ai >> 4
+    pq = aq >> 4
+    if (pi * pi + pq * pq) * 25 <= ep * 6:
+        return 0
+    d = (int(_atan2(bq, bi)) - int(_atan2(aq, ai))) & 0xFFFF
+    if d >= 32768:
+        d -= 65536
+    return 1 if (0 - _DTH_MAX) <= d <= _DTH_MAX else 0
+
+
+@micropython.viper
+def _sync(S: ptr32, hist: ptr32, W: ptr8) -> int:
     """Commit of the peak search (_sym returned 2): carrier phase, frequency and amplitude from
-    the best window, the known strobes and those after them into the frame buffer, state 1."""
+    the best window, the known strobes and those after them into the frame buffer, state 1;
+    returns 1. Returns 0 (back to search, state 0) when the 16 preamble symbols and the sync word
+    of the window disagree in phase by more than _DTH_MAX (_halves_agree): on a real frame they
+    differ by the carrier offset (+-200 ppm: +-13 degrees over 20 symbols) plus noise; on a noise
+    peak (found by maximising the sync word's correlation) the preamble part is independent."""
     c1i = S[S_C1I] - _B
     c1q = S[S_C1Q] - _B
     c2i = S[S_C2I] - _B
     c2q = S[S_C2Q] - _B
     th1 = int(_atan2(c1q, c1i))
     th2 = int(_atan2(c2q, c2i))
-    tha = int(_atan2(c1q + c2q, c1i + c2i))
     dth = (th2 - th1) & 0xFFFF
     if dth >= 32768:
         dth -= 65536
+    if not _halves_agree(hist, S[S_ZIDX] - 48 - S[S_SINCE]):
+        S[S_STATE] = 0
+        return 0
+    tha = int(_atan2(c1q + c2q, c1i + c2i))
     # phase at the centre of block 0 (known symbol 15.5; tha is at 23.5)
     S[S_TH0] = tha - dth // 3 + _B
     S[S_D0] = (dth * 4) // 3 + _B
@@ -652,3 +699,4 @@ def _sync(S: ptr32, hist: ptr32, W: ptr8):
     S[S_CNT] = since
     S[S_NEED] = HDR_EV
     S[S_SYNCS] += 1
+    return 1
