@@ -27,7 +27,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tools import channel, phy_ber, phy_mp, phy_ref  # noqa: E402
+from tools import channel, phy_ber, phy_floor, phy_mp, phy_ref  # noqa: E402
 from tools.mpenv import micropython_exe, mp_env  # noqa: E402
 
 OUT = ROOT / "build" / "bench"
@@ -549,6 +549,34 @@ def main():
             r = f.result()
             r["case"] = name
             rob.append(r)
+    # --- error floor: noise of random length (0..50 ms) before every frame; false syncs on noise
+    nfl = 4000 // (10 if QUICK else 1)
+    distinct = phy_ber.make_frames(phy_floor.DISTINCT)
+    with ThreadPoolExecutor(2) as ex:
+        f_fl = [ex.submit(phy_floor.floor_point, nfl, e, 5000 + e * 10, distinct) for e in (6, 8)]
+        f_ns = ex.submit(phy_floor.false_syncs, 30.0 if QUICK else 300.0)
+        floor = [f.result() for f in f_fl]
+        fsync = f_ns.result()
+    res["floor"] = floor
+    res["false_syncs"] = fsync
+    for r in floor:
+        print(
+            "floor, 0..50 ms noise before each frame, Eb/N0 %.0f dB: FER %.2e (%d lost: no sync %d"
+            ", CRC %d; wrong through CRC-32 %d) of %d frames; syncs %d, header errors %d"
+            % (
+                r["ebn0"],
+                r["fer"],
+                r["lost_nosync"] + r["lost_crc"],
+                r["lost_nosync"],
+                r["lost_crc"],
+                r["wrong"],
+                r["frames"],
+                r["syncs"],
+                r["header_errors"],
+            )
+        )
+    for r in fsync:
+        print("false syncs on %(noise)s noise (sigma %(sigma_codes).0f codes): %(per_s).3f/s" % r)
     t_ber = time.time() - t_start
 
     # --- reference: ideal BPSK + soft Viterbi (numpy on commpy's trellis), checked vs commpy

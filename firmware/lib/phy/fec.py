@@ -9,11 +9,11 @@ positive meaning bit 0. Each block is terminated by 6 zero tail bits (ends in st
 Nothing here allocates: callers pass preallocated buffers.
 """
 
-import sys
 from array import array
 
 import micropython
 
+from phy import kernel
 from phy.tables import CONV_OUT
 
 _BIAS = 1 << 24
@@ -148,14 +148,10 @@ def _acs(pm: ptr32, soft: ptr8, nsteps: int, surv: ptr8):
 
 
 _acs_viper = _acs
-ACS_KIND = "viper"
-if sys.platform == "pyboard":  # stm32 port: the asm_thumb ACS (bit exact, ~9x fewer instructions)
-    try:
-        from phy.fec_thumb import _acs
-
-        ACS_KIND = "thumb"
-    except (ImportError, SyntaxError, ValueError):
-        pass
+# the asm_thumb ACS on stm32 (bit exact, ~9x fewer instructions): chosen by phy.kernel
+if kernel.acs is not None:
+    _acs = kernel.acs
+ACS_KIND = kernel.KIND
 
 
 @micropython.viper

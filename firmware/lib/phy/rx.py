@@ -19,13 +19,12 @@ sync phase, smoothed, interpolated per symbol), soft symbols written in place ->
 CRC-8 -> payload Viterbi, de-whitening, CRC-32.
 """
 
-import sys
 from array import array
 
 import micropython
 from micropython import const
 
-from phy import profile
+from phy import kernel, profile
 from phy.crc import crc8, crc32_ok
 from phy.fec import Viterbi
 from phy.kernel import mix
@@ -60,16 +59,9 @@ from phy.rx_viper import (
 from phy.rx_viper import _sym as _sym_viper
 from phy.tables import COS256, WHITEN, ZGAIN
 
-# the per-symbol loop: asm_thumb on stm32-class ports (bit exact with the viper one), else viper
-SYM_KIND = "viper"
-_sym = _sym_viper
-if sys.platform in ("pyboard", "stm32"):
-    try:
-        from phy.rx_thumb import _sym
-
-        SYM_KIND = "thumb"
-    except (ImportError, SyntaxError, ValueError):
-        pass
+# the per-symbol loop: asm_thumb on stm32 (bit exact with the viper one), chosen by phy.kernel
+_sym = _sym_viper if kernel.sym is None else kernel.sym
+SYM_KIND = kernel.KIND
 
 _RING = const(2048)
 _CHUNK = const(1024)
@@ -276,6 +268,7 @@ class Receiver:
         self.snr = 0
         self.t_sample = 0
         self.t_end = 0  # sample index of the end of the latest frame, CRC good or not
+        self.rest = 0  # samples of the current feed() call after the chunk being processed
         self.frames_ok = 0
         self.crc_errors = 0
         self.header_errors = 0
@@ -314,6 +307,7 @@ class Receiver:
             st[3] = off
             mix(samples, m, self.ring, st)
             off += m
+            self.rest = n - off
             if st[1] >= 1 << 24:  # rebase the absolute sample counters (keeps ints small)
                 st[1] -= 1 << 23
                 self.S[S_N0] -= 1 << 23
@@ -326,6 +320,11 @@ class Receiver:
                 if ev == 0:
                     break
                 self._event()
+
+    def samples_after_end(self):
+        """From on_frame: samples of the current feed() call after the frame's end on the air
+        (so a caller that knows when the fed block ended can date the frame end)."""
+        return self.st[1] - self.t_end + self.rest
 
     def get_frame(self):
         """Length of the latest unread frame (bytes in self.frame), or 0."""
