@@ -13,6 +13,17 @@ from phy.tables import DSYNC, KNOWN, MF_TAPS, POP8, SOFT_NOM
 _B = const(1 << 28)  # bias of the strobe history (phy.rx)
 
 
+# outputs of the coherent check (_coh), words at W + W_CS
+CS_C1I = const(0)  # first-half sum I (known symbols 0..23, biased)
+CS_C1Q = const(1)
+CS_C2I = const(2)  # second-half sum I (known symbols 24..47, biased)
+CS_C2Q = const(3)
+CS_E = const(4)  # energy / 64 of the 48 strobes
+CS_C2 = const(5)  # |C|^2 / 64 over the 48
+CS_CS2 = const(6)  # |Cs|^2 / 64 over the 32 sync symbols
+CS_ES = const(7)  # energy / 64 of the 32 sync symbols
+
+
 @micropython.viper
 def _coh(hist: ptr32, zidx: int, out: ptr32):
     """Coherent correlation of the last 48 strobes with the known preamble tail + sync word.
@@ -77,16 +88,16 @@ def _coh(hist: ptr32, zidx: int, out: ptr32):
     en2 += ens
     cti = (c1i + c2i) >> 3
     ctq = (c1q + c2q) >> 3
-    out[0] = c1i + _B
-    out[1] = c1q + _B
-    out[2] = c2i + _B
-    out[3] = c2q + _B
-    out[4] = en2
-    out[5] = cti * cti + ctq * ctq
+    out[CS_C1I] = c1i + _B
+    out[CS_C1Q] = c1q + _B
+    out[CS_C2I] = c2i + _B
+    out[CS_C2Q] = c2q + _B
+    out[CS_E] = en2
+    out[CS_C2] = cti * cti + ctq * ctq
     csi >>= 3
     csq >>= 3
-    out[6] = csi * csi + csq * csq
-    out[7] = ens
+    out[CS_CS2] = csi * csi + csq * csq
+    out[CS_ES] = ens
 
 
 _MF_TAPS = const(15)  # word index of the taps in W (words 0..14: rx_thumb's wrap scratch)
@@ -190,7 +201,9 @@ HDR_EV = const(60)
 # the taps) is scratch: its contents after _sym differ between the viper and asm_thumb versions.
 NSYM = const(4264)  # 48 known + header + payload symbols of the longest frame (checked)
 _NBLK = const((NSYM + 31) >> 5)  # 32-symbol blocks
-W_CS = const(4 * (15 + 640))  # after the scratch and the 32 x 20 taps
+W_SCR = const(16)  # rx_thumb copies a wrapping 22-sample matched-filter window here (word 4)
+W_TAPS = const(4 * _MF_TAPS)  # the 32 x 20 matched-filter taps as int32
+W_CS = const(W_TAPS + 4 * 640)  # after the scratch and the taps
 W_BLK = const(W_CS + 4 * 8)
 W_ZB = const(W_BLK + 4 * 2 * _NBLK)
 W_SIZE = const(W_ZB + 2 * NSYM)
@@ -529,15 +542,15 @@ def _sym(ring: ptr16, S: ptr32, hist: ptr32, W: ptr8) -> int:
             dreg = ((dreg << 1) | d) & 0x3FFFFFFF
             if state == 2:
                 _coh(hist, zidx, cs)
-                if cs[6] > best:
-                    best = cs[6]
-                    S[S_BESTE] = cs[7]
-                    win = 1 if cs[5] * 5 >= cs[4] * _CTHR2 else 0
+                if cs[CS_CS2] > best:
+                    best = cs[CS_CS2]
+                    S[S_BESTE] = cs[CS_ES]
+                    win = 1 if cs[CS_C2] * 5 >= cs[CS_E] * _CTHR2 else 0
                     since = 0
-                    S[S_C1I] = cs[0]
-                    S[S_C1Q] = cs[1]
-                    S[S_C2I] = cs[2]
-                    S[S_C2Q] = cs[3]
+                    S[S_C1I] = cs[CS_C1I]
+                    S[S_C1Q] = cs[CS_C1Q]
+                    S[S_C2I] = cs[CS_C2I]
+                    S[S_C2Q] = cs[CS_C2Q]
                 else:
                     since += 1
                 if since >= _PKCONF and (best * 5 < S[S_BESTE] * _STHR or win == 0):
@@ -549,16 +562,16 @@ def _sym(ring: ptr16, S: ptr32, hist: ptr32, W: ptr8) -> int:
                 nerr = pop[x & 255] + pop[(x >> 8) & 255] + pop[(x >> 16) & 255] + pop[x >> 24]
                 if nerr <= _DTHR:
                     _coh(hist, zidx, cs)
-                    if cs[5] * 5 >= cs[4] * _CTHR or cs[6] * 5 >= cs[7] * _STHR:
+                    if cs[CS_C2] * 5 >= cs[CS_E] * _CTHR or cs[CS_CS2] * 5 >= cs[CS_ES] * _STHR:
                         state = 2
-                        best = cs[6]
-                        S[S_BESTE] = cs[7]
+                        best = cs[CS_CS2]
+                        S[S_BESTE] = cs[CS_ES]
                         since = 0
-                        win = 1 if cs[5] * 5 >= cs[4] * _CTHR2 else 0
-                        S[S_C1I] = cs[0]
-                        S[S_C1Q] = cs[1]
-                        S[S_C2I] = cs[2]
-                        S[S_C2Q] = cs[3]
+                        win = 1 if cs[CS_C2] * 5 >= cs[CS_E] * _CTHR2 else 0
+                        S[S_C1I] = cs[CS_C1I]
+                        S[S_C1Q] = cs[CS_C1Q]
+                        S[S_C2I] = cs[CS_C2I]
+                        S[S_C2Q] = cs[CS_C2Q]
         else:
             # --- in frame: store the scaled complex symbol, accumulate z^2 per block ---
             g = cnt + 48
