@@ -112,9 +112,8 @@ class TestProfile(unittest.TestCase):
         s = profile.frame_symbols(140)
         self.assertEqual(s, 48 + 32 + 60 + ((144 * 8) + 6) * 2)
         self.assertEqual(profile.airtime_us(140), (s * 1000000 + 9599) // 9600)
-        self.assertEqual(profile.rx_carrier_sign(profile.CARRIER_HZ), 1)
-        for f in profile.CARRIERS_HZ:
-            self.assertNotEqual(profile.rx_carrier_sign(f), 0)
+        self.assertEqual(profile.airtime_us(255), 447500)  # 4296 symbols
+        self.assertEqual(profile.frame_symbols(255), 4296)
 
     def test_log2(self):
         self.assertEqual(log2_q8(1), 0)

@@ -38,7 +38,7 @@ class RxInfo:
 
 
 class SoftPhy:
-    def __init__(self, capture, modulator, clock=None, pool=4, carrier_hz=profile.CARRIER_HZ):
+    def __init__(self, capture, modulator, clock=None, pool=4):
         if capture.sample_rate != profile.RX_SAMPLE_RATE_HZ:
             raise ValueError("capture sample rate")
         if modulator.sample_rate != profile.TX_SAMPLE_RATE_HZ:
@@ -47,7 +47,7 @@ class SoftPhy:
         self.modulator = modulator
         self.clock = clock
         self.rx = Receiver(self._on_frame)
-        self.tx = Transmitter(carrier_hz)
+        self.tx = Transmitter()
         self.txbuf = array("H", bytearray(2 * _BLOCK))
         self.bufs = [bytearray(profile.MAX_PAYLOAD) for _ in range(pool)]
         self.views = [memoryview(b) for b in self.bufs]
