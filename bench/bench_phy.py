@@ -160,15 +160,9 @@ _acs(pm, soft, n, surv)
 MP_SYM_RECORD = r"""
 import sys
 from array import array
-import phy.fec as fec
+from tools.sym_recorder import Recorder, count_acs_steps
+steps = count_acs_steps()
 from phy.rx import Receiver
-steps = [0]
-acs = fec._acs
-def counting(pm, soft, n, surv):
-    steps[0] += n
-    acs(pm, soft, n, surv)
-fec._acs = counting
-from tools.sym_recorder import Recorder
 rec = Recorder(sys.argv[2])
 f = open(sys.argv[1], 'rb'); data = f.read(); f.close()
 a = array('H', data)
@@ -426,17 +420,12 @@ def m4_estimate(cg, cg_rx, adc):
 MP_DECODE = r"""
 import sys, time
 from array import array
-import phy.fec as fec
+from tools.sym_recorder import count_acs_steps
+steps = count_acs_steps()
 from phy import rx as R
 from phy.rx_viper import S_NEED, HDR_EV
 f = open(sys.argv[1], 'rb'); a = array('H', f.read()); f.close()
 block = int(sys.argv[2]); mode = sys.argv[3]
-steps = [0]
-acs = fec._acs
-def counting(pm, soft, n, surv):
-    steps[0] += n
-    acs(pm, soft, n, surv)
-fec._acs = counting
 ev_us = [0]
 real = R.Receiver._event
 def timed(self):
@@ -662,21 +651,7 @@ def main():
     res["floor"] = floor
     res["false_syncs"] = fsync
     for r in floor:
-        print(
-            "floor, 0..50 ms noise before each frame, Eb/N0 %.0f dB: FER %.2e (%d lost: no sync %d"
-            ", CRC %d; wrong through CRC-32 %d) of %d frames; syncs %d, header errors %d"
-            % (
-                r["ebn0"],
-                r["fer"],
-                r["lost_nosync"] + r["lost_crc"],
-                r["lost_nosync"],
-                r["lost_crc"],
-                r["wrong"],
-                r["frames"],
-                r["syncs"],
-                r["header_errors"],
-            )
-        )
+        print("floor, 0..50 ms noise before each frame: " + phy_floor.describe(r))
     for r in fsync:
         print("false syncs on %(noise)s noise (sigma %(sigma_codes).0f codes): %(per_s).3f/s" % r)
     t_ber = time.time() - t_start

@@ -54,6 +54,23 @@ def false_syncs(seconds, seed=42):
     return out
 
 
+def describe(r):
+    return (
+        "Eb/N0 %.1f dB: FER %.2e (no sync %d, CRC %d; wrong through CRC-32 %d) of %d frames;"
+        " syncs %d, header errors %d"
+        % (
+            r["ebn0"],
+            r["fer"],
+            r["lost_nosync"],
+            r["lost_crc"],
+            r["wrong"],
+            r["frames"],
+            r["syncs"],
+            r["header_errors"],
+        )
+    )
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("ebn0", type=float, nargs="*")
@@ -62,19 +79,7 @@ def main():
     a = ap.parse_args()
     for e in a.ebn0:
         r = floor_point(a.frames, e, 5000 + int(e * 10))
-        print(
-            "Eb/N0 %.1f  FER %.2e (no sync %d, CRC %d, wrong %d / %d)  syncs %d header errors %d"
-            % (
-                e,
-                r["fer"],
-                r["lost_nosync"],
-                r["lost_crc"],
-                r["wrong"],
-                r["frames"],
-                r["syncs"],
-                r["header_errors"],
-            )
-        )
+        print(describe(r))
     if a.noise:
         for r in false_syncs(a.noise):
             print("%(noise)s sigma %(sigma_codes).0f: %(per_s).3f false syncs/s" % r)
