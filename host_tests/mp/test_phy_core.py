@@ -238,6 +238,19 @@ class TestFalseSyncBeforePreamble(unittest.TestCase):
             self.assertEqual(r.rescans, 1)
             self.assertEqual(r.rescan_misses, 0)
 
+    def test_rescan_allocates_nothing(self):
+        a = self._stream(b"heap")
+        got = []
+        r = Receiver(lambda b, n, rr, got=got: got.append(n))
+        views = [memoryview(a)[p : p + 480] for p in range(0, len(a), 480)]
+        micropython.heap_lock()
+        try:
+            for v in views:
+                r.feed(v, len(v))
+        finally:
+            micropython.heap_unlock()
+        self.assertEqual((got, r.rescans), ([4], 1))
+
 
 class TestSyncHalves(unittest.TestCase):
     """_sync's acceptance test (rx_viper._halves_agree) on a strobe history holding the 48 known
