@@ -12,7 +12,7 @@ import asyncio
 import sys
 
 from clock import ManualClock
-from mac import timing
+from drivers.sim.air import airtime_ms
 
 _HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
 FAKES = _HERE + "/fakes"
@@ -52,7 +52,7 @@ class FramePhy:
         self._ev = asyncio.Event()
 
     def airtime_ms(self, n):
-        return timing.airtime_ms(n)
+        return airtime_ms(n)
 
     def deliver(self, frame):
         now = self.clock.now_ms()
