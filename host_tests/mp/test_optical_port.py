@@ -6,7 +6,6 @@ import unittest
 
 import storekeys
 from clock import ManualClock
-from drivers.esp32_optical_uart import Esp32OpticalUart
 from drivers.sim.optical_tcp import TcpOptical, even_parity_bit
 from drivers.stm32_optical_uart import Stm32OpticalUart
 from optical import readout
@@ -215,15 +214,6 @@ class TestDrivers(unittest.TestCase):
         self.assertEqual(d.read(5), b"z")
         d.configure(9600, 7, 0, 1)
         self.assertEqual(uart.inits[-1][0], 9600)
-
-    def test_esp32_settings(self):
-        uart = FakeUart()
-        d = Esp32OpticalUart(2, 17, 16, uart=uart)
-        baud, kw = uart.inits[0]
-        self.assertEqual((baud, kw["bits"], kw["parity"], kw["timeout"]), (300, 7, 0, 0))
-        self.assertEqual(d.write(b"abc"), 3)
-        uart.done = False
-        self.assertFalse(d.tx_idle())
 
     def test_tcp_optical_7e1_emulation(self):
         import os

@@ -1,6 +1,6 @@
 """The optical port of a unix_sim meter, end to end, checked by independent clients.
 
-- The unmodified `iec62056-21` client from PyPI (pinned in requirements.txt) reads the mode C
+- The unmodified `iec62056-21` client from PyPI (pinned in requirements-dev.txt) reads the mode C
   readout through tools/optical_pty.py, and the values equal what the data model answers to
   plain SMITP READ.REQ over the meter's direct concentrator link (tools/concentrator.py).
 - The same client enters programming mode (P0, P1, R1, W1 refused, B0).
