@@ -60,11 +60,23 @@ _INT_RANGE = {
     "aca_al0": (0, 5),
     "plc_listen": (1, 65535),
     "optical_port": (1, 65535),
+    "optical_reaction_ms": (20, 1500),  # IEC 62056-21 tr: 20 (or 200) .. 1500 ms
+    "optical_block": (0, 1024),
     "seed": (0, 0x7FFFFFFF),
 }
 _TEXT = ("serial", "manufacturer", "state_dir", "medium", "modem")
 _CHOICES = {"plc_backend": ("soft", "modem")}
-_NULLABLE = ("sca", "medium", "plc_listen", "modem", "plc_backend", "optical_port", "seed")
+_NULLABLE = (
+    "sca",
+    "medium",
+    "plc_listen",
+    "modem",
+    "plc_backend",
+    "optical_port",
+    "optical_password",
+    "optical_readout",
+    "seed",
+)
 _HOST_PORT = ("medium", "modem")
 
 
@@ -114,6 +126,17 @@ def _check_port_text(k, v):
         raise ConfigError("%s: port must be 1..65535 (got %r)" % (k, port))
 
 
+def _check_optical_password(v):
+    # digits given with --set arrive as a number; optical.build takes str() of it
+    if isinstance(v, int) and not isinstance(v, bool):
+        v = str(v)
+    if not isinstance(v, str) or not 1 <= len(v) <= 32:
+        raise ConfigError("optical_password must be 1..32 characters (got %r)" % (v,))
+    for c in v:
+        if not "!" <= c <= "~":
+            raise ConfigError("optical_password: printable ASCII without spaces only")
+
+
 def validate(cfg):
     """Check every value's type and range; return cfg. Raises ConfigError (one line)."""
     for k in cfg:
@@ -137,6 +160,13 @@ def validate(cfg):
                 raise ConfigError("%s must be non-empty text (got %r)" % (k, v))
             if k in _HOST_PORT:
                 _check_port_text(k, v)
+        elif k == "optical_password":
+            _check_optical_password(v)
+        elif k == "optical_readout":
+            if not isinstance(v, list) or not all(isinstance(e, str) and ":" in e for e in v):
+                raise ConfigError(
+                    'optical_readout must be a list of "CODE:SOURCE" (got %r)' % (v,)
+                )
         elif k == "repl":
             if not isinstance(v, bool):
                 raise ConfigError("repl must be true or false (got %r)" % (v,))

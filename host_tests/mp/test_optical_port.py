@@ -371,3 +371,38 @@ class TestSources(unittest.TestCase):
         # 0x0001E240 = 123456 Wh; 0x0401 is not in this data model: 0
         want = b"1.8.0(000123.456*kWh)\r\n2.8.0(000000.000*kWh)\r\nC.50.0(00000007)\r\n"
         self.assertEqual(bytes(buf[:n]), want)
+
+
+class TestOpticalConfig(unittest.TestCase):
+    def _error(self, **over):
+        import config
+
+        try:
+            config.load(overrides=over)
+        except config.ConfigError as e:
+            return str(e)
+        return None
+
+    def test_optical_keys_are_checked(self):
+        cases = (
+            ({"optical_reaction_ms": 5}, "optical_reaction_ms must be 20..1500 (got 5)"),
+            ({"optical_reaction_ms": 2000}, "optical_reaction_ms must be 20..1500 (got 2000)"),
+            ({"optical_block": -1}, "optical_block must be 0..1024 (got -1)"),
+            ({"optical_password": ""}, "optical_password must be 1..32 characters (got '')"),
+            ({"optical_password": "a b"}, "optical_password: printable ASCII without spaces only"),
+            ({"optical_password": 1.5}, "optical_password must be 1..32 characters (got 1.5)"),
+            ({"optical_readout": "C.1.0:serial"}, None),
+            ({"optical_readout": ["C.1.0"]}, None),
+        )
+        for over, msg in cases:
+            got = self._error(**over)
+            if msg is None:
+                self.assertTrue(got.startswith("optical_readout must be a list"), got)
+            else:
+                self.assertEqual(got, msg)
+        for over in (
+            {"optical_password": 1234},  # digits from --set
+            {"optical_password": "S3cret01", "optical_readout": ["C.1.0:serial"]},
+            {"optical_reaction_ms": 200, "optical_block": 64},
+        ):
+            self.assertIsNone(self._error(**over), over)
