@@ -249,15 +249,21 @@ class TestDrivers(unittest.TestCase):
 
 
 class TestReadoutList(unittest.TestCase):
-    def test_civil_dates(self):
-        # from CPython's datetime: date(2000, 1, 1) + timedelta(days); 2000 leap, 2100 not
-        self.assertEqual(readout.civil(0), (2000, 1, 1))
-        self.assertEqual(readout.civil(59), (2000, 2, 29))
-        self.assertEqual(readout.civil(60), (2000, 3, 1))
-        self.assertEqual(readout.civil(366), (2001, 1, 1))
-        self.assertEqual(readout.civil(9496), (2025, 12, 31))
-        self.assertEqual(readout.civil(36583), (2100, 2, 28))
-        self.assertEqual(readout.civil(36584), (2100, 3, 1))
+    def test_time_and_date_lines_from_the_rtc(self):
+        class Rtc:
+            def seconds(self):
+                return 790_000_000  # 2025-01-12 12:26:40 UTC (CPython datetime)
+
+        class Hw:
+            rtc = Rtc()
+
+        class M:
+            hw = Hw()
+
+        r = readout.make(["0.9.1:time", "0.9.2:date"], M(), None)
+        buf = bytearray(64)
+        n = r.build(buf)
+        self.assertEqual(bytes(buf[:n]), b"0.9.1(122640)\r\n0.9.2(250112)\r\n")
 
     def test_values_are_sanitised_and_bounded(self):
         r = readout.Readout([(b"C.1.0", lambda: b"a(b)c/d!e\x01" + b"x" * 80)])

@@ -7,6 +7,7 @@ included, parentheses excluded). Other layers plug in their own with `SOURCES[na
 docs/optical.md lists the sources and formats.
 """
 
+import civiltime
 from micropython import const
 
 from optical.iec21 import hexlify
@@ -108,36 +109,18 @@ def _uint_reg(obj):
     return factory
 
 
-def rtc_seconds(rtc):
-    """Seconds since 2000-01-01 UTC from the meter's RTC (shared contract: rtc.seconds())."""
-    return rtc.seconds() if hasattr(rtc, "seconds") else rtc.now()
-
-
-def civil(days):
-    """(year, month, day) of the day `days` after 2000-01-01 (proleptic Gregorian)."""
-    z = days + 10957 + 719468  # days since 0000-03-01
-    era = z // 146097
-    doe = z - era * 146097
-    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    d = doy - (153 * mp + 2) // 5 + 1
-    m = mp + 3 if mp < 10 else mp - 9
-    return yoe + era * 400 + (1 if m <= 2 else 0), m, d
-
-
 def _time(meter, registers, arg):
     def value():
-        s = rtc_seconds(meter.hw.rtc) % 86400
-        return b"%02d%02d%02d" % (s // 3600, s // 60 % 60, s % 60)
+        t = civiltime.datetime(meter.hw.rtc.seconds())
+        return b"%02d%02d%02d" % (t[3], t[4], t[5])
 
     return value
 
 
 def _date(meter, registers, arg):
     def value():
-        y, m, d = civil(rtc_seconds(meter.hw.rtc) // 86400)
-        return b"%02d%02d%02d" % (y % 100, m, d)
+        t = civiltime.datetime(meter.hw.rtc.seconds())
+        return b"%02d%02d%02d" % (t[0] % 100, t[1], t[2])
 
     return value
 
