@@ -226,6 +226,19 @@ class TestProgramming(unittest.TestCase):
         h.run(200)
         self.assertEqual(h.take(), b"\x06" + answer(b"0001(4D455445522D3031)"))
 
+    def _locked_for_a_minute(self, h):
+        """The right password is refused unchecked during the lockout, accepted after it."""
+        to_prog(h)
+        h.feed(frame(b"P1", b"(" + PASSWORD + b")"))
+        h.run(200)
+        self.assertEqual(h.take(), answer(b"(ERR06)"))
+        h.feed(frame(b"B0"))
+        h.run(60000)
+        to_prog(h)
+        h.feed(frame(b"P1", b"(" + PASSWORD + b")"))
+        h.run(200)
+        self.assertEqual(h.take(), b"\x06")
+
     def test_lockout(self):
         h = Harness(max_tries=3, lockout_ms=60000)
         to_prog(h)
@@ -237,16 +250,7 @@ class TestProgramming(unittest.TestCase):
         h.run(200)
         self.assertEqual(h.take(), frame(b"B0"))  # the meter breaks off
         self.assertTrue(h.eng.idle)
-        to_prog(h)
-        h.feed(frame(b"P1", b"(" + PASSWORD + b")"))  # right, but locked: not even checked
-        h.run(200)
-        self.assertEqual(h.take(), answer(b"(ERR06)"))
-        h.feed(frame(b"B0"))
-        h.run(60000)
-        to_prog(h)
-        h.feed(frame(b"P1", b"(" + PASSWORD + b")"))
-        h.run(200)
-        self.assertEqual(h.take(), b"\x06")
+        self._locked_for_a_minute(h)
 
     def test_wrong_tries_survive_a_restart(self):
         saved = []
@@ -258,16 +262,7 @@ class TestProgramming(unittest.TestCase):
         self.assertEqual(saved, [1, 2, 3])
         # a restart (power cycle) hands the count back: locked anew for the whole lockout
         h = Harness(lockout_ms=60000, tries=saved[-1], now=0, on_tries=saved.append)
-        to_prog(h)
-        h.feed(frame(b"P1", b"(" + PASSWORD + b")"))
-        h.run(200)
-        self.assertEqual(h.take(), answer(b"(ERR06)"))
-        h.feed(frame(b"B0"))
-        h.run(60000)
-        to_prog(h)
-        h.feed(frame(b"P1", b"(" + PASSWORD + b")"))
-        h.run(200)
-        self.assertEqual(h.take(), b"\x06")
+        self._locked_for_a_minute(h)
         self.assertEqual(saved, [1, 2, 3, 0])
         # two wrong, restart, one more wrong: locked (the count is per meter, not per boot)
         h = Harness(lockout_ms=60000, tries=2, on_tries=saved.append)
