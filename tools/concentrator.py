@@ -32,8 +32,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tools import mm_frame as mm  # noqa: E402
+from tools import smitp_ref as ref  # noqa: E402
+from tools.dcu_keys import KeyFile, KeyFileError, State  # noqa: E402
+from tools.dcu_registers import EPOCH_2000, RegisterTable  # noqa: E402
 
 DEFAULT_ACA = bytes.fromhex("dc0000000001")
+DEFAULT_STATE = Path("build") / "concentrator" / "state.json"
+
 NO_WAKE = 0xFFFFFFFF
 MAX_ROUTE = 8
 
@@ -211,6 +216,8 @@ class Node:
     status: str | None = None  # hex of the status word, or "no answer" / "nack <code>"
     read_snr: float | None = None
     reqaddr_rounds: int = 0
+    auth_status: dict | None = None  # authenticated status word: {"word", "flags"} or {"error"}
+    clock_step_s: int | str | None = None  # step the time-sync made, or the error
 
     @property
     def hops(self):
@@ -234,6 +241,8 @@ class Node:
             "found_via": self.found_via,
             "status": self.status,
             "reqaddr_rounds": self.reqaddr_rounds,
+            "auth_status": self.auth_status,
+            "clock_step_s": self.clock_step_s,
         }
 
 
@@ -286,6 +295,7 @@ class Concentrator:
         self.progress = progress or (lambda kind, **kw: None)
         self.discovery_ms = None
         self.read_ms = None
+        self.secure_ms = None
 
     # --- one exchange ----------------------------------------------------------------------------
 
@@ -307,9 +317,13 @@ class Concentrator:
             return False
         return dest == mm.BROADCAST or ans.addr == dest
 
-    def exchange(self, dest, route, disc, dsap, lsdu, multi=False, extra_ms=0, retries=None):
+    def exchange(
+        self, dest, route, disc, dsap, lsdu, multi=False, extra_ms=0, retries=None, ecc=0
+    ):
         """Send a request; return the list of answer LSDU frames (multi: all within the window,
-        no retry) or [first answer] / [] after retries."""
+        no retry) or [first answer] / [] after retries. A retry resends the same LSDU (only the
+        exchange tag changes), so an authenticated retry is the byte-identical repeat the meter
+        answers from its cache."""
         retries = self.o.retries if retries is None else retries
         route = [bytes(r) for r in route]
         for attempt in range(retries + 1):
@@ -322,7 +336,7 @@ class Concentrator:
                 hop=0,
                 poll=mm.disc_class(disc) != "S",
                 dsap=dsap,
-                ecc=0,
+                ecc=ecc,
             )
             data = req.encode()
             start = self.link.now_ms()
@@ -488,16 +502,187 @@ class Concentrator:
             self.read_status(self.nodes[aca])
         self.read_ms = self.link.now_ms() - t0
 
+    def secure_all(self, keys, now_s, state=None, regs=None):
+        """Every node: read the status word authenticated (ECC 1, read key) and set its clock
+        (COMMAND clock_set, ECC 5, write key) to now_s + the simulated time elapsed since."""
+        t0 = self.link.now_ms()
+        state = state or State(None)
+        regs = regs or RegisterTable.load()
+        for aca in self.order:
+            node = self.nodes[aca]
+            s = MeterSession(self, aca, node.path, keys.for_meter(aca), state, regs=regs)
+            try:
+                node.auth_status = s.status(ref.ECC_CTR_READ)
+            except (NoAnswer, Refused, ref.SmitpError) as e:
+                node.auth_status = {"error": str(e)}
+            try:
+                now = now_s + (self.link.now_ms() - t0) // 1000
+                node.clock_step_s = s.time_sync(now)
+            except (NoAnswer, Refused, ref.SmitpError) as e:
+                node.clock_step_s = f"error: {e}"
+            self.progress("read", node=node)
+        self.secure_ms = self.link.now_ms() - t0
+
     def result(self):
         return {
             "concentrator": self.aca.hex(),
             "simulated_time": getattr(self.link, "simulated", False),
             "discovery_ms": self.discovery_ms,
             "read_ms": self.read_ms,
+            "secure_ms": self.secure_ms,
             "frames_sent": self.link.frames_tx,
             "stats": {k: v for k, v in self.stats.__dict__.items() if k != "log"},
             "nodes": [self.nodes[a].as_dict() for a in self.order],
         }
+
+
+# --- application layer: one meter, plain or authenticated ---------------------------------------
+
+
+class NoAnswer(ConnectionError):
+    """The meter did not answer (after the retries)."""
+
+
+class Refused(RuntimeError):
+    """The meter answered with a NACK."""
+
+    def __init__(self, reply):
+        self.reply = reply
+        code = reply.nack
+        super().__init__(f"NACK {code} ({ref.NACK_NAMES.get(code, '?')})")
+
+
+class MeterSession:
+    """SMITP exchanges with one meter through a Concentrator: tools/smitp_ref.py builds and
+    checks every LSDU; LMON lives in `state` (dcu_keys.State) and is saved after every move.
+    A NACK-auth (PAR1 10) makes the codec adopt the meter's LMON; the request is then sent once
+    more with the next counter. `challenge()` resynchronises explicitly."""
+
+    def __init__(self, conc, aca, route=(), keys=None, state=None, disc=mm.DISC_RA7, regs=None):
+        self.conc = conc
+        self.aca = bytes(aca)
+        self.route = [bytes(r) for r in route]
+        self.state = state or State(None)
+        self.master = ref.Master(self.aca, keys, self.state.lmon(self.aca))
+        self.disc = disc
+        self._regs = regs
+        self.resyncs = 0
+
+    @property
+    def regs(self):
+        if self._regs is None:
+            self._regs = RegisterTable.load()
+        return self._regs
+
+    @property
+    def lmon(self):
+        return self.master.lmon
+
+    def _send(self, req):
+        res = self.conc.exchange(
+            self.aca, self.route, self.disc, mm.DSAP_APP, req.lsdu, ecc=req.ecc
+        )
+        if not res:
+            raise NoAnswer(f"meter {self.aca.hex()}: no answer")
+        ans = res[0][0]
+        try:
+            return self.master.reply(req, ans.lsdu, ans.ecc)
+        finally:
+            self.state.set_lmon(self.aca, self.master.lmon)
+
+    def call(self, attr, apdu=b"", ecc=0, check=True):
+        """One request (plain ATTR code; ecc != 0 sends its authenticated variant)."""
+        rep = self._send(self.master.request(attr, apdu, ecc))
+        if ecc and rep.nack == ref.NACK_AUTH:
+            self.resyncs += 1
+            rep = self._send(self.master.request(attr, apdu, ecc))
+        if check and not rep.ok:
+            raise Refused(rep)
+        return rep
+
+    def challenge(self):
+        """CHALLENGE.REQ -> CHALLENGE.RESP: adopt the meter's LMON; returns it."""
+        rep = self._send(self.master.challenge())
+        if rep.lmon is None:
+            raise Refused(rep)
+        return rep.lmon
+
+    # --- registers ---
+
+    def read(self, reg, ecc=0):
+        r = self.regs.find(reg)
+        return self.call(ref.READ_REQ, ref.read_req(r.id), ecc).fields["value"]
+
+    def write(self, reg, value: bytes, ecc=ref.ECC_CTR_WRITE):
+        r = self.regs.find(reg)
+        self.call(ref.WRITE_REQ, ref.write_req(r.id, value), ecc)
+
+    def status(self, ecc=0):
+        word = self.read("status_word", ecc)
+        return {"word": word.hex(), "flags": self.regs.status_flags(word)}
+
+    def readtab(self, reg, rno=0, ecc=0, sel=None, frm=0, to=0xFFFFFFFF):
+        """Every record from rno (or of the selection), following the block continuation."""
+        r = self.regs.find(reg)
+        recs, first_seen = [], None
+        while True:
+            if sel is None:
+                rep = self.call(ref.READTAB_REQ, ref.readtab_req(r.id, rno), ecc)
+            else:
+                rep = self.call(ref.READTAB_SEL_REQ, ref.readtab_sel_req(r.id, sel, frm, to), ecc)
+            f = rep.fields
+            first_seen = f["first"] if first_seen is None else first_seen
+            recs += f["records"]
+            nxt = f["first"] + f["n"]
+            if nxt >= f["end"] or f["n"] == 0:
+                return {"first": first_seen, "end": f["end"], "records": recs}
+            if sel is None:
+                rno = nxt
+            else:  # continue a selection by record number (docs/smitp.md §4)
+                sel, frm, to = ref.SEL_RNO, nxt, f["end"] - 1
+
+    def writetab(self, reg, records, ecc=ref.ECC_CTR_WRITE):
+        """Program a parameter table: blocks of as many records as fit, LAST on the final one."""
+        r = self.regs.find(reg)
+        records = [bytes(x) for x in records]
+        room = (ref.AUTH_DATA_MAX if ecc else ref.LSDU_MAX - 1) - 4
+        size = len(records[0]) if records else 1
+        per = max(1, room // size)
+        start = 0
+        while True:
+            block = records[start : start + per]
+            last = start + len(block) >= len(records)
+            self.call(ref.WRITETAB_REQ, ref.writetab_req(r.id, start, last, block), ecc)
+            if last:
+                return len(records)
+            start += len(block)
+
+    def gettab(self, tab, ecc=0):
+        return self.call(ref.GETTAB_REQ, ref.gettab_req(tab), ecc).fields["values"]
+
+    def settab(self, tab, regs, ecc=ref.ECC_CTR_WRITE):
+        ids = [self.regs.find(x).id for x in regs]
+        self.call(ref.SETTAB_REQ, ref.settab_req(tab, ids), ecc)
+
+    def command(self, code, *args, ecc=ref.ECC_CTR_WRITE):
+        self.call(ref.COMMAND_REQ, ref.command_req(code, *args), ecc)
+
+    def time_sync(self, now_s, ecc=ref.ECC_CTR_WRITE):
+        """Set the meter's clock to now_s (seconds since 2000 UTC); returns the step it made,
+        measured by reading the clock before (authenticated with the same key)."""
+        before = int.from_bytes(self.read("clock", ecc), "big")
+        self.command("clock_set", now_s, ecc=ecc)
+        return now_s - before
+
+    def set_keys(self, new_write=None, new_read=None, ecc=ref.ECC_CTR_WRITE):
+        """Key change: authenticated WRITE of the key registers under the current write key. The
+        read key goes first so that the second write still runs under the old write key."""
+        if new_read is not None:
+            self.write("key_read", new_read, ecc)
+            self.master.keys = ref.Keys(self.master.keys.write, bytes(new_read))
+        if new_write is not None:
+            self.write("key_write", new_write, ecc)
+            self.master.keys = ref.Keys(bytes(new_write), self.master.keys.read)
 
 
 # --- CLI -----------------------------------------------------------------------------------------
@@ -543,24 +728,38 @@ class ProgressBar:
             self.stream.write("\n")
 
 
+def _auth_cell(st):
+    if st is None:
+        return None
+    if "error" in st:
+        return st["error"]
+    return ",".join(st["flags"]) or "ok"
+
+
 def table(result, names=None):
     names = names or {}
-    rows = [("meter", "hops", "path", "signal dBuV", "SNR dB", "status")]
-    for n in result["nodes"]:
+    nodes = result["nodes"]
+    secured = any(n.get("auth_status") is not None for n in nodes)
+    head = ["meter", "hops", "path", "signal dBuV", "SNR dB", "status"]
+    if secured:
+        head += ["auth status flags", "clock step s"]
+    rows = [tuple(head)]
+    for n in nodes:
         label = names.get(n["aca"], n["aca"])
         path = " > ".join(names.get(p, p) for p in n["path"]) or "-"
         sig = n["hop_sig_dbuv"][-1]
         snr = n["path_snr_db"]
-        rows.append(
-            (
-                label,
-                str(n["hops"]),
-                path,
-                "?" if sig is None else f"{sig:.0f}",
-                "?" if snr is None else f"{snr:.1f}",
-                str(n["status"]),
-            )
-        )
+        row = [
+            label,
+            str(n["hops"]),
+            path,
+            "?" if sig is None else f"{sig:.0f}",
+            "?" if snr is None else f"{snr:.1f}",
+            str(n["status"]),
+        ]
+        if secured:
+            row += [str(_auth_cell(n.get("auth_status"))), str(n.get("clock_step_s"))]
+        rows.append(tuple(row))
     w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip() for r in rows)
 
@@ -587,25 +786,7 @@ def add_arguments(ap):
     ap.add_argument("--no-reqaddr", action="store_true", help="direct neighbours only")
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description="M&M concentrator: discovery and status reading")
-    g = ap.add_mutually_exclusive_group(required=True)
-    g.add_argument("--medium", help="host:port of tools/medium.py (join as the master node)")
-    g.add_argument("--direct", help="host:port of one meter's TCP link (plc_listen)")
-    ap.add_argument("--aca", default=DEFAULT_ACA.hex())
-    ap.add_argument("--json", help="write the route table and readings here")
-    ap.add_argument("--png", help="draw the discovered network here")
-    ap.add_argument("--topology", help="topology JSON (names and positions for the map)")
-    ap.add_argument("--expect", type=int, default=None, help="meters expected (progress bar)")
-    add_arguments(ap)
-    a = ap.parse_args(argv)
-    host, port = (a.medium or a.direct).rsplit(":", 1)
-    aca = bytes.fromhex(a.aca)
-    try:
-        link = MediumLink(host, int(port), aca) if a.medium else DirectLink(host, int(port))
-    except OSError as e:
-        print(f"concentrator: cannot reach {host}:{port}: {e}", file=sys.stderr)
-        return 2
+def _discover_cli(a, link, aca):
     bar = ProgressBar(a.expect)
     c = Concentrator(link, aca, build_options(a), bar)
     wall = time.monotonic()
@@ -613,30 +794,236 @@ def main(argv=None):
         c.discover()
         if c.o.read_status:
             c.read_all()
-    except (ConnectionError, OSError) as e:
-        print(f"concentrator: link lost: {e}", file=sys.stderr)
-        return 3
     finally:
         bar.close()
-        link.close()
     res = c.result()
     res["wall_s"] = round(time.monotonic() - wall, 3)
     topo = json.loads(Path(a.topology).read_text()) if a.topology else None
     names = {n["aca"]: n["id"] for n in topo["nodes"]} if topo else {}
-    print(table(res, names))
-    unit = "simulated" if link.simulated else "real"
-    print(
-        f"{len(res['nodes'])} meters; discovery {res['discovery_ms'] / 1000:.1f} s {unit}, "
-        f"wall {res['wall_s']:.1f} s, {res['frames_sent']} frames sent by the concentrator"
-    )
-    if a.json:
-        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.json).write_text(json.dumps(res, indent=1))
+    if a.json != "-":
+        print(table(res, names))
+        unit = "simulated" if link.simulated else "real"
+        print(
+            f"{len(res['nodes'])} meters; discovery {res['discovery_ms'] / 1000:.1f} s {unit}, "
+            f"wall {res['wall_s']:.1f} s, {res['frames_sent']} frames sent by the concentrator"
+        )
     if a.png:
         from tools.netmap import draw
 
         draw(res, a.png, topo)
-    return 0
+    return c, res
+
+
+def probe_direct(c: Concentrator):
+    """The ACA of the one meter on a direct link: ADDRESS.REQ to broadcast under RA1 with
+    TCR 1, which every TCT (1..255) passes, so a meter silenced by a discovery still answers."""
+    res = c.exchange(mm.BROADCAST, [], mm.DISC_RA1, mm.DSAP_NM, mm.address_req(tcr=1))
+    if not res:
+        raise NoAnswer("no meter answered ADDRESS.REQ on the direct link")
+    return mm.parse_address_resp(res[0][0].lsdu).aca
+
+
+def _targets(a, c, state):
+    """[(aca, route)] the subcommand works on."""
+    if a.meter:
+        aca = bytes.fromhex(a.meter)
+        if a.route is not None:
+            route = [bytes.fromhex(x) for x in a.route.split(",") if x]
+        elif a.direct:
+            route = []
+        else:
+            route = state.route(aca)
+            if route is None:
+                c.discover()
+                node = c.nodes.get(aca)
+                if node is None:
+                    raise NoAnswer(f"meter {aca.hex()} not found by discovery")
+                route = node.path
+        state.set_route(aca, route)
+        return [(aca, route)]
+    if a.direct:
+        return [(probe_direct(c), [])]
+    c.discover()
+    for n in c.nodes.values():
+        state.set_route(n.aca, n.path)
+    return [(n.aca, n.path) for n in (c.nodes[x] for x in c.order)]
+
+
+def _ecc(a, write):
+    if a.ecc is not None:
+        return a.ecc
+    if not a.auth:
+        return 0
+    return ref.ECC_CTR_WRITE if write else ref.ECC_CTR_READ
+
+
+def _reg_out(s: MeterSession, name, value: bytes):
+    from tools.dcu_registers import decode_value
+
+    r = s.regs.find(name)
+    return {
+        "reg": r.name,
+        "id": "0x%04x" % r.id,
+        "hex": value.hex(),
+        "value": decode_value(r, value),
+    }
+
+
+def run_command(a, s: MeterSession) -> dict:
+    """One subcommand on one meter; returns its JSON-able result."""
+    from tools.dcu_registers import encode_value, parse_time
+
+    cmd = a.cmd
+    if cmd == "status":
+        return s.status(_ecc(a, False))
+    if cmd == "read":
+        return {"values": [_reg_out(s, r, s.read(r, _ecc(a, False))) for r in a.regs]}
+    if cmd == "write":
+        r = s.regs.find(a.reg)
+        s.write(a.reg, encode_value(r, a.value, s.regs), _ecc(a, True))
+        return {"written": r.name}
+    if cmd == "readtab":
+        sel = ref.SEL_TIME if a.by_time else (ref.SEL_RNO if a.to is not None else None)
+        to = 0xFFFFFFFF if a.to is None else a.to
+        got = s.readtab(a.reg, a.frm, _ecc(a, False), sel, a.frm, to)
+        return dict(got, records=[x.hex() for x in got["records"]])
+    if cmd == "writetab":
+        n = s.writetab(a.reg, [bytes.fromhex(x) for x in a.records], _ecc(a, True))
+        return {"records_written": n}
+    if cmd == "gettab":
+        return {"tab": a.tab, "values": s.gettab(a.tab, _ecc(a, False)).hex()}
+    if cmd == "settab":
+        s.settab(a.tab, a.regs, _ecc(a, True))
+        return {"tab": a.tab, "regs": a.regs}
+    if cmd == "command":
+        code = int(a.name, 0) if a.name[0].isdigit() else a.name
+        s.command(code, *[int(x, 0) for x in a.args], ecc=_ecc(a, True))
+        return {"command": a.name}
+    if cmd == "challenge":
+        return {"lmon": s.challenge()}
+    if cmd == "time-sync":
+        now = parse_time(a.time) if a.time else int(time.time()) - EPOCH_2000
+        return {"time": now, "step_s": s.time_sync(now, _ecc(a, True))}
+    if cmd == "keys":
+        new_w = bytes.fromhex(a.new_write) if a.new_write else None
+        new_r = bytes.fromhex(a.new_read) if a.new_read else None
+        s.set_keys(new_w, new_r, _ecc(a, True))
+        return {"keys_changed": [k for k, v in (("write", new_w), ("read", new_r)) if v]}
+    raise ValueError(cmd)
+
+
+def _human(aca, out):
+    if "error" in out:
+        return f"{aca}: {out['error']}"
+    if "flags" in out:
+        return f"{aca}: status {out['word']} flags {', '.join(out['flags']) or 'none'}"
+    if "values" in out and isinstance(out["values"], list):
+        return "\n".join(f"{aca}: {v['reg']} ({v['id']}) = {v['value']}" for v in out["values"])
+    return f"{aca}: " + ", ".join(f"{k} {v}" for k, v in out.items() if k != "lmon")
+
+
+def build_parser():
+    ap = argparse.ArgumentParser(description="M&M concentrator: discovery, SMITP requests")
+    g = ap.add_mutually_exclusive_group(required=True)
+    g.add_argument("--medium", help="host:port of tools/medium.py (join as the master node)")
+    g.add_argument("--direct", help="host:port of one meter's TCP link (plc_listen)")
+    ap.add_argument("--aca", default=DEFAULT_ACA.hex(), help="the concentrator's own ACA")
+    ap.add_argument(
+        "--json", nargs="?", const="-", help="JSON result to this file, or stdout without FILE"
+    )
+    ap.add_argument("--png", help="draw the discovered network here")
+    ap.add_argument("--topology", help="topology JSON (names and positions for the map)")
+    ap.add_argument("--expect", type=int, default=None, help="meters expected (progress bar)")
+    ap.add_argument("--meter", help="target meter ACA (hex); default: every meter found")
+    ap.add_argument("--route", help="repeater ACAs master->meter, comma separated")
+    ap.add_argument("--auth", metavar="KEYFILE", help="authenticate with the keys in this file")
+    ap.add_argument("--ecc", type=int, choices=ref.VALID_ECC, help="override the ECC")
+    ap.add_argument("--state", default=str(DEFAULT_STATE), help="LMON/route state file")
+    add_arguments(ap)
+    sub = ap.add_subparsers(dest="cmd", metavar="COMMAND")
+    sub.add_parser("discover", help="find every meter and read its status word (default)")
+    sub.add_parser("status", help="read and decode the status word")
+    p = sub.add_parser("read", help="READ registers by name or id")
+    p.add_argument("regs", nargs="+")
+    p = sub.add_parser("write", help="WRITE one register (value by type, or hex:...)")
+    p.add_argument("reg")
+    p.add_argument("value")
+    p = sub.add_parser("readtab", help="read a table (READTAB, or READTAB-sel with --to)")
+    p.add_argument("reg")
+    p.add_argument("--from", dest="frm", type=int, default=0, help="first RNO (or TIME)")
+    p.add_argument("--to", type=int, default=None, help="last RNO (or TIME): selective read")
+    p.add_argument("--by-time", action="store_true", help="--from/--to are TIMEs")
+    p = sub.add_parser("writetab", help="program a parameter table (records in hex)")
+    p.add_argument("reg")
+    p.add_argument("records", nargs="+")
+    p = sub.add_parser("gettab", help="read custom table TAB (1..4)")
+    p.add_argument("tab", type=int)
+    p = sub.add_parser("settab", help="define custom table TAB as a list of registers")
+    p.add_argument("tab", type=int)
+    p.add_argument("regs", nargs="*")
+    p = sub.add_parser("command", help="COMMAND by name or code, integer arguments")
+    p.add_argument("name")
+    p.add_argument("args", nargs="*")
+    sub.add_parser("challenge", help="CHALLENGE: resynchronise LMON")
+    p = sub.add_parser("time-sync", help="set the meter clock (default: now)")
+    p.add_argument("--time", help="seconds since 2000 or ISO UTC date-time")
+    p = sub.add_parser("keys", help="change keys (authenticated under the current write key)")
+    p.add_argument("--new-write", help="32 hex digits")
+    p.add_argument("--new-read", help="32 hex digits")
+    return ap
+
+
+def main(argv=None):
+    a = build_parser().parse_args(argv)
+    a.cmd = a.cmd or "discover"
+    host, port = (a.medium or a.direct).rsplit(":", 1)
+    aca = bytes.fromhex(a.aca)
+    try:
+        keys = KeyFile.load(a.auth) if a.auth else None
+    except (OSError, KeyFileError) as e:
+        print(f"concentrator: key file: {e}", file=sys.stderr)
+        return 2
+    try:
+        link = MediumLink(host, int(port), aca) if a.medium else DirectLink(host, int(port))
+    except OSError as e:
+        print(f"concentrator: cannot reach {host}:{port}: {e}", file=sys.stderr)
+        return 2
+    results, failed = {}, 0
+    try:
+        if a.cmd == "discover":
+            _c, res = _discover_cli(a, link, aca)
+            results = res
+        else:
+            state = State(a.state)
+            c = Concentrator(link, aca, build_options(a))
+            regs = RegisterTable.load()
+            for m, route in _targets(a, c, state):
+                k = keys.for_meter(m) if keys else None
+                s = MeterSession(c, m, route, k, state, regs=regs)
+                try:
+                    out = run_command(a, s)
+                except (NoAnswer, Refused, ref.SmitpError, KeyError, ValueError) as e:
+                    out = {"error": str(e)}
+                    failed += 1
+                out["lmon"] = s.lmon
+                out["authenticated"] = bool(_ecc(a, a.cmd not in ("status", "read")))
+                results[m.hex()] = out
+                if a.json != "-":
+                    print(_human(m.hex(), out))
+    except (ConnectionError, OSError) as e:
+        print(f"concentrator: link lost: {e}", file=sys.stderr)
+        return 3
+    except KeyFileError as e:
+        print(f"concentrator: {e}", file=sys.stderr)
+        return 2
+    finally:
+        link.close()
+    if a.json == "-":
+        print(json.dumps(results, indent=1))
+    elif a.json:
+        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.json).write_text(json.dumps(results, indent=1))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
