@@ -2,7 +2,8 @@
 
 Source, first found: docs/datamodel.json (written by `make docs`), else the markdown tables of
 docs/datamodel.md whose header has an `id` and a `name` column (ids written 0x....). Status-word
-flags come from the JSON's "status_bits" or from a markdown table with `bit` and `flag` columns.
+flags come from the JSON's "status_bits" or from a markdown table with `bit` and `flag` (or
+`name`) columns; when it has a `word` column, only the rows of word 0x003F.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
+STATUS_WORD = 0x003F  # the public object id of the status word (facts §3)
 
 
 @dataclass
@@ -116,9 +118,11 @@ class RegisterTable:
             elif "bit" in header and ("flag" in header or "name" in header):
                 ci = header.index("bit")
                 cn = header.index("flag") if "flag" in header else header.index("name")
+                cw = header.index("word") if "word" in header else None
                 for row in rows:
                     b = _int(row[ci].lower().removeprefix("bit"))
-                    if b is not None:
+                    word = _int(row[cw]) if cw is not None else STATUS_WORD
+                    if b is not None and word == STATUS_WORD:
                         bits[b] = row[cn]
         return cls(regs, bits)
 

@@ -90,9 +90,13 @@ def tmac(key: bytes, attr: int, aca: bytes, mon: int, crc: int) -> bytes:
     return cmac16(key, tmac_block(attr, aca, mon, crc))[:TMAC_LEN]
 
 
-def ctr_iv(aca: bytes, mon: int) -> bytes:
-    """ACA(6) | MON(8, BE) | 00 01; the whole block counts up by one per 16 bytes."""
-    return bytes(aca) + struct.pack(">Q", mon) + b"\x00\x01"
+IV_REQUEST, IV_ANSWER = 0x00, 0x80  # byte 14 of the CTR IV (docs/smitp_security.md §6)
+
+
+def ctr_iv(aca: bytes, mon: int, answer: bool = False) -> bytes:
+    """ACA(6) | MON(8, BE) | D | 01, D = 00 in a request and 80 in an answer; the whole block
+    counts up by one per 16 bytes."""
+    return bytes(aca) + struct.pack(">QBB", mon, IV_ANSWER if answer else IV_REQUEST, 1)
 
 
 def ctr(key: bytes, iv: bytes, data: bytes) -> bytes:
@@ -144,24 +148,24 @@ def ecc_key_name(ecc: int) -> str | None:
     return None if ecc == 0 else ("write" if ecc & 4 else "read")
 
 
-def encrypt(keys: Keys, ecc: int, aca: bytes, mon: int, plain: bytes) -> bytes:
+def encrypt(keys: Keys, ecc: int, aca: bytes, mon: int, plain: bytes, answer=False) -> bytes:
     """Encrypt everything after ATTR as the ECC says (CTR: any length; ECB: exactly 16 bytes)."""
     mode = ecc_mode(ecc)
     if mode == "clear":
         return bytes(plain)
     k = keys.for_ecc(ecc)
     if mode == "ctr":
-        return ctr(k, ctr_iv(aca, mon), plain)
+        return ctr(k, ctr_iv(aca, mon, answer), plain)
     return ecb_encrypt(k, plain)
 
 
-def decrypt(keys: Keys, ecc: int, aca: bytes, mon: int, cipher: bytes) -> bytes:
+def decrypt(keys: Keys, ecc: int, aca: bytes, mon: int, cipher: bytes, answer=False) -> bytes:
     mode = ecc_mode(ecc)
     if mode == "clear":
         return bytes(cipher)
     k = keys.for_ecc(ecc)
     if mode == "ctr":
-        return ctr(k, ctr_iv(aca, mon), cipher)
+        return ctr(k, ctr_iv(aca, mon, answer), cipher)
     if len(cipher) != 16:
         raise SmitpError(f"ECB part is {len(cipher)} bytes, not 16")
     return ecb_decrypt(k, cipher)
@@ -174,8 +178,11 @@ def random_bytes(n: int) -> bytes:
 # --- sealing: ATTR | DATA | DT | TMAC ------------------------------------------------------------
 
 
-def seal(keys: Keys, ecc: int, attr: int, data: bytes, dt: bytes, aca: bytes, mon: int) -> bytes:
-    """The authenticated LSDU as on air: ATTR, then DATA|DT|TMAC encrypted under the ECC."""
+def seal(
+    keys: Keys, ecc: int, attr: int, data: bytes, dt: bytes, aca: bytes, mon: int, answer=False
+) -> bytes:
+    """The authenticated LSDU as on air: ATTR, then DATA|DT|TMAC encrypted under the ECC
+    (answer=True: the meter's direction, CTR IV byte 14 = 80)."""
     if len(dt) != DT_LEN:
         raise ValueError("DT is 8 bytes")
     if len(data) > AUTH_DATA_MAX:
@@ -184,7 +191,7 @@ def seal(keys: Keys, ecc: int, attr: int, data: bytes, dt: bytes, aca: bytes, mo
         raise ValueError("an authenticated LSDU needs ECC 1, 2, 5 or 6")
     k = keys.for_ecc(ecc)
     t = tmac(k, attr, aca, mon, crc32(bytes(aca) + bytes(data) + bytes(dt)))
-    return bytes([attr]) + encrypt(keys, ecc, aca, mon, bytes(data) + bytes(dt) + t)
+    return bytes([attr]) + encrypt(keys, ecc, aca, mon, bytes(data) + bytes(dt) + t, answer)
 
 
 @dataclass
@@ -195,12 +202,12 @@ class Opened:
     tmac: bytes
 
 
-def open_sealed(keys: Keys, ecc: int, lsdu: bytes, aca: bytes, mon: int) -> Opened:
+def open_sealed(keys: Keys, ecc: int, lsdu: bytes, aca: bytes, mon: int, answer=False) -> Opened:
     """Decrypt and verify an authenticated LSDU; raise AuthError on a TMAC mismatch."""
     lsdu = bytes(lsdu)
     if len(lsdu) < 1 + DT_LEN + TMAC_LEN:
         raise SmitpError(f"authenticated LSDU of {len(lsdu)} bytes is too short")
-    plain = decrypt(keys, ecc, aca, mon, lsdu[1:])
+    plain = decrypt(keys, ecc, aca, mon, lsdu[1:], answer)
     data, dt, t = plain[:-16], plain[-16:-8], plain[-8:]
     want = tmac(keys.for_ecc(ecc), lsdu[0], aca, mon, crc32(bytes(aca) + data + dt))
     if want != t:
@@ -212,29 +219,59 @@ def open_sealed(keys: Keys, ecc: int, lsdu: bytes, aca: bytes, mon: int) -> Open
 
 
 def parse_examples(markdown: str) -> list[dict]:
-    """Every fenced block with info string `smitp-example` in a markdown text, as a dict of its
-    `key: value` lines (comments after '#' dropped); 'line' = the block's first line number."""
+    """The worked examples of a markdown text as dicts of their `key: value` lines ('#' starts a
+    comment; 'line' = where the example starts). Two forms are read:
+    - every fenced block with info string `smitp-example` is one example;
+    - a fenced block whose first line is `example: NAME` holds several, each starting at an
+      `example:` line (the form docs/smitp_security.md generates)."""
     out = []
-    cur = None
+    block = None
     for no, line in enumerate(markdown.splitlines(), 1):
         s = line.strip()
-        if cur is None:
-            if s.startswith("```") and s[3:].strip() == "smitp-example":
-                cur = {"line": no}
+        if block is None:
+            if s.startswith("```"):
+                block = {"info": s[3:].strip(), "start": no, "lines": []}
             continue
         if s.startswith("```"):
-            out.append(cur)
-            cur = None
+            out += _block_examples(block)
+            block = None
             continue
-        s = s.split("#", 1)[0].strip()
-        if not s:
+        block["lines"].append((no, line))
+    if block is not None:
+        raise ValueError(f"code block at line {block['start']} is not closed")
+    return out
+
+
+def _kv(no, line):
+    s = line.split("#", 1)[0].strip()
+    if not s:
+        return None
+    k, sep, v = s.partition(":")
+    if not sep:
+        raise ValueError(f"line {no}: expected 'key: value', got {line!r}")
+    return k.strip().lower(), v.strip()
+
+
+def _block_examples(block) -> list[dict]:
+    lines = [(no, ln) for no, ln in block["lines"] if ln.strip()]
+    if block["info"] == "smitp-example":
+        ex = {"line": block["start"]}
+        for no, ln in lines:
+            kv = _kv(no, ln)
+            if kv:
+                ex[kv[0]] = kv[1]
+        return [ex]
+    if not lines or not lines[0][1].strip().startswith("example:"):
+        return []
+    out = []
+    for no, ln in lines:
+        kv = _kv(no, ln)
+        if kv is None:
             continue
-        k, sep, v = s.partition(":")
-        if not sep:
-            raise ValueError(f"line {no}: expected 'key: value', got {line!r}")
-        cur[k.strip().lower()] = v.strip()
-    if cur is not None:
-        raise ValueError(f"example at line {cur['line']} is not closed")
+        if kv[0] == "example":
+            out.append({"line": no, "name": kv[1]})
+        else:
+            out[-1][kv[0]] = kv[1]
     return out
 
 
@@ -514,3 +551,143 @@ def dt_encode(seconds: int) -> bytes:
 
 def dt_decode(dt: bytes) -> int:
     return struct.unpack("<Q", bytes(dt))[0]
+
+
+# --- NACK-auth and CHALLENGE (docs/smitp_security.md §8, §9): ECC 2, clear prefix + one block ---
+
+CHALLENGE_T_LEN, CHALLENGE_N_LEN = 2, 16
+
+
+def etm(request_lsdu: bytes) -> bytes:
+    """Etm*: the last 8 bytes of the refused request's LSDU as sent (all bytes after ATTR when
+    there are fewer than 8)."""
+    rest = bytes(request_lsdu)[1:]
+    return rest[-8:] if len(rest) >= 8 else rest
+
+
+def lmon_block(keys: Keys, attr: int, aca: bytes, lmon: int, crc_input: bytes) -> bytes:
+    """The 16-byte plaintext LMON(8, LSB first) | TMAC(8) of NACK-auth and CHALLENGE.RESP."""
+    t = tmac(keys.read, attr, aca, lmon, crc32(bytes(aca) + bytes(crc_input)))
+    return struct.pack("<Q", lmon) + t
+
+
+def _open_lmon_block(keys, attr, aca, block, crc_input) -> int:
+    plain = ecb_decrypt(keys.read, block)
+    lmon = struct.unpack_from("<Q", plain)[0]
+    if lmon_block(keys, attr, aca, lmon, crc_input) != plain:
+        raise AuthError(f"ATTR {attr}: TMAC of the LMON block does not verify")
+    return lmon
+
+
+def nack_auth(keys: Keys, aca: bytes, lmon: int, request_lsdu: bytes) -> bytes:
+    """NACK-auth LSDU: F5 | 0A | ECB_K2(LMON LSB first | TMAC), sent with ECC 2."""
+    par1 = bytes([NACK_AUTH])
+    blk = lmon_block(keys, NACK_A_AUTH, aca, lmon, par1 + etm(request_lsdu))
+    return bytes([NACK_A_AUTH]) + par1 + ecb_encrypt(keys.read, blk)
+
+
+def open_nack_auth(keys: Keys, aca: bytes, lsdu: bytes, request_lsdu: bytes) -> int:
+    """Verify a NACK-auth against the request it refuses; return the meter's LMON."""
+    lsdu = bytes(lsdu)
+    if len(lsdu) != 18 or lsdu[0] != NACK_A_AUTH or lsdu[1] != NACK_AUTH:
+        raise SmitpError("not a NACK-auth (F5 0A + 16 bytes)")
+    return _open_lmon_block(keys, NACK_A_AUTH, aca, lsdu[2:], lsdu[1:2] + etm(request_lsdu))
+
+
+def challenge_req(t: bytes, n: bytes) -> bytes:
+    """CHALLENGE.REQ LSDU (ECC 0): 70 | T(2) | N(16)."""
+    if len(t) != CHALLENGE_T_LEN or len(n) != CHALLENGE_N_LEN:
+        raise ValueError("T is 2 bytes, N 16")
+    return bytes([CHALLENGE_REQ]) + bytes(t) + bytes(n)
+
+
+def challenge_resp(keys: Keys, aca: bytes, lmon: int, t: bytes, n: bytes) -> bytes:
+    """CHALLENGE.RESP LSDU (ECC 2): 71 | T | ECB_K2(LMON LSB first | TMAC over ACA|N)."""
+    blk = lmon_block(keys, CHALLENGE_RESP, aca, lmon, n)
+    return bytes([CHALLENGE_RESP]) + bytes(t) + ecb_encrypt(keys.read, blk)
+
+
+def open_challenge_resp(keys: Keys, aca: bytes, lsdu: bytes, t: bytes, n: bytes) -> int:
+    lsdu = bytes(lsdu)
+    if len(lsdu) != 19 or lsdu[0] != CHALLENGE_RESP:
+        raise SmitpError("not a CHALLENGE.RESP (71 + T + 16 bytes)")
+    if lsdu[1:3] != bytes(t):
+        raise SmitpError(f"CHALLENGE.RESP for T {lsdu[1:3].hex()}, sent {bytes(t).hex()}")
+    return _open_lmon_block(keys, CHALLENGE_RESP, aca, lsdu[3:], n)
+
+
+# --- the master ---
+
+
+def wall_seconds() -> int:
+    """Seconds since 2000-01-01 00:00:00 UTC from this computer's clock."""
+    import time
+
+    return int(time.time()) - 946684800
+
+
+class Master:
+    """The concentrator's side for one meter: its ACA, keys and LMON. request() builds the LSDU
+    (an authenticated one with MON = LMON + 1 and DT = seconds()), reply() checks the answer
+    against that request: a verified sealed answer moves LMON to the request's MON; a verified
+    NACK-auth or CHALLENGE.RESP sets LMON to the meter's value (adopt)."""
+
+    def __init__(self, aca: bytes, keys: Keys | None = None, lmon: int = 0, seconds=None):
+        self.aca = bytes(aca)
+        self.keys = keys
+        self.lmon = lmon
+        self.seconds = seconds or wall_seconds
+        self.tag = 0
+
+    def request(self, attr: int, apdu: bytes = b"", ecc: int = 0, dt: bytes | None = None):
+        apdu = bytes(apdu)
+        if ecc == 0:
+            return Request(attr, apdu, 0, bytes([attr]) + apdu)
+        if self.keys is None:
+            raise SmitpError("authenticated request without keys")
+        a = auth_attr(attr)
+        mon = self.lmon + 1
+        dt = dt if dt is not None else dt_encode(max(0, self.seconds()))
+        lsdu = seal(self.keys, ecc, a, apdu, dt, self.aca, mon)
+        return Request(a, apdu, ecc, lsdu, mon, dt)
+
+    def challenge(self, n: bytes | None = None, t: bytes | None = None) -> Request:
+        """CHALLENGE.REQ with a fresh random N (or n) and tag T (2 bytes; default a counter)."""
+        if t is None:
+            self.tag = (self.tag + 1) & 0xFFFF
+            t = struct.pack(">H", self.tag)
+        n = random_bytes(CHALLENGE_N_LEN) if n is None else bytes(n)
+        return Request(CHALLENGE_REQ, t + n, 0, challenge_req(t, n), nonce=t + n)
+
+    def reply(self, req: Request, lsdu: bytes, ecc: int) -> Reply:
+        lsdu = bytes(lsdu)
+        if not lsdu:
+            raise SmitpError("empty answer")
+        attr = lsdu[0]
+        if attr == NACK_A_AUTH and ecc == ECC_ECB_READ and len(lsdu) == 18:
+            if self.keys is None:
+                raise SmitpError("NACK-auth received without keys to verify it")
+            self.lmon = open_nack_auth(self.keys, self.aca, lsdu, req.lsdu)
+            return Reply(
+                attr, NACK_A, lsdu[1:2], True, parse_answer(NACK_A, lsdu[1:2]), None, self.lmon
+            )
+        if req.attr == CHALLENGE_REQ:
+            if ecc != ECC_ECB_READ or self.keys is None:
+                raise SmitpError(f"CHALLENGE answered with ATTR {attr}, ECC {ecc}")
+            self.lmon = open_challenge_resp(
+                self.keys, self.aca, lsdu, req.nonce[:2], req.nonce[2:]
+            )
+            return Reply(attr, CHALLENGE_RESP, b"", True, {"lmon": self.lmon}, None, self.lmon)
+        if req.ecc == 0:
+            if ecc != 0:
+                raise SmitpError(f"plain request answered with ECC {ecc}")
+            return Reply(attr, attr, lsdu[1:], False, parse_answer(attr, lsdu[1:]))
+        allowed = (req.ecc, req.ecc - 1) if ecc_mode(req.ecc) == "ecb" else (req.ecc,)
+        if ecc not in allowed:
+            raise SmitpError(f"ECC {req.ecc} request answered with ECC {ecc}")
+        o = open_sealed(self.keys, ecc, lsdu, self.aca, req.mon, answer=True)
+        code = plain_attr(attr)
+        if code not in (plain_attr(req.attr) + 1, ACK_A, NACK_A, ACK_B, NACK_B):
+            raise SmitpError(f"ATTR {attr} does not answer ATTR {req.attr}")
+        self.lmon = req.mon
+        return Reply(attr, code, o.data, True, parse_answer(code, o.data), o.dt)
