@@ -22,8 +22,9 @@ LMON restarts at C after a reset: it jumps forward, never back. open() returns A
 that record is durable.
 
 The crypto path (decrypt, CRC, CMAC, compare, encrypt, NACK-auth, CHALLENGE.RESP, duplicate
-check) works in buffers allocated here once and allocates nothing (heap_lock test); open()
-allocates the memoryviews it hands out, and one LMON record per `window` messages.
+check) works in buffers allocated here once. The memoryviews handed out are made once per
+length and kept, so a verified request and its sealed answer allocate nothing once a length has
+been seen (heap_lock test); only the LMON record (one per `window` messages) allocates.
 """
 
 import micropython
@@ -198,6 +199,10 @@ class Security:
         self._iv = bytearray(16)
         self._crc = bytearray(4)
         self._write_ok = False  # set_key allowed: inside a request verified with the write key
+        # views by length, made on first use (bounded: <= 129 each): APDU, DT, answer
+        self._v_apdu = [None] * (_MAX_LSDU + 1)
+        self._v_dt = [None] * (_MAX_LSDU + 1)
+        self._v_ans = [None] * (_MAX_LSDU + 1)
         self.stats = {}
         for k in REASONS:
             self.stats[k] = 0
@@ -306,8 +311,14 @@ class Security:
         self.stats["auth"] += 1
         r.key = key.name
         r.ecc_out = ecc
-        r.apdu = self._wmv[1 : 1 + dlen]
-        r.dt = self._wmv[1 + dlen : 1 + dlen + 8]
+        v = self._v_apdu[dlen]
+        if v is None:
+            v = self._v_apdu[dlen] = self._wmv[1 : 1 + dlen]
+        r.apdu = v
+        v = self._v_dt[dlen]
+        if v is None:
+            v = self._v_dt[dlen] = self._wmv[1 + dlen : 1 + dlen + 8]
+        r.dt = v
         return r
 
     def seal(self, r, attr_out, apdu_out):
@@ -343,7 +354,10 @@ class Security:
             key.ctr.ctr_inplace(a, 1, n - 1, self._iv)
         self._ans_n = n
         self._ans_ecc = ecc
-        self._ans_view = self._amv[:n]
+        v = self._v_ans[n]
+        if v is None:
+            v = self._v_ans[n] = self._amv[:n]
+        self._ans_view = v
         self._write_ok = False
         r.kind = ANSWER
         r.ecc_out = ecc
