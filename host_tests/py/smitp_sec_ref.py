@@ -105,3 +105,53 @@ def open_challenge_response(aca, request, lsdu, kr):
 def dt_bytes(seconds):
     """DATE-TIME: u64 seconds since 2000-01-01 00:00:00 UTC, LSB first."""
     return seconds.to_bytes(8, "little")
+
+
+def is_authenticated(attr):
+    return 102 <= attr < 247 and attr != ATTR_CHL_REQ
+
+
+class MeterModel:
+    """What docs/smitp_security.md says a meter does with one request, given its LMON and its
+    last accepted request: -> (outcome, detail). outcome: 'accept', 'dup', 'nack' (detail =
+    reason), 'challenge', 'plain', 'drop' (detail = reason). Answers are not built here: the
+    tests verify the answers with open_sealed / open_nack_auth / open_challenge_response."""
+
+    def __init__(self, aca, kw, kr, lmon=0):
+        self.aca, self.kw, self.kr, self.lmon = aca, kw, kr, lmon
+        self.last = None  # (lsdu, ecc) of the last accepted request with an answer
+
+    def expect(self, lsdu, ecc):
+        n = len(lsdu)
+        if n == 0:
+            return "drop", "empty"
+        if n > 128:
+            return "drop", "long"
+        attr = lsdu[0]
+        if ecc == 0:
+            if attr == ATTR_CHL_REQ:
+                return ("challenge", None) if n == 19 else ("nack", "chl_len")
+            if is_authenticated(attr):
+                return "nack", "clear_auth"
+            return "plain", None
+        if ecc not in (1, 2, 5, 6):
+            return "drop", "bad_ecc"
+        if not is_authenticated(attr):
+            return "nack", "ecc_plain"
+        if self.last == (bytes(lsdu), ecc):
+            return "dup", None
+        if n - 1 < 16:
+            return "nack", "short"
+        if ecc & 3 == 2 and n - 1 != 16:
+            return "nack", "ecb_len"
+        if self.lmon == (1 << 64) - 1:
+            return "nack", "lmon_end"
+        try:
+            open_sealed(ecc, self.aca, self.lmon + 1, lsdu, self.kw, self.kr)
+        except AuthError:
+            return "nack", "tmac"
+        return "accept", None
+
+    def accepted(self, lsdu, ecc):
+        self.lmon += 1
+        self.last = (bytes(lsdu), ecc)
