@@ -85,7 +85,8 @@ def test_lmon_survives_kills_and_no_replay(tmp_path):
             _send(w, lsdu, ecc)
             assert _line(w) == ["accepted", str(lmon + 1)], i
             ans = _line(w)
-            data = ref.open_sealed(int(ans[1]), ACA, lmon + 1, bytes.fromhex(ans[2]), KW, KR)[1]
+            a = bytes.fromhex(ans[2])
+            data = ref.open_sealed(int(ans[1]), ACA, lmon + 1, a, KW, KR, answer=True)[1]
             assert data == ref.open_sealed(ecc, ACA, lmon + 1, lsdu, KW, KR)[1]
             lmon += 1
             floor = lmon
