@@ -14,7 +14,7 @@ Discovery (facts §4 "Demo DCU discovery", details in docs/simulation.md):
 Every request is retried `retries` times on timeout, with a new exchange tag each time.
 
 Attach to the medium as its master node, or directly to one meter's TCP link:
-    python tools/concentrator.py --medium 127.0.0.1:7000 --json out.json --png map.png
+    python tools/concentrator.py --medium 127.0.0.1:7000 --out out.json --png map.png
     python tools/concentrator.py --direct 127.0.0.1:7100
 """
 
@@ -518,7 +518,7 @@ class Concentrator:
             try:
                 now = now_s + (self.link.now_ms() - t0) // 1000
                 node.clock_step_s = s.time_sync(now)
-            except (NoAnswer, Refused, ref.SmitpError) as e:
+            except (NoAnswer, Refused, ref.SmitpError, KeyError) as e:
                 node.clock_step_s = f"error: {e}"
             self.progress("read", node=node)
         self.secure_ms = self.link.now_ms() - t0
@@ -800,7 +800,7 @@ def _discover_cli(a, link, aca):
     res["wall_s"] = round(time.monotonic() - wall, 3)
     topo = json.loads(Path(a.topology).read_text()) if a.topology else None
     names = {n["aca"]: n["id"] for n in topo["nodes"]} if topo else {}
-    if a.json != "-":
+    if not a.json:
         print(table(res, names))
         unit = "simulated" if link.simulated else "real"
         print(
@@ -919,7 +919,8 @@ def _human(aca, out):
         return f"{aca}: status {out['word']} flags {', '.join(out['flags']) or 'none'}"
     if "values" in out and isinstance(out["values"], list):
         return "\n".join(f"{aca}: {v['reg']} ({v['id']}) = {v['value']}" for v in out["values"])
-    return f"{aca}: " + ", ".join(f"{k} {v}" for k, v in out.items() if k != "lmon")
+    skip = () if "lmon" in out and len(out) <= 3 else ("lmon",)  # challenge: LMON is the result
+    return f"{aca}: " + ", ".join(f"{k} {v}" for k, v in out.items() if k not in skip)
 
 
 def build_parser():
@@ -928,9 +929,8 @@ def build_parser():
     g.add_argument("--medium", help="host:port of tools/medium.py (join as the master node)")
     g.add_argument("--direct", help="host:port of one meter's TCP link (plc_listen)")
     ap.add_argument("--aca", default=DEFAULT_ACA.hex(), help="the concentrator's own ACA")
-    ap.add_argument(
-        "--json", nargs="?", const="-", help="JSON result to this file, or stdout without FILE"
-    )
+    ap.add_argument("--json", action="store_true", help="print the result as JSON")
+    ap.add_argument("--out", help="also write the JSON result to this file")
     ap.add_argument("--png", help="draw the discovered network here")
     ap.add_argument("--topology", help="topology JSON (names and positions for the map)")
     ap.add_argument("--expect", type=int, default=None, help="meters expected (progress bar)")
@@ -1008,7 +1008,7 @@ def main(argv=None):
                 out["lmon"] = s.lmon
                 out["authenticated"] = bool(_ecc(a, a.cmd not in ("status", "read")))
                 results[m.hex()] = out
-                if a.json != "-":
+                if not a.json:
                     print(_human(m.hex(), out))
     except (ConnectionError, OSError) as e:
         print(f"concentrator: link lost: {e}", file=sys.stderr)
@@ -1018,11 +1018,11 @@ def main(argv=None):
         return 2
     finally:
         link.close()
-    if a.json == "-":
+    if a.json:
         print(json.dumps(results, indent=1))
-    elif a.json:
-        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.json).write_text(json.dumps(results, indent=1))
+    if a.out:
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.out).write_text(json.dumps(results, indent=1))
     return 1 if failed else 0
 
 

@@ -1,0 +1,160 @@
+"""System tests: the concentrator's SMITP session (tools/smitp_ref.py on the wire) against real
+`micropython firmware/main.py` meters, on a direct TCP link and through the simulated medium."""
+
+import json
+import socket
+import subprocess
+
+import pytest
+
+from tools import concentrator as dcu
+from tools import mm_frame as mm
+from tools import smitp_ref as ref
+from tools.dcu_keys import KeyFile, State
+from tools.medium import Topology
+from tools.mpenv import ROOT, micropython_exe, mp_env
+from tools.sim import Section
+
+ACA = bytes.fromhex("4d4d00004201")
+KEY_W = bytes.fromhex("a0a1a2a3a4a5a6a7a8a9aaabacadaeaf")
+KEY_R = bytes.fromhex("b0b1b2b3b4b5b6b7b8b9babbbcbdbebf")
+KEYS = ref.Keys(KEY_W, KEY_R)
+KEYFILE = {"default": {"key_write": KEY_W.hex(), "key_read": KEY_R.hex()}}
+
+
+def _free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@pytest.fixture
+def direct_meter(tmp_path):
+    """One meter with our keys on a direct TCP link; yields its port."""
+    port = _free_port()
+    cfg = {
+        "aca": ACA.hex(),
+        "state_dir": str(tmp_path),
+        "plc_listen": port,
+        "seed": 7,
+        "key_write": KEY_W.hex(),
+        "key_read": KEY_R.hex(),
+    }
+    (tmp_path / "meter.json").write_text(json.dumps(cfg))
+    p = subprocess.Popen(
+        [micropython_exe(), "firmware/main.py", "--config", str(tmp_path / "meter.json")],
+        env=mp_env(),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield port
+    finally:
+        p.terminate()
+        p.communicate(timeout=5)
+
+
+def _session(link, aca=ACA, route=(), state=None):
+    c = dcu.Concentrator(link)
+    return c, dcu.MeterSession(c, aca, route, KEYS, state or State(None))
+
+
+def status_clear_and_authenticated(s):
+    plain = s.status(ref.ECC_CLEAR)
+    assert len(bytes.fromhex(plain["word"])) == 8
+    for ecc in (ref.ECC_CTR_READ, ref.ECC_CTR_WRITE):
+        lmon = s.lmon
+        auth = s.status(ecc)
+        assert auth == plain  # same word and decoded flags, now verified by its TMAC
+        assert s.lmon == lmon + 1
+    return plain
+
+
+def replay_refused_then_challenge(s):
+    """An old authenticated request replayed is refused with a NACK-auth that carries the
+    meter's LMON (verified against that request); a concentrator that lost its counter
+    resynchronises by CHALLENGE and then works without any NACK-auth."""
+    old = s.master.request(ref.READ_REQ, ref.read_req(0x003F), ref.ECC_CTR_READ)
+    assert s._send(old).ok
+    s.status(ref.ECC_CTR_READ)  # the meter's LMON moves past the old request's MON
+    res = s.conc.exchange(s.aca, s.route, mm.DISC_RA7, mm.DSAP_APP, old.lsdu, ecc=old.ecc)
+    ans = res[0][0]
+    assert (ans.attr, ans.ecc) == (ref.NACK_A_AUTH, ref.ECC_ECB_READ)
+    assert ref.open_nack_auth(KEYS, s.aca, ans.lsdu, old.lsdu) == s.lmon
+    meter_lmon = s.lmon
+    s.master.lmon = 0  # state lost
+    assert s.challenge() == meter_lmon
+    before = s.resyncs
+    s.status(ref.ECC_CTR_READ)
+    assert s.resyncs == before and s.lmon == meter_lmon + 1
+
+
+def stale_counter_recovers_by_nack_auth(s):
+    s.master.lmon = max(0, s.lmon - 3)
+    before = s.resyncs
+    s.status(ref.ECC_CTR_READ)
+    assert s.resyncs == before + 1
+
+
+def test_direct_status_replay_challenge(direct_meter):
+    link = dcu.DirectLink("127.0.0.1", direct_meter, connect_timeout_s=10)
+    try:
+        c, _ = _session(link)
+        aca = dcu.probe_direct(c)
+        assert aca == ACA
+        _, s = _session(link)
+        status_clear_and_authenticated(s)
+        replay_refused_then_challenge(s)
+        stale_counter_recovers_by_nack_auth(s)
+    finally:
+        link.close()
+
+
+def test_direct_cli_json_status_and_lmon_state(direct_meter, tmp_path, capsys):
+    kf = tmp_path / "keys.json"
+    kf.write_text(json.dumps(KEYFILE))
+    st = tmp_path / "state.json"
+    base = ["--direct", f"127.0.0.1:{direct_meter}", "--state", str(st), "--json"]
+    assert dcu.main(base + ["status"]) == 0
+    plain = json.loads(capsys.readouterr().out)[ACA.hex()]
+    assert plain["authenticated"] is False and isinstance(plain["flags"], list)
+    assert dcu.main(base + ["--auth", str(kf), "status"]) == 0
+    auth = json.loads(capsys.readouterr().out)[ACA.hex()]
+    assert auth["authenticated"] is True and auth["word"] == plain["word"]
+    assert State(st).lmon(ACA) == auth["lmon"] == 1
+    # a second run starts from the state file's LMON: no NACK-auth, LMON 2
+    assert dcu.main(base + ["--auth", str(kf), "status"]) == 0
+    assert json.loads(capsys.readouterr().out)[ACA.hex()]["lmon"] == 2
+    # the state file lost (reset to 0): challenge resynchronises
+    st.write_text(json.dumps({"version": 1, "meters": {ACA.hex(): {"lmon": 0}}}))
+    assert dcu.main(base + ["--auth", str(kf), "challenge"]) == 0
+    assert json.loads(capsys.readouterr().out)[ACA.hex()]["lmon"] == 2
+    # wrong keys: the meter's NACK-auth cannot be verified -> a clear error, exit code 1
+    kf.write_text(json.dumps({"default": {"key_write": "00" * 16, "key_read": "11" * 16}}))
+    assert dcu.main(base + ["--auth", str(kf), "status"]) == 1
+    assert "error" in json.loads(capsys.readouterr().out)[ACA.hex()]
+
+
+def test_sim_network_four_hops(tmp_path):
+    topo = Topology(json.loads((ROOT / "tools" / "topologies" / "chain4.json").read_text()))
+    cfg = {"key_write": KEY_W.hex(), "key_read": KEY_R.hex()}
+    with Section(topo, tmp_path, seed=3, meter_cfg=cfg) as sec:
+        link = sec.master_link()
+        try:
+            c = dcu.Concentrator(link, topo.master().aca)
+            c.discover()
+            far = max(c.nodes.values(), key=lambda n: n.hops)
+            assert far.hops == 4
+            s = dcu.MeterSession(c, far.aca, far.path, KEYS, State(None))
+            status_clear_and_authenticated(s)
+            replay_refused_then_challenge(s)
+            c.secure_all(KeyFile(KEYFILE), ref.wall_seconds())
+        finally:
+            link.close()
+        sec.finish()
+    assert sec.medium.error is None
+    for n in c.nodes.values():
+        assert "flags" in n.auth_status, n.auth_status
