@@ -728,21 +728,29 @@ class ProgressBar:
             self.stream.write("\n")
 
 
-def _auth_cell(st):
+def _flags_cell(hexword, regs):
+    """Decoded status-word flags for the table ('-' = none set); other texts unchanged."""
+    try:
+        word = bytes.fromhex(hexword)
+    except (TypeError, ValueError):
+        return str(hexword)
+    return (",".join(regs.status_flags(word)) or "-") if len(word) == 8 else hexword
+
+
+def _auth_cell(st, regs):
     if st is None:
-        return None
-    if "error" in st:
-        return st["error"]
-    return ",".join(st["flags"]) or "ok"
+        return "?"
+    return _flags_cell(st["word"], regs) if "word" in st else "error: " + st["error"][:40]
 
 
-def table(result, names=None):
+def table(result, names=None, regs=None):
     names = names or {}
+    regs = regs or RegisterTable.load()
     nodes = result["nodes"]
     secured = any(n.get("auth_status") is not None for n in nodes)
-    head = ["meter", "hops", "path", "signal dBuV", "SNR dB", "status"]
+    head = ["meter", "hops", "path", "signal dBuV", "SNR dB", "status (clear)"]
     if secured:
-        head += ["auth status flags", "clock step s"]
+        head += ["status (authenticated)", "clock step s"]
     rows = [tuple(head)]
     for n in nodes:
         label = names.get(n["aca"], n["aca"])
@@ -755,10 +763,11 @@ def table(result, names=None):
             path,
             "?" if sig is None else f"{sig:.0f}",
             "?" if snr is None else f"{snr:.1f}",
-            str(n["status"]),
+            _flags_cell(n["status"], regs),
         ]
         if secured:
-            row += [str(_auth_cell(n.get("auth_status"))), str(n.get("clock_step_s"))]
+            step = n.get("clock_step_s")
+            row += [_auth_cell(n.get("auth_status"), regs), str(step)[:48]]
         rows.append(tuple(row))
     w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip() for r in rows)
