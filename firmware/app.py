@@ -10,6 +10,7 @@ import struct
 import storekeys
 from config import raw
 from smitp.al import Application
+from smitp.security import Security
 from store import Store
 
 
@@ -26,6 +27,9 @@ class Meter:
         self.boots = self._count_boot()
         self.rng = rng or _default_rng(cfg)
         self._wake = asyncio.Event()
+        self.sec = Security(
+            self.store, self.aca, (raw(cfg, "key_write"), raw(cfg, "key_read")), _rtc(hw)
+        )
         self.al = Application(self)
         self.mac = self._build_mac()
         self.tasks = []
@@ -101,6 +105,7 @@ class Meter:
             "now_ms": self.clock.now_ms(),
             "mac": getattr(self.mac, "stats", None),
             "store": self.store.stats(),
+            "sec": self.sec.status(),
         }
 
 
@@ -117,6 +122,14 @@ async def _wait_or_timeout(event, clock, ms):
     await event.wait()
     if not t.done():
         t.cancel()
+
+
+def _rtc(hw):
+    """seconds() of the board's RTC (the RTC contract); older RTC adapters name it now()."""
+    rtc = hw.rtc
+    if rtc is None:
+        return None
+    return getattr(rtc, "seconds", None) or rtc.now
 
 
 def _default_rng(cfg):

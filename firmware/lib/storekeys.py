@@ -4,5 +4,9 @@ from micropython import const
 
 BOOT_COUNT = const(1)  # u32 big-endian: boots since first start
 TCT = const(2)  # u8: network-management silencing level (mac.netmgmt)
-LMON = const(3)  # u64 big-endian: SMITP anti-replay message counter
+LMON = const(
+    3
+)  # u64 big-endian: SMITP LMON ceiling; every MON ever accepted is <= it (smitp.security)
 SCA = const(4)  # 6 bytes: section address given by the concentrator
+KEY_WRITE = const(0x10)  # 16 bytes: SMITP K1 (write key); never read back except by smitp.security
+KEY_READ = const(0x11)  # 16 bytes: SMITP K2 (read key); never read back except by smitp.security

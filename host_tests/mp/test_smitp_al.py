@@ -3,6 +3,7 @@
 import struct
 import unittest
 
+import sec_fixture
 from datamodel import registers
 from smitp import al
 
@@ -40,10 +41,13 @@ class _Meter:
         self.aca = b"\x01\x02\x03\x04\x05\x06"
         self.boots = boots
         self.store_recovered = bool(discarded)
+        self.sec = sec_fixture.make()[0]
 
 
 class _Ctx:
     ecc = 0
+    ecc_out = 0
+    broadcast = False
 
 
 def _read(app, obj):
@@ -94,11 +98,12 @@ class TestRefusals(unittest.TestCase):
         self.assertEqual(app.handle(b"\x04\x00\x3f\x00", _Ctx()), bytes((255, 4)))
         self.assertIsNone(app.handle(b"", _Ctx()))
 
-        class Enc:
+        class Enc(_Ctx):
             ecc = 1
 
-        self.assertEqual(app.handle(b"\x66\x00\x3f", Enc()), bytes((255, 4)))
-        self.assertEqual(app.stats["nack"], 3)
+        # an undecryptable authenticated READ: NACK-auth (245, PAR1 10), not a plain NACK
+        self.assertEqual(app.handle(b"\x66\x00\x3f", Enc())[:2], bytes((245, 10)))
+        self.assertEqual(app.stats["nack"], 2)
 
     def test_random_lsdus_never_raise(self):
         import os
@@ -107,4 +112,4 @@ class TestRefusals(unittest.TestCase):
         for _ in range(2000):
             n = os.urandom(1)[0] % 6
             out = app.handle(os.urandom(n), _Ctx())
-            self.assertTrue(out is None or out[0] in (al.READ_RESP, al.NACK_A))
+            self.assertTrue(out is None or out[0] in (al.READ_RESP, al.NACK_A, 113, 245))

@@ -1,13 +1,15 @@
 """Original-SMITP application layer, slave side: ATTR dispatch for DSAP 0.
 
-This build answers plain (ECC 0) READ.REQ from the data-model table and refuses everything
-else with a clear NACK. PAR1 codes other than 10 are not public: ours are below and in
-docs/datamodel.md. Authenticated ATTRs (102..246 except 112) are refused with NACK_NOT_SUPPORTED
-until the security layer (TMAC, encryption, LMON) is wired in here.
+This build answers READ.REQ, plain (2) and authenticated (102), from the data-model table and
+refuses everything else with a clear NACK. PAR1 codes other than 10 are not public: ours are
+below and in docs/datamodel.md. Every LSDU first goes through the security layer
+(`meter.sec`, smitp.security, docs/smitp_security.md): see handle().
 """
 
 from datamodel import registers
 from micropython import const
+
+from smitp import security
 
 READ_REQ = const(2)
 READ_RESP = const(3)
@@ -33,20 +35,35 @@ class Application:
         return bytes((NACK_A, code))
 
     def handle(self, lsdu, ctx):
-        """lsdu = ATTR + APDU (plaintext); returns the answer LSDU, or None for no answer."""
-        if len(lsdu) < 1:
+        """lsdu = ATTR + APDU as received; returns the answer LSDU, or None for no answer."""
+        # --- security prologue (smitp.security): verify + decrypt, or answer/drop by itself --
+        if ctx.ecc and ctx.broadcast:
+            return None  # an authenticated broadcast would make every meter send NACK-auth
+        sec = self.meter.sec
+        r = sec.open(lsdu, ctx.ecc)
+        if r.kind == security.DROP:
             return None
-        attr = lsdu[0]
-        if getattr(ctx, "ecc", 0):
-            return self.nack(NACK_NOT_SUPPORTED)
+        if r.kind == security.ANSWER:
+            ctx.ecc_out = r.ecc_out
+            return r.answer
+        ctx.ecc_out = 0
+        auth = r.kind == security.AUTH
+        out = self._dispatch(r.attr - 100 if auth else r.attr, r.apdu)
+        # --- security epilogue: seal under the request's key and LMON --------------------------
+        if auth:
+            out = sec.seal(r, _auth_attr(out[0]), memoryview(out)[1:])
+            ctx.ecc_out = r.ecc_out
+        return out
+
+    def _dispatch(self, attr, apdu):
         if attr == READ_REQ:
-            return self._read(lsdu)
+            return self._read(apdu)
         return self.nack(NACK_NOT_SUPPORTED)
 
-    def _read(self, lsdu):
-        if len(lsdu) != 3:
+    def _read(self, apdu):
+        if len(apdu) != 2:
             return self.nack(NACK_MALFORMED)
-        row = self.table.find((lsdu[1] << 8) | lsdu[2])
+        row = self.table.find((apdu[0] << 8) | apdu[1])
         if row is None:
             return self.nack(NACK_UNKNOWN_OBJECT)
         if not row[3] & registers.READ:
@@ -54,3 +71,8 @@ class Application:
         data = row[4](self.meter)
         self.stats["read"] += 1
         return bytes((READ_RESP,)) + data
+
+
+def _auth_attr(attr):
+    """The authenticated ATTR of a plain answer ATTR: ACK/NACK 249..255 -> 239..245, else +100."""
+    return attr - 10 if attr >= 249 else attr + 100
