@@ -628,3 +628,108 @@ class TestTableCompact(unittest.TestCase):
         for r in registers.TABLE:
             if r[5] == P:
                 self.assertTrue(check(r[2], r[3], r[8], registers.default_bytes(r)), r[1])
+
+
+class TestMoreRefusals(Case):
+    NAME = "al_more"
+
+    def test_block_read_too_long_and_not_a_table(self):
+        self.assertEqual(self.cmd(0x01), b"\xf3")  # one 32-byte billing record
+        req = b"\x08" + oid2(0x1400) + bytes(4)
+        self.assertEqual(self.req(req, disc=2), nack(5))  # RA1: 20 - 12 < 32
+        self.assertEqual(self.req(req, disc=4)[11], 1)  # RA3: fits
+        self.assertEqual(self.req(b"\x08" + oid2(0x003F) + bytes(4)), nack(4))
+        self.assertEqual(self.req(b"\x08" + oid2(0x7777) + bytes(4)), nack(1))
+        self.assertEqual(self.req(b"\x08" + oid2(0x1300) + bytes(4)), nack(2))  # KEY_R
+        self.assertEqual(self.req(b"\x08" + oid2(0x1400) + bytes(3)), nack(3))
+        past = self.req(b"\x08" + oid2(0x1400) + struct.pack(">I", 9))
+        self.assertEqual(past[3:12], struct.pack(">IIB", 1, 1, 0))  # beyond END: N = 0
+
+    def test_time_selection_after_backward_step(self):
+        ev = registers.EVENT_LOG
+        self.b.rtc.t = alfix.T0 + 100
+        self.assertEqual(self.cmd(0x09), b"\xf3")  # event at T0+100
+        self.assertEqual(self.cmd(0x03, struct.pack(">i", -90)), b"\xf3")  # at T0+10
+        self.assertEqual(self.cmd(0x09), b"\xf3")  # at T0+10
+        sel = oid2(ev) + b"\x01" + struct.pack(">II", alfix.T0 + 100, alfix.T0 + 100)
+        a, d = self.auth(122, sel, ecc=1)
+        first, end = struct.unpack(">II", d[2:10])
+        self.assertEqual(end - first, 1)
+        sel = oid2(ev) + b"\x01" + struct.pack(">II", alfix.T0 + 5, alfix.T0 + 15)
+        a, d = self.auth(122, sel, ecc=1)
+        first, end = struct.unpack(">II", d[2:10])
+        self.assertEqual(end - first, 2)  # the adjust event and the last reset, both at T0+10
+
+
+class TestThroughMac(Case):
+    NAME = "al_mac"
+
+    def _frame(self, addr, disc, lsdu, poll=1, ecc=0):
+        from mac import frame as fr
+
+        buf = bytearray(200)
+        n = fr.encode(buf, addr, disc, b"", 0, 3, 0, poll, 0, ecc, lsdu)
+        return bytes(buf[:n])
+
+    def _answers(self, frame):
+        mac = self.m.mac
+        mac.on_rx(frame, None, 0)
+        out = []
+        t = 0
+        while t < 20000:
+            f = mac.poll(t)
+            if f is not None:
+                out.append(f)
+            t += 10
+        return out
+
+    def test_broadcast_request_response_gets_no_answer_rc_does(self):
+        from mac import address
+
+        bc = address.BROADCAST
+        self.assertEqual(self._answers(self._frame(bc, 7, b"\x02\x00\x3f")), [])
+        ans = self._answers(self._frame(bc, 12, b"\x02\x00\x3f"))
+        self.assertEqual(len(ans), 1)
+        self.assertEqual(ans[0][-9:], b"\x03" + bytes(7) + b"\x10")
+
+    def test_authenticated_read_through_the_mac(self):
+        lsdu = sec_fixture.request(102, oid2(0x003F), 1, 1)
+        ans = self._answers(self._frame(sec_fixture.ACA, 7, lsdu, ecc=1))
+        self.assertEqual(len(ans), 1)
+        f = ans[0]
+        self.assertEqual(f[10] & 15, 1)  # INF-LSAP ECC of the answer = the request's
+        body = crypto.ctr(sec_fixture.K_READ, tmac.ctr_iv(sec_fixture.ACA, 1), f[12:])
+        self.assertEqual((f[11], body[:-16]), (103, bytes(7) + b"\x10"))
+
+
+class TestLengths(Case):
+    NAME = "al_len"
+
+    # (plain ATTR, valid APDU) of every message; each one byte shorter or longer is NACK 3
+    VALID = (
+        (2, oid2(0x003F)),
+        (8, oid2(0x0900) + bytes(4)),
+        (6, oid2(0x0900) + b"\x00" + bytes(8)),
+        (22, oid2(0x0900) + b"\x00" + bytes(8)),
+        (30, b"\x01"),
+        (4, oid2(0x0302) + b"\x20"),
+        (10, oid2(0x0900) + b"\x00\x01" + b"\x00\x00\x00\x01"),
+        (14, b"\x01" + oid2(0x003F)),
+        (16, oid2(0x0302)),
+        (40, struct.pack(">I", alfix.T0 + 99) + oid2(0x0302) + b"\x20"),
+        (42, struct.pack(">I", alfix.T0 + 99) + oid2(0x0900) + b"\x00\x01" + b"\x00\x00\x00\x01"),
+        (18, b"\x02" + struct.pack(">I", alfix.T0)),
+    )
+
+    def test_truncated_and_over_long(self):
+        for attr, apdu in self.VALID:
+            s = self.snap()
+            for bad in (apdu[:-1], apdu + b"\x00"):
+                if attr == 14 and len(bad) == len(apdu) + 1:
+                    bad = apdu + b"\x00"  # odd id list
+                a, d = self.auth(attr + 100, bad, ecc=5)
+                self.assertEqual((a, d), (245, b"\x03"), (attr, bad))
+            self.assertSame(self.snap(), s, msg=str(attr))
+            a, d = self.auth(attr + 100, apdu, ecc=5)
+            self.assertIn(a, (243, attr + 101), attr)
+            self.assertEqual(self.cmd(0x0B), b"\xf3")  # ic_cancel: one pending slot
