@@ -10,7 +10,7 @@ PORT    ?= auto
 METERS  ?= 20
 SIMARGS ?=
 
-.PHONY: all venv test test-mp test-py lint format mpy deploy repl sim bench bench-crypto bench-phy clean
+.PHONY: all venv test test-mp test-py lint format mpy deploy repl sim bench bench-crypto bench-phy clean docs
 
 all: test
 
@@ -55,6 +55,10 @@ bench-crypto: $(STAMP)
 
 bench-phy: $(STAMP)
 	$(VPY) bench/bench_phy.py
+
+docs: $(STAMP)
+	$(VPY) tools/gen_datamodel_doc.py
+	$(VPY) tools/gen_smitp_examples.py
 
 clean:
 	rm -rf build out

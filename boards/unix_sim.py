@@ -9,6 +9,7 @@ plc     = the simulated medium (cfg "medium" = "host:port", or "sample:host:port
           modem driven over its host interface (cfg "modem" = "host:port", tools/modem_sim.py)
 display = framebuf written as a PBM file on every refresh
 relay   = latching relay whose contact position survives restarts (a file)
+bnode   = a simulated B-Node (customer display) behind the meter; last update in a file
 clock   = host ticks, or the medium's simulated time when on the medium
 """
 
@@ -25,6 +26,7 @@ def build(cfg):
 
     from clock import Clock
     from drivers.relay import LatchingRelay
+    from drivers.sim.bnode import SimBNode
     from drivers.sim.display import SimDisplay
     from drivers.sim.flash import SimFlash
     from drivers.sim.pin import LatchContact, SimPin
@@ -74,6 +76,7 @@ def build(cfg):
             contact.set_coil, contact.reset_coil, RELAY_PULSE_MS, contact, lambda ms: None
         ),
         led=SimPin("led"),
+        bnode=SimBNode(state + "/bnode.txt"),
     )
 
 

@@ -8,10 +8,15 @@ import asyncio
 import struct
 
 import storekeys
+from bnode import BNodeLink
 from config import raw
+from datamodel import events, legal
+from datamodel.model import Model
 from smitp.al import Application
 from smitp.security import Security
+from smitp.tmac import crc32
 from store import Store
+from wallclock import WallClock
 
 
 class Meter:
@@ -27,11 +32,18 @@ class Meter:
         self.boots = self._count_boot()
         self.rng = rng or _default_rng(cfg)
         self._wake = asyncio.Event()
+        self._hk = asyncio.Event()
+        self.wallclock = WallClock(hw.rtc, hw.clock)
+        self.model = Model(self, self.store, legal.checksum(crc32))
+        self.bnode = BNodeLink(getattr(hw, "bnode", None))
+        # DT of sealed answers comes from the one wall clock every feature uses
         self.sec = Security(
-            self.store, self.aca, (raw(cfg, "key_write"), raw(cfg, "key_read")), _rtc(hw)
+            self.store, self.aca, (raw(cfg, "key_write"), raw(cfg, "key_read")), self.wallclock.now
         )
         self.al = Application(self)
+        self.al.on_change = self._hk.set
         self.mac = self._build_mac()
+        self.model.log(events.BOOT, self.boots)
         self.tasks = []
 
     def _count_boot(self):
@@ -87,7 +99,20 @@ class Meter:
         if self.hw.phy is not None:
             self.tasks.append(asyncio.create_task(self.plc_rx()))
             self.tasks.append(asyncio.create_task(self.plc_tx()))
+        self.tasks.append(asyncio.create_task(self.housekeeping()))
         return self.tasks
+
+    async def housekeeping(self):
+        """Time-driven data-model work (deferred activations, contract switch, B-Node updates):
+        sleeps until the next one is due or a request changes the schedule, never polls."""
+        while True:
+            self.al.tick()
+            due = self.al.next_due()
+            self._hk.clear()
+            if due is None:
+                await self._hk.wait()
+            else:
+                await _wait_or_timeout(self._hk, self.clock, max(1, due) * 1000)
 
     async def run(self, console=None):
         self.start()
@@ -122,14 +147,6 @@ async def _wait_or_timeout(event, clock, ms):
     await event.wait()
     if not t.done():
         t.cancel()
-
-
-def _rtc(hw):
-    """seconds() of the board's RTC (the RTC contract); older RTC adapters name it now()."""
-    rtc = hw.rtc
-    if rtc is None:
-        return None
-    return getattr(rtc, "seconds", None) or rtc.now
 
 
 def _default_rng(cfg):
