@@ -7,7 +7,8 @@
    default LMON window (32) and with window 1 (an LMON record on every message). Median, p99 over
    all samples, and the lowest p99 of 5 rounds (the host is shared: the load average is printed;
    a p99 near 4 or 8 ms is a lost scheduler slice, not our code). Target p99 < 10 ms.
-2. Heap bytes per exchange (gc.mem_alloc delta, GC off), whole stack and sec.open+seal alone.
+2. Heap bytes per exchange (gc.mem_alloc delta, GC off), whole stack and sec.open+seal alone;
+   x64 instructions per exchange from callgrind (load-independent), if valgrind is installed.
 3. Flash wear: LMON records per authenticated message (measured through Security), then those
    records put through the real store (its wear levelling as it is) on each board's flash
    geometry until every block has been erased several times; erases per block per message from
@@ -18,6 +19,8 @@ Figures only, no thresholds.
 """
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -86,6 +89,36 @@ def latency(tmp):
         )
 
 
+def instructions(tmp):
+    """x64 instructions per exchange from two callgrind runs (independent of host load)."""
+    if not shutil.which("valgrind"):
+        print("valgrind not found: instruction counts skipped")
+        return
+    n = 200
+    print()
+    print("x64 instructions per exchange (callgrind; (I(build+run) - I(build)) / %d)" % n)
+    for case in CASES:
+        total = []
+        for ex in (0, 1):
+            d = os.path.join(tmp, "cg_%s_%d" % (case, ex))
+            os.mkdir(d)
+            out = os.path.join(d, "cg.out")
+            p = subprocess.run(
+                ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out]
+                + [micropython_exe(), "-X", "heapsize=8M", MP, "instr", d, case, str(n), str(ex)],
+                env=mp_env(),
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=900,
+            )
+            if p.returncode != 0:
+                raise SystemExit(p.stdout + p.stderr)
+            with open(out) as f:
+                total.append(int(re.search(r"(?:summary|totals):\s+(\d+)", f.read()).group(1)))
+        print("%-24s %10.0f" % (case, (total[1] - total[0]) / n))
+
+
 def wear():
     print()
     print("flash wear from the LMON records at 1 authenticated message per minute")
@@ -122,6 +155,7 @@ def wear():
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         latency(tmp)
+        instructions(tmp)
     wear()
 
 

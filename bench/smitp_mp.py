@@ -2,6 +2,7 @@
 
 micropython bench/smitp_mp.py latency STATE_DIR CASE N ROUNDS
 micropython bench/smitp_mp.py heap STATE_DIR CASE N      (CASE "sec": open+seal only)
+micropython bench/smitp_mp.py instr STATE_DIR CASE N 0|1 (build N frames; 1: and run them)
     request frame in -> answer frame out through mac.link.Mac + al.Application + smitp.security
     on a store on the unix_sim flash (drivers.sim.flash.SimFlash, 8 x 4 KiB, a file), the same
     wiring as app.Meter. CASE: plain_read, auth_read_ctr, auth_write_ctr (LMON window 32),
@@ -98,16 +99,18 @@ def _stack(state_dir, window):
     return fx.Stack(SimFlash(path, 4096, 8), window=window)
 
 
-def _plain(st):
+def _plain(st, mon=None):
     return fx.frame(b"\x02" + STATUS, 0)
 
 
-def _read(st):
-    return fx.frame(fx.request(102, STATUS, st.sec.lmon + 1, 1), 1)
+def _read(st, mon=None):
+    mon = st.sec.lmon + 1 if mon is None else mon
+    return fx.frame(fx.request(102, STATUS, mon, 1), 1)
 
 
-def _write(st):
-    return fx.frame(fx.request(104, b"\x00\x50\x00\x00\x0e\x10", st.sec.lmon + 1, 5), 5)
+def _write(st, mon=None):
+    mon = st.sec.lmon + 1 if mon is None else mon
+    return fx.frame(fx.request(104, b"\x00\x50\x00\x00\x0e\x10", mon, 5), 5)
 
 
 _CASES = {
@@ -135,6 +138,24 @@ def latency(state_dir, case, n, rounds):
             sum(st.store.stats()["erases"]) - e0,
         )
     )
+
+
+def instr(state_dir, case, n, exchange):
+    """Build n request frames, then (exchange=1) run them: two callgrind runs differ only by
+    the exchanges, so (I1 - I0) / n is the instruction count of one exchange."""
+    window, make = _CASES[case]
+    st = _stack(state_dir, window)
+    lm = st.sec.lmon
+    frames = [None] * n
+    for i in range(n):
+        frames[i] = make(st, lm + 1 + i)
+    if exchange:
+        mac = st.mac
+        for f in frames:
+            st.t_ms += 10_000
+            mac.on_rx(f, None, st.t_ms)
+            if mac.poll(st.t_ms + 5_000) is None:
+                raise SystemExit("instr: no answer")
 
 
 def heap(state_dir, case, n):
@@ -211,6 +232,8 @@ def wear(bs, nb, extra, messages, window):
 
 if sys.argv[1] == "latency":
     latency(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
+elif sys.argv[1] == "instr":
+    instr(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
 elif sys.argv[1] == "heap":
     heap(sys.argv[2], sys.argv[3], int(sys.argv[4]))
 else:
