@@ -44,3 +44,67 @@ def request(attr, data, mon, ecc, dt=b"\x00" * 8, kw=K_WRITE, kr=K_READ, aca=ACA
     else:
         enc = crypto.ctr(key, tmac.ctr_iv(aca, mon), plain)
     return bytes((attr,)) + enc
+
+
+class _Relay:
+    def state(self):
+        return True
+
+    def fault(self):
+        return False
+
+
+class _Rtc:
+    """RTC contract (`seconds()`); `now()` for register getters that still use it."""
+
+    def __init__(self, t):
+        self.t = t
+
+    def seconds(self):
+        return self.t
+
+    def now(self):
+        return self.t
+
+
+class _Hw:
+    def __init__(self, t):
+        self.relay = _Relay()
+        self.rtc = _Rtc(t)
+
+
+class Stack:
+    """What app.Meter wires for DSAP 0 (Store, Security, al.Application, mac.link.Mac), over a
+    RAM NOR flash or a given block device, with a fixed clock: the register getters read this
+    object like a Meter. exchange(frame) feeds one request frame and returns the answer frame."""
+
+    def __init__(self, flash=None, window=security.LMON_WINDOW, t=T_NOW):
+        from mac.link import Mac
+        from selftest import RamFlash
+        from smitp import al
+        from store import Store
+
+        self.flash = flash if flash is not None else RamFlash(1024, 3)
+        self.store = Store(self.flash)
+        self.hw = _Hw(t)
+        self.cfg = {"serial": "MM42"}
+        self.aca = ACA
+        self.boots = 2
+        self.store_recovered = False
+        self.sec = security.Security(
+            self.store, ACA, (K_WRITE, K_READ), self.hw.rtc.seconds, window
+        )
+        self.al = al.Application(self)
+        self.mac = Mac(ACA, rng=lambda bits: 0, app=self.al.handle, config={"dup_ms": 0})
+        self.t_ms = 0
+
+    def exchange(self, frame):
+        self.t_ms += 10_000
+        self.mac.on_rx(frame, None, self.t_ms)
+        return self.mac.poll(self.t_ms + 5_000)
+
+
+def frame(lsdu, ecc, disc=8, addr=ACA):
+    """Request frame per docs/datalink.md §1: no route, downlink, tag 0, hop 0, poll 1, DSAP 0."""
+    body = bytes(addr) + bytes(((disc << 4) | 1, 0, 1, ecc)) + bytes(lsdu)
+    return bytes((len(body),)) + body

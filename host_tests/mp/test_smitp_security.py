@@ -96,7 +96,7 @@ def open_answer(lsdu, ecc, mon, kw=fx.K_WRITE, kr=fx.K_READ):
     if ecc & 3 == 2:
         plain = crypto.ecb_decrypt(key, body)
     else:
-        plain = crypto.ctr(key, tmac.ctr_iv(fx.ACA, mon), body)
+        plain = crypto.ctr(key, tmac.ctr_iv(fx.ACA, mon, answer=True), body)
     data, dt, t = plain[:-16], plain[-16:-8], plain[-8:]
     want = tmac.tmac(key, lsdu[0], fx.ACA, mon, tmac.crc32(fx.ACA + data + dt))
     assert t == want, "answer TMAC"

@@ -38,26 +38,26 @@ def tmac(key, attr, aca, mon, crc_input):
     return cmac(key, m)[:8]
 
 
-def ctr_iv(aca, mon):
-    return aca + mon.to_bytes(8, "big") + b"\x00\x01"
+def ctr_iv(aca, mon, answer=False):
+    return aca + mon.to_bytes(8, "big") + (b"\x80\x01" if answer else b"\x00\x01")
 
 
 def key_of(ecc, kw, kr):
     return kw if ecc & 4 else kr
 
 
-def seal(ecc, attr, aca, mon, data, dt, kw, kr):
-    """ATTR | E(DATA | DT | TMAC): a request (concentrator) or an answer (meter)."""
+def seal(ecc, attr, aca, mon, data, dt, kw, kr, answer=False):
+    """ATTR | E(DATA | DT | TMAC): a request (concentrator) or, answer=True, a meter's answer."""
     key = key_of(ecc, kw, kr)
     plain = data + dt + tmac(key, attr, aca, mon, aca + data + dt)
     if ecc & 3 == 2:
         if len(plain) != 16:
             raise ValueError("ECB needs exactly 16 bytes")
         return bytes([attr]) + _ecb(key, plain)
-    return bytes([attr]) + _ctr(key, ctr_iv(aca, mon), plain)
+    return bytes([attr]) + _ctr(key, ctr_iv(aca, mon, answer), plain)
 
 
-def open_sealed(ecc, aca, mon, lsdu, kw, kr):
+def open_sealed(ecc, aca, mon, lsdu, kw, kr, answer=False):
     """-> (attr, data, dt) of a sealed LSDU; AuthError if the TMAC does not verify."""
     key = key_of(ecc, kw, kr)
     attr, body = lsdu[0], bytes(lsdu[1:])
@@ -66,7 +66,7 @@ def open_sealed(ecc, aca, mon, lsdu, kw, kr):
     if ecc & 3 == 2:
         plain = _ecb(key, body, decrypt=True)
     else:
-        plain = _ctr(key, ctr_iv(aca, mon), body)
+        plain = _ctr(key, ctr_iv(aca, mon, answer), body)
     data, dt, t = plain[:-16], plain[-16:-8], plain[-8:]
     if tmac(key, attr, aca, mon, aca + data + dt) != t:
         raise AuthError("tmac")

@@ -115,7 +115,7 @@ def test_fuzz_mutated_authenticated_frames(tmp_path):
             ans = next(lines).split()
             assert ans[0] == "answer", ctx
             e_out, a = int(ans[1]), bytes.fromhex(ans[2])
-            attr, data, _ = ref.open_sealed(e_out, ACA, lmon + 1, a, KW, KR)
+            attr, data, _ = ref.open_sealed(e_out, ACA, lmon + 1, a, KW, KR, answer=True)
             req_data = ref.open_sealed(ecc, ACA, lmon + 1, lsdu, KW, KR)[1]
             assert (attr, data) == ((lsdu[0] + 1) & 0xFF, req_data), ctx
             assert e_out == (ecc if ecc & 3 == 1 or not data else (ecc & 4) | 1), ctx

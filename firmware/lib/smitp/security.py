@@ -50,6 +50,7 @@ _MAX_LSDU = const(128)
 _MAX_DATA = const(111)  # DATA bytes of an authenticated LSDU: 1 + 111 + 8 + 8 = 128
 _TAIL = const(16)  # DT(8) + TMAC(8)
 _CHL_APDU = const(18)  # T(2) + N(16)
+_IV_ANSWER = const(0x80)  # IV byte 14 of an answer [OUR choice]
 
 # Every reason open() can give, preset so counting never inserts a dict key.
 REASONS = (
@@ -289,7 +290,7 @@ class Security:
         if ecb:
             key.ecb.decrypt_into(self._w16, self._w16)
         else:
-            self._set_iv(self._mon)
+            self._set_iv(self._mon, 0)
             key.ctr.ctr_inplace(w, 1, m, self._iv)
         dlen = m - _TAIL
         self._tmac(key, attr, self._mon, w, 1, dlen + 8)
@@ -322,9 +323,10 @@ class Security:
         return r
 
     def seal(self, r, attr_out, apdu_out):
-        """The answer LSDU to the AUTH request r: ATTR | E(DATA | DT | TMAC) with MON = LMON and
-        the request's key. ECC stays the request's, except that an ECB request whose answer
-        DATA is not empty is answered in CTR with the same key (r.ecc_out says which)."""
+        """The answer LSDU to the AUTH request r: ATTR | E(DATA | DT | TMAC) with MON = LMON,
+        the request's key and the answer IV (byte 14 = 80). ECC stays the request's, except
+        that an ECB request whose answer DATA is not empty is answered in CTR with the same key
+        (r.ecc_out says which)."""
         if r is not self._r or r.kind != AUTH:
             raise ValueError("seal needs the AUTH result of the last open()")
         dlen = len(apdu_out)
@@ -350,7 +352,7 @@ class Security:
         if (ecc & 3) == 2:
             key.ecb.encrypt_into(self._a16, self._a16)
         else:
-            self._set_iv(self._lmon)
+            self._set_iv(self._lmon, _IV_ANSWER)
             key.ctr.ctr_inplace(a, 1, n - 1, self._iv)
         self._ans_n = n
         self._ans_ecc = ecc
@@ -393,11 +395,13 @@ class Security:
         self.stats[reason] += 1
         return r
 
-    def _set_iv(self, mon):
+    def _set_iv(self, mon, direction):
+        # ACA(6) | MON(8 BE) | direction | 01: 00 for requests, 80 for answers (see the doc:
+        # request and answer share MON and key, so equal IVs would reuse the keystream)
         iv = self._iv
         _copy(iv, 0, self._aca, 0, 6)
         _copy(iv, 6, mon, 0, 8)
-        iv[14] = 0
+        iv[14] = direction
         iv[15] = 1
 
     def _tmac(self, key, attr, mon, buf, off, n):
