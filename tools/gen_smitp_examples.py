@@ -10,12 +10,12 @@ when docs/smitp.md is stale.
 
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tools.mpenv import ROOT, micropython_exe, mp_env  # noqa: E402
+from tools.docgen import run_mp, write_or_check  # noqa: E402
+from tools.mpenv import ROOT  # noqa: E402
 
 DOC = ROOT / "docs" / "smitp.md"
 MARK = "## 8. Worked examples"
@@ -176,16 +176,7 @@ print(json.dumps(out))
 
 
 def run():
-    p = subprocess.run(
-        [micropython_exe(), "-c", _RUN],
-        env=mp_env(),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    if p.returncode:
-        raise SystemExit(p.stdout + p.stderr)
-    return json.loads(p.stdout)
+    return json.loads(run_mp(_RUN))
 
 
 def _hex(h):
@@ -257,13 +248,7 @@ def main(argv=None):
     text = head + render(exs)
     if a.json:
         Path(a.json).write_text(json.dumps(exs, indent=1))
-    if a.check:
-        if doc != text:
-            print("docs/smitp.md examples are stale: run `make docs`", file=sys.stderr)
-            return 1
-        return 0
-    DOC.write_text(text)
-    return 0
+    return write_or_check(DOC, text, a.check)
 
 
 if __name__ == "__main__":
