@@ -249,6 +249,24 @@ class TestWriteRoundTrip(Case):
         self.assertEqual(self.auth(102, oid2(0x003F), ecc=1), (245, b"\x0a"))
         self.assertEqual(self.events()[-1][1], events.KEY_CHANGED)
 
+    def test_write_key_change_answer_under_old_key_then_new_key(self):
+        new = bytes(range(0x50, 0x60))
+        self.assertEqual(self.write(registers.KEY_WRITE, new), b"\xf3")  # sealed with old K1
+        self.assertEqual(self.auth(104, oid2(0x0302) + b"\x21"), (245, b"\x0a"))  # old K1
+        kw = sec_fixture.K_WRITE
+        sec_fixture.K_WRITE = new
+        try:
+            lsdu = sec_fixture.request(104, oid2(0x0302) + b"\x21", self.m.sec.lmon + 1, 5, kw=new)
+            out = self.m.al.handle(memoryview(lsdu), alfix.Ctx(ecc=5))
+            self.assertEqual(out[0], 243)
+        finally:
+            sec_fixture.K_WRITE = kw
+        self.b.boot()
+        self.m = self.b.meter
+        lsdu = sec_fixture.request(104, oid2(0x0302) + b"\x22", self.m.sec.lmon + 1, 5, kw=new)
+        self.assertEqual(self.m.al.handle(memoryview(lsdu), alfix.Ctx(ecc=5))[0], 243)
+        self.assertEqual(self.read(0x0302)[1:], b"\x22")
+
 
 class TestTables(Case):
     NAME = "al_tables"
