@@ -10,7 +10,7 @@ PORT    ?= auto
 METERS  ?= 20
 SIMARGS ?=
 
-.PHONY: all venv test test-mp test-py lint format mpy deploy repl sim bench bench-crypto bench-phy clean docs
+.PHONY: all venv test test-mp test-py lint format mpy deploy repl sim bench bench-crypto bench-phy bench-smitp clean docs
 
 all: test
 
@@ -48,13 +48,16 @@ repl: $(STAMP)
 sim: $(STAMP)
 	$(VPY) tools/sim.py --meters $(METERS) $(SIMARGS)
 
-bench: bench-crypto bench-phy
+bench: bench-crypto bench-phy bench-smitp
 
 bench-crypto: $(STAMP)
 	$(VPY) bench/bench_crypto.py
 
 bench-phy: $(STAMP)
 	$(VPY) bench/bench_phy.py
+
+bench-smitp: $(STAMP)
+	$(VPY) bench/bench_smitp.py
 
 docs: $(STAMP)
 	$(VPY) tools/gen_datamodel_doc.py

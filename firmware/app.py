@@ -131,6 +131,8 @@ class Meter:
             "mac": getattr(self.mac, "stats", None),
             "store": self.store.stats(),
             "sec": self.sec.status(),
+            "clock": self.wallclock.now(),
+            "al": dict(self.al.stats),
         }
 
 

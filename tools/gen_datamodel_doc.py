@@ -7,12 +7,12 @@ definition); this script only renders it. `--check` exits 1 when the committed f
 
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tools.mpenv import ROOT, micropython_exe, mp_env  # noqa: E402
+from tools.docgen import run_mp, write_or_check  # noqa: E402
+from tools.mpenv import ROOT  # noqa: E402
 
 OUT = ROOT / "docs" / "datamodel.md"
 
@@ -63,15 +63,7 @@ _KIND = {0: "P", 1: "M", 2: "F", 3: "L", 4: "T"}
 
 
 def dump():
-    p = subprocess.run(
-        [micropython_exe(), "-c", _DUMP],
-        env=mp_env(),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(p.stdout)
+    return json.loads(run_mp(_DUMP))
 
 
 def _access(acc):
@@ -212,14 +204,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--check", action="store_true", help="exit 1 if docs/datamodel.md is stale")
     a = ap.parse_args(argv)
-    text = render(dump())
-    if a.check:
-        if OUT.read_text() != text:
-            print("docs/datamodel.md is stale: run `make docs`", file=sys.stderr)
-            return 1
-        return 0
-    OUT.write_text(text)
-    return 0
+    return write_or_check(OUT, render(dump()), a.check)
 
 
 if __name__ == "__main__":

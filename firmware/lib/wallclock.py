@@ -46,6 +46,3 @@ class WallClock:
         self.synced = True
         self.steps += 1
         return seconds - old
-
-    def adjust(self, delta):
-        return self.set(self.rtc.seconds() + delta)

@@ -60,7 +60,7 @@ class Case(unittest.TestCase):
         if out[0] == 245 and len(out) == 1 + 17 and ctx.ecc_out == 2:
             return 245, b"\x0a"  # NACK-auth (security layer)
         self.assertEqual(ctx.ecc_out, ecc)
-        plain = crypto.ctr(key, tmac.ctr_iv(sec_fixture.ACA, mon), out[1:])
+        plain = crypto.ctr(key, tmac.ctr_iv(sec_fixture.ACA, mon, True), out[1:])
         data_out = plain[:-16]
         t = tmac.tmac(key, out[0], sec_fixture.ACA, mon, tmac.crc32(sec_fixture.ACA + plain[:-8]))
         self.assertEqual(plain[-8:], t)
@@ -248,6 +248,24 @@ class TestWriteRoundTrip(Case):
         # the old read key is refused (NACK-auth), the new one works
         self.assertEqual(self.auth(102, oid2(0x003F), ecc=1), (245, b"\x0a"))
         self.assertEqual(self.events()[-1][1], events.KEY_CHANGED)
+
+    def test_write_key_change_answer_under_old_key_then_new_key(self):
+        new = bytes(range(0x50, 0x60))
+        self.assertEqual(self.write(registers.KEY_WRITE, new), b"\xf3")  # sealed with old K1
+        self.assertEqual(self.auth(104, oid2(0x0302) + b"\x21"), (245, b"\x0a"))  # old K1
+        kw = sec_fixture.K_WRITE
+        sec_fixture.K_WRITE = new
+        try:
+            lsdu = sec_fixture.request(104, oid2(0x0302) + b"\x21", self.m.sec.lmon + 1, 5, kw=new)
+            out = self.m.al.handle(memoryview(lsdu), alfix.Ctx(ecc=5))
+            self.assertEqual(out[0], 243)
+        finally:
+            sec_fixture.K_WRITE = kw
+        self.b.boot()
+        self.m = self.b.meter
+        lsdu = sec_fixture.request(104, oid2(0x0302) + b"\x22", self.m.sec.lmon + 1, 5, kw=new)
+        self.assertEqual(self.m.al.handle(memoryview(lsdu), alfix.Ctx(ecc=5))[0], 243)
+        self.assertEqual(self.read(0x0302)[1:], b"\x22")
 
 
 class TestTables(Case):
@@ -698,7 +716,7 @@ class TestThroughMac(Case):
         self.assertEqual(len(ans), 1)
         f = ans[0]
         self.assertEqual(f[10] & 15, 1)  # INF-LSAP ECC of the answer = the request's
-        body = crypto.ctr(sec_fixture.K_READ, tmac.ctr_iv(sec_fixture.ACA, 1), f[12:])
+        body = crypto.ctr(sec_fixture.K_READ, tmac.ctr_iv(sec_fixture.ACA, 1, True), f[12:])
         self.assertEqual((f[11], body[:-16]), (103, bytes(7) + b"\x10"))
 
 
@@ -733,3 +751,51 @@ class TestLengths(Case):
             a, d = self.auth(attr + 100, apdu, ecc=5)
             self.assertIn(a, (243, attr + 101), attr)
             self.assertEqual(self.cmd(0x0B), b"\xf3")  # ic_cancel: one pending slot
+
+
+class TestStoreBudget(Case):
+    NAME = "al_budget"
+
+    def test_everything_full_still_fits_one_store_block(self):
+        md = self.m.model
+        for row in registers.TABLE:
+            if row[5] == P and row[4] & KEY_W:
+                self.assertEqual(md.write(row, _other_value(row)), 0, row[1])
+            elif row[5] == L:
+                t = md.tables[row[0]]
+                for i in range(t.capacity):
+                    t.append(struct.pack(">I", alfix.T0 + i) + bytes(row[3] - 4))
+            elif row[5] == T:
+                recs = bytes(row[7][:4]) if row[7] else b"\x01\x01\x00\x00"
+                self.assertEqual(md.set_table(row[0], recs * row[6]), 0, row[1])
+        self.assertEqual(
+            self.auth(140, struct.pack(">I", alfix.T0 + 9) + oid2(0x0F02) + b"x" * 16)[0], 243
+        )
+        st = self.m.store.stats()
+        print(
+            "store live bytes with every table and parameter full: %d of %d"
+            % (st["live"], st["block_size"])
+        )
+        self.assertLess(st["live"], st["block_size"] - 512)  # room for sec's records and growth
+        before = md.snapshot()
+        self.b.boot()
+        after = self.b.meter.model.snapshot()
+        # parameter blocks and the pending activation come back; the logs gained a boot event
+        self.assertTrue(after[0] == before[0] and after[2] == before[2])
+
+
+class TestLegal(Case):
+    NAME = "al_legal"
+
+    def test_legal_checksum_is_crc32_of_the_legally_relevant_files(self):
+        import binascii
+
+        from datamodel import legal
+
+        blob = b""
+        for name in legal.MODULES:
+            with open("firmware/lib/" + name, "rb") as f:
+                blob += f.read()
+        want = binascii.crc32(blob) & 0xFFFFFFFF
+        self.assertEqual(self.read(0x0701)[1:], struct.pack(">I", want))
+        self.assertEqual(self.read(0x0700)[1:], legal.SW_ID)

@@ -27,18 +27,19 @@ BNODE_UPDATE = const(0x0A)
 IC_CANCEL = const(0x0B)
 
 
-def _synced(m, t, step, code):
-    md = m.model
-    md.set_ints(((r.LAST_CLOCK_SYNC, t), (r.CLOCK_SYNC_COUNT, md.get_int(r.CLOCK_SYNC_COUNT) + 1)))
-    md.log(code, events.clamp16(step))
-
-
-def clock_set(m, t):
+def _step(m, t, code):
+    # the one path that moves the clock: range check, set, counters, event
     if not TIME_MIN <= t <= TIME_MAX:
         return E_VALUE
     step = m.wallclock.set(t)
-    _synced(m, t, step, events.CLOCK_SET)
+    md = m.model
+    md.set_ints(((r.LAST_CLOCK_SYNC, t), (r.CLOCK_SYNC_COUNT, md.get_int(r.CLOCK_SYNC_COUNT) + 1)))
+    md.log(code, events.clamp16(step))
     return OK
+
+
+def clock_set(m, t):
+    return _step(m, t, events.CLOCK_SET)
 
 
 def _clock_set(m, a):
@@ -49,12 +50,7 @@ def _clock_adjust(m, a):
     d = struct.unpack(">i", a)[0]
     if abs(d) > m.model.get_int(r.CLOCK_SYNC_WINDOW):
         return E_VALUE
-    t = m.wallclock.now() + d
-    if not TIME_MIN <= t <= TIME_MAX:
-        return E_VALUE
-    step = m.wallclock.adjust(d)
-    _synced(m, t, step, events.CLOCK_ADJUST)
-    return OK
+    return _step(m, m.wallclock.now() + d, events.CLOCK_ADJUST)
 
 
 def _billing_close(m, a):
