@@ -916,7 +916,11 @@ def run_command(a, s: MeterSession) -> dict:
     if cmd == "keys":
         new_w = bytes.fromhex(a.new_write) if a.new_write else None
         new_r = bytes.fromhex(a.new_read) if a.new_read else None
-        s.set_keys(new_w, new_r, _ecc(a, True))
+        try:
+            s.set_keys(new_w, new_r, _ecc(a, True))
+        finally:  # whatever the meter accepted (the read key may be new even if write failed)
+            if a.auth and s.master.keys is not None:
+                KeyFile.store(a.auth, s.aca, s.master.keys)
         return {"keys_changed": [k for k, v in (("write", new_w), ("read", new_r)) if v]}
     raise ValueError(cmd)
 
@@ -976,7 +980,9 @@ def build_parser():
     sub.add_parser("challenge", help="CHALLENGE: resynchronise LMON")
     p = sub.add_parser("time-sync", help="set the meter clock (default: now)")
     p.add_argument("--time", help="seconds since 2000 or ISO UTC date-time")
-    p = sub.add_parser("keys", help="change keys (authenticated under the current write key)")
+    p = sub.add_parser(
+        "keys", help="change keys under the current write key; the --auth file is updated"
+    )
     p.add_argument("--new-write", help="32 hex digits")
     p.add_argument("--new-read", help="32 hex digits")
     return ap

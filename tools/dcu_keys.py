@@ -55,6 +55,20 @@ class KeyFile:
         except json.JSONDecodeError as e:
             raise KeyFileError(f"{path}: not JSON ({e})")
 
+    @staticmethod
+    def store(path, aca: bytes, keys: Keys):
+        """Write a meter's (new) keys into the key file, keeping everything else; the file is
+        replaced atomically and left readable by its owner only."""
+        path = Path(path)
+        data = json.loads(path.read_text()) if path.exists() else {}
+        data.pop(bytes(aca).hex(), None)  # a top-level entry would shadow "meters"
+        entry = {"key_write": keys.write.hex(), "key_read": keys.read.hex()}
+        data.setdefault("meters", {})[bytes(aca).hex()] = entry
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(data, indent=1))
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+
     def for_meter(self, aca: bytes) -> Keys:
         k = self.meters.get(bytes(aca), self.default)
         if k is None:

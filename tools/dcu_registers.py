@@ -113,6 +113,7 @@ class RegisterTable:
                             _int(get("size")),
                             get("access"),
                             get("layout") or get("type") or get("content"),
+                            {h: get(h) for h in header},  # every column (rule, default, ...)
                         )
                     )
             elif "bit" in header and ("flag" in header or "name" in header):

@@ -15,6 +15,7 @@ Layers, bottom up:
 from __future__ import annotations
 
 import os
+import re
 import struct
 import zlib
 from dataclasses import dataclass
@@ -220,17 +221,23 @@ def open_sealed(keys: Keys, ecc: int, lsdu: bytes, aca: bytes, mon: int, answer=
 
 def parse_examples(markdown: str) -> list[dict]:
     """The worked examples of a markdown text as dicts of their `key: value` lines ('#' starts a
-    comment; 'line' = where the example starts). Two forms are read:
+    comment; 'line' = where the example starts). Three forms are read:
     - every fenced block with info string `smitp-example` is one example;
     - a fenced block whose first line is `example: NAME` holds several, each starting at an
-      `example:` line (the form docs/smitp_security.md generates)."""
+      `example:` line (the form docs/smitp_security.md generates);
+    - a fenced block of `request (ECC e[, MON m], discipline 0xD)` / `answer (ECC e)` lines,
+      each followed by its hex and an optional `plain: ...` line (ATTR + DATA), named by the
+      heading above it (the form docs/smitp.md generates)."""
     out = []
     block = None
+    heading = ""
     for no, line in enumerate(markdown.splitlines(), 1):
         s = line.strip()
         if block is None:
+            if s.startswith("#"):
+                heading = s.lstrip("#").strip()
             if s.startswith("```"):
-                block = {"info": s[3:].strip(), "start": no, "lines": []}
+                block = {"info": s[3:].strip(), "start": no, "lines": [], "heading": heading}
             continue
         if s.startswith("```"):
             out += _block_examples(block)
@@ -261,6 +268,8 @@ def _block_examples(block) -> list[dict]:
             if kv:
                 ex[kv[0]] = kv[1]
         return [ex]
+    if lines and _SIDE_LINE.match(lines[0][1]):
+        return [_side_block(block, lines)]
     if not lines or not lines[0][1].strip().startswith("example:"):
         return []
     out = []
@@ -273,6 +282,34 @@ def _block_examples(block) -> list[dict]:
         else:
             out[-1][kv[0]] = kv[1]
     return out
+
+
+_SIDE_LINE = re.compile(r"^\s*(request|answer)\s*\(([^)]*)\)\s*$")
+
+
+def _side_block(block, lines) -> dict:
+    ex = {"line": block["start"], "name": block["heading"]}
+    side = None
+    for no, ln in lines:
+        m = _SIDE_LINE.match(ln)
+        if m:
+            side = m.group(1)
+            for item in m.group(2).split(","):
+                k, _, v = item.strip().partition(" ")
+                key = {"ecc": "ecc", "mon": "mon", "discipline": "disc"}.get(k.lower())
+                if key == "mon":
+                    ex["mon"] = v.strip()
+                elif key:
+                    ex[f"{side}_{key}"] = v.strip()
+            continue
+        if side is None:
+            raise ValueError(f"line {no}: hex before any request/answer line")
+        text = ln.strip()
+        if text.startswith("plain:"):
+            ex[f"{side}_plain"] = text[6:].strip()
+        else:
+            ex[f"{side}_hex"] = (ex.get(f"{side}_hex", "") + " " + text).strip()
+    return ex
 
 
 def hexbytes(v: str) -> bytes:

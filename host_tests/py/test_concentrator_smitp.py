@@ -1,7 +1,9 @@
 """System tests: the concentrator's SMITP session (tools/smitp_ref.py on the wire) against real
 `micropython firmware/main.py` meters, on a direct TCP link and through the simulated medium."""
 
+import contextlib
 import json
+import re
 import socket
 import subprocess
 
@@ -11,6 +13,7 @@ from tools import concentrator as dcu
 from tools import mm_frame as mm
 from tools import smitp_ref as ref
 from tools.dcu_keys import KeyFile, State
+from tools.dcu_registers import encode_value, reg_type
 from tools.medium import Topology
 from tools.mpenv import ROOT, micropython_exe, mp_env
 from tools.sim import Section
@@ -30,21 +33,21 @@ def _free_port():
     return port
 
 
-@pytest.fixture
-def direct_meter(tmp_path):
-    """One meter with our keys on a direct TCP link; yields its port."""
+@contextlib.contextmanager
+def _meter(state_dir):
+    """One meter with our keys on a direct TCP link (flash in state_dir); yields its port."""
     port = _free_port()
     cfg = {
         "aca": ACA.hex(),
-        "state_dir": str(tmp_path),
+        "state_dir": str(state_dir),
         "plc_listen": port,
         "seed": 7,
         "key_write": KEY_W.hex(),
         "key_read": KEY_R.hex(),
     }
-    (tmp_path / "meter.json").write_text(json.dumps(cfg))
+    (state_dir / "meter.json").write_text(json.dumps(cfg))
     p = subprocess.Popen(
-        [micropython_exe(), "firmware/main.py", "--config", str(tmp_path / "meter.json")],
+        [micropython_exe(), "firmware/main.py", "--config", str(state_dir / "meter.json")],
         env=mp_env(),
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -55,6 +58,12 @@ def direct_meter(tmp_path):
     finally:
         p.terminate()
         p.communicate(timeout=5)
+
+
+@pytest.fixture
+def direct_meter(tmp_path):
+    with _meter(tmp_path) as port:
+        yield port
 
 
 def _session(link, aca=ACA, route=(), state=None):
@@ -99,6 +108,84 @@ def stale_counter_recovers_by_nack_auth(s):
     assert s.resyncs == before + 1
 
 
+# --- writes, clock, tables, every register (docs/datamodel.md) ---
+
+T2090 = 2840227200  # 2090-01-01 00:00:00 UTC in seconds since 2000 (in the future: not activated)
+
+
+def _test_value(reg, regs):
+    """A valid value different from the default for a writable register, from the rule column
+    of docs/datamodel.md (ranges 'lo..hi' -> hi, 'one of a, b' -> the last; no rule -> 7)."""
+    t = reg_type(reg)
+    rule = reg.extra.get("rule", "")
+    if t == "ascii":
+        return encode_value(reg, ("RT " + reg.name)[: reg.size])
+    if t == "objlist":
+        return encode_value(reg, "status_word,clock", regs)
+    if t == "bytes":
+        return bytes(range(1, reg.size + 1))
+    if t == "time":
+        return T2090.to_bytes(4, "big")
+    m = re.search(r"one of ([-\d, ]+)$", rule) or re.search(r"(-?\d+)\s*$", rule)
+    v = int(m.group(1).split(",")[-1]) if m else 7
+    return encode_value(reg, str(v))
+
+
+def writable_registers(regs):
+    return [
+        r
+        for r in regs.regs
+        if r.access.endswith("KEY_W") and reg_type(r) not in ("key", "table", "log")
+        and r.name != "clock"  # a clock set, checked by the time-sync test
+    ]  # fmt: skip
+
+
+def every_register_round_trips(s):
+    """Each writable register: WRITE a new valid value (write key), READ it back equal (read
+    key); every other register reads with its size, keys never; tables answer their header."""
+    regs = s.regs
+    written = {}
+    for r in writable_registers(regs):
+        v = _test_value(r, regs)
+        s.write(r.name, v)
+        assert s.read(r.name, ref.ECC_CTR_READ) == v, r.name
+        written[r.name] = v
+    assert len(written) >= 40
+    for r in regs.regs:
+        t = reg_type(r)
+        if t == "key":
+            with pytest.raises(dcu.Refused) as e:
+                s.read(r.name, ref.ECC_CTR_WRITE)
+            assert e.value.reply.nack == 2
+            continue
+        v = s.read(r.name, ref.ECC_CTR_READ)
+        if t in ("table", "log"):
+            hdr = ref.parse_table_header(v)
+            assert hdr["recsize"] == r.size, r.name
+        elif t != "objlist":
+            assert len(v) == r.size, r.name
+    return written
+
+
+def tariff_table_and_clock(s):
+    recs = [bytes.fromhex(x) for x in ("00000001", "00070002", "00150001", "01000003")]
+    with pytest.raises(dcu.Refused) as e:  # plain write: refused, access
+        s.writetab("weekly_tariff", recs, ecc=ref.ECC_CLEAR)
+    assert e.value.reply.nack == 2
+    with pytest.raises(dcu.Refused) as e:  # the read key does not write
+        s.writetab("weekly_tariff", recs, ecc=ref.ECC_CTR_READ)
+    assert e.value.reply.nack == 2
+    assert s.writetab("weekly_tariff", recs) == 4
+    got = s.readtab("weekly_tariff", ecc=ref.ECC_CLEAR)
+    assert got["records"] == recs and got["end"] == 4
+    now = ref.wall_seconds()
+    s.time_sync(now + 3600)  # an hour ahead of the meter's clock
+    clock = int.from_bytes(s.read("clock", ref.ECC_CTR_READ), "big")
+    assert now + 3600 <= clock < now + 3600 + 60
+    assert int.from_bytes(s.read("last_clock_sync"), "big") == now + 3600
+    assert "clock_synced" in s.status(ref.ECC_CTR_READ)["flags"]
+
+
 def test_direct_status_replay_challenge(direct_meter):
     link = dcu.DirectLink("127.0.0.1", direct_meter, connect_timeout_s=10)
     try:
@@ -109,8 +196,30 @@ def test_direct_status_replay_challenge(direct_meter):
         status_clear_and_authenticated(s)
         replay_refused_then_challenge(s)
         stale_counter_recovers_by_nack_auth(s)
+        tariff_table_and_clock(s)
     finally:
         link.close()
+
+
+def test_direct_every_register_round_trips_and_survives_restart(tmp_path):
+    with _meter(tmp_path) as port:
+        link = dcu.DirectLink("127.0.0.1", port, connect_timeout_s=10)
+        try:
+            _, s = _session(link)
+            written = every_register_round_trips(s)
+            lmon = s.lmon
+        finally:
+            link.close()
+    with _meter(tmp_path) as port:  # same flash: the values and LMON persisted
+        link = dcu.DirectLink("127.0.0.1", port, connect_timeout_s=10)
+        try:
+            _, s = _session(link)
+            s.master.lmon = lmon
+            for name, v in written.items():
+                assert s.read(name, ref.ECC_CTR_READ) == v, name
+            assert s.resyncs <= 1  # LMON may jump ahead by the ceiling window, never back
+        finally:
+            link.close()
 
 
 def test_direct_cli_json_status_and_lmon_state(direct_meter, tmp_path, capsys):
@@ -151,10 +260,12 @@ def test_sim_network_four_hops(tmp_path):
             s = dcu.MeterSession(c, far.aca, far.path, KEYS, State(None))
             status_clear_and_authenticated(s)
             replay_refused_then_challenge(s)
+            tariff_table_and_clock(s)
             c.secure_all(KeyFile(KEYFILE), ref.wall_seconds())
         finally:
             link.close()
         sec.finish()
     assert sec.medium.error is None
     for n in c.nodes.values():
-        assert "flags" in n.auth_status, n.auth_status
+        assert "first_boot" in n.auth_status["flags"], n.auth_status
+        assert isinstance(n.clock_step_s, int), n.clock_step_s

@@ -21,18 +21,27 @@ DOCS = [ROOT / "docs" / "smitp.md", ROOT / "docs" / "smitp_security.md"]
 MESSAGE_DOC = "smitp.md"  # examples whose APDU must follow the message layouts of §5
 
 
+def _hex_run(v: str) -> str:
+    """Hex as written in prose; `00 01 … 0F` (an ellipsis) is the run of consecutive bytes."""
+    v = v.replace("...", "…")
+    if "…" not in v:
+        return v
+    head, tail = v.split("…")
+    a, b = bytes.fromhex(head), bytes.fromhex(tail)
+    start = a[0]
+    run = bytes(range(start, b[-1] + 1))
+    assert run[: len(a)] == a and run[-len(b) :] == b, f"not a run: {v}"
+    return run.hex()
+
+
 def doc_inputs(text: str) -> dict:
-    """Keys and ACA stated once in the prose before a generated block ("- ACA (wire order)
-    `01 02 ...`", "- K1 (write) `...`", "- K2 (read) `...`"); an example's own keys win."""
+    """ACA and keys stated once in the prose before the examples, e.g. "ACA (wire order)
+    `01 02 ...`", "K1 (write) `...`", "K2 (read) `...`"; an example's own values win."""
     found = {}
-    for key, pat in (
-        ("aca", r"^- ACA[^`\n]*`([0-9a-fA-F ]+)`"),
-        ("key_write", r"^- K1[^`\n]*`([0-9a-fA-F ]+)`"),
-        ("key_read", r"^- K2[^`\n]*`([0-9a-fA-F ]+)`"),
-    ):
-        m = re.search(pat, text, re.M)
+    for key, word in (("aca", "ACA"), ("key_write", "K1"), ("key_read", "K2")):
+        m = re.search(r"\b" + word + r"\b[^`\n]*`([0-9a-fA-F ….]+)`", text)
         if m:
-            found[key] = m.group(1)
+            found[key] = _hex_run(m.group(1).strip())
     return found
 
 
@@ -61,6 +70,10 @@ def _side(ex: dict, side: str) -> dict:
     got = {k[len(side) + 1 :]: v for k, v in ex.items() if k.startswith(side + "_")}
     if ex.get("dir") == side:
         got.update({k: v for k, v in ex.items() if k not in ("dir", "name", "line")})
+    if "hex" in got:  # docs/smitp.md form: a frame when the example says so, else the LSDU
+        h = ref.hexbytes(got.pop("hex"))
+        is_frame = "frame" in ex.get("name", "").lower() and h[0] == len(h) - 1
+        got["frame" if is_frame else "lsdu"] = h.hex()
     out = {}
     if "frame" in got:
         f = mm.decode(ref.hexbytes(got["frame"]))
@@ -69,6 +82,8 @@ def _side(ex: dict, side: str) -> dict:
             assert f.lsdu == ref.hexbytes(got["lsdu"]), "frame does not embed the LSDU"
         if "ecc" in got:
             assert f.ecc == ref.intval(got["ecc"]), "INF-LSAP ECC differs from the example's"
+        if "disc" in got:
+            assert f.disc == ref.intval(got["disc"]), "CTL discipline differs from the example's"
         out["ecc"] = f.ecc
         out["lsdu"] = f.lsdu
     elif "lsdu" in got:
@@ -100,6 +115,7 @@ def _check_intermediates(side, attr, data, dt, aca, mon, key, answer):
     if "attr" in side:
         a = side["attr"]
         assert int(a, 16) == attr or ref.intval(a) == attr, f"attr {a} vs {attr}"
+    _hex_eq(side, "plain", bytes([attr]) + data)  # docs/smitp.md: ATTR + DATA
 
 
 def _fields_check(side, fields):
@@ -176,7 +192,8 @@ def test_doc_example(doc, ex, inputs, mons):
             return
         master = master or ref.Master(aca, keys, 0)
         if attr == ref.NACK_A_AUTH and ecc == ref.ECC_ECB_READ:
-            lmon = ref.intval(ex["lmon"])
+            lmon = ref.open_nack_auth(keys, aca, lsdu, sent.lsdu)  # TMAC verified
+            assert lmon == ref.intval(ex.get("lmon", str(lmon)))
             _hex_eq(ex, "etm", ref.etm(sent.lsdu))
             crc = ref.crc32(aca + bytes([ref.NACK_AUTH]) + ref.etm(sent.lsdu))
             _hex_eq(ex, "crc32", crc.to_bytes(4, "big"))
@@ -188,8 +205,9 @@ def test_doc_example(doc, ex, inputs, mons):
             rep = master.reply(sent, lsdu, ecc)
             assert rep.nack == ref.NACK_AUTH and master.lmon == lmon
         elif attr == ref.CHALLENGE_RESP:
-            lmon = ref.intval(ex["lmon"])
             t, n = sent.nonce[:2], sent.nonce[2:]
+            lmon = ref.open_challenge_resp(keys, aca, lsdu, t, n)  # TMAC verified
+            assert lmon == ref.intval(ex.get("lmon", str(lmon)))
             crc = ref.crc32(aca + n)
             _hex_eq(ex, "crc32", crc.to_bytes(4, "big"))
             _hex_eq(ex, "m", ref.tmac_block(attr, aca, lmon, crc))
