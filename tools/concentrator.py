@@ -502,9 +502,10 @@ class Concentrator:
             self.read_status(self.nodes[aca])
         self.read_ms = self.link.now_ms() - t0
 
-    def secure_all(self, keys, now_s, state=None, regs=None):
+    def secure_all(self, keys, clock=ref.wall_seconds, state=None, regs=None):
         """Every node: read the status word authenticated (ECC 1, read key) and set its clock
-        (COMMAND clock_set, ECC 5, write key) to now_s + the simulated time elapsed since."""
+        (COMMAND clock_set, ECC 5, write key) to clock() (seconds since 2000 UTC; the unix_sim
+        meters keep the host's wall clock, so the default is the host's clock too)."""
         t0 = self.link.now_ms()
         state = state or State(None)
         regs = regs or RegisterTable.load()
@@ -516,8 +517,7 @@ class Concentrator:
             except (NoAnswer, Refused, ref.SmitpError) as e:
                 node.auth_status = {"error": str(e)}
             try:
-                now = now_s + (self.link.now_ms() - t0) // 1000
-                node.clock_step_s = s.time_sync(now)
+                node.clock_step_s = s.time_sync(clock())
             except (NoAnswer, Refused, ref.SmitpError, KeyError) as e:
                 node.clock_step_s = f"error: {e}"
             self.progress("read", node=node)

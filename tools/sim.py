@@ -234,7 +234,7 @@ def main(argv=None):
             if c.o.read_status:
                 c.read_all()
                 # final step: status word authenticated (read key), clock set (write key)
-                c.secure_all(dcu.KeyFile.load(keyfile), dcu.ref.wall_seconds())
+                c.secure_all(dcu.KeyFile.load(keyfile))
         finally:
             bar.close()
         link.close()

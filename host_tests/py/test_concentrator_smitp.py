@@ -241,6 +241,20 @@ def test_direct_cli_json_status_and_lmon_state(direct_meter, tmp_path, capsys):
     st.write_text(json.dumps({"version": 1, "meters": {ACA.hex(): {"lmon": 0}}}))
     assert dcu.main(base + ["--auth", str(kf), "challenge"]) == 0
     assert json.loads(capsys.readouterr().out)[ACA.hex()]["lmon"] == 2
+    # key change under the current write key: the key file is updated, the new keys work
+    new_w, new_r = "c0" * 16, "d0" * 16
+    assert (
+        dcu.main(base + ["--auth", str(kf), "keys", "--new-write", new_w, "--new-read", new_r])
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)[ACA.hex()]["keys_changed"] == ["write", "read"]
+    assert KeyFile.load(kf).for_meter(ACA) == ref.Keys(bytes.fromhex(new_w), bytes.fromhex(new_r))
+    assert dcu.main(base + ["--auth", str(kf), "status"]) == 0
+    assert json.loads(capsys.readouterr().out)[ACA.hex()]["authenticated"] is True
+    # the old keys no longer work: the NACK-auth is sealed with the new read key
+    kf.write_text(json.dumps(KEYFILE))
+    assert dcu.main(base + ["--auth", str(kf), "status"]) == 1
+    assert "error" in json.loads(capsys.readouterr().out)[ACA.hex()]
     # wrong keys: the meter's NACK-auth cannot be verified -> a clear error, exit code 1
     kf.write_text(json.dumps({"default": {"key_write": "00" * 16, "key_read": "11" * 16}}))
     assert dcu.main(base + ["--auth", str(kf), "status"]) == 1
@@ -261,7 +275,7 @@ def test_sim_network_four_hops(tmp_path):
             status_clear_and_authenticated(s)
             replay_refused_then_challenge(s)
             tariff_table_and_clock(s)
-            c.secure_all(KeyFile(KEYFILE), ref.wall_seconds())
+            c.secure_all(KeyFile(KEYFILE))
         finally:
             link.close()
         sec.finish()
@@ -269,3 +283,27 @@ def test_sim_network_four_hops(tmp_path):
     for n in c.nodes.values():
         assert "first_boot" in n.auth_status["flags"], n.auth_status
         assert isinstance(n.clock_step_s, int), n.clock_step_s
+
+
+def test_sim_network_cli_through_the_medium(tmp_path, capsys):
+    """The command line joined to the medium: discovery, then every meter's status word
+    authenticated with the per-meter keys of tools/sim.py, LMON and routes in the state file."""
+    from tools.sim import meter_keys, write_keyfile
+
+    topo = Topology(json.loads((ROOT / "tools" / "topologies" / "chain4.json").read_text()))
+    kf = write_keyfile(topo, 3, tmp_path / "keys.json")
+    st = tmp_path / "state.json"
+    with Section(topo, tmp_path, seed=3, keys=True) as sec:
+        m = topo.master()
+        args = ["--medium", f"127.0.0.1:{sec.medium.port}", "--aca", m.aca.hex()]
+        rc = dcu.main(args + ["--auth", str(kf), "--state", str(st), "--json", "status"])
+        sec.finish()
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    meters = [n for n in topo.nodes.values() if n.role == "meter"]
+    assert set(out) == {n.aca.hex() for n in meters}
+    assert all(v["authenticated"] and "first_boot" in v["flags"] for v in out.values())
+    state = State(st)
+    assert all(state.lmon(n.aca) == 1 for n in meters)
+    assert max(len(state.route(n.aca)) for n in meters) == 3  # M4 through M1, M2, M3
+    assert meter_keys(3, meters[0].aca) != meter_keys(3, meters[1].aca)
