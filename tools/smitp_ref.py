@@ -149,27 +149,25 @@ def ecc_key_name(ecc: int) -> str | None:
     return None if ecc == 0 else ("write" if ecc & 4 else "read")
 
 
-def encrypt(keys: Keys, ecc: int, aca: bytes, mon: int, plain: bytes, answer=False) -> bytes:
-    """Encrypt everything after ATTR as the ECC says (CTR: any length; ECB: exactly 16 bytes)."""
+def _crypt(keys: Keys, ecc: int, aca: bytes, mon: int, data: bytes, answer, ecb) -> bytes:
     mode = ecc_mode(ecc)
     if mode == "clear":
-        return bytes(plain)
+        return bytes(data)
     k = keys.for_ecc(ecc)
-    if mode == "ctr":
-        return ctr(k, ctr_iv(aca, mon, answer), plain)
-    return ecb_encrypt(k, plain)
+    if mode == "ctr":  # CTR is its own inverse
+        return ctr(k, ctr_iv(aca, mon, answer), data)
+    if len(data) != 16:
+        raise SmitpError(f"ECB part is {len(data)} bytes, not 16")
+    return ecb(k, data)
+
+
+def encrypt(keys: Keys, ecc: int, aca: bytes, mon: int, plain: bytes, answer=False) -> bytes:
+    """Encrypt everything after ATTR as the ECC says (CTR: any length; ECB: exactly 16 bytes)."""
+    return _crypt(keys, ecc, aca, mon, plain, answer, ecb_encrypt)
 
 
 def decrypt(keys: Keys, ecc: int, aca: bytes, mon: int, cipher: bytes, answer=False) -> bytes:
-    mode = ecc_mode(ecc)
-    if mode == "clear":
-        return bytes(cipher)
-    k = keys.for_ecc(ecc)
-    if mode == "ctr":
-        return ctr(k, ctr_iv(aca, mon, answer), cipher)
-    if len(cipher) != 16:
-        raise SmitpError(f"ECB part is {len(cipher)} bytes, not 16")
-    return ecb_decrypt(k, cipher)
+    return _crypt(keys, ecc, aca, mon, cipher, answer, ecb_decrypt)
 
 
 def random_bytes(n: int) -> bytes:

@@ -4,10 +4,9 @@
 import contextlib
 import json
 import re
-import socket
-import subprocess
 
 import pytest
+from direct_meter import running_meter
 
 from tools import concentrator as dcu
 from tools import mm_frame as mm
@@ -15,7 +14,7 @@ from tools import smitp_ref as ref
 from tools.dcu_keys import KeyFile, State
 from tools.dcu_registers import encode_value, reg_type
 from tools.medium import Topology
-from tools.mpenv import ROOT, micropython_exe, mp_env
+from tools.mpenv import ROOT
 from tools.sim import Section
 
 ACA = bytes.fromhex("4d4d00004201")
@@ -25,39 +24,11 @@ KEYS = ref.Keys(KEY_W, KEY_R)
 KEYFILE = {"default": {"key_write": KEY_W.hex(), "key_read": KEY_R.hex()}}
 
 
-def _free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 @contextlib.contextmanager
 def _meter(state_dir):
     """One meter with our keys on a direct TCP link (flash in state_dir); yields its port."""
-    port = _free_port()
-    cfg = {
-        "aca": ACA.hex(),
-        "state_dir": str(state_dir),
-        "plc_listen": port,
-        "seed": 7,
-        "key_write": KEY_W.hex(),
-        "key_read": KEY_R.hex(),
-    }
-    (state_dir / "meter.json").write_text(json.dumps(cfg))
-    p = subprocess.Popen(
-        [micropython_exe(), "firmware/main.py", "--config", str(state_dir / "meter.json")],
-        env=mp_env(),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        yield port
-    finally:
-        p.terminate()
-        p.communicate(timeout=5)
+    with running_meter(state_dir, aca=ACA.hex(), key_write=KEY_W.hex(), key_read=KEY_R.hex()) as m:
+        yield m.port
 
 
 @pytest.fixture
