@@ -346,3 +346,33 @@ class TestHeap(unittest.TestCase):
             micropython.heap_unlock()
         self.assertEqual((kind, dup, nack, chl), (security.AUTH, security.ANSWER, "tmac", 2))
         self.assertEqual(sec.lmon, 4)
+
+
+class TestMeterWiring(unittest.TestCase):
+    """app.Meter builds meter.sec from the config keys; they never show in its status."""
+
+    def _meter(self, flash):
+        import app
+        import config
+        from clock import Clock
+        from hw import Hardware
+
+        hw = Hardware("t", clock=Clock(), flash=flash, rtc=_Rtc())
+        cfg = config.load(overrides={"aca": fx.ACA.hex(), "seed": 1})
+        return app.Meter(hw, cfg), cfg
+
+    def test_meter_sec_and_status_without_keys(self):
+        flash = RamFlash(4096, 3)
+        m, cfg = self._meter(flash)
+        kw, kr = bytes.fromhex(cfg["key_write"]), bytes.fromhex(cfg["key_read"])
+        sec = m.sec
+        r = sec.open(fx.request(READ, STATUS, 1, 1, kw=kw, kr=kr), 1)
+        self.assertEqual(r.kind, security.AUTH)
+        blob = repr(m.status()) + repr(sec) + repr(m.al.stats) + repr(m.hw) + repr(m.mac.stats)
+        for k in (kw, kr):
+            self.assertNotIn(k.hex(), blob)
+            self.assertNotIn(repr(k)[2:-1], blob)
+        self.assertEqual(m.status()["sec"]["lmon"], 1)
+        # a restart on the same flash: keys from the store, LMON from its ceiling
+        again, _ = self._meter(flash)
+        self.assertEqual(again.sec.lmon, security.LMON_WINDOW)
