@@ -46,7 +46,7 @@ def request(attr, data, mon, ecc, dt=b"\x00" * 8, kw=K_WRITE, kr=K_READ, aca=ACA
     return bytes((attr,)) + enc
 
 
-class _Relay:
+class Relay:
     def state(self):
         return True
 
@@ -54,7 +54,7 @@ class _Relay:
         return False
 
 
-class _Rtc:
+class Rtc:
     """RTC contract (`seconds()`); `now()` for register getters that still use it."""
 
     def __init__(self, t):
@@ -67,10 +67,10 @@ class _Rtc:
         return self.t
 
 
-class _Hw:
+class Hw:
     def __init__(self, t):
-        self.relay = _Relay()
-        self.rtc = _Rtc(t)
+        self.relay = Relay()
+        self.rtc = Rtc(t)
 
 
 class Stack:
@@ -86,7 +86,7 @@ class Stack:
 
         self.flash = flash if flash is not None else RamFlash(1024, 3)
         self.store = Store(self.flash)
-        self.hw = _Hw(t)
+        self.hw = Hw(t)
         self.cfg = {"serial": "MM42"}
         self.aca = ACA
         self.boots = 2

@@ -9,32 +9,11 @@ import sec_fixture as fx
 import storekeys
 from datamodel import registers
 from selftest import RamFlash
-from smitp import al, crypto, security, tmac
+from smitp import crypto, security, tmac
 from store import Store
 
 READ = 102
 STATUS = b"\x00\x3f"
-
-
-class _Relay:
-    def state(self):
-        return True
-
-    def fault(self):
-        return False
-
-
-class _Rtc:
-    def now(self):
-        return fx.T_NOW
-
-    def seconds(self):
-        return fx.T_NOW
-
-
-class _Hw:
-    relay = _Relay()
-    rtc = _Rtc()
 
 
 class _Ctx:
@@ -44,19 +23,8 @@ class _Ctx:
         self.broadcast = False
 
 
-class _Meter:
-    """What al.Application and the register getters read, over a real Store on RAM NOR flash."""
-
-    def __init__(self, flash=None, window=security.LMON_WINDOW):
-        self.flash = flash or RamFlash(1024, 3)
-        self.store = Store(self.flash)
-        self.hw = _Hw()
-        self.cfg = {"serial": "MM42"}
-        self.aca = fx.ACA
-        self.boots = 2
-        self.store_recovered = False
-        self.sec = fx.make(self.store, window)[0]
-        self.al = al.Application(self)
+class _Meter(fx.Stack):
+    """The meter's DSAP-0 wiring over a real Store on RAM NOR flash; send() enters at the AL."""
 
     def send(self, lsdu, ecc):
         ctx = _Ctx(ecc)
@@ -357,7 +325,7 @@ class TestMeterWiring(unittest.TestCase):
         from clock import Clock
         from hw import Hardware
 
-        hw = Hardware("t", clock=Clock(), flash=flash, rtc=_Rtc())
+        hw = Hardware("t", clock=Clock(), flash=flash, rtc=fx.Rtc(fx.T_NOW))
         cfg = config.load(overrides={"aca": fx.ACA.hex(), "seed": 1})
         return app.Meter(hw, cfg), cfg
 
