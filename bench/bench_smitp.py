@@ -42,9 +42,9 @@ WINDOWS = (32, 1)
 EXTRAS = (0, 2048)
 
 
-def run(*args):
+def run(*args, prefix=()):
     p = subprocess.run(
-        [micropython_exe(), "-X", "heapsize=8M", MP, *map(str, args)],
+        [*prefix, micropython_exe(), "-X", "heapsize=8M", MP, *map(str, args)],
         env=mp_env(),
         cwd=ROOT,
         capture_output=True,
@@ -103,17 +103,8 @@ def instructions(tmp):
             d = os.path.join(tmp, "cg_%s_%d" % (case, ex))
             os.mkdir(d)
             out = os.path.join(d, "cg.out")
-            p = subprocess.run(
-                ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out]
-                + [micropython_exe(), "-X", "heapsize=8M", MP, "instr", d, case, str(n), str(ex)],
-                env=mp_env(),
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-                timeout=900,
-            )
-            if p.returncode != 0:
-                raise SystemExit(p.stdout + p.stderr)
+            cg = ("valgrind", "--tool=callgrind", "--callgrind-out-file=" + out)
+            run("instr", d, case, n, ex, prefix=cg)
             with open(out) as f:
                 total.append(int(re.search(r"(?:summary|totals):\s+(\d+)", f.read()).group(1)))
         print("%-24s %10.0f" % (case, (total[1] - total[0]) / n))

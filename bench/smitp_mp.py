@@ -166,40 +166,11 @@ def heap(state_dir, case, n):
     _heap(case, _stack(state_dir, window), make, n)
 
 
-class FastNor:
-    """RAM NOR flash with the extended block protocol (AND on program, 0xFF on erase)."""
-
-    def __init__(self, bs, nb):
-        self.bs = bs
-        self.nb = nb
-        self.mem = bytearray(b"\xff" * (bs * nb))
-
-    def readblocks(self, block, buf, offset=0):
-        a = block * self.bs + offset
-        buf[:] = self.mem[a : a + len(buf)]
-
-    def writeblocks(self, block, buf, offset=0):
-        a = block * self.bs + offset
-        m = self.mem
-        for i in range(len(buf)):
-            m[a + i] &= buf[i]
-
-    def ioctl(self, op, arg):
-        if op == 4:
-            return self.nb
-        if op == 5:
-            return self.bs
-        if op == 6:
-            a = arg * self.bs
-            self.mem[a : a + self.bs] = b"\xff" * self.bs
-            return 0
-        return None
-
-
 def wear(bs, nb, extra, messages, window):
+    from selftest import RamFlash
     from store import Store
 
-    s = Store(FastNor(bs, nb))
+    s = Store(RamFlash(bs, nb))
     s.put(storekeys.BOOT_COUNT, b"\x00\x00\x00\x01")
     s.put(storekeys.TCT, b"\xff")
     k = 0x7000  # bench-only keys, outside the registry's range in use

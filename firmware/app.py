@@ -35,6 +35,7 @@ class Meter:
         self._hk = asyncio.Event()
         self.wallclock = WallClock(hw.rtc, hw.clock)
         self.model = Model(self, self.store, legal.checksum(crc32))
+        self.metering = self.model.metering  # the metering code (later) writes measurements here
         self.bnode = BNodeLink(getattr(hw, "bnode", None))
         # DT of sealed answers comes from the one wall clock every feature uses
         self.sec = Security(

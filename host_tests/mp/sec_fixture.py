@@ -46,7 +46,7 @@ def request(attr, data, mon, ecc, dt=b"\x00" * 8, kw=K_WRITE, kr=K_READ, aca=ACA
     return bytes((attr,)) + enc
 
 
-class _Relay:
+class Relay:
     def state(self):
         return True
 
@@ -54,7 +54,7 @@ class _Relay:
         return False
 
 
-class _Rtc:
+class Rtc:
     """RTC contract (`seconds()`); `now()` for register getters that still use it."""
 
     def __init__(self, t):
@@ -67,10 +67,12 @@ class _Rtc:
         return self.t
 
 
-class _Hw:
+class Hw:
+    name = "test"
+
     def __init__(self, t):
-        self.relay = _Relay()
-        self.rtc = _Rtc(t)
+        self.relay = Relay()
+        self.rtc = Rtc(t)
 
 
 class Stack:
@@ -79,14 +81,16 @@ class Stack:
     object like a Meter. exchange(frame) feeds one request frame and returns the answer frame."""
 
     def __init__(self, flash=None, window=security.LMON_WINDOW, t=T_NOW):
+        from datamodel.model import Model
         from mac.link import Mac
         from selftest import RamFlash
         from smitp import al
         from store import Store
+        from wallclock import WallClock
 
         self.flash = flash if flash is not None else RamFlash(1024, 3)
         self.store = Store(self.flash)
-        self.hw = _Hw(t)
+        self.hw = Hw(t)
         self.cfg = {"serial": "MM42"}
         self.aca = ACA
         self.boots = 2
@@ -94,6 +98,9 @@ class Stack:
         self.sec = security.Security(
             self.store, ACA, (K_WRITE, K_READ), self.hw.rtc.seconds, window
         )
+        self.wallclock = WallClock(self.hw.rtc)
+        self.bnode = None
+        self.model = Model(self, self.store)
         self.al = al.Application(self)
         self.mac = Mac(ACA, rng=lambda bits: 0, app=self.al.handle, config={"dup_ms": 0})
         self.t_ms = 0

@@ -799,3 +799,28 @@ class TestLegal(Case):
         want = binascii.crc32(blob) & 0xFFFFFFFF
         self.assertEqual(self.read(0x0701)[1:], struct.pack(">I", want))
         self.assertEqual(self.read(0x0700)[1:], legal.SW_ID)
+
+
+class TestStoreFailure(Case):
+    NAME = "al_storefail"
+
+    def test_a_refused_flash_write_is_nack_11_and_changes_nothing(self):
+        store = self.m.store
+        real = store.put
+        armed = [False]
+
+        def put(key, value):
+            if armed[0] and key >= 0x100:  # data-model keys only: LMON still persists
+                raise OSError(5)
+            return real(key, value)
+
+        store.put = put
+        s = self.snap()
+        armed[0] = True
+        self.assertEqual(self.write(0x0302, b"\x21"), b"\xf5\x0b")
+        self.assertEqual(self.cmd(0x09), b"\xf5\x0b")
+        self.assertEqual(self.cmd(0x07), b"\xf5\x0b")  # event_log_clear
+        armed[0] = False
+        self.assertSame(self.snap(), s)
+        self.assertEqual(self.m.al.stats["store_err"], 3)
+        self.assertEqual(self.write(0x0302, b"\x21"), b"\xf3")

@@ -8,41 +8,12 @@ import micropython
 import sec_fixture as fx
 import storekeys
 from datamodel import live, registers
-from datamodel.model import Model
 from selftest import RamFlash
-from smitp import al, crypto, security, tmac
+from smitp import crypto, security, tmac
 from store import Store
-from wallclock import WallClock
 
 READ = 102
 STATUS = b"\x00\x3f"
-
-
-class _Relay:
-    def state(self):
-        return True
-
-    def fault(self):
-        return False
-
-
-class _Rtc:
-    def now(self):
-        return fx.T_NOW
-
-    def seconds(self):
-        return fx.T_NOW
-
-
-class _Hw:
-    name = "test"
-    relay = _Relay()
-    rtc = _Rtc()
-
-
-class _Mac:
-    tct = 0xFF
-    sca = None
 
 
 class _Ctx:
@@ -56,23 +27,13 @@ class _Ctx:
         self.slots = 0
 
 
-class _Meter:
-    """What al.Application and the register getters read, over a real Store on RAM NOR flash."""
+def _value(m, row):
+    """Every readable register's bytes (the key registers have none)."""
+    return bytes(m.model.read(row)) if row[4] & (registers.CLEAR_R | registers.KEY_R) else b""
 
-    def __init__(self, flash=None, window=security.LMON_WINDOW):
-        self.flash = flash or RamFlash(1024, 3)
-        self.store = Store(self.flash)
-        self.hw = _Hw()
-        self.cfg = {"serial": "MM42"}
-        self.aca = fx.ACA
-        self.boots = 2
-        self.store_recovered = False
-        self.sec = fx.make(self.store, window)[0]
-        self.wallclock = WallClock(_Rtc())
-        self.mac = _Mac()
-        self.bnode = None
-        self.model = Model(self, self.store)
-        self.al = al.Application(self)
+
+class _Meter(fx.Stack):
+    """The meter's DSAP-0 wiring over a real Store on RAM NOR flash; send() enters at the AL."""
 
     def send(self, lsdu, ecc):
         ctx = _Ctx(ecc)
@@ -82,11 +43,6 @@ class _Meter:
     def snapshot(self):
         regs = tuple(_value(self, row) for row in registers.TABLE)
         return bytes(self.flash.mem), self.sec.lmon, regs, self.al.stats["read"]
-
-
-def _value(m, row):
-    """Every readable register's bytes (the key registers have none)."""
-    return bytes(m.model.read(row)) if row[4] & (registers.CLEAR_R | registers.KEY_R) else b""
 
 
 def open_answer(lsdu, ecc, mon, kw=fx.K_WRITE, kr=fx.K_READ):
@@ -367,3 +323,33 @@ class TestHeap(unittest.TestCase):
             micropython.heap_unlock()
         self.assertEqual((kind, dup, nack, chl), (security.AUTH, security.ANSWER, "tmac", 2))
         self.assertEqual(sec.lmon, 4)
+
+
+class TestMeterWiring(unittest.TestCase):
+    """app.Meter builds meter.sec from the config keys; they never show in its status."""
+
+    def _meter(self, flash):
+        import app
+        import config
+        from clock import Clock
+        from hw import Hardware
+
+        hw = Hardware("t", clock=Clock(), flash=flash, rtc=fx.Rtc(fx.T_NOW))
+        cfg = config.load(overrides={"aca": fx.ACA.hex(), "seed": 1})
+        return app.Meter(hw, cfg), cfg
+
+    def test_meter_sec_and_status_without_keys(self):
+        flash = RamFlash(4096, 3)
+        m, cfg = self._meter(flash)
+        kw, kr = bytes.fromhex(cfg["key_write"]), bytes.fromhex(cfg["key_read"])
+        sec = m.sec
+        r = sec.open(fx.request(READ, STATUS, 1, 1, kw=kw, kr=kr), 1)
+        self.assertEqual(r.kind, security.AUTH)
+        blob = repr(m.status()) + repr(sec) + repr(m.al.stats) + repr(m.hw) + repr(m.mac.stats)
+        for k in (kw, kr):
+            self.assertNotIn(k.hex(), blob)
+            self.assertNotIn(repr(k)[2:-1], blob)
+        self.assertEqual(m.status()["sec"]["lmon"], 1)
+        # a restart on the same flash: keys from the store, LMON from its ceiling
+        again, _ = self._meter(flash)
+        self.assertEqual(again.sec.lmon, security.LMON_WINDOW)

@@ -104,34 +104,37 @@ def main():
     print("lmon_after: %d" % st.sec.lmon)
     print()
     auth(st, app, "write-ctr", 5, 43, 104, b"\x00\x50\x00\x00\x0e\x10", (243, b""))
-    auth(st, app, "command-ecb", 6, 44, 118, b"", (243, b""))
-    auth(st, app, "ecb-request-ctr-answer", 2, 45, 108, b"", (245, b"\x04"))
+    # ECC 6 / ECC 2 requests can only carry empty DATA (one ECB block); no message of
+    # docs/smitp.md has an empty APDU, so the AL answers a sealed NACK 3 (bad length), which
+    # carries DATA and is therefore sealed in CTR with the same key (ECC 5 / ECC 1).
+    auth(st, app, "command-ecb", 6, 44, 118, b"", (245, b"\x03"))
+    auth(st, app, "ecb-request-ctr-answer", 2, 45, 108, b"", (245, b"\x03"))
     lm = st.sec.lmon
-    out = st.exchange(f1)
     etm = r1[-8:]
-    print("example: nack-auth")
-    print("request_frame: " + h(f1))
-    print("lmon: %d" % lm)
-    print("etm: " + h(etm))
-    crc = tmac.crc32(fx.ACA + b"\x0a" + etm)
-    print("crc32: %08x" % crc)
-    print("m: " + h(tmac.tmac_block(245, fx.ACA, lm, crc)))
-    print("plain: " + h(crypto.ecb_decrypt(fx.K_READ, lsdu_of(out)[2:])))
-    print("answer_lsdu: " + h(lsdu_of(out)))
-    print("answer_frame: " + h(out))
+    nack = ("etm: " + h(etm),)
+    ecb_answer(st, "nack-auth", (), f1, lm, nack, b"\x0a" + etm, 245, 2)
     print()
     nonce = bytes(range(0xA0, 0xB0))
     chl = b"\x70\x12\x34" + nonce
-    f = fx.frame(chl, 0)
+    ecb_answer(
+        st, "challenge", ("request_lsdu: " + h(chl),), fx.frame(chl, 0), lm, (), nonce, 113, 3
+    )
+
+
+def ecb_answer(st, name, head, f, lm, extra, crc_tail, attr, clear):
+    """NACK-auth / CHALLENGE.RESP: `clear` bytes before the ECB block; CRC over ACA | crc_tail."""
     out = st.exchange(f)
-    crc = tmac.crc32(fx.ACA + nonce)
-    print("example: challenge")
-    print("request_lsdu: " + h(chl))
+    crc = tmac.crc32(fx.ACA + crc_tail)
+    print("example: " + name)
+    for line in head:
+        print(line)
     print("request_frame: " + h(f))
     print("lmon: %d" % lm)
+    for line in extra:
+        print(line)
     print("crc32: %08x" % crc)
-    print("m: " + h(tmac.tmac_block(113, fx.ACA, lm, crc)))
-    print("plain: " + h(crypto.ecb_decrypt(fx.K_READ, lsdu_of(out)[3:])))
+    print("m: " + h(tmac.tmac_block(attr, fx.ACA, lm, crc)))
+    print("plain: " + h(crypto.ecb_decrypt(fx.K_READ, lsdu_of(out)[clear:])))
     print("answer_lsdu: " + h(lsdu_of(out)))
     print("answer_frame: " + h(out))
 

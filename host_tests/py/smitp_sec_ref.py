@@ -2,10 +2,17 @@
 `cryptography` package, CRC-32 from zlib. Shares no code with firmware/ (a test helper, not a
 pytest module). The concentrator side: seals requests, opens and verifies answers."""
 
+import os
 import zlib
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.cmac import CMAC
+
+# The example inputs of docs/smitp_security.md §14 (also sec_worker.py's meter).
+ACA = bytes.fromhex("010203040506")
+KW = bytes(range(0x00, 0x10))
+KR = bytes(range(0x10, 0x20))
+WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sec_worker.py")
 
 ATTR_CHL_REQ = 112
 ATTR_CHL_RESP = 113
@@ -22,12 +29,12 @@ def cmac(key, msg):
     return c.finalize()
 
 
-def _ctr(key, iv, data):
+def ctr(key, iv, data):
     e = Cipher(algorithms.AES(key), modes.CTR(iv)).encryptor()
     return e.update(data) + e.finalize()
 
 
-def _ecb(key, block, decrypt=False):
+def ecb(key, block, decrypt=False):
     c = Cipher(algorithms.AES(key), modes.ECB())
     x = c.decryptor() if decrypt else c.encryptor()
     return x.update(block) + x.finalize()
@@ -53,8 +60,8 @@ def seal(ecc, attr, aca, mon, data, dt, kw, kr, answer=False):
     if ecc & 3 == 2:
         if len(plain) != 16:
             raise ValueError("ECB needs exactly 16 bytes")
-        return bytes([attr]) + _ecb(key, plain)
-    return bytes([attr]) + _ctr(key, ctr_iv(aca, mon, answer), plain)
+        return bytes([attr]) + ecb(key, plain)
+    return bytes([attr]) + ctr(key, ctr_iv(aca, mon, answer), plain)
 
 
 def open_sealed(ecc, aca, mon, lsdu, kw, kr, answer=False):
@@ -64,9 +71,9 @@ def open_sealed(ecc, aca, mon, lsdu, kw, kr, answer=False):
     if len(body) < 16:
         raise AuthError("short")
     if ecc & 3 == 2:
-        plain = _ecb(key, body, decrypt=True)
+        plain = ecb(key, body, decrypt=True)
     else:
-        plain = _ctr(key, ctr_iv(aca, mon, answer), body)
+        plain = ctr(key, ctr_iv(aca, mon, answer), body)
     data, dt, t = plain[:-16], plain[-16:-8], plain[-8:]
     if tmac(key, attr, aca, mon, aca + data + dt) != t:
         raise AuthError("tmac")
@@ -78,7 +85,7 @@ def open_nack_auth(aca, request, lsdu, kr):
     if len(lsdu) != 18 or lsdu[0] != ATTR_NACK:
         raise AuthError("not a NACK-auth")
     par1 = lsdu[1]
-    plain = _ecb(kr, bytes(lsdu[2:18]), decrypt=True)
+    plain = ecb(kr, bytes(lsdu[2:18]), decrypt=True)
     lmon = int.from_bytes(plain[:8], "little")
     etm = bytes(request[1:])[-8:]
     if tmac(kr, ATTR_NACK, aca, lmon, aca + bytes([par1]) + etm) != plain[8:]:
@@ -94,7 +101,7 @@ def open_challenge_response(aca, request, lsdu, kr):
     """-> (T, LMON) of a CHALLENGE.RESP to `request`; verifies the TMAC over the nonce."""
     if len(lsdu) != 19 or lsdu[0] != ATTR_CHL_RESP:
         raise AuthError("not a CHALLENGE.RESP")
-    plain = _ecb(kr, bytes(lsdu[3:19]), decrypt=True)
+    plain = ecb(kr, bytes(lsdu[3:19]), decrypt=True)
     lmon = int.from_bytes(plain[:8], "little")
     nonce = bytes(request[3:19])
     if tmac(kr, ATTR_CHL_RESP, aca, lmon, aca + nonce) != plain[8:]:

@@ -17,12 +17,9 @@ import smitp_sec_ref as ref  # noqa: E402
 
 from tools.mpenv import ROOT, micropython_exe, mp_env  # noqa: E402
 
-WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sec_worker.py")
 N = int(os.environ.get("SEC_FUZZ", "10000"))
 SEED = 20261130
-ACA = bytes((1, 2, 3, 4, 5, 6))
-KW = bytes(range(0x00, 0x10))
-KR = bytes(range(0x10, 0x20))
+ACA, KW, KR, WORKER = ref.ACA, ref.KW, ref.KR, ref.WORKER
 AUTH_ATTRS = (102, 104, 106, 108, 110, 114, 116, 118, 122, 130, 140, 142)
 
 

@@ -25,12 +25,9 @@ import smitp_sec_ref as ref  # noqa: E402
 
 from tools.mpenv import ROOT, micropython_exe, mp_env  # noqa: E402
 
-WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sec_worker.py")
 KILLS = int(os.environ.get("SEC_KILLS", "200"))
 SEED = 20261201
-ACA = bytes((1, 2, 3, 4, 5, 6))
-KW = bytes(range(0x00, 0x10))
-KR = bytes(range(0x10, 0x20))
+ACA, KW, KR, WORKER = ref.ACA, ref.KW, ref.KR, ref.WORKER
 
 
 def _req(rng, mon):

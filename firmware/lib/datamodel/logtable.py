@@ -79,18 +79,25 @@ class LogTable:
         slot = self.end % self.capacity
         s = slot * self.recsize
         old = self.end
+        prev = bytes(self.ring[s : s + self.recsize])  # the oldest record, when the ring is full
         self.ring[s : s + self.recsize] = rec
         self.end += 1
         try:
             self._persist(slot // self.per)
-        except Exception:
-            self.end = old  # not durable: not appended
+        except OSError:
+            self.end = old  # not durable: not appended, and the overwritten record comes back
+            self.ring[s : s + self.recsize] = prev
             raise
         return old
 
     def clear(self):
+        old = self.base
         self.base = self.end
-        self._persist(0)
+        try:
+            self._persist(0)
+        except OSError:
+            self.base = old
+            raise
 
     def time_range(self, t0, t1):
         """RNO range (first, end) from the first to the last present record whose TIME (its

@@ -28,6 +28,7 @@ E_VALUE = const(6)
 E_BUSY = const(7)
 E_SEQUENCE = const(8)
 E_BNODE = const(9)
+E_STORE = const(11)
 
 
 def _length_ok(row, v):

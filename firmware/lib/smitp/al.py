@@ -16,6 +16,7 @@ from datamodel.model import (
     E_LENGTH,
     E_NOT_SUPPORTED,
     E_SEQUENCE,
+    E_STORE,
     E_TOO_LONG,
     E_UNKNOWN,
     E_VALUE,
@@ -69,6 +70,7 @@ class Application:
             "auth_refused": 0,
             "bcast_ignored": 0,
             "no_poll": 0,
+            "store_err": 0,
         }
         self.on_change = None  # called after every executed state-changing message
         self._out = bytearray(_MAX_LSDU)
@@ -146,7 +148,14 @@ class Application:
         h = self._handlers.get(base)
         if h is None:
             return NACK_A, self._nack(E_NOT_SUPPORTED)
-        res = h(apdu, key, lim)
+        try:
+            res = h(apdu, key, lim)
+        except OSError as e:  # the store refused a write (flash fault, full): say so, record it
+            faults = getattr(self.meter, "faults", None)
+            if faults is not None:
+                faults.record(e, "al.store")
+            self.stats["store_err"] += 1
+            res = E_STORE if base not in READ_TYPES else -E_STORE
         if base in READ_TYPES:
             if res < 0:
                 return NACK_A, self._nack(-res)

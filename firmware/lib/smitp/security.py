@@ -7,6 +7,7 @@
     sec.set_key("write" | "read", key16)
     sec.lmon
 
+The Result and the memoryviews in it are reused: they are valid until the next open().
 r.kind is PLAIN (ECC 0, a plain ATTR: the AL handles r.attr / r.apdu in clear), AUTH (a verified
 authenticated request: r.apdu is the decrypted DATA, r.dt its DATE-TIME, r.key "read"/"write"),
 ANSWER (send r.answer with ECC r.ecc_out and do not run the application: NACK-auth,
