@@ -353,3 +353,46 @@ class TestMeterWiring(unittest.TestCase):
         # a restart on the same flash: keys from the store, LMON from its ceiling
         again, _ = self._meter(flash)
         self.assertEqual(again.sec.lmon, security.LMON_WINDOW)
+
+
+class TestPowerCutInLmonRecord(unittest.TestCase):
+    """Power cut at every byte the LMON ceiling write programs or erases (appends and a
+    compaction, window 1 so every request writes): after remount LMON is never below the last
+    MON that open() accepted, the cut request counts as accepted only if its record is whole,
+    and replays of accepted requests are refused."""
+
+    def test_every_cut(self):
+        from test_store import PowerCut, RamFlash
+
+        flash = RamFlash(block_size=256, n_blocks=3)
+        fx.make(Store(flash), window=1)  # provisions the keys
+        reqs = []
+        cuts = 0
+        for mon in range(1, 13):  # 256-byte blocks: several of these writes compact
+            snap = flash.snapshot()
+            req = fx.request(READ, STATUS, mon, 1)
+            cut = 0
+            while True:
+                flash.restore(snap)
+                flash.budget = cut
+                s = fx.make(Store(flash), window=1)[0]
+                try:
+                    kind = s.open(req, 1).kind
+                except PowerCut:
+                    kind = None
+                flash.budget = -1
+                after = fx.make(Store(flash), window=1)[0]
+                self.assertGreaterEqual(after.lmon, mon - 1, (mon, cut))
+                if kind == security.AUTH:
+                    self.assertEqual(after.lmon, mon, (mon, cut))
+                for old in reqs:
+                    self.assertEqual(after.open(old, 1).reason, "tmac", (mon, cut))
+                if kind == security.AUTH:
+                    break
+                cuts += 1
+                cut += 1
+            reqs.append(req)
+        self.assertGreater(cuts, 12 * 32)  # every byte of every 32-byte record, and more
+        self.assertGreaterEqual(
+            Store(flash).stats()["generation"], 3
+        )  # compactions were cut  # every byte of every record, more for compactions
