@@ -350,6 +350,7 @@ NACK_NAMES = {
     8: "sequence",
     9: "B-Node absent",
     10: "authentication",
+    11: "not stored",
 }
 
 SEL_RNO, SEL_TIME = 0, 1

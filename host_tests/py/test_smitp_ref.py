@@ -207,3 +207,61 @@ def test_register_table_from_markdown_and_values():
     assert encode_value(sn, "MM1") == b"MM1" + b" " * 13
     assert decode_value(sn, b"MM1" + b" " * 13) == "MM1"
     assert encode_value(sn, "hex:00ff") == b"\x00\xff"
+
+
+def _meter_answer(req, attr, data, ecc, mon=None):
+    """A sealed answer as docs/smitp_security.md describes it (meter's direction)."""
+    dt = ref.dt_encode(900000000)
+    return ref.seal(KEYS, ecc, attr, data, dt, ACA, req.mon if mon is None else mon, answer=True)
+
+
+def test_master_moves_lmon_only_on_a_verified_answer():
+    m = ref.Master(ACA, KEYS, lmon=7, seconds=lambda: 900000000)
+    req = m.request(ref.READ_REQ, ref.read_req(0x3F), ref.ECC_CTR_READ)
+    assert req.mon == 8 and req.attr == 102
+    with pytest.raises(ref.AuthError):  # sealed with another MON
+        m.reply(req, _meter_answer(req, 103, b"\x00" * 8, 1, mon=9), 1)
+    with pytest.raises(ref.SmitpError):  # another ECC than the request's
+        m.reply(req, _meter_answer(req, 103, b"\x00" * 8, 5), 5)
+    with pytest.raises(ref.SmitpError):  # an ATTR that does not answer READ
+        m.reply(req, _meter_answer(req, 107, b"\x00" * 8, 1), 1)
+    assert m.lmon == 7
+    rep = m.reply(req, _meter_answer(req, 103, b"\x00" * 7 + b"\x10", 1), 1)
+    assert rep.fields["value"] == b"\x00" * 7 + b"\x10" and m.lmon == 8
+    nack = m.request(ref.WRITE_REQ, ref.write_req(0x0303, b"\x37"), ref.ECC_CTR_WRITE)
+    rep = m.reply(nack, _meter_answer(nack, ref.NACK_A_AUTH, b"\x06", 5), 5)
+    assert rep.nack == 6 and rep.authenticated and m.lmon == 9  # a sealed NACK moves LMON
+
+
+def test_master_ecb_request_answered_in_ctr_with_the_same_key_only():
+    m = ref.Master(ACA, KEYS, lmon=0)
+    req = m.request(ref.COMMAND_REQ, b"", ref.ECC_ECB_WRITE)
+    assert len(req.lsdu) == 17
+    with pytest.raises(ref.SmitpError):  # CTR with the read key
+        m.reply(req, _meter_answer(req, ref.NACK_A_AUTH, b"\x03", 1), 1)
+    rep = m.reply(req, _meter_answer(req, ref.NACK_A_AUTH, b"\x03", 5), 5)
+    assert rep.nack == 3 and m.lmon == 1
+
+
+def test_master_adopts_only_a_verified_nack_auth_and_challenge():
+    m = ref.Master(ACA, KEYS, lmon=3)
+    req = m.request(ref.READ_REQ, ref.read_req(0x3F), ref.ECC_CTR_READ)
+    forged = ref.nack_auth(ref.Keys(KEYS.write, b"\x55" * 16), ACA, 99, req.lsdu)
+    with pytest.raises(ref.AuthError):
+        m.reply(req, forged, ref.ECC_ECB_READ)
+    other = m.request(ref.READ_REQ, ref.read_req(0x40), ref.ECC_CTR_READ)
+    with pytest.raises(ref.AuthError):  # a genuine NACK-auth, but for another request (Etm*)
+        m.reply(req, ref.nack_auth(KEYS, ACA, 99, other.lsdu), ref.ECC_ECB_READ)
+    assert m.lmon == 3
+    rep = m.reply(req, ref.nack_auth(KEYS, ACA, 99, req.lsdu), ref.ECC_ECB_READ)
+    assert rep.nack == ref.NACK_AUTH and rep.lmon == 99 and m.lmon == 99
+    ch = m.challenge()
+    t, n = ch.nonce[:2], ch.nonce[2:]
+    assert ch.lsdu == bytes([112]) + t + n and len(n) == 16
+    with pytest.raises(ref.AuthError):  # an old answer for another N
+        m.reply(ch, ref.challenge_resp(KEYS, ACA, 5, t, b"\x00" * 16), ref.ECC_ECB_READ)
+    with pytest.raises(ref.SmitpError):  # another tag T
+        m.reply(ch, ref.challenge_resp(KEYS, ACA, 5, b"\xff\xff", n), ref.ECC_ECB_READ)
+    assert m.lmon == 99
+    assert m.reply(ch, ref.challenge_resp(KEYS, ACA, 5, t, n), ref.ECC_ECB_READ).lmon == 5
+    assert m.lmon == 5  # the meter's word wins, even backwards: it is what it will accept

@@ -236,3 +236,26 @@ def test_examples_found_in_every_doc_present():
     for path in DOCS:
         if path.exists():
             assert ref.parse_examples(path.read_text()), f"no worked example found in {path.name}"
+
+
+def _doc_table(text, first_col):
+    from tools.dcu_registers import _md_tables
+
+    for header, rows in _md_tables(text):
+        if header and header[0] == first_col:
+            return header, rows
+    raise AssertionError(f"no table with a first column {first_col!r}")
+
+
+def test_nack_codes_and_command_codes_match_the_doc():
+    """smitp_ref's PAR1 names and COMMAND codes are the tables of docs/smitp.md §2 and §5.12."""
+    text = (ROOT / "docs" / "smitp.md").read_text()
+    _, rows = _doc_table(text, "par1")
+    assert {int(r[0]): r[1] for r in rows} == ref.NACK_NAMES
+    _, rows = _doc_table(text, "code")
+    doc = {r[1]: int(r[0], 16) for r in rows}
+    assert doc == ref.COMMANDS
+    for r in rows:  # the argument layouts: TIME(4) -> u32, DELTA(i32) -> i32, '–' -> none
+        fmt = ref.COMMAND_ARGS.get(int(r[0], 16))
+        assert (fmt == ">I") == r[2].startswith("TIME(4)"), r
+        assert (fmt == ">i") == ("i32" in r[2]), r
