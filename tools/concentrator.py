@@ -1,6 +1,7 @@
-"""Concentrator (DCU, master side): network discovery, route table and status reading.
+"""Concentrator (DCU, master side): discovery, route table, and SMITP requests to meters.
 
-Uses only tools/mm_frame.py (our independent codec) — never firmware/lib/mac.
+Uses only tools/mm_frame.py and tools/smitp_ref.py (our independent codecs) — never
+firmware/lib. The command line, key file, state file and LMON rules are in docs/concentrator.md.
 
 Discovery (facts §4 "Demo DCU discovery", details in docs/simulation.md):
  1. TCT_SET 0xFF broadcast twice (S, no answer): every direct neighbour may answer again.
@@ -13,9 +14,11 @@ Discovery (facts §4 "Demo DCU discovery", details in docs/simulation.md):
  4. READ.REQ status word (ATTR 2, object 00 3F, plain) to every node; "no answer" is reported.
 Every request is retried `retries` times on timeout, with a new exchange tag each time.
 
-Attach to the medium as its master node, or directly to one meter's TCP link:
+Application layer: MeterSession (plain and authenticated READ/WRITE/READTAB/WRITETAB/GETTAB/
+SETTAB/COMMAND, CHALLENGE, time sync, key change), LMON per meter in a State file.
+
     python tools/concentrator.py --medium 127.0.0.1:7000 --out out.json --png map.png
-    python tools/concentrator.py --direct 127.0.0.1:7100
+    python tools/concentrator.py --direct 127.0.0.1:7100 --auth keys.json status
 """
 
 from __future__ import annotations
