@@ -1009,8 +1009,11 @@ def main(argv=None):
     results, failed = {}, 0
     try:
         if a.cmd == "discover":
-            _c, res = _discover_cli(a, link, aca)
+            c, res = _discover_cli(a, link, aca)
             results = res
+            state = State(a.state)
+            for n in c.nodes.values():  # later commands find the meters without a discovery
+                state.set_route(n.aca, n.path)
         else:
             state = State(a.state)
             c = Concentrator(link, aca, build_options(a))

@@ -278,3 +278,38 @@ def test_sim_network_cli_through_the_medium(tmp_path, capsys):
     assert all(state.lmon(n.aca) == 1 for n in meters)
     assert max(len(state.route(n.aca)) for n in meters) == 3  # M4 through M1, M2, M3
     assert meter_keys(3, meters[0].aca) != meter_keys(3, meters[1].aca)
+
+
+def test_direct_cli_every_subcommand(direct_meter, tmp_path, capsys):
+    kf = tmp_path / "keys.json"
+    kf.write_text(json.dumps(KEYFILE))
+    base = ["--direct", f"127.0.0.1:{direct_meter}", "--state", str(tmp_path / "s.json")]
+    auth = base + ["--auth", str(kf), "--json"]
+
+    def run(args, rc=0):
+        assert dcu.main(args) == rc, args
+        return json.loads(capsys.readouterr().out)[ACA.hex()]
+
+    assert run(auth + ["write", "owner_id", "CUSTOMER 7"])["written"] == "owner_id"
+    assert run(auth + ["write", "0x0301", "240"])["written"] == "nominal_voltage_v"
+    got = run(base + ["--json", "read", "owner_id", "nominal_voltage_v", "clock"])["values"]
+    assert [v["value"] for v in got[:2]] == ["CUSTOMER 7", 240]
+    assert got[2]["reg"] == "clock" and got[2]["value"]["time"].endswith("Z")
+    out = run(auth + ["write", "nominal_frequency_hz", "55"], rc=1)  # rule: 50 or 60
+    assert "NACK 6" in out["error"]
+    recs = ["00000001", "00070002", "00150001"]
+    assert run(auth + ["writetab", "weekly_tariff"] + recs)["records_written"] == 3
+    tab = run(base + ["--json", "readtab", "weekly_tariff"])
+    assert tab["records"] == recs and tab["end"] == 3
+    part = run(base + ["--json", "readtab", "weekly_tariff", "--from", "1", "--to", "1"])
+    assert part["records"] == recs[1:2]
+    assert run(auth + ["settab", "2", "status_word", "nominal_voltage_v"])["tab"] == 2
+    vals = bytes.fromhex(run(base + ["--json", "gettab", "2"])["values"])
+    assert len(vals) == 8 + 2 and vals[-2:] == (240).to_bytes(2, "big")  # status word, voltage
+    assert run(auth + ["command", "relay_disconnect"])["command"] == "relay_disconnect"
+    assert "relay_open" in run(auth + ["status"])["flags"]
+    step = run(auth + ["time-sync", "--time", "2030-01-01T00:00:00Z"])
+    assert step["time"] == 10958 * 86400 and step["step_s"] > 0
+    assert "clock_synced" in run(auth + ["status"])["flags"]
+    assert run(auth + ["command", "clock_adjust", "-30"])["command"] == "clock_adjust"
+    assert "NACK 2" in run(base + ["--json", "command", "relay_reconnect"], rc=1)["error"]
