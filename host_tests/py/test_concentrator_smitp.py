@@ -313,3 +313,29 @@ def test_direct_cli_every_subcommand(direct_meter, tmp_path, capsys):
     assert "clock_synced" in run(auth + ["status"])["flags"]
     assert run(auth + ["command", "clock_adjust", "-30"])["command"] == "clock_adjust"
     assert "NACK 2" in run(base + ["--json", "command", "relay_reconnect"], rc=1)["error"]
+
+
+def test_sim_lossy_links_authenticated_retries_get_the_cached_answer(tmp_path):
+    """30 % of the frames lost: a retry resends the same LSDU with a new exchange tag; when the
+    meter had answered (the answer was lost) it sends its cached answer again, so every
+    authenticated exchange still completes and LMON stays in step (no NACK-auth needed)."""
+    from tools import topology as topogen
+
+    topo = Topology(topogen.star(2, drop=0.3))
+    cfg = {"key_write": KEY_W.hex(), "key_read": KEY_R.hex()}
+    with Section(topo, tmp_path, seed=5, meter_cfg=cfg) as sec:
+        link = sec.master_link()
+        try:
+            c = dcu.Concentrator(link, topo.master().aca, dcu.Options(retries=10, empty_rounds=4))
+            c.discover()
+            assert len(c.nodes) == 2
+            for node in c.nodes.values():
+                s = dcu.MeterSession(c, node.aca, node.path, KEYS, State(None))
+                for i in range(6):
+                    s.write("display_scroll_s", bytes([10 + i]))
+                    assert s.read("display_scroll_s", ref.ECC_CTR_READ) == bytes([10 + i])
+                assert s.lmon == 12 and s.resyncs == 0
+        finally:
+            link.close()
+        med = sec.finish()
+    assert med["lost_drop"] > 0 and c.stats.retries > 0
