@@ -744,16 +744,28 @@ def run_command(a, s: MeterSession) -> dict:
         return {"values": [_reg_out(s, r, s.read(r, _ecc(a, False))) for r in a.regs]}
     if cmd == "write":
         r = s.regs.find(a.reg)
-        s.write(a.reg, encode_value(r, a.value, s.regs), _ecc(a, True))
-        return {"written": r.name}
+        at = parse_time(a.at) if a.at else None
+        s.write(a.reg, encode_value(r, a.value, s.regs), _ecc(a, True), at)
+        return {"written": r.name} if at is None else {"scheduled": r.name, "at": at}
+    if cmd == "reset":
+        if a.target == "all":
+            s.reset(ecc=_ecc(a, True))
+        elif a.target.startswith("group:"):
+            s.reset(group=int(a.target[6:], 0), ecc=_ecc(a, True))
+        else:
+            s.reset(a.target, ecc=_ecc(a, True))
+        return {"reset": a.target}
     if cmd == "readtab":
         sel = ref.SEL_TIME if a.by_time else (ref.SEL_RNO if a.to is not None else None)
         to = 0xFFFFFFFF if a.to is None else a.to
+        if a.locate:
+            return s.buff_select(a.reg, sel or ref.SEL_RNO, a.frm, to, _ecc(a, False))
         got = s.readtab(a.reg, a.frm, _ecc(a, False), sel, a.frm, to)
         return dict(got, records=[x.hex() for x in got["records"]])
     if cmd == "writetab":
-        n = s.writetab(a.reg, [bytes.fromhex(x) for x in a.records], _ecc(a, True))
-        return {"records_written": n}
+        at = parse_time(a.at) if a.at else None
+        n = s.writetab(a.reg, [bytes.fromhex(x) for x in a.records], _ecc(a, True), at)
+        return {"records_written": n} if at is None else {"records_scheduled": n, "at": at}
     if cmd == "gettab":
         return {"tab": a.tab, "values": s.gettab(a.tab, _ecc(a, False)).hex()}
     if cmd == "settab":
@@ -816,14 +828,19 @@ def build_parser():
     p = sub.add_parser("write", help="WRITE one register (value by type, or hex:...)")
     p.add_argument("reg")
     p.add_argument("value")
+    p.add_argument("--at", help="SETIC: activate at this time (seconds since 2000 or ISO)")
+    p = sub.add_parser("reset", help="RESETTAB: REG, group:0xGG or all to the defaults")
+    p.add_argument("target")
     p = sub.add_parser("readtab", help="read a table (READTAB, or READTAB-sel with --to)")
     p.add_argument("reg")
     p.add_argument("--from", dest="frm", type=int, default=0, help="first RNO (or TIME)")
     p.add_argument("--to", type=int, default=None, help="last RNO (or TIME): selective read")
     p.add_argument("--by-time", action="store_true", help="--from/--to are TIMEs")
+    p.add_argument("--locate", action="store_true", help="BUFF_SELECT: the range, no records")
     p = sub.add_parser("writetab", help="program a parameter table (records in hex)")
     p.add_argument("reg")
     p.add_argument("records", nargs="+")
+    p.add_argument("--at", help="WRITETABIC: activate at this time (seconds since 2000 or ISO)")
     p = sub.add_parser("gettab", help="read custom table TAB (1..4)")
     p.add_argument("tab", type=int)
     p = sub.add_parser("settab", help="define custom table TAB as a list of registers")

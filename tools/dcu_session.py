@@ -87,9 +87,26 @@ class MeterSession:
         r = self.regs.find(reg)
         return self.call(ref.READ_REQ, ref.read_req(r.id), ecc).fields["value"]
 
-    def write(self, reg, value: bytes, ecc=ref.ECC_CTR_WRITE):
+    def write(self, reg, value: bytes, ecc=ref.ECC_CTR_WRITE, at=None):
+        """WRITE now, or SETIC: the meter activates the value at TIME `at` (seconds since 2000)."""
         r = self.regs.find(reg)
-        self.call(ref.WRITE_REQ, ref.write_req(r.id, value), ecc)
+        if at is None:
+            self.call(ref.WRITE_REQ, ref.write_req(r.id, value), ecc)
+        else:
+            self.call(ref.SETIC_REQ, ref.setic_req(at, r.id, value), ecc)
+
+    def reset(self, reg=None, group=None, ecc=ref.ECC_CTR_WRITE):
+        """RESETTAB: one register/table to its default, a whole group (0x00..0xFE), or all."""
+        if reg is not None:
+            obj = self.regs.find(reg).id
+        else:
+            obj = 0xFFFF if group is None else (group << 8) | 0xFF
+        self.call(ref.RESETTAB_REQ, ref.resettab_req(obj), ecc)
+
+    def buff_select(self, reg, sel, frm, to, ecc=0):
+        """BUFF_SELECT: the RNO range and record size of a selection, without the records."""
+        r = self.regs.find(reg)
+        return self.call(ref.BUFF_SELECT_REQ, ref.buff_select_req(r.id, sel, frm, to), ecc).fields
 
     def status(self, ecc=0):
         word = self.read("status_word", ecc)
@@ -115,18 +132,23 @@ class MeterSession:
             else:  # continue a selection by record number (docs/smitp.md §4)
                 sel, frm, to = ref.SEL_RNO, nxt, f["end"] - 1
 
-    def writetab(self, reg, records, ecc=ref.ECC_CTR_WRITE):
-        """Program a parameter table: blocks of as many records as fit, LAST on the final one."""
+    def writetab(self, reg, records, ecc=ref.ECC_CTR_WRITE, at=None):
+        """Program a parameter table: blocks of as many records as fit, LAST on the final one
+        (WRITETABIC when `at` is given: the table is activated at that TIME)."""
         r = self.regs.find(reg)
         records = [bytes(x) for x in records]
-        room = (ref.AUTH_DATA_MAX if ecc else ref.LSDU_MAX - 1) - 4
+        room = (ref.AUTH_DATA_MAX if ecc else ref.LSDU_MAX - 1) - (4 if at is None else 8)
         size = len(records[0]) if records else 1
         per = max(1, room // size)
         start = 0
         while True:
             block = records[start : start + per]
             last = start + len(block) >= len(records)
-            self.call(ref.WRITETAB_REQ, ref.writetab_req(r.id, start, last, block), ecc)
+            if at is None:
+                self.call(ref.WRITETAB_REQ, ref.writetab_req(r.id, start, last, block), ecc)
+            else:
+                apdu = ref.writetabic_req(at, r.id, start, last, block)
+                self.call(ref.WRITETABIC_REQ, apdu, ecc)
             if last:
                 return len(records)
             start += len(block)

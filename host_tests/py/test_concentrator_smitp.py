@@ -313,6 +313,24 @@ def test_direct_cli_every_subcommand(direct_meter, tmp_path, capsys):
     assert "clock_synced" in run(auth + ["status"])["flags"]
     assert run(auth + ["command", "clock_adjust", "-30"])["command"] == "clock_adjust"
     assert "NACK 2" in run(base + ["--json", "command", "relay_reconnect"], rc=1)["error"]
+    # deferred writes (SETIC, WRITETABIC), their cancel, RESETTAB, BUFF_SELECT
+    later = "2031-01-01T00:00:00Z"
+    assert run(auth + ["write", "max_current_a", "80", "--at", later])["scheduled"]
+    pend = run(base + ["--json", "read", "pending_activation"])["values"][0]["hex"]
+    assert pend == "0302" + (11323 * 86400).to_bytes(4, "big").hex()
+    assert (
+        "NACK 7"
+        in run(auth + ["writetab", "public_holidays", "0c190002", "--at", later], 1)["error"]
+    )
+    assert run(auth + ["command", "ic_cancel"])["command"] == "ic_cancel"
+    assert run(auth + ["writetab", "public_holidays", "0c190002", "--at", later])["at"]
+    assert run(auth + ["command", "ic_cancel"])
+    assert run(auth + ["reset", "nominal_voltage_v"])["reset"] == "nominal_voltage_v"
+    assert run(base + ["--json", "read", "nominal_voltage_v"])["values"][0]["value"] == 230
+    assert run(auth + ["reset", "group:0x09"])["reset"] == "group:0x09"
+    assert run(base + ["--json", "readtab", "weekly_tariff"])["records"] == ["00000001"]
+    loc = run(base + ["--json", "readtab", "weekly_tariff", "--locate"])
+    assert (loc["first"], loc["end"], loc["recsize"]) == (0, 1, 4)
 
 
 def test_sim_lossy_links_authenticated_retries_get_the_cached_answer(tmp_path):
