@@ -819,6 +819,9 @@ def build_parser():
     ap.add_argument("--auth", metavar="KEYFILE", help="authenticate with the keys in this file")
     ap.add_argument("--ecc", type=int, choices=ref.VALID_ECC, help="override the ECC")
     ap.add_argument("--state", default=str(DEFAULT_STATE), help="LMON/route state file")
+    ap.add_argument(
+        "--bnode", action="store_true", help="RB3: for the meter's B-Node (ACK/NACK B-node)"
+    )
     add_arguments(ap)
     sub = ap.add_subparsers(dest="cmd", metavar="COMMAND")
     sub.add_parser("discover", help="find every meter and read its status word (default)")
@@ -889,7 +892,8 @@ def main(argv=None):
             regs = RegisterTable.load()
             for m, route in _targets(a, c, state):
                 k = keys.for_meter(m) if keys else None
-                s = MeterSession(c, m, route, k, state, regs=regs)
+                disc = mm.DISC_RB3 if a.bnode else mm.DISC_RA7
+                s = MeterSession(c, m, route, k, state, disc=disc, regs=regs)
                 try:
                     out = run_command(a, s)
                 except (NoAnswer, Refused, ref.SmitpError, KeyError, ValueError) as e:

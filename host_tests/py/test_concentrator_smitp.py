@@ -168,6 +168,11 @@ def test_direct_status_replay_challenge(direct_meter):
         replay_refused_then_challenge(s)
         stale_counter_recovers_by_nack_auth(s)
         tariff_table_and_clock(s)
+        # RB3: the same meter's B-Node data, answered with ACK B-node (241 authenticated)
+        b = dcu.MeterSession(s.conc, ACA, [], KEYS, s.state, disc=mm.DISC_RB3)
+        msg = s.regs.find("bnode_message")
+        rep = b.call(ref.WRITE_REQ, ref.write_req(msg.id, b"Hi".ljust(msg.size)), 5)
+        assert (rep.attr, rep.code) == (ref.ACK_B_AUTH, ref.ACK_B)
     finally:
         link.close()
 
@@ -329,6 +334,9 @@ def test_direct_cli_every_subcommand(direct_meter, tmp_path, capsys):
     assert run(base + ["--json", "read", "nominal_voltage_v"])["values"][0]["value"] == 230
     assert run(auth + ["reset", "group:0x09"])["reset"] == "group:0x09"
     assert run(base + ["--json", "readtab", "weekly_tariff"])["records"] == ["00000001"]
+    # RB3: a write for the B-Node is answered with ACK B-node when the (simulated) B-Node took it
+    assert run(auth + ["--bnode", "write", "bnode_message", "Tariff 2"])["written"]
+    assert "NACK 6" in run(auth + ["--bnode", "write", "display_scroll_s", "0"], rc=1)["error"]
     loc = run(base + ["--json", "readtab", "weekly_tariff", "--locate"])
     assert (loc["first"], loc["end"], loc["recsize"]) == (0, 1, 4)
 
