@@ -178,6 +178,7 @@ class Security:
         self._lmon = bytearray(self._ceil)  # big-endian; restarts at the ceiling
         self._mon = bytearray(8)
         self._r = Result()
+        self._rkey = None
         self._w = bytearray(_MAX_LSDU)  # the request, decrypted in place after ATTR
         self._wmv = memoryview(self._w)
         self._w16 = self._wmv[1:17]
@@ -308,6 +309,7 @@ class Security:
         self._req_ecc = ecc
         self._ans_n = 0
         self._write_ok = key is self._kw
+        self._rkey = key  # seal() answers with this key even if set_key() replaced it since
         r.kind = AUTH
         r.reason = "auth"
         self.stats["auth"] += 1
@@ -333,7 +335,7 @@ class Security:
         dlen = len(apdu_out)
         if dlen > _MAX_DATA:
             raise ValueError("answer DATA over 111 bytes")
-        key = self._kw if r.ecc & 4 else self._kr
+        key = self._rkey
         a = self._ans
         a[0] = attr_out
         _copy(a, 1, apdu_out, 0, dlen)
