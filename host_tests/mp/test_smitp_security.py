@@ -216,6 +216,19 @@ class TestKeys(unittest.TestCase):
         with self.assertRaises(ValueError):
             sec.set_key("both", new)
 
+    def test_write_key_change_answered_under_the_old_write_key(self):
+        sec, st = fx.make()
+        new = bytes(range(0x50, 0x60))
+        r = sec.open(fx.request(104, b"\x00\x11" + new, 1, 5), 5)
+        sec.set_key("write", new)
+        out = sec.seal(r, 243, b"")
+        open_answer(bytes(out), 5, 1)  # old K1
+        with self.assertRaises(AssertionError):
+            open_answer(bytes(out), 5, 1, kw=new)
+        self.assertEqual(sec.open(fx.request(104, b"", 2, 6, kw=new), 6).key, "write")
+        again = fx.make(st)[0]  # a restart: the new K1 from the store
+        self.assertEqual(again.open(fx.request(104, b"", 33, 6, kw=new), 6).kind, security.AUTH)
+
     def test_keys_never_readable(self):
         m = _Meter()
         new = bytes(range(0x60, 0x70))
@@ -353,3 +366,46 @@ class TestMeterWiring(unittest.TestCase):
         # a restart on the same flash: keys from the store, LMON from its ceiling
         again, _ = self._meter(flash)
         self.assertEqual(again.sec.lmon, security.LMON_WINDOW)
+
+
+class TestPowerCutInLmonRecord(unittest.TestCase):
+    """Power cut at every byte the LMON ceiling write programs or erases (appends and a
+    compaction, window 1 so every request writes): after remount LMON is never below the last
+    MON that open() accepted, the cut request counts as accepted only if its record is whole,
+    and replays of accepted requests are refused."""
+
+    def test_every_cut(self):
+        from test_store import PowerCut, RamFlash
+
+        flash = RamFlash(block_size=256, n_blocks=3)
+        fx.make(Store(flash), window=1)  # provisions the keys
+        reqs = []
+        cuts = 0
+        for mon in range(1, 13):  # 256-byte blocks: several of these writes compact
+            snap = flash.snapshot()
+            req = fx.request(READ, STATUS, mon, 1)
+            cut = 0
+            while True:
+                flash.restore(snap)
+                flash.budget = cut
+                s = fx.make(Store(flash), window=1)[0]
+                try:
+                    kind = s.open(req, 1).kind
+                except PowerCut:
+                    kind = None
+                flash.budget = -1
+                after = fx.make(Store(flash), window=1)[0]
+                self.assertGreaterEqual(after.lmon, mon - 1, (mon, cut))
+                if kind == security.AUTH:
+                    self.assertEqual(after.lmon, mon, (mon, cut))
+                for old in reqs:
+                    self.assertEqual(after.open(old, 1).reason, "tmac", (mon, cut))
+                if kind == security.AUTH:
+                    break
+                cuts += 1
+                cut += 1
+            reqs.append(req)
+        self.assertGreater(cuts, 12 * 32)  # every byte of every 32-byte record, and more
+        self.assertGreaterEqual(
+            Store(flash).stats()["generation"], 3
+        )  # compactions were cut  # every byte of every record, more for compactions
