@@ -57,11 +57,7 @@ try:
     os.mkdir("build")
 except OSError:
     pass
-path = "build/gen_smitp_examples.bin"
-try:
-    os.remove(path)
-except OSError:
-    pass
+path = "build/gen_smitp_examples_%s.bin" % os.urandom(4).hex()  # never shared by two runs
 rtc = Rtc()
 hw = Hardware("unix_sim", clock=ManualClock(), flash=SimFlash(path, 4096, 8), rtc=rtc,
               relay=LatchingRelay(SimPin("s"), SimPin("r"), 0, None, lambda ms: None))
@@ -171,6 +167,7 @@ out.append({"title": "Full frames: READ status_word, RA6, NOR, tag 1", "ecc": 0,
             "disc": 7, "req": bytes(buf[:n]).hex(), "req_plain": "", "ans": f.hex(),
             "ecc_out": 0, "ans_plain": None, "frame": True,
             "note": "The same READ as 9.1 as whole MAC frames (docs/datalink.md §1)."})
+os.remove(path)
 print(json.dumps(out))
 """
 
