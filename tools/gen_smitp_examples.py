@@ -1,5 +1,5 @@
 # ruff: noqa: E501  (the MicroPython script below keeps one example per line)
-"""Generate the worked examples of docs/smitp.md §8 from the firmware (`make docs`).
+"""Generate the worked examples of docs/smitp.md §9 from the firmware (`make docs`).
 
 A real meter (app.Meter on simulated hardware, fixed clock, the config's default keys) runs under
 Unix MicroPython and answers every example request; this script renders what it sent back.
@@ -18,7 +18,7 @@ from tools.docgen import run_mp, write_or_check  # noqa: E402
 from tools.mpenv import ROOT  # noqa: E402
 
 DOC = ROOT / "docs" / "smitp.md"
-MARK = "## 8. Worked examples"
+MARK = "## 9. Worked examples"
 
 # Runs under MicroPython with MICROPYPATH = firmware/lib, firmware, repo, host_tests/mp.
 _RUN = r"""
@@ -57,11 +57,7 @@ try:
     os.mkdir("build")
 except OSError:
     pass
-path = "build/gen_smitp_examples.bin"
-try:
-    os.remove(path)
-except OSError:
-    pass
+path = "build/gen_smitp_examples_%s.bin" % os.urandom(4).hex()  # never shared by two runs
 rtc = Rtc()
 hw = Hardware("unix_sim", clock=ManualClock(), flash=SimFlash(path, 4096, 8), rtc=rtc,
               relay=LatchingRelay(SimPin("s"), SimPin("r"), 0, None, lambda ms: None))
@@ -170,7 +166,8 @@ while f is None and t < 1000:
 out.append({"title": "Full frames: READ status_word, RA6, NOR, tag 1", "ecc": 0, "mon": None,
             "disc": 7, "req": bytes(buf[:n]).hex(), "req_plain": "", "ans": f.hex(),
             "ecc_out": 0, "ans_plain": None, "frame": True,
-            "note": "The same READ as 8.1 as whole MAC frames (docs/datalink.md §1)."})
+            "note": "The same READ as 9.1 as whole MAC frames (docs/datalink.md §1)."})
+os.remove(path)
 print(json.dumps(out))
 """
 
@@ -207,7 +204,7 @@ def render(exs):
     w("message of §5 has; ECB appears in NACK-auth and CHALLENGE.RESP.")
     w("")
     for i, e in enumerate(exs, 1):
-        title = "8.%d %s" % (i, e["title"])
+        title = "9.%d %s" % (i, e["title"])
         w("### " + title)
         w("")
         w("```")

@@ -54,7 +54,10 @@ class BNodeLink:
             return False
         self.seq = (self.seq + 1) & 0xFF
         self.sent += 1
-        ans = self.port.exchange(self.frame(meter))
+        try:
+            ans = self.port.exchange(self.frame(meter))
+        except OSError:
+            ans = None  # the local link failed: as if no B-Node answered
         ok = ans is not None and len(ans) == 2 and ans[0] == ACK_B and ans[1] == self.seq
         self.present = ans is not None
         if ok:

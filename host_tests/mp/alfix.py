@@ -50,12 +50,13 @@ def _rm(path):
 
 class Bench:
     def __init__(self, name, bnode=True):
-        self.dir = "build/test_" + name
-        try:
-            os.mkdir(self.dir)
-        except OSError:
-            pass
-        _rm(self.dir + "/flash.bin")
+        # a directory of its own, so two test runs at the same time never share a flash file
+        self.dir = "build/test_%s_%s" % (name, os.urandom(4).hex())
+        for d in ("build", self.dir):
+            try:
+                os.mkdir(d)
+            except OSError:
+                pass
         self.rtc = FixedRtc()
         self.clock = ManualClock()
         self.bnode_dev = SimBNode() if bnode else None
@@ -75,6 +76,13 @@ class Bench:
         cfg = config.load(None, {"seed": 1})
         self.meter = Meter(hw, cfg)
         return self.meter
+
+    def close(self):
+        _rm(self.dir + "/flash.bin")
+        try:
+            os.rmdir(self.dir)
+        except OSError:
+            pass
 
     def req(self, lsdu, **kw):
         return self.meter.al.handle(memoryview(bytes(lsdu)), Ctx(**kw))

@@ -43,6 +43,9 @@ class Case(unittest.TestCase):
         self.b = alfix.Bench(self.NAME)
         self.m = self.b.meter
 
+    def tearDown(self):
+        self.b.close()
+
     def req(self, lsdu, **kw):
         out = self.b.req(lsdu, **kw)
         return None if out is None else bytes(out)
@@ -824,3 +827,27 @@ class TestStoreFailure(Case):
         self.assertSame(self.snap(), s)
         self.assertEqual(self.m.al.stats["store_err"], 3)
         self.assertEqual(self.write(0x0302, b"\x21"), b"\xf3")
+
+
+class TestBNodeLink(Case):
+    NAME = "al_bnlink"
+
+    def test_periodic_update_and_a_failing_link(self):
+        dev = self.b.bnode_dev
+        self.m.al.tick()  # due at boot
+        self.assertEqual(dev.updates, 1)
+        self.b.rtc.t += 899
+        self.m.al.tick()
+        self.assertEqual(dev.updates, 1)
+        self.b.rtc.t += 1
+        self.m.al.tick()
+        self.assertEqual(dev.updates, 2)
+        self.assertEqual(self.read(0x1903)[1:], struct.pack(">I", self.b.rtc.t))
+
+        def broken(frame):
+            raise OSError(5)
+
+        dev.exchange = broken
+        a, d = self.auth(104, oid2(registers.BNODE_MESSAGE) + b"z" * 32, disc=9)
+        self.assertEqual((a, d), (239, b"\x09"))
+        self.assertEqual(self.read(0x1900)[1:], b"\x00")

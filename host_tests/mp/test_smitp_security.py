@@ -216,6 +216,19 @@ class TestKeys(unittest.TestCase):
         with self.assertRaises(ValueError):
             sec.set_key("both", new)
 
+    def test_write_key_change_answered_under_the_old_write_key(self):
+        sec, st = fx.make()
+        new = bytes(range(0x50, 0x60))
+        r = sec.open(fx.request(104, b"\x00\x11" + new, 1, 5), 5)
+        sec.set_key("write", new)
+        out = sec.seal(r, 243, b"")
+        open_answer(bytes(out), 5, 1)  # old K1
+        with self.assertRaises(AssertionError):
+            open_answer(bytes(out), 5, 1, kw=new)
+        self.assertEqual(sec.open(fx.request(104, b"", 2, 6, kw=new), 6).key, "write")
+        again = fx.make(st)[0]  # a restart: the new K1 from the store
+        self.assertEqual(again.open(fx.request(104, b"", 33, 6, kw=new), 6).kind, security.AUTH)
+
     def test_keys_never_readable(self):
         m = _Meter()
         new = bytes(range(0x60, 0x70))
