@@ -22,12 +22,11 @@ Figures only, no thresholds.
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from tools.mpenv import ROOT, micropython_exe, mp_env  # noqa: E402
+from bench.bench_crypto import run as run_mp  # noqa: E402
 
 MP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "smitp_mp.py")
 N, ROUNDS = 1000, 5
@@ -44,17 +43,8 @@ EXTRAS = (0, 2048)
 
 
 def run(*args, prefix=()):
-    p = subprocess.run(
-        [*prefix, micropython_exe(), "-X", "heapsize=8M", MP, *map(str, args)],
-        env=mp_env(),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    if p.returncode != 0:
-        raise SystemExit(p.stdout + p.stderr)
-    return [ln.split() for ln in p.stdout.splitlines() if ln]
+    out = run_mp([str(a) for a in args], MP, prefix)
+    return [ln.split() for ln in out.splitlines() if ln]
 
 
 def latency(tmp):
