@@ -16,7 +16,7 @@ SIMARGS ?=
 CONFIG  ?=
 
 .PHONY: help venv venv-dev test test-mp test-py lint format mpy deploy repl sim bench \
-	bench-crypto bench-phy bench-sim clean
+	bench-crypto bench-phy bench-sim bench-smitp docs clean
 
 .DEFAULT_GOAL := help
 
@@ -71,7 +71,7 @@ repl: $(RUN_OK) ## boot a unix_sim meter with a meter> prompt (REPLARGS="--set k
 sim: $(RUN_OK) ## a simulated LV section of METERS meters and the concentrator (SIMARGS=...)
 	$(VPY) tools/sim.py --meters $(METERS) $(SIMARGS)
 
-bench: bench-crypto bench-phy bench-sim ## every benchmark
+bench: bench-crypto bench-phy bench-sim bench-smitp ## every benchmark
 
 bench-crypto: $(DEV_OK) ## crypto benchmark (prints figures)
 	$(VPY) bench/bench_crypto.py
@@ -81,6 +81,13 @@ bench-phy: $(DEV_OK) ## PHY benchmark: BER/FER curves and CPU figures
 
 bench-sim: $(DEV_OK) ## simulated section at 20 and 200 meters: discovery times, frames, maps
 	$(VPY) bench/bench_sim.py
+
+bench-smitp: $(DEV_OK) ## application layer: answer latency, heap and flash wear per exchange
+	$(VPY) bench/bench_smitp.py
+
+docs: $(DEV_OK) ## regenerate docs/datamodel.md and the hex examples of docs/smitp.md
+	$(VPY) tools/gen_datamodel_doc.py
+	$(VPY) tools/gen_smitp_examples.py
 
 clean: ## remove build outputs (not the venv)
 	rm -rf build out

@@ -204,6 +204,9 @@ class TestNoAllocation(unittest.TestCase):
         buf = bytearray(200)
         dst = bytearray(200)
         mv = memoryview(MSG)
+        e = crypto.Ecb(KEY)
+        blk = bytearray(range(16))
+        st = bytearray(4)
         # Warm up (first calls may intern/cache anything lazily).
         c.cmac_into(out, MSG)
         r.ctr_into(dst, CTR_IV, buf)
@@ -217,8 +220,51 @@ class TestNoAllocation(unittest.TestCase):
             r.ctr_into(buf, CTR_IV, buf)
             r.ctr_into(buf, CTR_IV, buf)
             eq = crypto.ct_equal(out, out)
+            r.ctr_inplace(dst, 5, 100, CTR_IV)
+            e.encrypt_into(blk, blk)
+            e.decrypt_into(blk, blk)
+            eq2 = crypto.ct_equal_at(dst, 5, dst, 5, 100)
+            tmac.crc32_start(st)
+            tmac.crc32_update(st, MSG, 3, 40)
+            tmac.crc32_put_be(st, out, 0)
         finally:
             micropython.heap_unlock()
+        self.assertTrue(eq2)
+        self.assertEqual(bytes(blk), bytes(range(16)))
+        self.assertEqual(bytes(out[:4]), tmac.crc32(MSG[3:43]).to_bytes(4, "big"))
         self.assertEqual(h(c.cmac(MSG)), CMAC_VECTORS[3][1])
         self.assertEqual(buf, bytearray(200))
         self.assertTrue(eq)
+
+
+class TestSecurityPrimitives(unittest.TestCase):
+    def test_ecb_object_matches_one_shot_and_fips197(self):
+        e = crypto.Ecb(unhexlify("000102030405060708090a0b0c0d0e0f"))
+        b = bytearray(unhexlify("00112233445566778899aabbccddeeff"))
+        e.encrypt_into(b, b)
+        self.assertEqual(h(b), "69c4e0d86a7b0430d8cdb78070b4c55a")  # FIPS-197 C.1
+        e.decrypt_into(b, b)
+        self.assertEqual(h(b), "00112233445566778899aabbccddeeff")
+
+    def test_ctr_inplace_range(self):
+        r = crypto.Ctr(KEY)
+        buf = bytearray(b"ab" + MSG + b"cd")
+        r.ctr_inplace(buf, 2, 64, CTR_IV)
+        self.assertEqual(bytes(buf[2:66]), CTR_CT)
+        self.assertEqual((bytes(buf[:2]), bytes(buf[66:])), (b"ab", b"cd"))
+        with self.assertRaises(ValueError):
+            r.ctr_inplace(buf, 10, 60, CTR_IV)
+
+    def test_ct_equal_at_and_crc_state(self):
+        a = bytes(range(40))
+        self.assertTrue(crypto.ct_equal_at(a, 8, bytes(range(8, 20)), 0, 12))
+        self.assertFalse(crypto.ct_equal_at(a, 8, bytes(range(9, 21)), 0, 12))
+        with self.assertRaises(ValueError):
+            crypto.ct_equal_at(a, 35, a, 0, 8)
+        st = bytearray(4)
+        out = bytearray(4)
+        tmac.crc32_start(st)
+        tmac.crc32_update(st, b"123456789", 0, 9)
+        tmac.crc32_put_be(st, out, 0)
+        self.assertEqual(h(out), "cbf43926")
+        self.assertEqual(h(tmac.ctr_iv(bytes(6), 1, True)), "000000000000" + "00" * 7 + "018001")
