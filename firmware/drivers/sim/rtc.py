@@ -25,10 +25,6 @@ class SimRtc:
         """Seconds since 2000-01-01 00:00:00 UTC."""
         return int(time.time()) - _EPOCH_2000 + self._offset
 
-    def seconds(self):
-        """Seconds since 2000-01-01 00:00:00 UTC (the RTC interface of the BRIEF)."""
-        return self.now()
-
     def set(self, seconds):
         self._offset = seconds - (int(time.time()) - _EPOCH_2000)
         if self._path:
