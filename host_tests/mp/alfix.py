@@ -1,6 +1,7 @@
 """Test fixture: a real app.Meter on simulated hardware (file flash, settable RTC, relay,
 simulated B-Node), restartable on the same flash, plus request helpers for the AL."""
 
+import asyncio
 import os
 
 import config
@@ -8,6 +9,7 @@ import storekeys
 from app import Meter
 from clock import ManualClock
 from drivers.relay import LatchingRelay
+from drivers.sim.air import airtime_ms
 from drivers.sim.bnode import SimBNode
 from drivers.sim.flash import SimFlash
 from drivers.sim.pin import SimPin
@@ -27,6 +29,13 @@ class FixedRtc:
 
     def set(self, seconds):
         self.t = seconds
+
+
+class AirOnlyPhy:
+    """The tests drive meter.mac directly (on_rx/poll): the MAC only asks the PHY for airtime."""
+
+    def airtime_ms(self, n):
+        return airtime_ms(n)
 
 
 class Ctx:
@@ -67,9 +76,10 @@ class Bench:
         hw = Hardware(
             "unix_sim",
             clock=self.clock,
+            phy=AirOnlyPhy(),
             flash=SimFlash(self.dir + "/flash.bin", 4096, 8),
             rtc=self.rtc,
-            relay=LatchingRelay(SimPin("set"), SimPin("reset"), 0, None, lambda ms: None),
+            relay=LatchingRelay(SimPin("set"), SimPin("reset"), 0, None, self.clock, 0),
         )
         if self.bnode_dev is not None:
             hw.bnode = self.bnode_dev
@@ -85,7 +95,15 @@ class Bench:
             pass
 
     def req(self, lsdu, **kw):
-        return self.meter.al.handle(memoryview(bytes(lsdu)), Ctx(**kw))
+        out = self.meter.al.handle(memoryview(bytes(lsdu)), Ctx(**kw))
+        self.settle()
+        return out
+
+    def settle(self):
+        """Let a commanded relay pulse finish (0 ms pulse, no gap: one pass of the loop)."""
+        relay = self.meter.hw.relay
+        if relay is not None and relay.busy():
+            asyncio.run(relay.settle())
 
     def snapshot(self):
         """The meter's whole state: (store except LMON, data model, clock, LMON). An accepted
