@@ -23,10 +23,10 @@ import sys
 from array import array
 
 import micropython
+from crc import crc8, crc32_ok
 from micropython import const
 
 from phy import profile
-from phy.crc import crc8, crc32_ok
 from phy.fec import Viterbi
 from phy.kernel import mix
 from phy.rx_viper import (

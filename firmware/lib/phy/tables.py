@@ -1,7 +1,8 @@
 """Import-time tables of profile v1 (built once with floats, then integers only).
 
 RRC pulse (alpha 0.5, truncated to +-2.5 symbols) used by TX shaping and the RX matched filter,
-TX waveform table, PLL cosine table, TX ramp, whitening bytes, conv-code outputs, CRC tables.
+TX waveform table, PLL cosine table, TX ramp, whitening bytes, conv-code outputs (the CRC
+tables are in crc.py).
 """
 
 import math
@@ -137,20 +138,6 @@ def _conv_out():
 
 
 CONV_OUT = _conv_out()
-
-
-def _crc32_table():
-    t = array("H", bytearray(1024))  # [0..255] low halves, [256..511] high halves
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ 0xEDB88320 if c & 1 else c >> 1
-        t[i] = c & 0xFFFF
-        t[256 + i] = c >> 16
-    return t
-
-
-CRC32_T = _crc32_table()
 
 
 def _popcount8():

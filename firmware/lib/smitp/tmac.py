@@ -12,33 +12,9 @@ is the project's one choice for now, to be made configurable in the MAC layer wh
 assembled. CHANGE IT THERE, not here.
 """
 
-from micropython import const
+from crc import crc32  # noqa: F401 - part of this module's interface
 
 from smitp.crypto import Cmac
-
-_POLY = const(0xEDB88320)
-
-try:
-    from binascii import crc32 as _crc32
-except ImportError:  # pragma: no cover - ports built without binascii.crc32
-    _crc32 = None
-
-
-def _crc32_py(data, crc=0):
-    # Bitwise reference implementation (no table: 1 KB of RAM matters more than speed here).
-    crc ^= 0xFFFFFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (_POLY & -(crc & 1))
-    return crc ^ 0xFFFFFFFF
-
-
-def crc32(data, crc=0):
-    """Standard CRC-32 of data, continuing from a previous crc32() result."""
-    if _crc32 is not None:
-        return _crc32(data, crc) & 0xFFFFFFFF
-    return _crc32_py(data, crc)
 
 
 def _put_be(buf, off, value, n):
