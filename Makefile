@@ -10,7 +10,7 @@ PORT    ?= auto
 METERS  ?= 20
 SIMARGS ?=
 
-.PHONY: all venv test test-mp test-py lint format mpy deploy repl sim bench bench-crypto bench-phy clean
+.PHONY: all venv test test-mp test-py lint format mpy deploy repl sim bench bench-crypto bench-phy bench-latency bench-memory clean
 
 all: test
 
@@ -48,13 +48,19 @@ repl: $(STAMP)
 sim: $(STAMP)
 	$(VPY) tools/sim.py --meters $(METERS) $(SIMARGS)
 
-bench: bench-crypto bench-phy
+bench: bench-crypto bench-phy bench-latency bench-memory
 
 bench-crypto: $(STAMP)
 	$(VPY) bench/bench_crypto.py
 
 bench-phy: $(STAMP)
 	$(VPY) bench/bench_phy.py
+
+bench-latency: $(STAMP)
+	$(VPY) bench/bench_latency.py
+
+bench-memory: $(STAMP)
+	$(VPY) bench/bench_memory.py
 
 clean:
 	rm -rf build out
