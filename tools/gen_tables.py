@@ -13,6 +13,8 @@ literals are what this generator produces.
 """
 
 import argparse
+import math
+import struct
 import sys
 from pathlib import Path
 
@@ -60,8 +62,61 @@ def crc_tables():
     }
 
 
+# --- PHY tables made with float maths (firmware/lib/phy/tables.py) -----------------------------
+# Same definitions as the comments in tables.py; values in the profile v1 parameters below.
+# CPython floats are IEEE doubles like the unix port's, so the tables are bit-exact with what
+# the firmware used to compute at import; ports with single-precision floats (STM32) now get
+# the same tables too.
+
+RX_SPS = 4  # profile.RX_SPS
+TX_SPS = 36  # profile.TX_SPS
+ALPHA = 0.5  # tables.ALPHA_X100 / 100
+SPAN_X10 = 25  # tables.SPAN_X10
+NPH = 32  # tables.NPH
+NTAP = 20  # tables.NTAP
+TAP_PRE = 9  # tables.TAP_PRE
+
+
+def rrc(t, a=ALPHA):
+    """Root-raised-cosine, t in symbols, truncated to +-SPAN_X10/10 symbols."""
+    if abs(t) * 10 > SPAN_X10:
+        return 0.0
+    if abs(t) < 1e-9:
+        return 1 - a + 4 * a / math.pi
+    if abs(abs(t) - 1 / (4 * a)) < 1e-9:
+        s = math.pi / (4 * a)
+        return (
+            a / math.sqrt(2) * ((1 + 2 / math.pi) * math.sin(s) + (1 - 2 / math.pi) * math.cos(s))
+        )
+    pt = math.pi * t
+    return (math.sin(pt * (1 - a)) + 4 * a * t * math.cos(pt * (1 + a))) / (
+        pt * (1 - (4 * a * t) ** 2)
+    )
+
+
+def _pack(fmt, values):
+    return struct.pack("<%d%s" % (len(values), fmt), *values)
+
+
+def phy_tables():
+    taps = [
+        int(round(4096 * rrc((j - TAP_PRE - p / NPH) / RX_SPS)))
+        for p in range(NPH)
+        for j in range(NTAP)
+    ]
+    cos = [int(round(16384 * math.cos(2 * math.pi * i / 256))) for i in range(256)]
+    n = 2 * TX_SPS
+    ramp = [int(round(32767 * 0.5 * (1 - math.cos(math.pi * (i + 0.5) / n)))) for i in range(n)]
+    return {
+        "_MF_TAPS": _pack("h", taps),  # int16 LE: rrc((j - TAP_PRE - p/NPH) / RX_SPS), Q12
+        "_COS256": _pack("h", cos),  # int16 LE: cos(2 pi i / 256), Q14
+        "_RAMP": _pack("H", ramp),  # uint16 LE: rising half-cosine over 2 symbols, Q15
+    }
+
+
 FILES = {
     "firmware/lib/crc.py": crc_tables,
+    "firmware/lib/phy/tables.py": phy_tables,
 }
 
 

@@ -1,7 +1,6 @@
 """firmware/lib/crc.py under MicroPython against the `crccheck` package (an independent
 reference): CRC-8/SMBUS, CRC-16/CCITT-FALSE, the host-interface CRC-16, CRC-32 (int, chained,
-appended/checked in place) on seeded random data; and the table generator reproduces the
-committed tables."""
+appended/checked in place) on seeded random data."""
 
 import json
 import random
@@ -9,7 +8,6 @@ import subprocess
 
 from crccheck.crc import Crc8Smbus, Crc16CcittFalse, Crc16Xmodem, Crc32
 
-from tools import gen_tables
 from tools.mpenv import ROOT, micropython_exe, mp_env
 
 MP = r"""
@@ -63,7 +61,3 @@ def test_crc_module_against_crccheck(tmp_path):
         assert g[6] == c32.to_bytes(4, "little").hex()
         assert g[7] is True  # the appended CRC checks
         assert g[8] is False  # and no longer does with one bit flipped
-
-
-def test_generator_reproduces_the_committed_tables():
-    assert gen_tables.main([]) == 0
