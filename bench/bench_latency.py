@@ -31,8 +31,8 @@ import asyncio, json, os, sys, time
 import config
 from app import Meter
 from clock import Clock
-from drivers.sim.air import airtime_ms
 from drivers.sim.flash import SimFlash
+from drivers.sim.script_phy import ScriptPhy
 from hw import Hardware
 
 N = int(sys.argv[1])
@@ -40,30 +40,6 @@ HANDUP = int(sys.argv[2])
 ACA = bytes.fromhex("4d4d00004201")
 # LT | ADDRESS | CTL (RA1, no route) | reserved (tag) | INF-control (poll) | LSAP | READ 0x003F
 REQ = bytes((13,)) + ACA + bytes((0x21, 0, 1, 0)) + b"\x02\x00\x3f"
-
-
-class Info:
-    pass
-
-
-class Phy:
-    def __init__(self, clock):
-        self.clock = clock
-        self.q = []
-        self.ev = asyncio.Event()
-        self.sent = []
-
-    def airtime_ms(self, n):
-        return airtime_ms(n)
-
-    async def recv(self):
-        while not self.q:
-            self.ev.clear()
-            await self.ev.wait()
-        return self.q.pop(0)
-
-    async def send(self, frame):
-        self.sent.append(time.ticks_us())
 
 
 async def main(meter, phy, clock):
@@ -83,19 +59,14 @@ async def main(meter, phy, clock):
     for i in range(N):
         req = bytearray(REQ)
         req[8] = (i & 7) << 4  # another tag each time: not a duplicate
-        info = Info()
-        info.rssi = info.snr = info.in_phase = None
         t_end = clock.now_ms()
         end_us.append(time.ticks_us())
         if HANDUP:
             await asyncio.sleep_ms(HANDUP)
-        info.t_ms = clock.now_ms()
-        info.t_end_ms = t_end
-        phy.q.append((bytes(req), info))
-        phy.ev.set()
+        phy.push(req, t_end)
         await asyncio.sleep_ms(60)
     meter.supervisor.stop()
-    d = [time.ticks_diff(s, e) for s, e in zip(phy.sent, end_us)]
+    d = [time.ticks_diff(s[1], e) for s, e in zip(phy.sent, end_us)]
     print(json.dumps({"delay_us": d, "rx_us": rx_us, "sent": len(phy.sent),
                       "faults": meter.faults.count}))
 
@@ -106,7 +77,7 @@ try:
 except OSError:
     pass
 clock = Clock()
-phy = Phy(clock)
+phy = ScriptPhy(clock)
 hw = Hardware("unix_sim", clock=clock, phy=phy, flash=SimFlash(state, 4096, 4))
 cfg = config.load(overrides={"aca": ACA.hex(), "seed": 1})
 meter = Meter(hw, cfg, strict=True)
