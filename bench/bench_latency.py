@@ -130,7 +130,7 @@ def tcp(tmp):
     cfg = os.path.join(tmp, "m.json")
     aca = "4d4d00004202"
     with open(cfg, "w") as f:
-        json.dump({"aca": aca, "state_dir": tmp, "plc_listen": port, "seed": 2}, f)
+        json.dump({"aca": aca, "state_dir": tmp, "plc_listen": port, "seed": 2, "strict": True}, f)
     p = subprocess.Popen(
         [micropython_exe(), "firmware/main.py", "--config", cfg],
         env=mp_env(),
