@@ -4,7 +4,7 @@ import unittest
 
 from mac import timing
 from mac.frame import OK, Frame
-from test_mac_util import BCAST, Medium, Params, Rng, aca, air, echo_app, mk, new_mac
+from mac_util import BCAST, Medium, Params, Rng, aca, air, echo_app, mk, new_mac
 
 
 def chain(n, extra_links=(), app=echo_app, params=None):

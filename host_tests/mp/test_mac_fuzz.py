@@ -5,7 +5,7 @@ counters (TCT, duplicate ring, busy timer, pending tx, every other counter are c
 
 import unittest
 
-from test_mac_util import BCAST, DictStore, Info, Params, Rng, aca, echo_app, mk, new_mac
+from mac_util import BCAST, DictStore, Info, Params, Rng, aca, echo_app, mk, new_mac
 
 ME = aca(1)
 SCA = bytes.fromhex("563412070903")

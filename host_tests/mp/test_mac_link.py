@@ -6,7 +6,7 @@ import unittest
 from faults import Faults
 from mac import timing
 from mac.frame import OK, Frame
-from test_mac_util import BCAST, Info, Params, Rng, aca, air, echo_app, mk, new_mac
+from mac_util import BCAST, Info, Params, Rng, aca, air, echo_app, mk, new_mac
 
 ME = aca(1)
 OTHER = aca(2)

@@ -7,7 +7,7 @@ import storekeys
 from faults import Faults
 from mac import timing
 from mac.frame import OK, Frame
-from test_mac_util import (
+from mac_util import (
     BCAST,
     DictStore,
     Info,

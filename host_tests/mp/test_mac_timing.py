@@ -3,8 +3,8 @@
 import unittest
 
 from mac import timing
+from mac_util import Rng, air
 from phy import profile
-from test_mac_util import Rng, air
 
 # Expected per nibble, typed from smitp-public-facts §2: (class, max answer, slots)
 TABLE = [

@@ -8,8 +8,8 @@ import unittest
 
 from clock import ManualClock
 from faults import Faults
+from mac_util import mk
 from supervisor import Supervisor, TaskReturned
-from test_mac_util import mk
 
 TMP = "build/test_supervision"
 ME = bytes.fromhex("4d4d00004201")
