@@ -1,18 +1,14 @@
 """Test fixture: a real app.Meter on simulated hardware (file flash, settable RTC, relay,
 simulated B-Node), restartable on the same flash, plus request helpers for the AL."""
 
-import asyncio
 import os
 
 import config
 import storekeys
 from app import Meter
 from clock import ManualClock
-from drivers.relay import LatchingRelay
-from drivers.sim.air import airtime_ms
 from drivers.sim.bnode import SimBNode
 from drivers.sim.flash import SimFlash
-from drivers.sim.pin import SimPin
 from hw import Hardware
 
 T0 = 850_000_000  # 2026-12-08 UTC, seconds since 2000
@@ -31,11 +27,31 @@ class FixedRtc:
         self.t = seconds
 
 
-class AirOnlyPhy:
-    """The tests drive meter.mac directly (on_rx/poll): the MAC only asks the PHY for airtime."""
+class Relay:
+    """The relay as the AL uses it (open/close/state/fault), switching at once: the real driver
+    pulses its coil from an asyncio task, which these synchronous tests do not run."""
+
+    def __init__(self):
+        self.closed = True
+
+    def open(self):
+        self.closed = False
+
+    def close(self):
+        self.closed = True
+
+    def state(self):
+        return self.closed
+
+    def fault(self):
+        return False
+
+
+class Phy:
+    """Only what the MAC asks of a PHY outside the asyncio tasks: the time on air of a frame."""
 
     def airtime_ms(self, n):
-        return airtime_ms(n)
+        return 20 + (n * 8 * 1000 + 4799) // 4800
 
 
 class Ctx:
@@ -76,10 +92,10 @@ class Bench:
         hw = Hardware(
             "unix_sim",
             clock=self.clock,
-            phy=AirOnlyPhy(),
             flash=SimFlash(self.dir + "/flash.bin", 4096, 8),
             rtc=self.rtc,
-            relay=LatchingRelay(SimPin("set"), SimPin("reset"), 0, None, self.clock, 0),
+            relay=Relay(),
+            phy=Phy(),
         )
         if self.bnode_dev is not None:
             hw.bnode = self.bnode_dev
@@ -95,15 +111,7 @@ class Bench:
             pass
 
     def req(self, lsdu, **kw):
-        out = self.meter.al.handle(memoryview(bytes(lsdu)), Ctx(**kw))
-        self.settle()
-        return out
-
-    def settle(self):
-        """Let a commanded relay pulse finish (0 ms pulse, no gap: one pass of the loop)."""
-        relay = self.meter.hw.relay
-        if relay is not None and relay.busy():
-            asyncio.run(relay.settle())
+        return self.meter.al.handle(memoryview(bytes(lsdu)), Ctx(**kw))
 
     def snapshot(self):
         """The meter's whole state: (store except LMON, data model, clock, LMON). An accepted

@@ -82,7 +82,6 @@ class Stack:
 
     def __init__(self, flash=None, window=security.LMON_WINDOW, t=T_NOW):
         from datamodel.model import Model
-        from drivers.sim.air import airtime_ms
         from mac.link import Mac
         from mac.params import Params
         from selftest import RamFlash
@@ -105,7 +104,11 @@ class Stack:
         self.model = Model(self, self.store)
         self.al = al.Application(self)
         self.mac = Mac(
-            ACA, airtime_ms, rng=lambda bits: 0, app=self.al.handle, params=Params(dup_ms=0)
+            ACA,
+            lambda n: 20 + n * 2,
+            rng=lambda bits: 0,
+            app=self.al.handle,
+            params=Params(dup_ms=0),
         )
         self.t_ms = 0
 

@@ -57,7 +57,6 @@ class Case(unittest.TestCase):
         lsdu = sec_fixture.request(attr, bytes(data), mon, ecc)
         ctx = alfix.Ctx(ecc=ecc, **kw)
         out = self.m.al.handle(memoryview(lsdu), ctx)
-        self.b.settle()
         if out is None:
             return None
         out = bytes(out)
@@ -167,7 +166,6 @@ class TestRead(Case):
     def test_status_word_reflects_live_state(self):
         self.assertEqual(self.read(0x003F), b"\x03" + bytes(7) + b"\x10")  # first boot
         self.m.hw.relay.open()
-        self.b.settle()
         self.b.rtc.t = 5
         self.m.store_recovered = True
         flags = struct.unpack(">Q", self.read(0x003F)[1:])[0]
