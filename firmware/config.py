@@ -46,6 +46,7 @@ DEFAULTS = {
     "optical_readout": None,
     "optical_block": 0,
     "repl": False,
+    "strict": False,  # tests: a fault the firmware would record and survive ends the program
     "seed": None,
 }
 
@@ -167,9 +168,9 @@ def validate(cfg):
                 raise ConfigError(
                     'optical_readout must be a list of "CODE:SOURCE" (got %r)' % (v,)
                 )
-        elif k == "repl":
+        elif k in ("repl", "strict"):
             if not isinstance(v, bool):
-                raise ConfigError("repl must be true or false (got %r)" % (v,))
+                raise ConfigError("%s must be true or false (got %r)" % (k, v))
     return cfg
 
 

@@ -324,7 +324,10 @@ class TestMeterWiring(unittest.TestCase):
 
         asyncio.run(main())
         meter.hw.optical.close()
-        self.assertEqual(got[0], _par(b"/OMM5MMPY0001\r\n"))
+        from datamodel import registers as dm
+
+        fw = bytes(meter.model.read(dm.find(dm.FIRMWARE_VERSION))).strip()
+        self.assertEqual(got[0], _par(b"/OMM5" + fw + b"\r\n"))
         self.assertEqual(got[1], _par(answer(body)))
         self.assertEqual(optical.engine._password, b"1234")
 

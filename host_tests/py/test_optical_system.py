@@ -18,7 +18,7 @@ import sys
 import time
 
 import pytest
-from test_concentrator_direct import _free_port
+from direct_meter import free_port as _free_port
 
 from tools import concentrator as dcu
 from tools import mm_frame as mm
