@@ -415,3 +415,29 @@ class TestOpticalConfig(unittest.TestCase):
             {"optical_reaction_ms": 200, "optical_block": 64},
         ):
             self.assertIsNone(self._error(**over), over)
+
+
+class TestTableAccess(unittest.TestCase):
+    def test_rights_on_the_data_model(self):
+        import config
+        from app import Meter
+        from datamodel import registers as dm
+        from optical.iec21 import ERR_ACCESS, ERR_ADDRESS, ERR_VALUE
+        from optical.regaccess import TableAccess
+
+        import boards.unix_sim as board
+
+        cfg = config.load(None, {"state_dir": "build/test_optical_regs"})
+        meter = Meter(board.build(cfg), cfg)
+        regs = TableAccess(meter)
+        self.assertEqual(bytes(regs.read(dm.SERIAL_NUMBER)).strip(), b"MM0000000001")
+        self.assertEqual(regs.read(0xFFFF), ERR_ADDRESS)
+        self.assertEqual(regs.read(dm.KEY_WRITE), ERR_ACCESS)  # keys: never over optical
+        self.assertEqual(regs.write(dm.KEY_WRITE, bytes(16)), ERR_ACCESS)
+        self.assertEqual(regs.write(dm.SERIAL_NUMBER, b"X" * 16), ERR_ACCESS)  # read-only
+        mode = dm.find(0x1800)  # reading_mode: u8, 0 or 1, written with the write key
+        self.assertEqual(regs.write(0x1800, b"\x05"), ERR_VALUE)  # the table's rule refuses
+        self.assertEqual(regs.write(0x1800, b"\x01\x00"), ERR_VALUE)  # wrong length
+        self.assertEqual(regs.write(0x1800, b"\x01"), 0)
+        self.assertEqual(bytes(meter.model.read(mode)), b"\x01")  # through the model
+        self.assertEqual(regs.write(0x1800, b"\x00"), 0)
