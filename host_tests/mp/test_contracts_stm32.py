@@ -1,26 +1,14 @@
 """STM32 register-level contracts, on the fake `stm.mem32` that records every access.
 
-1. ADC1 + DMA2 stream 0 + TIM2 set-up (drivers/stm32_adc_dma.py) against RM0090 rev 19:
-   - clocks first: RCC_APB2ENR.ADC1EN (7.3.14) and RCC_AHB1ENR.DMA2EN (7.3.10) before any
-     ADC1 or DMA2 register write (a peripheral ignores writes while its clock is off);
-   - ADC configured with ADON = 0 (13.13.3), ADCCLK = PCLK2/4 = 21 MHz <= 36 MHz (13.13.16),
-     one conversion (SQR1.L = 0) of the board's channel (SQR3.SQ1);
-   - stream configuration procedure (10.3.17): EN = 0 and read back until it reads 0; clear
-     the stream's LIFCR flags; PAR = &ADC1_DR, M0AR = ring, NDTR = 2 halves; CHSEL = 0
-     (table 43: ADC1 is DMA2 stream 0 channel 0), DIR = 00, CIRC, MINC, 16-bit sizes; EN last;
-   - ADC CR2 gets DMA, DDS (13.8.1: circular DMA needs DDS) and the trigger (EXTEN rising,
-     EXTSEL 0110 = TIM2 TRGO, 13.13.3) only after the stream runs; the timer (pyb.Timer(2))
-     comes last and its CR2.MMS = 010 makes the update event TRGO (18.4.2).
-2. DAC1 + DMA1 stream 5 + TIM6/TIM7 (drivers/stm32_dac_tx.py, DMA mode):
-   - RCC_AHB1ENR.DMA1EN and RCC_APB1ENR.DACEN (7.3.13) first;
-   - same stream procedure; PAR = &DAC_DHR12R1 (14.5.3), CHSEL = 7 (table 42: DAC1 is DMA1
-     stream 5 channel 7), DIR = 01 memory-to-peripheral, CIRC, MINC, 16-bit, FIFO off (FCR = 0);
-   - DAC_CR = EN1 | TEN1 | DMAEN1 with TSEL1 = 000 (TIM6 TRGO, 14.5.1) after the stream runs;
-   - the refill timer (TIM7) before the pacing timer (TIM6), and TIM6 CR2.MMS = 010 (20.4.2).
+1. ADC1 + DMA2 stream 0 + TIM2 capture set-up (drivers/stm32_adc_dma.py) and 2. DAC1 + DMA1
+   stream 5 + TIM6/TIM7 transmit set-up (drivers/stm32_dac_tx.py, DMA mode) against the
+   sequences RM0090 rev 19 prescribes, listed rule by rule in docs/boards.md ("Register
+   set-up sequences"); stalled streams, timers and ADCs end in ETIMEDOUT, never a hang.
 3. Store flash on bank 2 (drivers/stm32_flash.py) on the flash-controller model
    (fakes/fakehw.F4Flash): unlock/PSIZE/SNB/lock sequences, errors, timeouts, data-cache reset,
-   and the store surviving a power cut at every flash operation of an append, a compaction and
-   the first format.
+   and the store surviving a power cut at every flash operation of an append and of the first
+   format, and at a seeded sample (plus both sides of the seal and of the erase) of a
+   compaction.
 """
 
 import random
