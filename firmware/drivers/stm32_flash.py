@@ -47,6 +47,7 @@ erases once per compaction, i.e. once per ~4000 32-byte records with these block
 """
 
 import time
+from struct import pack_into
 
 from micropython import const
 
@@ -219,11 +220,12 @@ class Stm32Bank2Flash:
             a = sector_address(self._sectors[block]) + offset
             e = i + k
             while i < e:
-                w = m[a & ~3]
-                sh = (a & 3) * 8
-                while sh < 32 and i < e:
-                    buf[i] = (w >> sh) & 0xFF
-                    sh += 8
+                if a & 3 == 0 and e - i >= 4:  # whole aligned words: one read, one store
+                    pack_into("<i", buf, i, m[a])  # mem32 reads are signed 32-bit values
+                    i += 4
+                    a += 4
+                else:
+                    buf[i] = (m[a & ~3] >> ((a & 3) * 8)) & 0xFF
                     i += 1
                     a += 1
             block += 1

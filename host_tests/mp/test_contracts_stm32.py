@@ -442,7 +442,7 @@ class TestBank2Flash(_Stm32):
         # scans on the model, so: both sides of the seal and of the erase, plus a seeded sample.
         random.seed(20261130)
         cuts = set((0, 1, 2, n - 34, n - 33, n - 32, n - 31, n - 1, n))
-        while len(cuts) < 23:
+        while len(cuts) < 16:
             cuts.add(random.getrandbits(16) % (n + 1))
         self.assertGreater(n, 100)
         self.check_cuts(
