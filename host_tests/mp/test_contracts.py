@@ -332,7 +332,16 @@ class TestNucleo(_BoardCase):
         uart.rx += b"/?!\r\n"
         self.assertEqual(hw.optical.any(), 5)
         self.assertEqual(hw.optical.read(8), b"/?!\r\n")
-        self.assertEqual(hw.optical.write(b"ACK"), 3)
+        out = b"\x06050\r\n"
+        sent = 0
+        for _ in range(len(out)):  # a write may take fewer bytes than offered, never blocks
+            sent += hw.optical.write(out[sent:])
+            if sent == len(out):
+                break
+        self.assertEqual(sent, len(out))
+        dr = bytes(v for a, v in fakehw.BUS.log if a == 0x40011404 and v is not None)
+        self.assertEqual(bytes(uart.tx) or dr, out)  # through the UART, or its data register
+        self.assertTrue(hw.optical.tx_idle())
 
     def test_contracts_nucleo_modem_backend(self):
         hw = self.build(plc_backend="modem")

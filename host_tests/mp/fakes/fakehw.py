@@ -349,6 +349,8 @@ def board_stm32():
     STATE.rtc_weekday_range = (1, 7)
     STATE.flash = F4Flash()
     BUS.attach(STATE.flash)
+    for usart in (0x40011000, 0x40004400, 0x40004800, 0x40011400):  # USART1/2/3/6
+        BUS.regs[usart] = 0xC0  # USART_SR reset value: TXE and TC set (RM0090 30.6.1)
     return STATE
 
 
