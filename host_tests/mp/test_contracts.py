@@ -110,6 +110,24 @@ class TestUnixSim(unittest.TestCase):
     def setUp(self):
         use_port(None)
 
+    def test_contracts_fakes_only_where_selected(self):
+        import sys
+
+        import machine
+
+        self.assertFalse(hasattr(machine, "__file__"))  # the unix port's built-in
+        use_port("stm32")
+        import machine as fake
+
+        self.assertTrue(fake.__file__.endswith("fakes/stm32/machine.py"))
+        use_port(None)
+        self.assertNotIn("machine", sys.modules)
+        import machine as again
+
+        self.assertFalse(hasattr(again, "__file__"))
+        for p in sys.path:
+            self.assertNotIn("fakes/", p)
+
     def test_contracts_unix_sim_board(self):
         import boards.unix_sim as board
 
