@@ -12,6 +12,7 @@ import asyncio
 import sys
 
 from clock import ManualClock
+from drivers.sim.air import airtime_ms
 
 _HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
 FAKES = _HERE + "/fakes"
@@ -51,8 +52,7 @@ class FramePhy:
         self._ev = asyncio.Event()
 
     def airtime_ms(self, n):
-        # a fake line at 4800 bit/s with 16 bytes of framing: any non-decreasing time will do
-        return ((n + 16) * 8000 + 4799) // 4800
+        return airtime_ms(n)
 
     def deliver(self, frame):
         now = self.clock.now_ms()
@@ -87,12 +87,7 @@ async def _exchange(meter, phy, clock, frame, limit_ms):
         if phy.sent:
             break
         clock.advance(1)
-    sup = getattr(meter, "supervisor", None)  # the supervised Meter (runtime branch)
-    if sup is not None:
-        sup.stop()
-    else:
-        for t in meter.tasks:
-            t.cancel()
+    meter.supervisor.stop()
     await asyncio.sleep_ms(0)
 
 
