@@ -50,13 +50,6 @@ def _cfg(**kw):
     return config.load(None, cfg)
 
 
-def _check_phy(test, phy):
-    if not hasattr(phy, "airtime_ms"):
-        # phy.airtime_ms/t_end_ms come with the runtime engineer's branch (issue #8 item 5)
-        test.skipTest("%s has no airtime_ms yet" % type(phy).__name__)
-    interfaces.check_phy(phy)
-
-
 def _status_flags(test, sent, aca):
     test.assertEqual(len(sent), 1, "exactly one answer")
     ans = sent[0]
@@ -332,7 +325,7 @@ class TestNucleo(_BoardCase):
         self.assertEqual(self.state.wdts[0].feeds, 1)
         self.assertEqual(self.state.flash.hard_locked, False)
         self.assertEqual(self.state.irq_disabled, 0)  # every disable_irq was undone
-        _check_phy(self, hw.phy)
+        interfaces.check_phy(hw.phy)
 
     def test_contracts_nucleo_rtc_writes_stm32_weekday(self):
         hw = self.build()
@@ -363,7 +356,7 @@ class TestNucleo(_BoardCase):
 
     def test_contracts_nucleo_modem_backend(self):
         hw = self.build(plc_backend="modem")
-        _check_phy(self, hw.phy)
+        interfaces.check_phy(hw.phy)
         self.assertEqual(self.state.uarts[2].settings[0][0], 57600)
 
     def test_contracts_nucleo_meter_answers_status_word(self):
@@ -393,7 +386,7 @@ class TestEsp32(_BoardCase):
         done = interfaces.check_hardware(hw, ("phy",))
         self.assertEqual(len(done), len(interfaces.CHECKS) - 1)
         self.assertEqual(self.state.freq, 240_000_000)
-        _check_phy(self, hw.phy)
+        interfaces.check_phy(hw.phy)
 
     def test_contracts_esp32_i2s_waits_end_when_the_clock_stops(self):
         # the fake I2S never delivers nor drains: capture and transmit give up with ETIMEDOUT
@@ -445,7 +438,7 @@ class TestEsp32(_BoardCase):
 
     def test_contracts_esp32_modem_backend(self):
         hw = self.build(plc_backend="modem")
-        _check_phy(self, hw.phy)
+        interfaces.check_phy(hw.phy)
 
     def test_contracts_esp32_meter_answers_status_word(self):
         cfg = _cfg()
