@@ -356,15 +356,20 @@ class TestBank2Flash(_Stm32):
     def _contents(self, s):
         return dict((k, s.get(k)) for k in s.keys())
 
-    def check_cuts(self, prepare, op, old, new, cuts):
+    def _prepared(self, prepare):
+        """An erased bank 2 with prepare(store) done on it; returns (model, memory snapshot)."""
         import store
 
         model = self.state.flash
         BUS.recording = False
         model.mem[:] = _ERASED
-        s = store.Store(self.dev())
-        prepare(s)
-        snap = bytearray(model.mem)
+        prepare(store.Store(self.dev()))
+        return model, bytearray(model.mem)
+
+    def check_cuts(self, prepare, op, old, new, cuts):
+        import store
+
+        model, snap = self._prepared(prepare)
         seen = set()
         for cut in cuts:
             model.mem[:] = snap
@@ -396,14 +401,9 @@ class TestBank2Flash(_Stm32):
         """Flash operations (words programmed + 4 KiB erase chunks) op takes after prepare."""
         import store
 
-        model = self.state.flash
-        BUS.recording = False
-        model.mem[:] = _ERASED
-        s = store.Store(self.dev())
-        prepare(s)
-        snap = bytearray(model.mem)
+        model, snap = self._prepared(prepare)
         model.budget = 10**9
-        op(s)
+        op(store.Store(self.dev()))
         used = 10**9 - model.budget
         model.budget = -1
         model.mem[:] = snap
