@@ -264,6 +264,9 @@ class TestBank2Flash(_Stm32):
         for i, n in enumerate(range(17, 24)):
             del BUS.log[:]
             f.ioctl(6, i)
+            self.assertTrue(model.busy)  # returns while the erase runs on ...
+            f.ioctl(3, 0)  # ... and the next access (here: sync) waits for it and finishes it
+            self.assertFalse(model.busy)
             log = BUS.log
             k1 = first(log, wr(FLASH + 0x04))
             self.assertEqual(value(log, k1), 0x45670123)
@@ -363,7 +366,9 @@ class TestBank2Flash(_Stm32):
         model = self.state.flash
         BUS.recording = False
         model.mem[:] = _ERASED
-        prepare(store.Store(self.dev()))
+        dev = self._reboot()
+        prepare(store.Store(dev))
+        dev.ioctl(3, 0)  # let an erase the preparation started finish before the snapshot
         return model, bytearray(model.mem)
 
     def check_cuts(self, prepare, op, old, new, cuts):
@@ -390,7 +395,7 @@ class TestBank2Flash(_Stm32):
                 self.assertIn(got, (old, new), "cut %d" % cut)
             seen.add(got == new)
             r.put(99, b"after")  # the store keeps working after the cut
-            again = store.Store(self.dev())
+            again = store.Store(dev)  # same boot, same driver
             self.assertEqual(again.get(99), b"after")
             for k, v in got.items():
                 self.assertEqual(again.get(k), v)
@@ -402,8 +407,9 @@ class TestBank2Flash(_Stm32):
         import store
 
         model, snap = self._prepared(prepare)
+        s = store.Store(self._reboot())
         model.budget = 10**9
-        op(store.Store(self.dev()))
+        op(s)
         used = 10**9 - model.budget
         model.budget = -1
         model.mem[:] = snap
