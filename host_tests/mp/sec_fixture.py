@@ -79,7 +79,10 @@ class Stack:
     object like a Meter. exchange(frame) feeds one request frame and returns the answer frame."""
 
     def __init__(self, flash=None, window=security.LMON_WINDOW, t=T_NOW):
+        from drivers.sim.air import airtime_ms
+        from faults import Faults
         from mac.link import Mac
+        from mac.params import Params
         from selftest import RamFlash
         from smitp import al
         from store import Store
@@ -95,7 +98,14 @@ class Stack:
             self.store, ACA, (K_WRITE, K_READ), self.hw.rtc.seconds, window
         )
         self.al = al.Application(self)
-        self.mac = Mac(ACA, rng=lambda bits: 0, app=self.al.handle, config={"dup_ms": 0})
+        self.mac = Mac(
+            ACA,
+            airtime_ms,
+            rng=lambda bits: 0,
+            app=self.al.handle,
+            params=Params(dup_ms=0),
+            faults=Faults(strict=True),  # an exception in the stack fails the caller
+        )
         self.t_ms = 0
 
     def exchange(self, frame):

@@ -3,7 +3,6 @@
 import json
 import socket
 import subprocess
-import time
 
 from tools import concentrator as dcu
 from tools import mm_frame as mm
@@ -35,13 +34,11 @@ def test_direct_link_discovery_and_read(tmp_path):
     try:
         link = dcu.DirectLink("127.0.0.1", port, connect_timeout_s=10)
         c = dcu.Concentrator(link, opts=dcu.Options(tc_ms=20, empty_rounds=1))
-        t0 = time.monotonic()
         c.discover()
         c.read_all()
         # a frame the meter must reject gets no answer; a plain unknown object gets a NACK
         ans = c.exchange(bytes.fromhex(ACA), [], mm.DISC_RA1, mm.DSAP_APP, b"\x02\x77\x77")
         link.close()
-        assert time.monotonic() - t0 < 30
     finally:
         p.terminate()
         out = p.communicate(timeout=5)[0]
@@ -53,4 +50,6 @@ def test_direct_link_discovery_and_read(tmp_path):
     assert len(node["status"]) == 16
     assert res["stats"]["silenced"] == 1
     assert res["stats"]["reqaddr_rounds"] >= 1
+    # every exchange answered at the first try (counts, not wall time)
+    assert res["stats"]["timeouts"] == 0 and res["stats"]["retries"] == 0, res["stats"]
     assert ans and ans[0][0].attr == mm.NACK_A
