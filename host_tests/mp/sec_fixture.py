@@ -68,6 +68,8 @@ class Rtc:
 
 
 class Hw:
+    name = "test"
+
     def __init__(self, t):
         self.relay = Relay()
         self.rtc = Rtc(t)
@@ -79,6 +81,7 @@ class Stack:
     object like a Meter. exchange(frame) feeds one request frame and returns the answer frame."""
 
     def __init__(self, flash=None, window=security.LMON_WINDOW, t=T_NOW):
+        from datamodel.model import Model
         from drivers.sim.air import airtime_ms
         from faults import Faults
         from mac.link import Mac
@@ -86,6 +89,7 @@ class Stack:
         from selftest import RamFlash
         from smitp import al
         from store import Store
+        from wallclock import WallClock
 
         self.flash = flash if flash is not None else RamFlash(1024, 3)
         self.store = Store(self.flash)
@@ -97,6 +101,9 @@ class Stack:
         self.sec = security.Security(
             self.store, ACA, (K_WRITE, K_READ), self.hw.rtc.seconds, window
         )
+        self.wallclock = WallClock(self.hw.rtc)
+        self.bnode = None
+        self.model = Model(self, self.store)
         self.al = al.Application(self)
         self.mac = Mac(
             ACA,
