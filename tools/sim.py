@@ -4,7 +4,8 @@ concentrator discovering the network and reading every meter's status word.
     python tools/sim.py [--meters 20] [--levels 3] [--seed 1] [--topology T.json] [--out build/sim]
 
 Writes build/sim/topology.json, network.json (route table + readings + medium statistics),
-network.png (map) and one folder per meter under build/sim/nodes/ (config, log, flash).
+network.svg (map; network.png too when matplotlib is installed) and one folder per meter under
+build/sim/nodes/ (config, log, flash).
 Prints the route table, then simulated and wall time, frames sent and collisions. Child
 processes are always terminated on exit, Ctrl-C or when --max-wall-s runs out.
 """
@@ -185,6 +186,8 @@ def main(argv=None):
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     dcu.add_arguments(ap)
     a = ap.parse_args(argv)
+    if not a.topology and a.meters < 1:
+        ap.error("--meters must be at least 1")
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     if a.topology:
@@ -194,9 +197,11 @@ def main(argv=None):
     (out / "topology.json").write_text(json.dumps(topo_d, indent=1))
     topo = Topology(topo_d)
     n_meters = sum(1 for n in topo.nodes.values() if n.role == "meter")
+    depth = max(topo.hops_from_master().values())
     curve = FerCurve.load()
     print(
-        f"sim: {n_meters} meters, {len(topo.links)} links, FER curve {curve.source}; "
+        f"sim: {n_meters} meters, {depth - 1} repeater levels, {len(topo.links)} links,"
+        f" FER curve {curve.source}; "
         f"starting the medium and {n_meters} micropython processes",
         flush=True,
     )
@@ -261,14 +266,13 @@ def main(argv=None):
     names = {n.aca.hex(): n.id for n in topo.nodes.values()}
     print(dcu.table(result, names))
     (out / "network.json").write_text(json.dumps(result, indent=1))
-    png = out / "network.png"
-    try:
-        from tools.netmap import draw
+    from tools.netmap import draw, draw_svg
 
-        draw(result, png, topo_d)
-    except ImportError as e:  # matplotlib missing
-        print(f"sim: no map ({e})")
-        png = None
+    maps = [draw_svg(result, out / "network.svg", topo_d)]
+    try:
+        maps.append(draw(result, out / "network.png", topo_d))
+    except ImportError:  # matplotlib is in the test set, not in the run set
+        pass
     med = result["medium"] or {}
     gt = result["ground_truth"]
     print()
@@ -292,7 +296,7 @@ def main(argv=None):
         f" half-duplex {med.get('lost_half_duplex')}; concentrator retries"
         f" {result['stats']['retries']}, timeouts {result['stats']['timeouts']}"
     )
-    print(f"wrote {out / 'network.json'}" + (f", {png}" if png else ""))
+    print(f"wrote {out / 'network.json'}, " + ", ".join(str(m) for m in maps))
     ok = not gt["missed"] and not gt["invalid_paths"]
     return 0 if ok else 2
 

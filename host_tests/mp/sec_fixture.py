@@ -83,6 +83,7 @@ class Stack:
     def __init__(self, flash=None, window=security.LMON_WINDOW, t=T_NOW):
         from datamodel.model import Model
         from mac.link import Mac
+        from mac.params import Params
         from selftest import RamFlash
         from smitp import al
         from store import Store
@@ -102,7 +103,13 @@ class Stack:
         self.bnode = None
         self.model = Model(self, self.store)
         self.al = al.Application(self)
-        self.mac = Mac(ACA, rng=lambda bits: 0, app=self.al.handle, config={"dup_ms": 0})
+        self.mac = Mac(
+            ACA,
+            lambda n: 20 + n * 2,
+            rng=lambda bits: 0,
+            app=self.al.handle,
+            params=Params(dup_ms=0),
+        )
         self.t_ms = 0
 
     def exchange(self, frame):

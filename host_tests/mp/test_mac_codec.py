@@ -22,7 +22,7 @@ from mac.frame import (
     encode_answer,
 )
 from mac.repeater import crc16
-from test_mac_util import BCAST, aca, mk
+from mac_util import BCAST, aca, mk
 
 A = bytes.fromhex("112233445566")
 R1 = bytes.fromhex("a1a2a3a4a5a6")

@@ -347,7 +347,7 @@ class TestMeterWiring(unittest.TestCase):
         from clock import Clock
         from hw import Hardware
 
-        hw = Hardware("t", clock=Clock(), flash=flash, rtc=fx.Rtc(fx.T_NOW))
+        hw = Hardware("unix_sim", clock=Clock(), flash=flash, rtc=fx.Rtc(fx.T_NOW))
         cfg = config.load(overrides={"aca": fx.ACA.hex(), "seed": 1})
         return app.Meter(hw, cfg), cfg
 
