@@ -159,12 +159,12 @@ class Meter:
             "radio_off": self.radio_off,
             "mac": getattr(self.mac, "stats", None),
             "store": self.store.stats(),
-            "sec": self.sec.status(),
-            "clock": self.wallclock.now(),
-            "al": dict(self.al.stats),
             "faults": self.faults.count,
             "recent_faults": self.faults.recent(),
             "tasks": self.supervisor.status(),
+            "sec": self.sec.status(),
+            "clock": self.wallclock.now(),
+            "al": dict(self.al.stats),
         }
 
 

@@ -276,13 +276,14 @@ def check_led(p):
     _need(p, ("value", "on", "off"), "led")
 
 
-# --- B-Node port --------------------------------------------------------------------------------
-
-
 class BNodePort:
-    """The local link to the customer device behind this meter (bnode.BNodeLink, docs/smitp.md
-    §6): exchange(frame) -> the B-Node's answer bytes, or None when nothing answered. Optional
-    (only unix_sim has one today), so not in CHECKS."""
+    """exchange(frame) -> answer bytes: the link to the meter's B-Node (the customer device behind
+    it, docs/smitp.md §6). The update frame goes out whole and the device's ACK/NACK B-node
+    answer (ATTR 251 / 249) comes back; unix_sim's SimBNode decodes it on its own."""
+
+
+def check_bnode(b):
+    _need(b, ("exchange",), "bnode")
 
 
 CHECKS = (
@@ -296,6 +297,7 @@ CHECKS = (
     ("led", check_led),
     ("watchdog", check_watchdog),
     ("supply", check_supply),
+    ("bnode", check_bnode),
 )
 
 

@@ -174,9 +174,6 @@ class TestTmac(unittest.TestCase):
         self.assertEqual(tmac.crc32(b"123456789"), 0xCBF43926)
         self.assertEqual(tmac.crc32(b""), 0)
         self.assertEqual(tmac.crc32(b"56789", tmac.crc32(b"1234")), 0xCBF43926)
-        for data in (b"", b"\x00", b"\xff" * 7, bytes(range(200))):
-            self.assertEqual(tmac._crc32_py(data), tmac.crc32(data))
-        self.assertEqual(tmac._crc32_py(b"6789", tmac._crc32_py(b"12345")), 0xCBF43926)
 
     def test_block_layout(self):
         m = tmac.tmac_block(0x66, b"\xa1\xa2\xa3\xa4\xa5\xa6", 0x0102030405060708, 0xDEADBEEF)

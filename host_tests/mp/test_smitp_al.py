@@ -146,6 +146,21 @@ def _bad_value(row):
 class TestRead(Case):
     NAME = "al_read"
 
+    def test_fault_log_shows_the_last_three_faults(self):
+        empty = self.read(0x0041, ecc=1)
+        self.assertEqual(empty, b"\x67" + bytes(74))  # READ.RESP authenticated, no fault yet
+        self.assertEqual(self.read(0x0041), nack(2))  # read key only
+        faults = self.m.faults
+        t0 = self.b.clock.now_ms()
+        for place in ("plc_rx", "plc_tx", "housekeeping", "optical_port_x"):
+            self.b.clock.advance(5000)
+            faults.record(ValueError("x"), place)
+        d = self.read(0x0041, ecc=1)[1:]
+        self.assertEqual(d[:2], b"\x00\x04")
+        t = t0 // 1000
+        self.assertEqual(d[2:26], struct.pack(">I", t + 10) + b"ValueError" + b"plc_tx    ")
+        self.assertEqual(d[50:74], struct.pack(">I", t + 20) + b"ValueError" + b"optical_po")
+
     def test_every_readable_register_has_its_size_and_rights(self):
         for row in registers.TABLE:
             oid, acc = row[0], row[4]

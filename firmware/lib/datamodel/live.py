@@ -93,6 +93,31 @@ def extended_status(m):
     return struct.pack(">Q", flags)
 
 
+def _ascii_field(out, off, text, n):
+    b = text.encode()[:n]
+    out[off : off + len(b)] = b
+    for i in range(off + len(b), off + n):
+        out[i] = 0x20
+
+
+def fault_log(m):
+    """The supervisor's last faults (lib/faults.py), as fault_log documents them: 74 bytes."""
+    out = bytearray(74)
+    faults = getattr(m, "faults", None)
+    if faults is None:
+        return bytes(out)
+    n = faults.count
+    out[0] = (n >> 8) & 0xFF if n < 0xFFFF else 0xFF
+    out[1] = n & 0xFF if n < 0xFFFF else 0xFF
+    off = 2
+    for name, place, t_ms in faults.recent()[-3:]:
+        out[off : off + 4] = struct.pack(">I", t_ms // 1000)
+        _ascii_field(out, off + 4, name, 10)
+        _ascii_field(out, off + 14, place, 10)
+        off += 24
+    return bytes(out)
+
+
 def clock(m):
     return struct.pack(">I", m.wallclock.now())
 

@@ -161,6 +161,7 @@ _ROWS = (
     (0x0007, "owner_id", ASCII, 16, RW, P, None, b" " * 16, None, "utility's asset/customer number"),
     (0x003F, "status_word", U64, 8, CLEAR_R, F, live.status_word, None, None, "flags, see Status word"),
     (0x0040, "extended_status", U64, 8, KEY_R, F, live.extended_status, None, None, "flags, see Extended status"),
+    (0x0041, "fault_log", BYTES, 74, KEY_R, F, live.fault_log, None, None, "faults since boot: COUNT(2) + 3 x [T_S(4) TYPE(10) PLACE(10)], newest last, ASCII space padded, unused entries zero"),
     # --- 0x01 time
     (0x0100, "clock", TIME, 4, CLEAR_R | KEY_W, F, (live.clock, live.clock_write), None, None, "UTC now; a write = clock set (docs/smitp.md §7)"),
     (0x0101, "utc_offset_min", I16, 2, RW, P, None, 60, (-720, 840), "local standard time - UTC, minutes"),

@@ -16,77 +16,9 @@ is the project's one choice for now, to be made configurable in the MAC layer wh
 assembled. CHANGE IT THERE, not here.
 """
 
-import micropython
-from micropython import const
+from crc import crc32, crc32_put_be, crc32_start, crc32_update  # noqa: F401 - this module's API
 
 from smitp.crypto import Cmac
-
-_POLY = const(0xEDB88320)
-
-try:
-    from binascii import crc32 as _crc32
-except ImportError:  # pragma: no cover - ports built without binascii.crc32
-    _crc32 = None
-
-
-def _crc32_py(data, crc=0):
-    # Bitwise reference implementation (no table: 1 KB of RAM matters more than speed here).
-    crc ^= 0xFFFFFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (_POLY & -(crc & 1))
-    return crc ^ 0xFFFFFFFF
-
-
-@micropython.viper
-def _crc_upd(st: ptr8, data: ptr8, off: int, n: int):
-    # Bitwise, reflected polynomial; the constant is built from halves so no parser folds it
-    # into a big-int literal on 32-bit ports.
-    poly = (uint(0xEDB8) << 16) | uint(0x8320)
-    c = uint(st[0]) | (uint(st[1]) << 8) | (uint(st[2]) << 16) | (uint(st[3]) << 24)
-    i = 0
-    while i < n:
-        c ^= uint(data[off + i])
-        k = 0
-        while k < 8:
-            c = (c >> 1) ^ (poly & (uint(0) - (c & 1)))
-            k += 1
-        i += 1
-    st[0] = c & 0xFF
-    st[1] = (c >> 8) & 0xFF
-    st[2] = (c >> 16) & 0xFF
-    st[3] = (c >> 24) & 0xFF
-
-
-def crc32_start(st):
-    """Reset a 4-byte CRC state buffer (register = 0xFFFFFFFF)."""
-    st[0] = 0xFF
-    st[1] = 0xFF
-    st[2] = 0xFF
-    st[3] = 0xFF
-
-
-def crc32_update(st, buf, off, n):
-    """Feed buf[off:off+n] into the state (no slicing, nothing allocated)."""
-    if off < 0 or n < 0 or off + n > len(buf):
-        raise ValueError("range")
-    _crc_upd(st, buf, off, n)
-
-
-def crc32_put_be(st, out, off):
-    """Write the finished CRC (register xor 0xFFFFFFFF) big-endian into out[off:off+4]."""
-    out[off] = st[3] ^ 0xFF
-    out[off + 1] = st[2] ^ 0xFF
-    out[off + 2] = st[1] ^ 0xFF
-    out[off + 3] = st[0] ^ 0xFF
-
-
-def crc32(data, crc=0):
-    """Standard CRC-32 of data, continuing from a previous crc32() result."""
-    if _crc32 is not None:
-        return _crc32(data, crc) & 0xFFFFFFFF
-    return _crc32_py(data, crc)
 
 
 def _put_be(buf, off, value, n):
