@@ -59,4 +59,3 @@ def airtime_us(n_payload_bytes):
     """On-air duration of a frame carrying n_payload_bytes, in microseconds (rounded up)."""
     s = frame_symbols(n_payload_bytes)
     return (s * 1000000 + SYMBOL_RATE - 1) // SYMBOL_RATE
-
