@@ -53,6 +53,18 @@ def _fast(chan):
     )
 
 
+def unwrap_t(ts):
+    """Frame-end sample indices of the receiver, which subtracts 2**23 from its counters when
+    they reach 2**24 (phy.rx.Receiver.feed), back to indices into the whole stream (in order)."""
+    out, off, prev = [], 0, None
+    for t in ts:
+        if prev is not None and t + off < prev - (1 << 22):
+            off += 1 << 23
+        prev = t + off
+        out.append(prev)
+    return out
+
+
 def run_point(frames, tx_list, ebn0, seed, lead_max_s=None, **chan):
     """Returns dict(ebn0, ber, ber_synced, fer, frames, bits, sym_ber, syms, lost_nosync,
     lost_crc, wrong, esn0_soft, syncs, header_errors, crc_errors, seconds); ber counts a frame
@@ -84,11 +96,12 @@ def run_point(frames, tx_list, ebn0, seed, lead_max_s=None, **chan):
     ends = np.array(ends)
     r = phy_mp.rx_samples(np.concatenate(segs), soft=True)
     got = {}
-    for (data, _rssi, _snr, t), soft in zip(r["frames"], r["soft"]):
+    t_ok = unwrap_t([f[3] for f in r["frames"]])
+    for (data, _rssi, _snr, _t), t, soft in zip(r["frames"], t_ok, r["soft"]):
         i = int(np.searchsorted(ends, t - 544))
         if i < len(frames):
             got.setdefault(i, ("ok", data, soft))
-    for data, t in zip(r["bad"], r["bad_t"]):
+    for data, t in zip(r["bad"], unwrap_t(r["bad_t"])):
         i = int(np.searchsorted(ends, t - 544))
         if i < len(frames):
             got.setdefault(i, ("bad", data, None))
