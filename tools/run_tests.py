@@ -1,6 +1,9 @@
 """`make test`: MicroPython unit tests (one process per module), then pytest; one summary line.
 
 Usage: python tools/run_tests.py [-k SUBSTRING] [--mp-only | --py-only]
+
+Test modules are host_tests/mp/test_*.py and host_tests/py/test_*.py; helpers take any other
+name (a test_*.py in which no test runs counts as a failure here).
 """
 
 import argparse
@@ -37,6 +40,9 @@ def run_mp_module(path, only):
             counts = [int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)]
     if rc != 0 and counts[1] == 0:
         counts[1] = 1  # crashed or timed out without reporting: count the module as a failure
+    if rc == 0 and not only and counts == [0, 0, 0]:
+        counts[1] = 1  # a test_*.py that runs no test: a helper must be named otherwise
+        out += "\nno test ran in this module (helpers must not be named test_*.py)"
     return path.name, counts, out, time.monotonic() - t0
 
 

@@ -4,7 +4,8 @@ concentrator discovering the network and reading every meter's status word.
     python tools/sim.py [--meters 20] [--levels 3] [--seed 1] [--topology T.json] [--out build/sim]
 
 Writes build/sim/topology.json, network.json (route table + readings + medium statistics),
-network.png (map) and one folder per meter under build/sim/nodes/ (config, log, flash).
+network.svg (map; network.png too when matplotlib is installed) and one folder per meter under
+build/sim/nodes/ (config, log, flash).
 Prints the route table, then simulated and wall time, frames sent and collisions. Child
 processes are always terminated on exit, Ctrl-C or when --max-wall-s runs out.
 """
@@ -29,6 +30,14 @@ from tools.medium import FerCurve, Topology, serve_in_thread  # noqa: E402
 from tools.mpenv import ROOT, micropython_exe, mp_env  # noqa: E402
 
 
+def meter_keys(seed, aca: bytes):
+    """Per-meter AES keys of the simulation, derived from the seed and the ACA (reproducible)."""
+    import hashlib
+
+    h = hashlib.sha256(b"mm-sim-keys|%d|" % seed + bytes(aca)).digest()
+    return {"key_write": h[:16].hex(), "key_read": h[16:].hex()}
+
+
 def meter_config(node, medium_port, state_dir, seed, extra=None):
     cfg = {
         "aca": node.aca.hex(),
@@ -43,10 +52,23 @@ def meter_config(node, medium_port, state_dir, seed, extra=None):
     return cfg
 
 
+def write_keyfile(topo, seed, path: Path):
+    """The concentrator's key file (docs/concentrator.md) for every meter of the section."""
+    meters = {
+        n.aca.hex(): meter_keys(seed, n.aca) for n in topo.nodes.values() if n.role == "meter"
+    }
+    path.write_text(json.dumps({"meters": meters}, indent=1))
+    os.chmod(path, 0o600)
+    return path
+
+
 class Section:
     """The running simulation: medium thread + meter processes. Use as a context manager."""
 
-    def __init__(self, topo: Topology, out: Path, seed=1, meter_cfg=None, medium_kw=None):
+    def __init__(
+        self, topo: Topology, out: Path, seed=1, meter_cfg=None, medium_kw=None, keys=False
+    ):
+        self.keys = keys  # True: every meter gets its own meter_keys(seed, aca)
         self.topo = topo
         self.out = Path(out)
         self.seed = seed
@@ -71,7 +93,10 @@ class Section:
                 continue
             d = nodes_dir / node.id
             d.mkdir()
-            cfg = meter_config(node, self.medium.port, d, self.seed * 1000 + i, self.meter_cfg)
+            extra = dict(self.meter_cfg)
+            if self.keys:
+                extra.update(meter_keys(self.seed, node.aca))
+            cfg = meter_config(node, self.medium.port, d, self.seed * 1000 + i, extra)
             (d / "meter.json").write_text(json.dumps(cfg, indent=1))
             log = open(d / "log.txt", "w")  # noqa: SIM115
             self.logs.append(log)
@@ -145,6 +170,8 @@ def compare(result, topo: Topology):
         "invalid_paths": sorted(bad_paths),
         "longer_than_shortest": sorted(longer),
         "status_read": sum(1 for n in result["nodes"] if n["status"] not in (None, "no answer")),
+        "auth_status_read": sum(1 for n in result["nodes"] if "flags" in (n["auth_status"] or {})),
+        "clocks_synced": sum(1 for n in result["nodes"] if isinstance(n["clock_step_s"], int)),
     }
 
 
@@ -159,6 +186,8 @@ def main(argv=None):
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     dcu.add_arguments(ap)
     a = ap.parse_args(argv)
+    if not a.topology and a.meters < 1:
+        ap.error("--meters must be at least 1")
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     if a.topology:
@@ -168,9 +197,11 @@ def main(argv=None):
     (out / "topology.json").write_text(json.dumps(topo_d, indent=1))
     topo = Topology(topo_d)
     n_meters = sum(1 for n in topo.nodes.values() if n.role == "meter")
+    depth = max(topo.hops_from_master().values())
     curve = FerCurve.load()
     print(
-        f"sim: {n_meters} meters, {len(topo.links)} links, FER curve {curve.source}; "
+        f"sim: {n_meters} meters, {depth - 1} repeater levels, {len(topo.links)} links,"
+        f" FER curve {curve.source}; "
         f"starting the medium and {n_meters} micropython processes",
         flush=True,
     )
@@ -180,7 +211,8 @@ def main(argv=None):
 
     signal.signal(signal.SIGTERM, on_signal)
     wall0 = time.monotonic()
-    sec = Section(topo, out, a.seed, medium_kw={"curve": curve})
+    sec = Section(topo, out, a.seed, medium_kw={"curve": curve}, keys=True)
+    keyfile = write_keyfile(topo, a.seed, out / "keys.json")
     link = None
     timer = None
     result = None
@@ -206,6 +238,8 @@ def main(argv=None):
             wall_disc = time.monotonic() - wall_disc
             if c.o.read_status:
                 c.read_all()
+                # final step: status word authenticated (read key), clock set (write key)
+                c.secure_all(dcu.KeyFile.load(keyfile))
         finally:
             bar.close()
         link.close()
@@ -232,14 +266,13 @@ def main(argv=None):
     names = {n.aca.hex(): n.id for n in topo.nodes.values()}
     print(dcu.table(result, names))
     (out / "network.json").write_text(json.dumps(result, indent=1))
-    png = out / "network.png"
-    try:
-        from tools.netmap import draw
+    from tools.netmap import draw, draw_svg
 
-        draw(result, png, topo_d)
-    except ImportError as e:  # matplotlib missing
-        print(f"sim: no map ({e})")
-        png = None
+    maps = [draw_svg(result, out / "network.svg", topo_d)]
+    try:
+        maps.append(draw(result, out / "network.png", topo_d))
+    except ImportError:  # matplotlib is in the test set, not in the run set
+        pass
     med = result["medium"] or {}
     gt = result["ground_truth"]
     print()
@@ -247,11 +280,13 @@ def main(argv=None):
         f"discovered {gt['discovered']}/{gt['reachable']} reachable meters"
         f" (missed {gt['missed'] or 'none'}, invalid paths {gt['invalid_paths'] or 'none'},"
         f" longer than shortest {len(gt['longer_than_shortest'])}); status read from"
-        f" {gt['status_read']}"
+        f" {gt['status_read']}, authenticated from {gt['auth_status_read']};"
+        f" clocks synchronised {gt['clocks_synced']} (keys: {keyfile})"
     )
     print(
         f"simulated time: discovery {result['discovery_ms'] / 1000:.1f} s, reading"
-        f" {(result['read_ms'] or 0) / 1000:.1f} s, total {med.get('sim_ms', 0) / 1000:.1f} s"
+        f" {(result['read_ms'] or 0) / 1000:.1f} s, authenticated status + clock"
+        f" {(result['secure_ms'] or 0) / 1000:.1f} s, total {med.get('sim_ms', 0) / 1000:.1f} s"
     )
     print(
         f"wall time: {result['wall_s']:.1f} s (discovery {result['wall_discovery_s']:.1f} s);"
@@ -261,7 +296,7 @@ def main(argv=None):
         f" half-duplex {med.get('lost_half_duplex')}; concentrator retries"
         f" {result['stats']['retries']}, timeouts {result['stats']['timeouts']}"
     )
-    print(f"wrote {out / 'network.json'}" + (f", {png}" if png else ""))
+    print(f"wrote {out / 'network.json'}, " + ", ".join(str(m) for m in maps))
     ok = not gt["missed"] and not gt["invalid_paths"]
     return 0 if ok else 2
 

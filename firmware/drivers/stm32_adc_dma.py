@@ -96,6 +96,7 @@ _TEIF0 = const(1 << 3)
 # TIM2/3/8 (RM0090 18.4 / 17.4)
 _TIM_CR2 = const(0x04)
 _TIM_MMS_UPDATE = const(0b010 << 4)  # master mode: update event -> TRGO
+_STOP_POLLS = const(10000)  # a stream stops within its current transfer: a few cycles
 
 
 class AdcDmaCapture:
@@ -150,6 +151,8 @@ class AdcDmaCapture:
         self._blocks = tuple(self._mv[i * block : (i + 1) * block] for i in range(nblocks))
         # poll about 4 times per block period, at least every ms
         self._poll_ms = max(1, (block * 1000) // (sample_rate * 4))
+        self._stall_polls = 16  # 16 polls = 4 block periods with the DMA still: dead timer or ADC
+        self.stalls = 0
         self._running = False
 
     # --- set-up --------------------------------------------------------------------------------
@@ -181,8 +184,11 @@ class AdcDmaCapture:
         m = stm.mem32
         base = _DMA2
         m[base + _S0CR] = 0  # EN = 0, then wait until the stream really stops (RM0090 10.3.17)
+        n = _STOP_POLLS
         while m[base + _S0CR] & _SCR_EN:
-            pass
+            n -= 1
+            if n == 0:
+                raise OSError(110)  # ETIMEDOUT: the stream never stopped
         m[base + _DMA_LIFCR] = _FLAGS0
         m[base + _S0PAR] = _ADC1 + _ADC_DR
         m[base + _S0M0AR] = uctypes.addressof(self._ring)
@@ -277,16 +283,24 @@ class AdcDmaCapture:
         if not self._running:
             self.start()
         m = stm.mem32
+        idle = 0
         while True:
             if m[_ADC1 + _ADC_SR] & _ADC_SR_OVR:
                 self._recover()
             if m[_DMA2 + _DMA_LISR] & _TEIF0:
                 self._recover()
                 continue
+            before = self._pos
             if self._look() > 0:
                 b = self._blocks[self._rd % self.nblocks]
                 self._rd += 1
                 return b
+            # the DMA position has not moved for 4 block periods: the timer or ADC is dead
+            idle = idle + 1 if self._pos == before else 0
+            if idle > self._stall_polls:
+                self.stalls += 1
+                self.stop()
+                raise OSError(110)  # ETIMEDOUT; the next read() starts the capture again
             await asyncio.sleep_ms(self._poll_ms)
 
     def level(self):

@@ -22,6 +22,11 @@ def _wait(pred, timeout_s):
     return False
 
 
+def _confirms(modem):
+    """Data.CFM frames (Slave 0x25, Master 0x29) the modem has sent to the meter."""
+    return sum(1 for e in list(modem.log) if e[0] == "tx" and e[1] in (0x25, 0x29))
+
+
 def test_meter_answers_through_the_modem(tmp_path):
     modem = ModemSim().start()
     cfg = {"aca": ACA.hex(), "state_dir": str(tmp_path), "modem": f"127.0.0.1:{modem.port}"}
@@ -42,14 +47,19 @@ def test_meter_answers_through_the_modem(tmp_path):
         modem.deliver(garbage)
         modem.deliver(mm.Frame(addr=ACA, lsdu=b"\x02\x12\x34", disc=2, poll=True).encode())
         assert _wait(lambda: len(modem.data_requests) >= 2, 5)
-        time.sleep(0.3)
+        # the MAC holds one answer until its Data.CFM: the next request follows that event
+        assert _wait(lambda: _confirms(modem) >= 2, 5)
+        # a last request: any answer caused by the frames before it would come before its own
+        modem.deliver(mm.Frame(addr=ACA, lsdu=b"\x02\x00\x3f", disc=2, poll=True, tag=5).encode())
+        assert _wait(lambda: len(modem.data_requests) >= 3, 5)
     finally:
         p.terminate()
         out = p.communicate(timeout=5)[0].decode(errors="replace")
         modem.stop()
-    assert len(modem.data_requests) == 2, out
+    assert len(modem.data_requests) == 3, out
     ans = mm.decode(modem.data_requests[0])
     assert ans.up and ans.addr == ACA and ans.tag == 3
     assert ans.attr == 3 and len(ans.apdu) == 8  # READ.RESP with the 8-byte status word
     nack = mm.decode(modem.data_requests[1])
     assert nack.attr == mm.NACK_A and nack.apdu == b"\x01"  # unknown object
+    assert mm.decode(modem.data_requests[2]).tag == 5

@@ -67,3 +67,33 @@ def test_all_passing_exits_zero(tmp_path):
     p = run(tmp_path, src, "test_sample")
     assert p.returncode == 0
     assert p.stdout.strip().splitlines()[-1] == "1 passed, 0 failed, 0 skipped"
+
+
+def test_a_module_without_tests_fails_the_run(tmp_path):
+    # tools/run_tests.py counts a test_*.py that runs no test as a failure (a misnamed helper)
+    from tools import run_tests
+
+    (tmp_path / "mp").mkdir()
+    (tmp_path / "mp" / "test_helper_only.py").write_text("def helper():\n    return 1\n")
+    env = dict(mp_env())
+    env["MICROPYPATH"] = f"{tmp_path / 'mp'}:{env['MICROPYPATH']}"
+    import unittest.mock as mock
+
+    with mock.patch.object(run_tests, "mp_env", return_value=env):
+        name, counts, out, _ = run_tests.run_mp_module(
+            tmp_path / "mp" / "test_helper_only.py", None
+        )
+    assert counts == [0, 1, 0] and "helpers must not be named" in out
+
+
+def test_every_test_module_defines_tests():
+    # pytest collects test_*.py in py/, tools/run_tests.py runs test_*.py in mp/: a helper with
+    # such a name would be counted as a test module; helpers carry other names
+    import re
+
+    empty = []
+    for sub in ("mp", "py"):
+        for f in sorted((HOST_TESTS / sub).glob("test_*.py")):
+            if not re.search(r"^\s*(async )?def test_", f.read_text(), re.M):
+                empty.append(f.name)
+    assert empty == []

@@ -7,7 +7,8 @@ what it recovers. Invariants after every kill: the payload matches its N; N >= t
 committed value and N <= that + 1 (the put in flight); the write-once keys are intact. The next
 worker continues from the recovered N, so compactions rotate through all blocks across kills.
 
-STORE_KILLS (default 200) sets the number of kills; the seed is fixed.
+STORE_KILLS (default 200) sets the number of kills; each comes after a seeded number of
+`committed` lines (0..KILL_AFTER_MAX), so no test timing is involved.
 """
 
 import os
@@ -23,6 +24,7 @@ from tools.mpenv import ROOT, micropython_exe, mp_env  # noqa: E402
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "store_worker.py")
 KILLS = int(os.environ.get("STORE_KILLS", "200"))
 SEED = 20240607
+KILL_AFTER_MAX = 3  # commits before the kill: 0..3, seeded
 
 
 def _lines(raw):
@@ -56,7 +58,6 @@ def test_store_survives_sigkill(tmp_path):
     rng = random.Random(SEED)
     flash = tmp_path / "flash.bin"
     known = 0  # value recovered after the previous kill
-    max_delay = 0.06
     t0 = time.monotonic()
     gens = []
     torn = 0
@@ -68,9 +69,18 @@ def test_store_survives_sigkill(tmp_path):
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        time.sleep(rng.uniform(0.0, max_delay))
+        # kill after a seeded number of commits (an event count, not a delay); the worker keeps
+        # writing while the signal is on its way, so the kill lands inside the next put
+        want, seen = rng.randrange(KILL_AFTER_MAX + 1), []
+        while sum(ln.startswith(b"committed ") for ln in seen) < want:
+            line = w.stdout.readline()
+            if not line:
+                break
+            seen.append(line)
         w.send_signal(signal.SIGKILL)
-        raw, err = w.communicate(timeout=30)
+        raw = b"".join(seen) + w.stdout.read()  # the same buffered reader: nothing skipped
+        err = w.stderr.read()
+        w.wait(timeout=30)
         assert w.returncode == -signal.SIGKILL, (w.returncode, err)
         started = None
         committed = []

@@ -3,6 +3,7 @@ viper references executed in a real Unix MicroPython process, bit for bit."""
 
 import json
 import random
+import runpy
 import struct
 import subprocess
 import sys
@@ -16,6 +17,8 @@ from tools import thumb_emu  # noqa: E402
 from tools.mpenv import micropython_exe, mp_env  # noqa: E402
 
 KERN = ROOT / "firmware" / "lib" / "phy" / "kern_thumb.py"
+# the stored checksums (regression tripwires), shared with the on-board self-test
+TRIPWIRES = runpy.run_path(str(ROOT / "firmware" / "lib" / "tripwires.py"))
 
 MP_MIX = r"""
 import sys, json
@@ -129,8 +132,7 @@ def test_mix_selftest_expected():
     chk = 0
     for x in ring:
         chk = (chk * 31 + (x & 0xFFFF)) & 0xFFFFFF
-    expected = (8554772, 524337, 205)  # phy/selftest.py EXPECTED
-    assert (chk, st[0], w) == expected
+    assert (chk, st[0], w) == TRIPWIRES["PHY_MIX"]
 
 
 def mix_insns(n, ring_size=256):
@@ -229,10 +231,7 @@ def test_acs_instructions_per_step(capsys):
 
 def test_acs_selftest_expected():
     """phy/selftest.py's ACS vector through the emulated thumb ACS gives its EXPECTED_ACS."""
-    import re
-
-    text = (ROOT / "firmware" / "lib" / "phy" / "selftest.py").read_text()
-    expected = tuple(int(x) for x in re.search(r"EXPECTED_ACS = \((\d+), (\d+)\)", text).groups())
+    expected = TRIPWIRES["PHY_ACS"]
     n = 70
     pm = [(1 << 24) - 100000] * 64 + [0] * 68
     pm[0] = 1 << 24
@@ -262,7 +261,6 @@ def test_acs_selftest_expected():
 # calls they differ); the rest of W (taps included) is.
 
 RX_THUMB = ROOT / "firmware" / "lib" / "phy" / "rx_thumb.py"
-SELFTEST = ROOT / "firmware" / "lib" / "phy" / "selftest.py"
 _B = 1 << 28
 W_SCRATCH = 60  # bytes: the 15 scratch words before the taps (rx_viper.mf_buffer)
 TAPS_ABS = 11289  # largest sum of |taps| on one rail of a phase (phy.tables.MF_TAPS)
@@ -771,9 +769,7 @@ def sym_selftest(lay, call):
 
 
 def _expected_sym():
-    import re
-
-    return int(re.search(r"EXPECTED_SYM = (\d+)", SELFTEST.read_text()).group(1))
+    return TRIPWIRES["PHY_SYM"]
 
 
 def test_sym_selftest_harness_on_viper(sym_layout, tmp_path):

@@ -17,9 +17,10 @@ when the selected one is not viper, against rx_viper._sym.
 import sys
 from array import array
 
-EXPECTED = (8554772, 524337, 205)  # (checksum, dc, wpos); verified against a plain-Python model
-EXPECTED_ACS = (15605311, 2544960)  # (survivor, path-metric checksums), _acs_run; viper = thumb
-EXPECTED_SYM = 5411391  # checksum of _sym_run; viper = thumb
+# the stored checksums are regression tripwires, all kept in tripwires.py
+from tripwires import PHY_ACS as EXPECTED_ACS
+from tripwires import PHY_MIX as EXPECTED
+from tripwires import PHY_SYM as EXPECTED_SYM
 
 
 def _vector(n):
