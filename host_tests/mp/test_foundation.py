@@ -199,27 +199,3 @@ class TestSimPeripherals(unittest.TestCase):
         r.set(100_000_000)
         self.assertLess(abs(r.seconds() - 100_000_000), 2)
         self.assertLess(abs(SimRtc(TMP + "/rtc").seconds() - 100_000_000), 2)
-
-    def test_tcp_serial_carries_bytes(self):
-        import socket
-
-        from drivers.sim.tcp_serial import TcpSerial
-
-        port = 20000 + int.from_bytes(os.urandom(2), "big") % 20000
-        got = []
-
-        async def main():
-            s = TcpSerial(port)
-            await s.start()
-            r, w = await asyncio.open_connection("127.0.0.1", port)
-            w.write(b"/?!\r\n")
-            await w.drain()
-            got.append(await s.read(5))
-            s.init(baudrate=9600)
-            await s.write(b"/OMM5\r\n")
-            got.append(await r.read(7))
-            w.close()
-
-        asyncio.run(main())
-        self.assertEqual(got, [b"/?!\r\n", b"/OMM5\r\n"])
-        del socket
