@@ -27,7 +27,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tools import channel, phy_ber, phy_mp, phy_ref  # noqa: E402
+from tools import channel, phy_ber, phy_floor, phy_mp, phy_ref  # noqa: E402
 from tools.mpenv import micropython_exe, mp_env  # noqa: E402
 
 OUT = ROOT / "build" / "bench"
@@ -160,15 +160,9 @@ _acs(pm, soft, n, surv)
 MP_SYM_RECORD = r"""
 import sys
 from array import array
-import phy.fec as fec
+from tools.sym_recorder import Recorder, count_acs_steps
+steps = count_acs_steps()
 from phy.rx import Receiver
-steps = [0]
-acs = fec._acs
-def counting(pm, soft, n, surv):
-    steps[0] += n
-    acs(pm, soft, n, surv)
-fec._acs = counting
-from tools.sym_recorder import Recorder
 rec = Recorder(sys.argv[2])
 f = open(sys.argv[1], 'rb'); data = f.read(); f.close()
 a = array('H', data)
@@ -412,7 +406,104 @@ def m4_estimate(cg, cg_rx, adc):
             " sample, %.2f M cycles/s = %.1f %% of a 168 MHz Cortex-M4"
             % (cyc, mhz, 100 * mhz / 168.0)
         )
+    est["decode_longest_frame"] = decode_time(
+        np.random.default_rng(255), acs_x86, thumb_acs, cyc_acs
+    )
     return est
+
+
+# the longest frame's decode against the capture's DMA half-period: argv[1] = ADC stream with one
+# 255-byte frame, argv[2] = block (samples per capture half-buffer), argv[3] = mode:
+#   time : ticks_us of every feed() of one block and of the payload event alone
+#   full / skip : the same receive, with (full) or without (skip) the payload decode, for
+#          callgrind: the difference is the decode (phase, derotation, Viterbi, CRC, metrics)
+MP_DECODE = r"""
+import sys, time
+from array import array
+from tools.sym_recorder import count_acs_steps
+steps = count_acs_steps()
+from phy import rx as R
+from phy.rx_viper import S_NEED, HDR_EV
+f = open(sys.argv[1], 'rb'); a = array('H', f.read()); f.close()
+block = int(sys.argv[2]); mode = sys.argv[3]
+ev_us = [0]
+real = R.Receiver._event
+def timed(self):
+    pay = self.S[S_NEED] != HDR_EV
+    if pay and mode == 'skip':
+        self._to_search()
+        return
+    t = time.ticks_us()
+    real(self)
+    if pay:
+        ev_us[0] = max(ev_us[0], time.ticks_diff(time.ticks_us(), t))
+R.Receiver._event = timed
+got = []
+r = R.Receiver(lambda b, n, x: got.append(n))
+views = [memoryview(a)[p:p + block] for p in range(0, len(a) - block + 1, block)]
+ts = []
+for v in views:
+    t = time.ticks_us()
+    r.feed(v, len(v))
+    ts.append(time.ticks_diff(time.ticks_us(), t))
+ts.sort()
+print(max(ts), ts[len(ts) // 2], ev_us[0], steps[0], len(got) and got[0])
+"""
+
+
+def decode_time(rng, acs_x86, thumb_acs, cyc_acs, block=512):
+    """Longest frame (255 bytes): its decode on the unix port (wall clock) and on the M4
+    (estimate: the asm ACS as emulated, the rest 1.15 x its x86-64 callgrind count) against the
+    capture half-period block / 38.4 kHz."""
+    M4_PER_X86 = 1.15
+    fr = bytes(rng.integers(0, 256, 255, dtype=np.uint8))
+    tx = phy_mp.tx_frames([fr])
+    adc = channel.channel(tx, ebn0_db=8.0, seed=77, frontend="ideal", lead_s=0.05, tail_s=0.05)
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "long.u16")
+        adc.astype("<u2").tofile(path)
+        runs = [list(map(int, run_mp(MP_DECODE, path, block, "time").split())) for _ in range(3)]
+        max_us, med_us, ev_us, steps, n = min(runs, key=lambda x: x[2])
+        if n != 255:
+            raise RuntimeError("the 255-byte frame was not received")
+        full = callgrind_script(MP_DECODE, path, block, "full")
+        skip = callgrind_script(MP_DECODE, path, block, "skip")
+    # payload block only: 259 bytes + 6 tail = 2078 trellis steps (the header's 30 are not in it)
+    pay_steps = (255 + 4) * 8 + 6
+    x86 = full - skip
+    rest = x86 - pay_steps * acs_x86
+    m4_instr = M4_PER_X86 * rest + pay_steps * thumb_acs
+    m4_cyc = M4_PER_X86 * rest + pay_steps * cyc_acs
+    half_ms = 1000.0 * block / FS_RX
+    out = dict(
+        block=block,
+        half_period_ms=round(half_ms, 2),
+        unix_payload_decode_ms=round(ev_us / 1000, 2),
+        unix_longest_feed_ms=round(max_us / 1000, 2),
+        unix_median_feed_ms=round(med_us / 1000, 3),
+        acs_steps_payload=pay_steps,
+        decode_x86_instr=x86,
+        decode_rest_x86_instr=int(rest),
+        m4_decode_instr_est=int(m4_instr),
+        m4_decode_cycles_est=int(m4_cyc),
+        m4_decode_ms_at_168mhz_est=round(m4_cyc / 168e3, 2),
+    )
+    print(
+        "longest frame (255 B) decode: unix %.2f ms (longest feed of a %d-sample block %.2f ms,"
+        " median %.3f ms); M4 estimate %.2f M instr, %.2f M cycles = %.1f ms at 168 MHz;"
+        " capture half-period %.2f ms"
+        % (
+            ev_us / 1000,
+            block,
+            max_us / 1000,
+            med_us / 1000,
+            m4_instr / 1e6,
+            m4_cyc / 1e6,
+            m4_cyc / 168e3,
+            half_ms,
+        )
+    )
+    return out
 
 
 def db_at(points, key, target):
@@ -549,6 +640,20 @@ def main():
             r = f.result()
             r["case"] = name
             rob.append(r)
+    # --- error floor: noise of random length (0..50 ms) before every frame; false syncs on noise
+    nfl = 4000 // (10 if QUICK else 1)
+    distinct = phy_ber.make_frames(phy_floor.DISTINCT)
+    with ThreadPoolExecutor(2) as ex:
+        f_fl = [ex.submit(phy_floor.floor_point, nfl, e, 5000 + e * 10, distinct) for e in (6, 8)]
+        f_ns = ex.submit(phy_floor.false_syncs, 30.0 if QUICK else 300.0)
+        floor = [f.result() for f in f_fl]
+        fsync = f_ns.result()
+    res["floor"] = floor
+    res["false_syncs"] = fsync
+    for r in floor:
+        print("floor, 0..50 ms noise before each frame: " + phy_floor.describe(r))
+    for r in fsync:
+        print("false syncs on %(noise)s noise (sigma %(sigma_codes).0f codes): %(per_s).3f/s" % r)
     t_ber = time.time() - t_start
 
     # --- reference: ideal BPSK + soft Viterbi (numpy on commpy's trellis), checked vs commpy

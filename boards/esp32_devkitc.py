@@ -35,7 +35,11 @@ RELAY_SET_PIN = 32
 RELAY_RESET_PIN = 33
 RELAY_SENSE_PIN = 34  # input-only, external pull-up
 RELAY_PULSE_MS = 50
+RELAY_MIN_GAP_MS = 1000  # coil protection: pulses at least this far apart
 LED_PIN = 2
+
+SUPPLY_PIN = 39  # input-only (SENSOR_VN): mains supervisor output, low on loss, ext. pull-up
+WDT_TIMEOUT_MS = 8000  # armed by the first feed (drivers/watchdog.py)
 
 # Flash: a raw data partition labelled "mmstore" (64 KiB, 16 x 4 KiB sectors) added to the
 # partition table; esp32.Partition gives the extended block protocol the store needs.
@@ -47,7 +51,13 @@ def build(cfg):
     import machine
     from clock import Clock
     from drivers.display import SSD1306
+    from drivers.esp32_flash import PartitionFlash
+    from drivers.led import Led
     from drivers.relay import LatchingRelay
+    from drivers.rtc import MachineRtc
+    from drivers.serial import UartSerial
+    from drivers.supply import SupplyInput
+    from drivers.watchdog import Watchdog
     from hw import Hardware
 
     machine.freq(CPU_HZ)
@@ -67,25 +77,27 @@ def build(cfg):
             I2S_TX, I2S_TX_SCK, I2S_TX_WS, I2S_TX_SD, machine.Pin(TX_ENABLE_PIN, machine.Pin.OUT)
         )
         phy = SoftPhy(capture, modulator, clock)
-    parts = esp32.Partition.find(esp32.Partition.TYPE_DATA, label=STORE_PARTITION)
-    if not parts:
-        raise RuntimeError("no '%s' data partition: see docs/boards.md" % STORE_PARTITION)
     i2c = machine.I2C(0, scl=machine.Pin(DISPLAY_SCL), sda=machine.Pin(DISPLAY_SDA))
+    optical = machine.UART(
+        OPTICAL_UART, 300, bits=7, parity=0, stop=1, tx=OPTICAL_TX, rx=OPTICAL_RX
+    )
     return Hardware(
         NAME,
         clock=clock,
         phy=phy,
-        flash=parts[0],
-        rtc=machine.RTC(),
-        optical=machine.UART(
-            OPTICAL_UART, 300, bits=7, parity=0, stop=1, tx=OPTICAL_TX, rx=OPTICAL_RX
-        ),
+        flash=PartitionFlash(esp32, STORE_PARTITION),
+        rtc=MachineRtc(machine.RTC(), 0),  # esp32: weekday 0..6 (drivers/rtc.py)
+        optical=UartSerial(optical, 300, 7, 0, 1),
         display=SSD1306(i2c, DISPLAY_ADDR),
         relay=LatchingRelay(
             machine.Pin(RELAY_SET_PIN, machine.Pin.OUT),
             machine.Pin(RELAY_RESET_PIN, machine.Pin.OUT),
             RELAY_PULSE_MS,
             machine.Pin(RELAY_SENSE_PIN, machine.Pin.IN),
+            clock,
+            RELAY_MIN_GAP_MS,
         ),
-        led=machine.Pin(LED_PIN, machine.Pin.OUT),
+        led=Led(machine.Pin(LED_PIN, machine.Pin.OUT)),
+        watchdog=Watchdog(machine.WDT, WDT_TIMEOUT_MS),
+        supply=SupplyInput(machine.Pin(SUPPLY_PIN, machine.Pin.IN)),
     )

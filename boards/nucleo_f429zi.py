@@ -32,21 +32,29 @@ RELAY_SET_PIN = "PE9"  # latching relay coil drivers
 RELAY_RESET_PIN = "PE11"
 RELAY_SENSE_PIN = "PF13"  # auxiliary contact, pulled up
 RELAY_PULSE_MS = 50
+RELAY_MIN_GAP_MS = 1000  # coil protection: pulses at least this far apart
 LED_PIN = "PB0"  # LD1 green
 
-# Flash: the store gets the last 256 KiB of the internal filesystem flash as its own block
-# device (pyb.Flash(start=, len=), extended block protocol: program without erase, ioctl 6
-# erases). The FAT filesystem is made correspondingly smaller when the board is first set up.
-STORE_START = 0x40000  # byte offset inside pyb.Flash()
-STORE_LEN = 0x40000
+SUPPLY_PIN = "PF15"  # D2: mains supervisor output, low on supply loss (external pull-up)
+WDT_TIMEOUT_MS = 8000  # IWDG; armed by the first feed (drivers/watchdog.py)
+
+# Flash: the store owns two 128 KiB sectors at the top of the unused second bank (sectors 22
+# and 23, 0x081C0000-0x081FFFFF), erased and programmed by drivers/stm32_flash.py through the
+# flash controller. Not pyb.Flash: docs/boards.md says why, and why these sectors.
+STORE_SECTORS = (22, 23)
 
 
 def build(cfg):
     import machine
-    import pyb
     from clock import Clock
     from drivers.display import SSD1306
+    from drivers.led import Led
     from drivers.relay import LatchingRelay
+    from drivers.rtc import MachineRtc
+    from drivers.serial import UartSerial
+    from drivers.stm32_flash import Stm32Bank2Flash
+    from drivers.supply import SupplyInput
+    from drivers.watchdog import Watchdog
     from hw import Hardware
 
     clock = Clock()
@@ -69,15 +77,19 @@ def build(cfg):
         NAME,
         clock=clock,
         phy=phy,
-        flash=pyb.Flash(start=STORE_START, len=STORE_LEN),
-        rtc=machine.RTC(),
-        optical=machine.UART(OPTICAL_UART, 300, bits=7, parity=0, stop=1, timeout=0),
+        flash=Stm32Bank2Flash(STORE_SECTORS),
+        rtc=MachineRtc(machine.RTC(), 1),  # stm32: weekday 1..7 (drivers/rtc.py)
+        optical=UartSerial(machine.UART(OPTICAL_UART), 300, 7, 0, 1),
         display=SSD1306(i2c, DISPLAY_ADDR),
         relay=LatchingRelay(
             machine.Pin(RELAY_SET_PIN, machine.Pin.OUT),
             machine.Pin(RELAY_RESET_PIN, machine.Pin.OUT),
             RELAY_PULSE_MS,
             sense,
+            clock,
+            RELAY_MIN_GAP_MS,
         ),
-        led=machine.Pin(LED_PIN, machine.Pin.OUT),
+        led=Led(machine.Pin(LED_PIN, machine.Pin.OUT)),
+        watchdog=Watchdog(machine.WDT, WDT_TIMEOUT_MS),
+        supply=SupplyInput(machine.Pin(SUPPLY_PIN, machine.Pin.IN)),
     )

@@ -10,6 +10,10 @@ plc     = the simulated medium (cfg "medium" = "host:port", or "sample:host:port
 display = framebuf written as a PBM file on every refresh
 relay   = latching relay whose contact position survives restarts (a file)
 clock   = host ticks, or the medium's simulated time when on the medium
+watchdog= the boards' Watchdog adapter over a SimWdt counting host time (the supervisor feeds
+          on the loop's real-time sleep, and simulated medium time runs much faster); a starved
+          watchdog prints what a board would have reset for and keeps running
+supply  = the boards' SupplyInput over a SimPin ("supply", high = mains present)
 """
 
 NAME = "unix_sim"
@@ -18,6 +22,8 @@ FLASH_BLOCK_SIZE = 4096
 FLASH_BLOCKS = 8
 DISPLAY_SIZE = (128, 64)
 RELAY_PULSE_MS = 50
+RELAY_MIN_GAP_MS = 1000
+WDT_TIMEOUT_MS = 8000
 
 
 def build(cfg):
@@ -29,6 +35,8 @@ def build(cfg):
     from drivers.sim.flash import SimFlash
     from drivers.sim.pin import LatchContact, SimPin
     from drivers.sim.rtc import SimRtc
+    from drivers.supply import SupplyInput
+    from drivers.watchdog import SimWdt, Watchdog
     from hw import Hardware
 
     state = cfg["state_dir"]
@@ -71,10 +79,16 @@ def build(cfg):
         optical=optical,
         display=SimDisplay(state + "/display.pbm", *DISPLAY_SIZE),
         relay=LatchingRelay(
-            contact.set_coil, contact.reset_coil, RELAY_PULSE_MS, contact, lambda ms: None
+            contact.set_coil, contact.reset_coil, RELAY_PULSE_MS, contact, clock, RELAY_MIN_GAP_MS
         ),
         led=SimPin("led"),
+        watchdog=Watchdog(SimWdt.factory(Clock(), _starved), WDT_TIMEOUT_MS),
+        supply=SupplyInput(SimPin("supply", 1)),
     )
+
+
+def _starved(late_ms):
+    print("watchdog: not fed for %d ms past its timeout; a board would reset here" % late_ms)
 
 
 def _makedirs(os, path):

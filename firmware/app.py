@@ -2,22 +2,34 @@
 
     PHY (board) --frames--> MAC (link, repetition, network management) --LSDU--> application
 The same object runs on every board; `make repl` leaves it reachable as `meter`.
+
+Supervision: the meter's tasks run under `self.supervisor` (lib/supervisor.py), which restarts
+a task that dies, resets the board through `reset` when one keeps dying, and feeds
+`hw.watchdog`. Every exception firmware code catches lands in `self.faults` (type, place, time):
+`meter.faults.recent()` at the REPL, and in `meter.status()`. `strict=True` (tests) re-raises
+them instead.
 """
 
 import asyncio
 import struct
 
 import storekeys
-from config import raw
+from clock import wait_or_timeout
+from config import mac_params, radio_refusal, raw
+from faults import Faults
 from smitp.al import Application
 from store import Store
+from supervisor import Supervisor
 
 
 class Meter:
-    def __init__(self, hw, cfg, rng=None):
+    def __init__(self, hw, cfg, rng=None, reset=None, strict=False):
         self.hw = hw
         self.cfg = cfg
         self.clock = hw.clock
+        self.faults = Faults(now_ms=self.clock.now_ms, strict=strict)
+        self.supervisor = Supervisor(self.faults, self.clock, reset or _no_reset, _watchdog(hw))
+        self.radio_off = radio_refusal(cfg, hw.name)  # why the PLC stays off, or None
         self.aca = raw(cfg, "aca")
         self.store = Store(hw.flash)
         st = self.store.stats()
@@ -28,7 +40,6 @@ class Meter:
         self._wake = asyncio.Event()
         self.al = Application(self)
         self.mac = self._build_mac()
-        self.tasks = []
 
     def _count_boot(self):
         old = self.store.get(storekeys.BOOT_COUNT)
@@ -39,12 +50,15 @@ class Meter:
     def _build_mac(self):
         from mac.link import Mac
 
+        phy = self.hw.phy
         return Mac(
             self.aca,
+            phy.airtime_ms if phy is not None else _no_airtime,
             store=self.store,
             rng=self.rng,
             app=self.application,
-            config=self.cfg,
+            params=mac_params(self.cfg),
+            faults=self.faults,
         )
 
     def application(self, lsdu, ctx):
@@ -74,24 +88,37 @@ class Meter:
             if deadline is None:
                 await self._wake.wait()
             else:
-                await _wait_or_timeout(self._wake, self.clock, deadline - now)
+                await wait_or_timeout(self._wake, self.clock, deadline - now)
 
     # --- lifecycle -----------------------------------------------------------------------------
 
     def start(self):
-        """Create the meter's tasks on the running loop and return them."""
-        if self.hw.phy is not None:
-            self.tasks.append(asyncio.create_task(self.plc_rx()))
-            self.tasks.append(asyncio.create_task(self.plc_tx()))
-        return self.tasks
+        """Start the meter's supervised tasks on the running loop (the PLC pair only when a
+        PHY exists and the radio is allowed on)."""
+        sup = self.supervisor
+        sup.install()
+        if self.hw.phy is not None and self.radio_off is None:
+            sup.spawn("plc_rx", self.plc_rx)
+            sup.spawn("plc_tx", self.plc_tx)
+
+    async def open(self):
+        """Bind what can fail at start-up (a TCP listener's port) before the tasks run, so the
+        error reaches the caller instead of a supervised task."""
+        start = getattr(self.hw.phy, "start", None)
+        if start is not None and self.radio_off is None:
+            r = start()
+            if r is not None:
+                await r
 
     async def run(self, console=None):
+        """Run until a reset is requested, or until the console ends when there is one."""
         self.start()
-        if console is not None:
-            await console.run()
-        else:
-            while True:
-                await asyncio.sleep_ms(60_000)
+        if console is None:
+            await self.supervisor.run()
+            return
+        asyncio.create_task(self.supervisor.run())
+        await console.run()
+        self.supervisor.stop()
 
     def status(self):
         return {
@@ -99,24 +126,33 @@ class Meter:
             "aca": self.aca.hex(),
             "boots": self.boots,
             "now_ms": self.clock.now_ms(),
+            "radio_off": self.radio_off,
             "mac": getattr(self.mac, "stats", None),
             "store": self.store.stats(),
+            "faults": self.faults.count,
+            "recent_faults": self.faults.recent(),
+            "tasks": self.supervisor.status(),
         }
 
 
-async def _wait_or_timeout(event, clock, ms):
-    """Return when event is set or ms have passed on the injected clock, whichever is first."""
-    if ms <= 0:
-        return
+def _watchdog(hw):
+    """The board's watchdog; only unix_sim may have none (docs/architecture.md)."""
+    wd = getattr(hw, "watchdog", None)
+    if wd is None and hw.name != "unix_sim":
+        raise ValueError("board %s gives no watchdog" % hw.name)
+    return wd
 
-    async def timer():
-        await clock.sleep_ms(ms)
-        event.set()
 
-    t = asyncio.create_task(timer())
-    await event.wait()
-    if not t.done():
-        t.cancel()
+def _no_reset():
+    """unix_sim without an injected reset: leave the process, as a board reset would end it."""
+    import sys
+
+    print("supervisor: reset requested, leaving")
+    sys.exit(3)
+
+
+def _no_airtime(nbytes):
+    raise ValueError("no PHY: nothing goes on the air")
 
 
 def _default_rng(cfg):

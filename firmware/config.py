@@ -1,20 +1,29 @@
-"""Meter configuration: defaults, JSON loading and validation.
+"""Meter configuration: defaults, JSON loading, validation, and the typed values layers get.
 
 A unix_sim meter is started as `micropython firmware/main.py --config meter.json`; on a board
-the file is `config.json` beside main.py. Unknown keys are refused so typos do not pass silently.
+the file is `config.json` beside main.py. `load()` checks everything once at boot and raises
+ConfigError with one readable line (unknown key, wrong type, out of range, missing or broken
+file); after that, layers receive typed values (`mac_params(cfg)`, `raw(cfg, key)`) and never
+look keys up themselves. `radio_refusal(cfg, board)` names the demo keys or ACA that keep a real
+board's radio off.
 """
 
 import json
 
+DEMO_ACA = "010203040506"
+DEMO_KEY_WRITE = "000102030405060708090a0b0c0d0e0f"
+DEMO_KEY_READ = "101112131415161718191a1b1c1d1e1f"
+
 DEFAULTS = {
     # 6-byte Absolute Communication Address, hex, in the order the bytes go on the wire
     # (see docs/datalink.md for the byte-order choice).
-    "aca": "010203040506",
+    "aca": DEMO_ACA,
     "serial": "MM0000000001",
     "manufacturer": "OMM",  # FLAG id used on the optical port
-    # AES-128 keys, hex. K1 = write key, K2 = read key. Tests and the simulator override them.
-    "key_write": "000102030405060708090a0b0c0d0e0f",
-    "key_read": "101112131415161718191a1b1c1d1e1f",
+    # AES-128 keys, hex. K1 = write key, K2 = read key. Tests and the simulator override them;
+    # real boards keep the radio off with these demo values (radio_refusal).
+    "key_write": DEMO_KEY_WRITE,
+    "key_read": DEMO_KEY_READ,
     "phase": 1,
     "sca": None,  # section address, 6 bytes hex, once the concentrator assigns one
     "tel_ms": 20,  # elaboration time (facts §5)
@@ -34,42 +43,157 @@ DEFAULTS = {
 }
 
 _HEX_LEN = {"aca": 6, "key_write": 16, "key_read": 16, "sca": 6}
+# integer keys: (lowest, highest)
+_INT_RANGE = {
+    "phase": (1, 3),
+    "tel_ms": (1, 1000),
+    "tc_ms": (1, 10000),
+    "add_ms": (0, 60000),
+    "dup_ms": (0, 60000),
+    "aca_al0": (0, 5),
+    "plc_listen": (1, 65535),
+    "optical_port": (1, 65535),
+    "seed": (0, 0x7FFFFFFF),
+}
+_TEXT = ("serial", "manufacturer", "state_dir", "medium", "modem")
+_CHOICES = {"plc_backend": ("soft", "modem")}
+_NULLABLE = ("sca", "medium", "plc_listen", "modem", "plc_backend", "optical_port", "seed")
+_HOST_PORT = ("medium", "modem")
 
 
 class ConfigError(ValueError):
     pass
 
 
+def _check_hex(k, v):
+    try:
+        b = bytes.fromhex(v)
+    except (TypeError, ValueError):
+        raise ConfigError("%s must be hex text (got %r)" % (k, v))
+    if len(b) != _HEX_LEN[k]:
+        raise ConfigError(
+            "%s must be %d bytes (%d hex digits)" % (k, _HEX_LEN[k], 2 * _HEX_LEN[k])
+        )
+
+
+def _check_sca(v):
+    from mac.address import check_sca
+
+    try:
+        check_sca(bytes.fromhex(v))
+    except ValueError as e:
+        raise ConfigError("sca: %s" % e)
+
+
+def _check_int(k, v):
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise ConfigError("%s must be an integer (got %r)" % (k, v))
+    lo, hi = _INT_RANGE[k]
+    if not lo <= v <= hi:
+        raise ConfigError("%s must be %d..%d (got %d)" % (k, lo, hi, v))
+
+
+def _check_port_text(k, v):
+    host, sep, port = v.rpartition(":")
+    if k == "medium" and host.startswith("sample:"):
+        host = host[7:]
+    if not sep or not host:
+        raise ConfigError('%s must be "host:port" (got %r)' % (k, v))
+    try:
+        p = int(port)
+    except ValueError:
+        p = 0
+    if not 1 <= p <= 65535:
+        raise ConfigError("%s: port must be 1..65535 (got %r)" % (k, port))
+
+
 def validate(cfg):
+    """Check every value's type and range; return cfg. Raises ConfigError (one line)."""
     for k in cfg:
         if k not in DEFAULTS:
             raise ConfigError("unknown config key %r" % k)
-    for k, n in _HEX_LEN.items():
-        v = cfg.get(k)
-        if v is None and k == "sca":
+    for k in DEFAULTS:
+        v = cfg[k]
+        if v is None and k in _NULLABLE:
             continue
-        try:
-            b = bytes.fromhex(v)
-        except (TypeError, ValueError):
-            raise ConfigError("%s must be hex" % k)
-        if len(b) != n:
-            raise ConfigError("%s must be %d bytes" % (k, n))
-    if cfg["phase"] not in (1, 2, 3):
-        raise ConfigError("phase must be 1, 2 or 3")
+        if k in _HEX_LEN:
+            _check_hex(k, v)
+            if k == "sca":
+                _check_sca(v)
+        elif k in _INT_RANGE:
+            _check_int(k, v)
+        elif k in _CHOICES:
+            if v not in _CHOICES[k]:
+                raise ConfigError("%s must be one of %s (got %r)" % (k, ", ".join(_CHOICES[k]), v))
+        elif k in _TEXT:
+            if not isinstance(v, str) or not v:
+                raise ConfigError("%s must be non-empty text (got %r)" % (k, v))
+            if k in _HOST_PORT:
+                _check_port_text(k, v)
+        elif k == "repl":
+            if not isinstance(v, bool):
+                raise ConfigError("repl must be true or false (got %r)" % (v,))
     return cfg
+
+
+def _read(path):
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        raise ConfigError("cannot read config file %s" % path)
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise ConfigError("config file %s is not valid JSON" % path)
+    if not isinstance(data, dict):
+        raise ConfigError("config file %s must hold one JSON object {...}" % path)
+    return data
 
 
 def load(path=None, overrides=None):
     cfg = dict(DEFAULTS)
     if path:
-        with open(path) as f:
-            cfg.update(json.load(f))
+        cfg.update(_read(path))
     if overrides:
         cfg.update(overrides)
     return validate(cfg)
+
+
+def radio_refusal(cfg, board_name):
+    """Why a real board must not put this config on the air (demo keys or demo ACA), or None."""
+    if board_name == "unix_sim":
+        return None
+    demo = []
+    if cfg["aca"].lower() == DEMO_ACA:
+        demo.append("aca")
+    if cfg["key_write"].lower() == DEMO_KEY_WRITE:
+        demo.append("key_write")
+    if cfg["key_read"].lower() == DEMO_KEY_READ:
+        demo.append("key_read")
+    if not demo:
+        return None
+    return "radio off: %s still the demo value%s; set your own in config.json" % (
+        ", ".join(demo),
+        "s" if len(demo) > 1 else "",
+    )
 
 
 def raw(cfg, key):
     """A hex config value as bytes (None stays None)."""
     v = cfg.get(key)
     return None if v is None else bytes.fromhex(v)
+
+
+def mac_params(cfg):
+    """The MAC's typed parameters (mac.params.Params) from a validated config."""
+    from mac.params import Params
+
+    return Params(
+        tel_ms=cfg["tel_ms"],
+        tc_ms=cfg["tc_ms"],
+        add_ms=cfg["add_ms"],
+        dup_ms=cfg["dup_ms"],
+        sca=raw(cfg, "sca"),
+        aca_al0=cfg["aca_al0"],
+    )

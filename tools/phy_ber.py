@@ -44,13 +44,18 @@ def make_frames(n, size=128, seed=1):
     return frames, phy_mp.tx_frame_list(frames)
 
 
-def run_point(frames, tx_list, ebn0, seed, **chan):
+def run_point(frames, tx_list, ebn0, seed, lead_max_s=None, **chan):
     """Returns dict(ebn0, ber, ber_synced, fer, frames, bits, sym_ber, syms, lost_nosync,
-    lost_crc, esn0_soft); ber counts a frame that was not synchronised as half its bits wrong."""
+    lost_crc, wrong, esn0_soft, syncs, header_errors, crc_errors, seconds); ber counts a frame
+    that was not synchronised as half its bits wrong. lead_max_s: noise of a random length,
+    uniform in 0..lead_max_s (seeded), before every frame instead of the fixed lead_s."""
     kw = dict(frontend="ideal", lead_s=0.02, tail_s=0.02)
     kw.update(chan)
+    lead_rng = np.random.default_rng(seed + 77)
     segs, ends, p = [], [], 0
     for i, tx in enumerate(tx_list):
+        if lead_max_s is not None:
+            kw["lead_s"] = float(lead_rng.uniform(0, lead_max_s))
         a = channel.channel(tx, ebn0_db=ebn0, seed=seed + i, **kw)
         segs.append(a)
         p += len(a)
@@ -66,7 +71,7 @@ def run_point(frames, tx_list, ebn0, seed, **chan):
         i = int(np.searchsorted(ends, t - 544))
         if i < len(frames):
             got.setdefault(i, ("bad", data, None))
-    bit_err = bits = sym_err = syms = nosync = crc = 0
+    bit_err = bits = sym_err = syms = nosync = crc = wrong = 0
     err_synced = bits_synced = 0
     yd = []
     for i, fr in enumerate(frames):
@@ -75,6 +80,8 @@ def run_point(frames, tx_list, ebn0, seed, **chan):
         kind, data, soft = got.get(i, (None, None, None))
         if kind is not None:
             bits_synced += nb
+        if kind == "ok" and data != fr:
+            wrong += 1  # passed the CRC-32 with wrong bytes
         if kind == "ok" and data == fr:
             # channel symbols of the payload block, without the last RAMP ones (the TX
             # amplitude ramp: tail symbols sent at reduced amplitude by design)
@@ -111,6 +118,9 @@ def run_point(frames, tx_list, ebn0, seed, **chan):
         syms=syms,
         lost_nosync=nosync,
         lost_crc=crc,
+        wrong=wrong,
+        seconds=p / channel.FS_RX,
+        **r["stats"],
     )
 
 

@@ -38,14 +38,15 @@ def _run(args, timeout=600):
     return p.stdout
 
 
-def tx_frames(frames, gap_samples=0):
-    """Frames -> one uint16 array of DAC codes, each frame followed by gap_samples of mid-scale."""
+def tx_frames(frames, gap_samples=0, phase_deg=None):
+    """Frames -> one uint16 array of DAC codes, each frame followed by gap_samples of mid-scale
+    (phase_deg: the TX carrier phase, default the profile's)."""
     with tempfile.TemporaryDirectory() as d:
         src, dst = os.path.join(d, "in.txt"), os.path.join(d, "out.u16")
         with open(src, "w") as f:
             for fr in frames:
                 f.write(bytes(fr).hex() + "\n")
-        out = _run(["tx", src, dst])
+        out = _run(["tx", src, dst] + ([] if phase_deg is None else [str(phase_deg)]))
         data = np.fromfile(dst, dtype="<u2")
     lens = [int(x.split()[1]) for x in out.splitlines() if x.startswith("TX")]
     if not gap_samples:

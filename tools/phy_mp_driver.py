@@ -1,14 +1,14 @@
 # MicroPython driver for tools/phy_mp.py (runs under the unix port, MICROPYPATH from mpenv).
-# usage: micropython phy_mp_driver.py tx <in_hex_lines> <out_u16>   (frames -> DAC codes)
+# usage: micropython phy_mp_driver.py tx <in_hex_lines> <out_u16> [phase_deg] (frames -> DAC codes)
 #        micropython phy_mp_driver.py rx <in_u16> <chunk> [soft]    (ADC codes -> frames)
 import sys
 from array import array
 
 
-def tx(src, dst):
+def tx(src, dst, phase_deg=None):
     from phy.tx import Transmitter
 
-    t = Transmitter()
+    t = Transmitter() if phase_deg is None else Transmitter(phase_deg)
     buf = array("H", bytearray(2 * 36 * 64))
     with open(src) as f, open(dst, "wb") as o:
         for line in f:
@@ -53,6 +53,6 @@ def rx(src, chunk, soft):
 
 
 if sys.argv[1] == "tx":
-    tx(sys.argv[2], sys.argv[3])
+    tx(sys.argv[2], sys.argv[3], float(sys.argv[4]) if len(sys.argv) > 4 else None)
 else:
     rx(sys.argv[2], int(sys.argv[3]), len(sys.argv) > 4)

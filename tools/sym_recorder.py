@@ -4,6 +4,8 @@
     ... feed a Receiver ...
     rec.close()
 
+    steps = count_acs_steps()       # steps[0]: Viterbi trellis steps run from now on
+
 Each kept call appends its inputs (ring, S, hist, W) and its outputs (return value as int32 LE,
 then S, hist, W) to the file, for replay on the emulated Cortex-M4 (tools/thumb_emu.py). Every
 `every`-th call is kept, and every call that returns an event. Runs under Unix MicroPython only.
@@ -39,3 +41,19 @@ class Recorder:
     def close(self):
         rx._sym = self.sym
         self.out.close()
+
+
+def count_acs_steps():
+    """Wrap phy.fec._acs (the Viterbi add-compare-select) with a counter of its trellis steps;
+    returns the one-element list holding the count."""
+    import phy.fec as fec
+
+    steps = [0]
+    acs = fec._acs
+
+    def counting(pm, soft, n, surv):
+        steps[0] += n
+        acs(pm, soft, n, surv)
+
+    fec._acs = counting
+    return steps

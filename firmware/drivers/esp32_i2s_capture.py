@@ -76,6 +76,8 @@ class I2sCapture:
         # how long the I2S DMA ring lasts; a longer gap between reads means lost samples
         self._ring_us = (ibuf // _BYTES_PER_FRAME) * 1000000 // sample_rate
         self._last_us = 0
+        self._stall_ms = max(50, 4 * self._ring_us // 1000)  # no block for 4 ring times: dead
+        self.stalls = 0
 
     @staticmethod
     def _pin(p):
@@ -122,7 +124,12 @@ class I2sCapture:
         got = 0
         need = len(self._raw)
         while got < need:
-            n = await self._reader.readinto(raw[got:])
+            try:
+                n = await asyncio.wait_for_ms(self._reader.readinto(raw[got:]), self._stall_ms)
+            except asyncio.TimeoutError:
+                self.stalls += 1
+                self.stop()  # the next read() starts the I2S afresh
+                raise OSError(110)  # ETIMEDOUT: the I2S clock or the ADC stopped
             if n:
                 got += n
         self._last_us = time.ticks_us()

@@ -85,6 +85,9 @@ class I2sModulator:
         self._off_at = 0
         self._offer = None
         self.bursts = 0
+        # a drain that takes 4 ring playout times means the I2S clock stopped
+        self._stall_ms = 4 * self._tail_ms
+        self.stalls = 0
         self.tx_off()
 
     def tx_on(self):
@@ -152,7 +155,13 @@ class I2sModulator:
                 self._offer = asyncio.create_task(self._off_later())
             self._convert(self._buf, samples, n, self._mid, self._shift)
             self._writer.write(memoryview(self._buf)[: n * _FRAME_BYTES])
-            await self._writer.drain()
+            try:
+                await asyncio.wait_for_ms(self._writer.drain(), self._stall_ms)
+            except asyncio.TimeoutError:
+                self.stalls += 1
+                self.close()  # the next send() opens the I2S afresh
+                self.tx_off()
+                raise OSError(110)  # ETIMEDOUT
             self._off_at = time.ticks_add(time.ticks_ms(), self._tail_ms)
 
     async def wait_done(self):

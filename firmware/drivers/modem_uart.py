@@ -40,6 +40,7 @@ class RxInfo:
         self.snr = snr
         self.in_phase = in_phase
         self.t_ms = t_ms
+        self.t_end_ms = t_ms  # the modem does not say when the frame ended: hand-up time bounds it
         self.protocol = protocol
 
     def __repr__(self):
@@ -224,6 +225,10 @@ class HostIfPhy:
 
     # --- PHY interface -------------------------------------------------------------------------
 
+    def airtime_ms(self, nbytes):
+        """Time on air of an n-byte MAC frame through the certified modem (rounded up)."""
+        return ((nbytes + _AIR_OVERHEAD) * 8000 + _AIR_BPS - 1) // _AIR_BPS
+
     async def send(self, frame):
         """Hand one data-link frame to the modem (Slave_Data.REQ, or Master_Data for a DCU)."""
         n = len(frame)
@@ -231,7 +236,7 @@ class HostIfPhy:
             raise ValueError("frame length")
         self._req_id = (self._req_id + 1) & 0xFF
         m = hostif.data_req_into(self._dbuf, self.protocol, self._req_id, frame, n)
-        cfm_ms = _DATA_MARGIN_MS + ((n + _AIR_OVERHEAD) * 8000 + _AIR_BPS - 1) // _AIR_BPS
+        cfm_ms = _DATA_MARGIN_MS + self.airtime_ms(n)
         await self._transact(self._data_req, self._dbuf, m, cfm_ms, self._req_id)
 
     async def recv(self):

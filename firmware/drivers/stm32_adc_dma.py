@@ -10,12 +10,19 @@ involved (MicroPython's stm32 port owns the DMA IRQ vectors in C, so Python cann
     cap = AdcDmaCapture("PA3", 1, 3, 2)     # pin, ADC instance, channel, trigger timer
     cap.start()
     while True:
-        half = await cap.read()             # memoryview('H') of `block` samples, 12-bit codes
-        ...                                 # consume it within one half period (block / fs)
+        blk = await cap.read()              # memoryview('H') of `block` samples, 12-bit codes
+        ...                                 # the oldest complete block not yet handed out
 
-`read()` returns the half the DMA has just finished; the DMA is then filling the other half, so
-the view stays valid for one half period (block=512 at 38.4 kHz: 13.3 ms). If both halves
-complete between two reads, one half was lost: `overruns` counts it (and ADC OVR events).
+The DMA ring holds `nblocks` blocks (default 4 x 512 samples = 53.3 ms at 38.4 kHz) and is read
+by position (NDTR), not by the half/full flags, so the consumer may fall behind by up to
+nblocks - 1 blocks (40 ms) without losing a sample: the receiver decodes a whole frame inside
+one feed() (the longest, 255 bytes, is estimated at about 20 ms on a 168 MHz M4; docs/phy.md
+"Capture and decode time"), longer than one 13.3 ms block. A view stays valid until the DMA
+comes round to it again, i.e. for at least one block period after read() returns it. If the DMA
+overwrites blocks that were not handed out, read() skips to the oldest intact one and
+`overruns` counts the blocks lost (ADC OVR and DMA errors count one each and restart the
+capture). More than a whole lap between two looks is told apart from a short advance by the
+time elapsed (`ticks_us`, injectable for tests).
 
 Register references are RM0090 rev 19 (STM32F405/415/407/417/427/437/429/439):
 section 13 (ADC), 10 (DMA), 18 (TIM2..5), 7.3 (RCC). Only ADC1 + DMA2 S0 C0 (table 43) and
@@ -23,6 +30,7 @@ TIM2 (EXTSEL 0110) / TIM3 (1000) / TIM8 (1110) TRGO are supported.
 """
 
 import asyncio
+import time
 from array import array
 
 from micropython import const
@@ -83,19 +91,29 @@ _SCR_MSIZE_16 = const(1 << 13)
 _SCR_PL_HIGH = const(2 << 16)
 _SCR_CHSEL_SHIFT = const(25)  # channel 0 for ADC1 on stream 0
 _FLAGS0 = const(0x3D)  # FEIF0|DMEIF0|TEIF0|HTIF0|TCIF0 (bits 0,2,3,4,5)
-_HTIF0 = const(1 << 4)
-_TCIF0 = const(1 << 5)
 _TEIF0 = const(1 << 3)
 
 # TIM2/3/8 (RM0090 18.4 / 17.4)
 _TIM_CR2 = const(0x04)
 _TIM_MMS_UPDATE = const(0b010 << 4)  # master mode: update event -> TRGO
+_STOP_POLLS = const(10000)  # a stream stops within its current transfer: a few cycles
 
 
 class AdcDmaCapture:
     """Continuous timer-paced ADC1 capture into a DMA ring; `await read()` yields halves."""
 
-    def __init__(self, pin, adc=1, channel=3, timer=2, sample_rate=None, block=512, dma=(2, 0, 0)):
+    def __init__(
+        self,
+        pin,
+        adc=1,
+        channel=3,
+        timer=2,
+        sample_rate=None,
+        block=512,
+        dma=(2, 0, 0),
+        nblocks=4,
+        ticks_us=None,
+    ):
         if stm is None:
             raise OSError("AdcDmaCapture needs the stm32 port")
         if adc != 1 or tuple(dma) != (2, 0, 0):
@@ -106,24 +124,35 @@ class AdcDmaCapture:
             raise ValueError("ADC channel")
         if block < 16 or block & 1:
             raise ValueError("block")
+        if nblocks < 2 or nblocks * block > 65535:  # NDTR is 16 bits
+            raise ValueError("nblocks")
         if sample_rate is None:
             from phy import profile
 
             sample_rate = profile.RX_SAMPLE_RATE_HZ
         self.sample_rate = sample_rate
         self.block = block
-        self.overruns = 0
+        self.nblocks = nblocks
+        self.overruns = 0  # blocks lost (overwritten before read() handed them out)
         self.adc_overruns = 0
+        self._ticks_us = ticks_us or time.ticks_us
+        self._len = nblocks * block
+        self._pos = 0  # DMA write index at the last look
+        self._t = 0  # ticks_us of the last look
+        self._wabs = 0  # samples written since start (less whole laps already read)
+        self._rd = 0  # blocks handed out (same reference)
         self._pin = pin
         self._channel = channel
         self._timer_id = timer
         self._timer = None
-        # MicroPython builds an array from a buffer's raw bytes: 2 * block zeroed u16 slots
-        self._ring = array("H", bytearray(4 * block))
+        # MicroPython builds an array from a buffer's raw bytes: nblocks * block zeroed u16 slots
+        self._ring = array("H", bytearray(2 * self._len))
         self._mv = memoryview(self._ring)
-        self._halves = (self._mv[:block], self._mv[block:])
-        # poll about 4 times per half period, at least every ms
+        self._blocks = tuple(self._mv[i * block : (i + 1) * block] for i in range(nblocks))
+        # poll about 4 times per block period, at least every ms
         self._poll_ms = max(1, (block * 1000) // (sample_rate * 4))
+        self._stall_polls = 16  # 4 half periods without a DMA flag: the timer or ADC is dead
+        self.stalls = 0
         self._running = False
 
     # --- set-up --------------------------------------------------------------------------------
@@ -155,12 +184,15 @@ class AdcDmaCapture:
         m = stm.mem32
         base = _DMA2
         m[base + _S0CR] = 0  # EN = 0, then wait until the stream really stops (RM0090 10.3.17)
+        n = _STOP_POLLS
         while m[base + _S0CR] & _SCR_EN:
-            pass
+            n -= 1
+            if n == 0:
+                raise OSError(110)  # ETIMEDOUT: the stream never stopped
         m[base + _DMA_LIFCR] = _FLAGS0
         m[base + _S0PAR] = _ADC1 + _ADC_DR
         m[base + _S0M0AR] = uctypes.addressof(self._ring)
-        m[base + _S0NDTR] = 2 * self.block
+        m[base + _S0NDTR] = self._len
         m[base + _S0FCR] = 0  # direct mode (no FIFO)
         m[base + _S0CR] = (
             (0 << _SCR_CHSEL_SHIFT)
@@ -195,6 +227,10 @@ class AdcDmaCapture:
             _CR2_ADON | _CR2_DMA | _CR2_DDS | (extsel << _CR2_EXTSEL_SHIFT) | _CR2_EXTEN_RISING
         )
         self._setup_timer()
+        self._pos = 0
+        self._wabs = 0
+        self._rd = 0
+        self._t = self._ticks_us()
         self._running = True
 
     def stop(self):
@@ -218,35 +254,56 @@ class AdcDmaCapture:
 
     # --- data ----------------------------------------------------------------------------------
 
+    def _look(self):
+        """Advance the write counter from the DMA position; count blocks lost to overruns."""
+        m = stm.mem32
+        t = self._ticks_us()
+        pos = (self._len - m[_DMA2 + _S0NDTR]) % self._len
+        adv = (pos - self._pos) % self._len
+        # whole laps between two looks cannot be seen in the position: take them from the time
+        due = time.ticks_diff(t, self._t) * (self.sample_rate // 100) // 10000
+        laps = (due - adv + self._len // 2) // self._len
+        if laps > 0:
+            adv += laps * self._len
+        self._pos = pos
+        self._t = t
+        self._wabs += adv
+        ready = self._wabs // self.block - self._rd
+        if ready > self.nblocks - 1:  # the oldest unread blocks were overwritten
+            self.overruns += ready - (self.nblocks - 1)
+            self._rd = self._wabs // self.block - (self.nblocks - 1)
+            ready = self.nblocks - 1
+        while self._rd >= self.nblocks:  # keep the counters small
+            self._rd -= self.nblocks
+            self._wabs -= self._len
+        return ready
+
     async def read(self):
-        """The half of the ring just filled: memoryview('H') of `block` 12-bit samples."""
+        """The oldest complete block not yet handed out: memoryview('H') of `block` codes."""
         if not self._running:
             self.start()
         m = stm.mem32
+        idle = 0
         while True:
             if m[_ADC1 + _ADC_SR] & _ADC_SR_OVR:
                 self._recover()
-            isr = m[_DMA2 + _DMA_LISR]
-            if isr & _TEIF0:
+            if m[_DMA2 + _DMA_LISR] & _TEIF0:
                 self._recover()
                 continue
-            ht = isr & _HTIF0
-            tc = isr & _TCIF0
-            if ht and tc:
-                # both halves finished since the last read: one of them was overwritten
-                self.overruns += 1
-                m[_DMA2 + _DMA_LIFCR] = _HTIF0 | _TCIF0
-                # NDTR > block: the DMA is in the first half, so the second is the newest
-                return self._halves[1 if m[_DMA2 + _S0NDTR] > self.block else 0]
-            if ht:
-                m[_DMA2 + _DMA_LIFCR] = _HTIF0
-                return self._halves[0]
-            if tc:
-                m[_DMA2 + _DMA_LIFCR] = _TCIF0
-                return self._halves[1]
+            before = self._pos
+            if self._look() > 0:
+                b = self._blocks[self._rd % self.nblocks]
+                self._rd += 1
+                return b
+            # the DMA position has not moved for 4 block periods: the timer or ADC is dead
+            idle = idle + 1 if self._pos == before else 0
+            if idle > self._stall_polls:
+                self.stalls += 1
+                self.stop()
+                raise OSError(110)  # ETIMEDOUT; the next read() starts the capture again
             await asyncio.sleep_ms(self._poll_ms)
 
     def level(self):
         """Samples written into the current half so far (diagnostics)."""
         n = stm.mem32[_DMA2 + _S0NDTR]
-        return (2 * self.block - n) % self.block
+        return (self._len - n) % self.block

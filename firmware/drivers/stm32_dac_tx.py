@@ -46,6 +46,10 @@ except ImportError:  # unix port: importable, not constructible
     stm = None
 
 _ISR_MAX_HZ = const(50000)
+_STOP_POLLS = const(10000)  # a stream stops within its current transfer: a few cycles
+# stm32 has it (py/modmicropython.c, MICROPY_ENABLE_EMERGENCY_EXCEPTION_BUF); the unix port,
+# where the contract tests build this driver on fake registers, does not
+_emergency_buf = getattr(micropython, "alloc_emergency_exception_buf", lambda n: None)
 
 # RM0090 table 1 / 7.3
 _RCC = const(0x40023800)
@@ -69,7 +73,7 @@ _S5CR = const(0x88)  # stream registers at 0x10 + 0x18 * 5 (RM0090 10.5.5..)
 _S5NDTR = const(0x8C)
 _S5PAR = const(0x90)
 _S5M0AR = const(0x94)
-_S5FCR = const(0xA4)
+_S5FCR = const(0x9C)  # 0x24 + 0x18 * stream (RM0090 10.5.10)
 _SCR_EN = const(1 << 0)
 _SCR_DIR_M2P = const(1 << 6)
 _SCR_CIRC = const(1 << 8)
@@ -91,6 +95,8 @@ _S_POS = const(4)  # isr mode: next sample index in the ring
 _S_MID = const(5)  # idle code (mid-scale)
 _S_UNDER = const(6)  # DMA mode: refill ISR came after both halves had finished
 _S_HALF = const(7)
+_S_PLAYED = const(8)  # halves played since start (both modes): the stall check's progress mark
+_STALL_HALVES = const(4)  # no half played for this many half periods: the pacing is dead
 
 
 class DacModulator:
@@ -125,7 +131,7 @@ class DacModulator:
             raise ValueError("ISR pacing tops out near %d Hz: use mode='dma'" % _ISR_MAX_HZ)
         if mode not in ("isr", "dma"):
             raise ValueError("mode")
-        micropython.alloc_emergency_exception_buf(100)
+        _emergency_buf(100)
         self.sample_rate = sample_rate
         self.mode = mode
         self._tx_en = tx_enable
@@ -137,7 +143,7 @@ class DacModulator:
         self._dac = pyb.DAC(1, bits=12)  # pin to analog, DAC clock; we own the registers after
         self._free = asyncio.ThreadSafeFlag()  # a half became free (one waiter: send)
         self._done = asyncio.ThreadSafeFlag()  # the burst ended (one waiter: wait_done)
-        self._st = array("i", (0, 0, 0, 0, 0, mid, 0, half))
+        self._st = array("i", (0, 0, 0, 0, 0, mid, 0, half, 0))
         self._ring = array("H", bytearray(4 * half))
         self._reg = 0  # DAC_DHR12R1 address (isr mode) or DMA1 base (dma mode), set at start
         self._dhr = _DAC + _DAC_DHR12R1
@@ -148,6 +154,7 @@ class DacModulator:
         self._starter = None
         self.underruns = 0
         self.bursts = 0
+        self.stalls = 0  # bursts ended because the pacing timer stopped (see _wait_end)
         self.tx_off()
 
     # --- line driver ---------------------------------------------------------------------------
@@ -202,9 +209,11 @@ class DacModulator:
         p += 1
         if p == half:
             st[_S_FULL0] = 0
+            st[_S_PLAYED] += 1
             self._free.set()
         elif p == 2 * half:
             st[_S_FULL1] = 0
+            st[_S_PLAYED] += 1
             p = 0
             self._free.set()
         st[_S_POS] = p
@@ -239,6 +248,7 @@ class DacModulator:
             out[i] = mid
             i += 1
         st[done] = 0  # _S_FULL0 / _S_FULL1
+        st[_S_PLAYED] += 1
         if st[1 - done] == 0:
             # the half playing now is padding: every real sample is out, stop the stream
             ptr32(dma + _S5CR)[0] = ptr32(dma + _S5CR)[0] & ~_SCR_EN
@@ -268,8 +278,11 @@ class DacModulator:
         m[_RCC + _RCC_APB1ENR] |= _RCC_DACEN
         self._reg = _DMA1
         m[_DMA1 + _S5CR] = 0
+        n = _STOP_POLLS
         while m[_DMA1 + _S5CR] & _SCR_EN:  # RM0090 10.3.17: wait for the stream to stop
-            pass
+            n -= 1
+            if n == 0:
+                raise OSError(110)  # ETIMEDOUT: the stream never stopped
         m[_DMA1 + _DMA_HIFCR] = _FLAGS5
         m[_DMA1 + _S5PAR] = _DAC + _DAC_DHR12R1
         m[_DMA1 + _S5M0AR] = uctypes.addressof(self._ring)
@@ -316,9 +329,27 @@ class DacModulator:
             self._start_isr()
         else:
             self._start_dma()
-        await self._done.wait()
+        await self._wait_end()
         self._release()
         self._starter = None
+
+    async def _wait_end(self):
+        # The ISR ends the burst. If the pacing timer never fires (dead timer, clock fault),
+        # nothing would: wait in slices of _STALL_HALVES half periods, and when a slice passes
+        # without a half played, end the burst here (output parked, driver off) and count it.
+        st = self._st
+        slice_ms = max(10, (1000 * _STALL_HALVES * st[_S_HALF]) // self.sample_rate)
+        mark = st[_S_PLAYED]
+        while True:
+            try:
+                await asyncio.wait_for_ms(self._done.wait(), slice_ms)
+                return
+            except asyncio.TimeoutError:
+                if st[_S_PLAYED] == mark:
+                    self.stalls += 1
+                    self._end()
+                    return
+                mark = st[_S_PLAYED]
 
     # --- public --------------------------------------------------------------------------------
 

@@ -76,3 +76,20 @@ class ManualClock:
                 self._sleepers.remove(entry)
             except ValueError:
                 pass
+
+
+async def wait_or_timeout(event, clock, ms):
+    """Return when event is set or ms have passed on clock, whichever comes first."""
+    if ms <= 0:
+        return
+
+    async def timer():
+        await clock.sleep_ms(ms)
+        event.set()
+
+    t = asyncio.create_task(timer())
+    try:
+        await event.wait()
+    finally:
+        if not t.done():
+            t.cancel()

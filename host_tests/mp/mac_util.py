@@ -1,8 +1,12 @@
 """Helpers for the mac tests (no tests here): an independent frame builder written from
 docs/datalink.md (plain concatenation, not mac.frame.encode), PHY info, a dict store and a tiny
-simulated medium that delivers frames to the nodes in range at simulated times."""
+simulated medium that delivers frames to the nodes in range at simulated times, and new_mac():
+a MAC on the simulated links' airtime whose faults re-raise (strict)."""
 
-from mac import timing
+from drivers.sim.air import airtime_ms as air
+from faults import Faults
+from mac.link import Mac
+from mac.params import Params  # noqa: F401 - re-exported for the tests
 
 BCAST = b"\xff\xff\xff\xff\xff\x03"
 
@@ -43,8 +47,14 @@ def mk(
     return bytes((lt,)) + body
 
 
+def new_mac(aca_wire, faults=None, **kw):
+    """A Mac timed by the unix_sim links' airtime, strict unless given its own Faults."""
+    return Mac(aca_wire, air, faults=faults or Faults(strict=True), **kw)
+
+
 class Info:
-    def __init__(self, rssi=None, snr=None, in_phase=None, tx_imp=None):
+    def __init__(self, rssi=None, snr=None, in_phase=None, tx_imp=None, t_end_ms=0):
+        self.t_end_ms = t_end_ms
         self.rssi = rssi
         self.snr = snr
         self.in_phase = in_phase
@@ -114,7 +124,7 @@ class Medium:
     def send(self, src, frame, t=None):
         t = self.now if t is None else t
         self.log.append((t, src, frame))
-        end = t + timing.airtime_ms(len(frame))
+        end = t + air(len(frame))
         for dst in self.adj.get(src, ()):
             if self.busy_until.get(dst, -1) > t:
                 self.overlaps += 1
@@ -138,6 +148,7 @@ class Medium:
                     if len(frame) > 8 and _for_master(frame):
                         self.master_rx.append((t, frame))
                 elif dst in self.nodes:
+                    self.info.t_end_ms = t  # delivered when the frame ends on the air
                     self.nodes[dst].on_rx(frame, self.info, t)
         for name in sorted(self.nodes):
             f = self.nodes[name].poll(self.now)

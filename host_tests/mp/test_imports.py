@@ -34,7 +34,8 @@ def _module_names():
             parts = parts[:-1]
         names.append(".".join(parts))
     for rel in _walk(ROOT + "/boards"):
-        names.append("boards." + rel[:-3].replace("/", "."))
+        if not rel.startswith("manifests/"):  # build scripts for MicroPython's manifest tool
+            names.append("boards." + rel[:-3].replace("/", "."))
     return names
 
 

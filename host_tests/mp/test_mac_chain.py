@@ -4,15 +4,16 @@ import unittest
 
 from mac import timing
 from mac.frame import OK, Frame
-from mac.link import Mac
-from mac_util import BCAST, Medium, Rng, aca, echo_app, mk
+from mac_util import BCAST, Medium, Params, Rng, aca, air, echo_app, mk, new_mac
 
 
-def chain(n, extra_links=(), app=echo_app, cfg=None):
+def chain(n, extra_links=(), app=echo_app, params=None):
     """M - R1 - ... - Rn - D; returns (medium, names, acas)."""
     names = ["R%d" % (i + 1) for i in range(n)] + ["D"]
     acas = {nm: aca(i + 1) for i, nm in enumerate(names)}
-    nodes = {nm: Mac(acas[nm], rng=Rng(i + 1), app=app, config=cfg) for i, nm in enumerate(names)}
+    nodes = {}
+    for i, nm in enumerate(names):
+        nodes[nm] = new_mac(acas[nm], rng=Rng(i + 1), app=app, params=params)
     path = ["M"] + names
     links = [(path[i], path[i + 1]) for i in range(len(path) - 1)] + list(extra_links)
     return Medium(nodes, links), names, acas
@@ -30,7 +31,7 @@ class TestMacChain(unittest.TestCase):
         route = tuple(acas[n] for n in names[:-1])
         req = mk(acas["D"], disc=disc, route=route, tag=2, lsdu=b"\x02\x00\x3f\x11")
         med.send("M", req, 0)
-        timeout = timing.response_timeout_ms(disc, nrep, 6, len(req))
+        timeout = timing.response_timeout_ms(air, disc, nrep, 6, len(req))
         med.run(timeout)
         return med, names, acas, route, req, timeout
 
@@ -63,7 +64,7 @@ class TestMacChain(unittest.TestCase):
         self.assertEqual(med.overlaps, 0)
         # each hop waits exactly TEL after the end of the previous frame
         for i in range(1, len(med.log)):
-            prev_end = med.log[i - 1][0] + timing.airtime_ms(len(med.log[i - 1][2]))
+            prev_end = med.log[i - 1][0] + air(len(med.log[i - 1][2]))
             self.assertEqual(med.log[i][0], prev_end + 20)
 
     def test_mac_eight_repeaters(self):
@@ -97,7 +98,7 @@ class TestMacChain(unittest.TestCase):
         med, names, acas = chain(2)
         med.adj["R2"].add("X")
         med.adj.setdefault("X", set()).add("R2")
-        med.nodes["X"] = Mac(aca(9), rng=Rng(9), app=echo_app)
+        med.nodes["X"] = new_mac(aca(9), rng=Rng(9), app=echo_app)
         req = mk(BCAST, disc=0, route=(acas["R1"], acas["R2"]), lsdu=b"\x12\x01")
         med.send("M", req, 0)
         med.run(3000)
@@ -113,20 +114,20 @@ class TestMacChain(unittest.TestCase):
         nodes = {}
         for i, n in enumerate(names):
             sca = sec + bytes((7, i + 1, 3))
-            nodes[n] = Mac(aca(i + 1), rng=Rng(i), app=echo_app, config={"sca": sca})
+            nodes[n] = new_mac(aca(i + 1), rng=Rng(i), app=echo_app, params=Params(sca=sca))
         path = ["M"] + names
         med = Medium(nodes, [(path[i], path[i + 1]) for i in range(5)])
         route = tuple(bytes((7, i + 1)) for i in range(4))
         req = mk(sec + b"\x07\x05\x03", disc=2, route=route)
         med.send("M", req, 0)
-        med.run(timing.response_timeout_ms(2, 4, 2, len(req)))
+        med.run(timing.response_timeout_ms(air, 2, 4, 2, len(req)))
         self.assertEqual(len(med.master_rx), 1)
         f = parse(med.master_rx[0][1])
         self.assertEqual((f.esize, f.nrp, bytes(f.addr_mv())), (2, 4, sec + b"\x07\x05\x03"))
 
     def test_mac_busy_timer(self):
         med, names, acas = chain(2)
-        med.nodes["E"] = Mac(aca(8), rng=Rng(8), app=echo_app)
+        med.nodes["E"] = new_mac(aca(8), rng=Rng(8), app=echo_app)
         med.adj["R2"].add("E")
         med.adj["E"] = {"R2"}
         r1 = med.nodes["R1"]
@@ -160,7 +161,9 @@ class TestMacChain(unittest.TestCase):
         until = r1.busy.until
         # the busy window is the downstream part of the master's timeout, from R1's forward
         t_fwd = med.log[1][0]
-        self.assertEqual(until, t_fwd + timing.response_timeout_ms(2, 2, 6, len(req), links=2))
+        self.assertEqual(
+            until, t_fwd + timing.response_timeout_ms(air, 2, 2, 6, len(req), links=2)
+        )
         self.assertTrue(r1.busy.busy(until - 1))
         self.assertFalse(r1.busy.busy(until))
 
@@ -169,7 +172,7 @@ class TestMacChain(unittest.TestCase):
         med, names, acas = chain(4, app=None)
         route = tuple(acas[n] for n in names[:-1])
         req = mk(acas["D"], disc=8, route=route, tag=1)
-        timeout = timing.response_timeout_ms(8, 4, 6, len(req))
+        timeout = timing.response_timeout_ms(air, 8, 4, 6, len(req))
         med.send("M", req, 0)
         med.run(timeout)
         med.send("M", mk(acas["D"], disc=8, route=route, tag=2), timeout)

@@ -5,8 +5,7 @@ counters (TCT, duplicate ring, busy timer, pending tx, every other counter are c
 
 import unittest
 
-from mac.link import Mac
-from mac_util import BCAST, DictStore, Info, Rng, aca, echo_app, mk
+from mac_util import BCAST, DictStore, Info, Params, Rng, aca, echo_app, mk, new_mac
 
 ME = aca(1)
 SCA = bytes.fromhex("563412070903")
@@ -37,7 +36,7 @@ class TestMacFuzz(unittest.TestCase):
         def r(n):
             return rng(16) % n
 
-        m = Mac(ME, store=DictStore(), rng=Rng(5), app=echo_app, config={"sca": SCA})
+        m = new_mac(ME, store=DictStore(), rng=Rng(5), app=echo_app, params=Params(sca=SCA))
         base = bases()
         info = Info(rssi=70, snr=32, in_phase=True)
         now = 0
@@ -97,7 +96,7 @@ class TestMacFuzz(unittest.TestCase):
     def test_mac_fuzz_foreign_valid_frames_change_nothing(self):
         # valid frames that are not for this node (and not hop 0 downlink): no state change
         rng = Rng(77)
-        m = Mac(ME, rng=Rng(5), app=echo_app)
+        m = new_mac(ME, rng=Rng(5), app=echo_app)
         snap = m.snapshot()
         for i in range(500):
             other = aca(2 + rng(3))

@@ -3,10 +3,10 @@ duplicates, transmit slot."""
 
 import unittest
 
+from faults import Faults
 from mac import timing
 from mac.frame import OK, Frame
-from mac.link import Mac
-from mac_util import BCAST, Info, Rng, aca, echo_app, mk
+from mac_util import BCAST, Info, Params, Rng, aca, air, echo_app, mk, new_mac
 
 ME = aca(1)
 OTHER = aca(2)
@@ -23,7 +23,7 @@ def parse(b):
 class TestMacLink(unittest.TestCase):
     def setUp(self):
         self.calls = []
-        self.mac = Mac(ME, rng=Rng(7), app=self.app, config={"sca": SCA.hex()})
+        self.mac = new_mac(ME, rng=Rng(7), app=self.app, params=Params(sca=SCA))
         self.answer = None
 
     def app(self, lsdu, ctx):
@@ -59,7 +59,7 @@ class TestMacLink(unittest.TestCase):
 
     def test_mac_answer_after_tel(self):
         m = self.mac
-        m.on_rx(mk(ME, disc=2, tag=3, lsdu=b"\x02\x00\x3f"), Info(rssi=70), 5000)
+        m.on_rx(mk(ME, disc=2, tag=3, lsdu=b"\x02\x00\x3f"), Info(rssi=70, t_end_ms=5000), 5000)
         self.assertEqual(m.next_deadline_ms(), 5020)
         self.assertIsNone(m.poll(5019))
         out = m.poll(5020)
@@ -70,7 +70,7 @@ class TestMacLink(unittest.TestCase):
         self.assertEqual(self.calls[0][10], 70)
 
     def test_mac_custom_tel(self):
-        m = Mac(ME, rng=Rng(1), app=echo_app, config={"tel_ms": 7, "tc_ms": 100})
+        m = new_mac(ME, rng=Rng(1), app=echo_app, params=Params(tel_ms=7, tc_ms=100))
         m.on_rx(mk(ME), None, 100)
         self.assertEqual(m.next_deadline_ms(), 107)
 
@@ -78,7 +78,7 @@ class TestMacLink(unittest.TestCase):
         for d in range(16):
             limit = timing.answer_limit(d)
             for size in (1, 20, 30, 50, 90, 128):
-                m = Mac(ME, rng=Rng(d), app=lambda lsdu, ctx, s=size: b"\x03" + bytes(s - 1))
+                m = new_mac(ME, rng=Rng(d), app=lambda lsdu, ctx, s=size: b"\x03" + bytes(s - 1))
                 m.on_rx(mk(ME, disc=d), None, 0)
                 sent = m.poll(10**6)
                 with self.subTest(disc=d, size=size):
@@ -96,7 +96,7 @@ class TestMacLink(unittest.TestCase):
             slots = timing.rc_slots(d)
             starts = set()
             for seed in range(60):
-                m = Mac(ME, rng=Rng(seed + 100 * d), app=echo_app)
+                m = new_mac(ME, rng=Rng(seed + 100 * d), app=echo_app)
                 m.on_rx(mk(BCAST, disc=d), None, 1000)
                 t = m.next_deadline_ms()
                 k, r = divmod(t - 1000 - 20, 250)
@@ -152,19 +152,47 @@ class TestMacLink(unittest.TestCase):
         def boom(lsdu, ctx):
             raise ValueError("app bug")
 
-        m = Mac(ME, rng=Rng(1), app=boom)
+        faults = Faults(now_ms=lambda: 77)
+        m = new_mac(ME, rng=Rng(1), app=boom, faults=faults)
         m.on_rx(mk(ME), None, 0)
         self.assertEqual(m.stats.app_error, 1)
+        self.assertEqual(faults.recent(), [("ValueError", "mac.app", 77)])
         self.assertIsNone(m.poll(1000))
-        m = Mac(ME, rng=Rng(1), app=lambda lsdu, ctx: 12345)  # not bytes
+        m = new_mac(ME, rng=Rng(1), app=lambda lsdu, ctx: 12345, faults=faults)  # not bytes
         m.on_rx(mk(ME), None, 0)
         self.assertEqual(m.stats.app_error, 1)
+        self.assertEqual(faults.count, 2)
+        self.assertEqual(faults.recent()[1][:2], ("TypeError", "mac.app"))
+        # strict (as every other test here): the app's exception reaches the test
+        m = new_mac(ME, rng=Rng(1), app=boom)
+        self.assertRaises(ValueError, m.on_rx, mk(ME), None, 0)
+        # not even a frame: counted as internal and recorded, never raised outside strict mode
+        m = new_mac(ME, rng=Rng(1), faults=faults)
         m.on_rx(None, None, 0)
+        self.assertEqual((m.stats.internal, faults.recent()[2][:2]), (1, ("TypeError", "mac.rx")))
         m.on_rx(b"\x00" * 3, None, 0)
         self.assertEqual(m.stats.rx_rejected["short"], 1)
 
+    def test_mac_times_answer_from_frame_end(self):
+        # the PHY hands the frame up 13 ms after it ended on the air: TEL runs from the end
+        m = self.mac
+        m.on_rx(mk(ME, tag=1), Info(t_end_ms=4990), 5003)
+        self.assertEqual(m.next_deadline_ms(), 4990 + 20)
+        self.assertIsNotNone(m.poll(5010))
+        m.tx_done(5500)
+        self.assertEqual(m.stats.tx_late, 0)
+        # handed up after TEL has already passed: answered at once, and counted late
+        m.on_rx(mk(ME, tag=2), Info(t_end_ms=6000), 6030)
+        self.assertEqual(m.next_deadline_ms(), 6020)
+        self.assertIsNotNone(m.poll(6030))
+        m.tx_done(6500)
+        self.assertEqual(m.stats.tx_late, 1)
+        # a repeated frame too: RC2 via this meter, handed up 10 ms late
+        m.on_rx(mk(OTHER, disc=13, route=(ME,), hop=0, tag=3), Info(t_end_ms=7000), 7010)
+        self.assertEqual(m.next_deadline_ms(), 7020)
+
     def test_mac_no_app_no_answer(self):
-        m = Mac(ME, rng=Rng(1))
+        m = new_mac(ME, rng=Rng(1))
         m.on_rx(mk(ME), None, 0)
         self.assertEqual(m.stats.delivered, 1)
         self.assertIsNone(m.next_deadline_ms())
@@ -203,18 +231,18 @@ class TestMacLink(unittest.TestCase):
         m = self.mac
         m.on_rx(mk(ME, tag=1), None, 0)
         out = m.poll(20)
-        air = timing.airtime_ms(len(out))
+        a = air(len(out))
         m.on_rx(mk(ME, tag=2), None, 21)  # answer due at 41, PHY still busy until 20+air
-        self.assertEqual(m.next_deadline_ms(), 20 + air)
+        self.assertEqual(m.next_deadline_ms(), 20 + a)
         self.assertIsNone(m.poll(41))
         m.tx_done(50)  # PHY reports the end earlier than estimated
         self.assertIsNotNone(m.poll(50))
 
     def test_mac_config_validation(self):
-        self.assertRaises(ValueError, Mac, ME[:5])
-        self.assertRaises(ValueError, Mac, ME, config={"sca": "010203040506"})
-        self.assertRaises(ValueError, Mac, ME, config={"aca_al0": 6})
-        m = Mac(ME, config={"sca": None, "aca": "ignored", "tel_ms": 30})
+        self.assertRaises(ValueError, new_mac, ME[:5])
+        self.assertRaises(ValueError, Params, sca=bytes.fromhex("010203040506"))
+        self.assertRaises(ValueError, Params, aca_al0=6)
+        m = new_mac(ME, params=Params(sca=None, tel_ms=30))
         self.assertIsNone(m.sca)
         self.assertEqual(m.tel, 30)
         self.assertIn("rx_rejected", repr(m.stats))
@@ -224,7 +252,7 @@ class TestMacHeap(unittest.TestCase):
     def test_mac_rx_paths_heap_lock(self):
         import micropython
 
-        m = Mac(ME, rng=Rng(1))
+        m = new_mac(ME, rng=Rng(1))
         down = mk(OTHER, disc=3, route=(ME, R1), hop=0)
         up = mk(OTHER, disc=3, route=(ME, R1), up=1, hop=2, lsdu=b"\x03\x00")
         bad = mk(OTHER, ecc=3)

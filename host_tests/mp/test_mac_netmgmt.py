@@ -6,8 +6,19 @@ import unittest
 import storekeys
 from mac import timing
 from mac.frame import OK, Frame
-from mac.link import Mac
-from mac_util import BCAST, DictStore, Info, Medium, Rng, aca, echo_app, mk
+from mac_util import (
+    BCAST,
+    DictStore,
+    Info,
+    Medium,
+    Params,
+    Rng,
+    aca,
+    air,
+    echo_app,
+    mk,
+    new_mac,
+)
 
 ME = aca(1)  # ACA_AL[0] = 0x11
 
@@ -48,7 +59,7 @@ class StoreBoom:
 class TestMacNetMgmt(unittest.TestCase):
     def mac(self, **kw):
         kw.setdefault("rng", Rng(3))
-        return Mac(ME, **kw)
+        return new_mac(ME, **kw)
 
     def test_mac_nm_address_resp_format(self):
         m = self.mac()
@@ -129,7 +140,7 @@ class TestMacNetMgmt(unittest.TestCase):
             with self.subTest(add=add, shift=shift):
                 self.assertEqual(m.tx_pending(), want)
         # ACA_AL[0] taken from another wire byte (config) : aca(1)[5] = 0x61
-        m = self.mac(config={"aca_al0": 5})
+        m = self.mac(params=Params(aca_al0=5))
         m.on_rx(addr_req(add=0x1F, shift=5), None, 0)  # 0x61 + 0x1F = 0x80
         self.assertTrue(m.tx_pending())
 
@@ -209,16 +220,16 @@ def reqaddr(to, disc=4, route=(), tag=3, apdu=b"\x02\x55\x00\x00"):
 class TestMacReqAddr(unittest.TestCase):
     def star(self, nn, route=False):
         x = aca(1)
-        nodes = {"X": Mac(x, rng=Rng(1), app=echo_app)}
+        nodes = {"X": new_mac(x, rng=Rng(1), app=echo_app)}
         links = []
         if route:
-            nodes["R"] = Mac(aca(2), rng=Rng(2), app=echo_app)
+            nodes["R"] = new_mac(aca(2), rng=Rng(2), app=echo_app)
             links += [("M", "R"), ("R", "X")]
         else:
             links.append(("M", "X"))
         for i in range(nn):
             n = "N%d" % i
-            nodes[n] = Mac(aca(3 + i), rng=Rng(100 + i), app=echo_app)
+            nodes[n] = new_mac(aca(3 + i), rng=Rng(100 + i), app=echo_app)
             links.append(("X", n))
         return Medium(nodes, links), x
 
@@ -226,20 +237,20 @@ class TestMacReqAddr(unittest.TestCase):
         med, x = self.star(6)
         req = reqaddr(x)
         med.send("M", req, 0)
-        rx_end = timing.airtime_ms(len(req))
+        rx_end = air(len(req))
         med.run(rx_end + 100)
         # X broadcast its own ADDRESS.REQ after TEL: NOR broadcast RC4, poll, DSAP 2, same APDU
         t_b, src, bc = med.log[1]
         self.assertEqual((t_b, src), (rx_end + 20, "X"))
         self.assertEqual(bc, mk(BCAST, disc=15, dsap=2, tag=3, lsdu=b"\x5a\x02\x55\x00\x00"))
-        deadline = t_b + timing.airtime_ms(len(bc)) + timing.reqaddr_round_ms()
+        deadline = t_b + air(len(bc)) + timing.reqaddr_round_ms(air)
         med.run(deadline - 1)
         self.assertEqual(med.master_rx, [])
         med.run(deadline + 1000)
         self.assertEqual(len(med.master_rx), 1)
         t, resp = med.master_rx[0]
         f = parse(resp)
-        self.assertEqual(t, deadline + timing.airtime_ms(len(resp)))
+        self.assertEqual(t, deadline + air(len(resp)))
         self.assertEqual(
             (bytes(f.addr_mv()), f.up, f.hop, f.tag, f.dsap, f.disc), (x, 1, 1, 3, 2, 4)
         )
@@ -294,13 +305,13 @@ class TestMacReqAddr(unittest.TestCase):
         self.assertFalse(r.busy.active)
 
     def test_mac_reqaddr_busy_and_s(self):
-        m = Mac(aca(1), rng=Rng(1))
+        m = new_mac(aca(1), rng=Rng(1))
         m.on_rx(reqaddr(aca(1)), None, 0)
         self.assertIsNotNone(m.poll(20))
         m.on_rx(reqaddr(aca(1), tag=4), None, 1000)
         self.assertEqual(m.stats.nm_busy, 1)
         # S request: the round runs, nothing is sent at the end
-        m = Mac(aca(1), rng=Rng(1))
+        m = new_mac(aca(1), rng=Rng(1))
         m.on_rx(reqaddr(aca(1), disc=0), None, 0)
         self.assertIsNotNone(m.poll(20))
         d = m.next_deadline_ms()

@@ -3,7 +3,7 @@
 import unittest
 
 from mac import timing
-from mac_util import Rng
+from mac_util import Rng, air
 from phy import profile
 
 # Expected per nibble, typed from smitp-public-facts §2: (class, max answer, slots)
@@ -65,35 +65,39 @@ class TestMacTiming(unittest.TestCase):
         self.assertEqual(timing.slot_start_ms(1000, 3), 1020 + 750)
         self.assertEqual(timing.slot_start_ms(1000, 2, tel_ms=5, tc_ms=100), 1205)
 
-    def test_mac_airtime_from_phy_profile(self):
+    def test_mac_has_no_airtime_of_its_own(self):
+        # time on air comes from the PHY object (phy.airtime_ms); the sim links use the profile
+        self.assertFalse(hasattr(timing, "airtime_ms"))
+        self.assertFalse(hasattr(timing, "airtime_us"))
         for n in (12, 100, 187, 255):
-            self.assertEqual(timing.airtime_us(n), profile.airtime_us(n))
-            self.assertEqual(timing.airtime_ms(n), (profile.airtime_us(n) + 999) // 1000)
+            self.assertEqual(air(n), (profile.airtime_us(n) + 999) // 1000)
 
     def test_mac_response_timeout_formula(self):
-        A = timing.airtime_ms
+        A = air
         # RA1 direct, request 14 bytes: 1 link
         exp = A(14) + 20 + A(11 + 20) + 20 + 100
-        self.assertEqual(timing.response_timeout_ms(2, 0, 6, 14), exp)
+        self.assertEqual(timing.response_timeout_ms(air, 2, 0, 6, 14), exp)
         # RB3 via 4 ACA repeaters, request 40 bytes: 5 links, answer frame 11+24+50
         exp = 5 * (A(40) + 20 + A(11 + 24 + 50) + 20) + 100
-        self.assertEqual(timing.response_timeout_ms(11, 4, 6, 40), exp)
+        self.assertEqual(timing.response_timeout_ms(air, 11, 4, 6, 40), exp)
         # RA7 is capped at the LSDU limit
         exp = A(14) + 20 + A(11 + 128) + 20 + 100
-        self.assertEqual(timing.response_timeout_ms(8, 0, 6, 14), exp)
+        self.assertEqual(timing.response_timeout_ms(air, 8, 0, 6, 14), exp)
         # RC2 direct: request + TEL + 16 slots
-        self.assertEqual(timing.response_timeout_ms(13, 0, 6, 16), A(16) + 20 + 16 * 250 + 100)
+        self.assertEqual(
+            timing.response_timeout_ms(air, 13, 0, 6, 16), A(16) + 20 + 16 * 250 + 100
+        )
         # RC1 via 2 repeaters, custom TEL/TC/add
         exp = 3 * (A(30) + 5) + 8 * 100 + 2 * (A(11 + 12 + 90) + 5) + 0
-        self.assertEqual(timing.response_timeout_ms(12, 2, 6, 30, 5, 100, 0), exp)
+        self.assertEqual(timing.response_timeout_ms(air, 12, 2, 6, 30, 5, 100, 0), exp)
         # S: nothing to wait for; repeater view over fewer links
-        self.assertEqual(timing.response_timeout_ms(0, 3, 6, 40), 0)
+        self.assertEqual(timing.response_timeout_ms(air, 0, 3, 6, 40), 0)
         exp = 2 * (A(40) + 20 + A(11 + 18 + 20) + 20) + 100
-        self.assertEqual(timing.response_timeout_ms(2, 3, 6, 40, links=2), exp)
+        self.assertEqual(timing.response_timeout_ms(air, 2, 3, 6, 40, links=2), exp)
 
     def test_mac_reqaddr_round(self):
-        exp = 20 + 64 * 250 + timing.airtime_ms(101) + 20 + 100
-        self.assertEqual(timing.reqaddr_round_ms(), exp)
+        exp = 20 + 64 * 250 + air(101) + 20 + 100
+        self.assertEqual(timing.reqaddr_round_ms(air), exp)
 
     def test_mac_retries(self):
         self.assertEqual(timing.RETRIES_DEFAULT, 2)

@@ -112,9 +112,8 @@ class TestProfile(unittest.TestCase):
         s = profile.frame_symbols(140)
         self.assertEqual(s, 48 + 32 + 60 + ((144 * 8) + 6) * 2)
         self.assertEqual(profile.airtime_us(140), (s * 1000000 + 9599) // 9600)
-        self.assertEqual(profile.rx_carrier_sign(profile.CARRIER_HZ), 1)
-        for f in profile.CARRIERS_HZ:
-            self.assertNotEqual(profile.rx_carrier_sign(f), 0)
+        self.assertEqual(profile.airtime_us(255), 447500)  # 4296 symbols
+        self.assertEqual(profile.frame_symbols(255), 4296)
 
     def test_log2(self):
         self.assertEqual(log2_q8(1), 0)
@@ -207,6 +206,83 @@ class TestLoopback(unittest.TestCase):
         finally:
             micropython.heap_unlock()
         self.assertEqual(seen[0], 2)
+
+
+class TestFalseSyncBeforePreamble(unittest.TestCase):
+    """A sync that commits just before a real frame (here: a copy of the frame's last 16
+    preamble and 32 sync symbols right before it, so the false 'header' is the real preamble)
+    must not cost the real frame: the header fails, and the search re-runs from the false
+    commit point over the samples still in the ring (Receiver._rescan)."""
+
+    def _stream(self, fr):
+        t = Transmitter()
+        n = t.prepare(fr)
+        known = 48 * profile.TX_SPS
+        codes = array("H", bytearray(2 * (known + n)))
+        t.fill(memoryview(codes)[:known], (profile.PREAMBLE_SYMBOLS - 16) * profile.TX_SPS, known)
+        t.fill(memoryview(codes)[known:], 0, n)
+        return decimate(codes)
+
+    def test_frame_after_false_sync(self):
+        for chunk in (480, 1024, 7):
+            a = self._stream(b"after a false sync")
+            got = []
+            r = Receiver(lambda b, n, rr, got=got: got.append(bytes(b[:n])))
+            p = 0
+            while p < len(a):
+                m = min(chunk, len(a) - p)
+                r.feed(memoryview(a)[p : p + m], m)
+                p += m
+            self.assertEqual(got, [b"after a false sync"], chunk)
+            self.assertEqual(r.header_errors, 1)
+            self.assertEqual(r.rescans, 1)
+            self.assertEqual(r.rescan_misses, 0)
+
+    def test_rescan_allocates_nothing(self):
+        a = self._stream(b"heap")
+        got = []
+        r = Receiver(lambda b, n, rr, got=got: got.append(n))
+        views = [memoryview(a)[p : p + 480] for p in range(0, len(a), 480)]
+        micropython.heap_lock()
+        try:
+            for v in views:
+                r.feed(v, len(v))
+        finally:
+            micropython.heap_unlock()
+        self.assertEqual((got, r.rescans), ([4], 1))
+
+
+class TestSyncHalves(unittest.TestCase):
+    """_sync's acceptance test (rx_viper._halves_agree) on a strobe history holding the 48 known
+    symbols: the preamble part must be coherent and within 70 degrees of the sync word's phase."""
+
+    def _hist(self, h0, pre_rot, pre_amp):
+        import math
+
+        from phy.tables import KNOWN
+
+        hist = array("i", [1 << 28] * 256)
+        for k in range(48):
+            a = -1000 if KNOWN[k] else 1000
+            th = 0.3
+            if k < 16:
+                a = a * pre_amp
+                th += math.radians(pre_rot)
+            j = (h0 + k) & 127
+            hist[j] = (1 << 28) + int(a * math.cos(th))
+            hist[128 + j] = (1 << 28) + int(a * math.sin(th))
+        return hist
+
+    def test_halves(self):
+        from phy.rx_viper import _halves_agree
+
+        for h0 in (0, 100):  # also across the end of the 128-entry history
+            self.assertEqual(_halves_agree(self._hist(h0, 0, 1), h0), 1)
+            self.assertEqual(_halves_agree(self._hist(h0, 60, 1), h0), 1)
+            self.assertEqual(_halves_agree(self._hist(h0, -60, 1), h0), 1)
+            self.assertEqual(_halves_agree(self._hist(h0, 80, 1), h0), 0)
+            self.assertEqual(_halves_agree(self._hist(h0, 180, 1), h0), 0)
+            self.assertEqual(_halves_agree(self._hist(h0, 0, 0), h0), 0)
 
 
 class TestCarrierPhase(unittest.TestCase):

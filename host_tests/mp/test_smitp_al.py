@@ -23,7 +23,7 @@ class _Rtc:
     def __init__(self, now):
         self._now = now
 
-    def now(self):
+    def seconds(self):
         return self._now
 
 

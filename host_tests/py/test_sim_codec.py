@@ -103,6 +103,7 @@ import json, sys
 from mac.frame import Frame, encode, REASONS
 from mac import timing
 from phy import profile
+from drivers.sim.air import airtime_ms as air
 inp = json.load(open(sys.argv[1]))
 f = Frame()
 out = {"parse": [], "encode": [], "airtime": [], "timeout": []}
@@ -125,8 +126,8 @@ for e in inp["encode"]:
 for n in range(1, 256):
     out["airtime"].append(profile.airtime_us(n))
 for t in inp["timeouts"]:
-    out["timeout"].append(timing.response_timeout_ms(*t))
-out["reqaddr"] = timing.reqaddr_round_ms()
+    out["timeout"].append(timing.response_timeout_ms(air, *t))
+out["reqaddr"] = timing.reqaddr_round_ms(air)
 print(json.dumps(out))
 """
 

@@ -3,8 +3,11 @@
 The medium is the time master (discrete-event simulation, docs/simulation.md). This driver:
 - connects to it on TCP, says HELLO with the meter's ACA,
 - drives `self.clock` (same interface as clock.ManualClock) from the medium's time stamps,
-- hands received frames to `recv()` with info.rssi (dBuV), .snr (quarter dB), .in_phase, .t_ms,
-- sends `send(frame)` as TX at the current simulated time and returns after its airtime,
+- hands received frames to `recv()` with info.rssi (dBuV), .snr (quarter dB), .in_phase, .t_ms
+  and .t_end_ms (both the RX event's time: the medium delivers a frame when it ends on the air),
+- sends `send(frame)` as TX at the current simulated time and returns after its airtime
+  (`airtime_ms(n)`, drivers/sim/air.py),
+- keeps at most RXQ_MAX received frames nobody has taken yet; more are dropped (`dropped`),
 - after every event from the medium, lets the asyncio loop run until no task is ready, then
   reports IDLE with the earliest time any task sleeps until on the simulated clock (this is
   where plc_tx waits for mac.next_deadline_ms()).
@@ -17,8 +20,9 @@ import struct
 import time
 
 from clock import ManualClock
-from mac.timing import airtime_ms
 from micropython import const
+
+from drivers.sim.air import airtime_ms
 
 try:  # the loop's run queue, to tell "nothing is ready to run" (see _settle)
     from asyncio import core as _core
@@ -32,11 +36,13 @@ ROLE_METER = const(0)
 MODE_FRAME = const(0)
 _IPPROTO_TCP = const(6)
 _TCP_NODELAY = const(1)
+RXQ_MAX = const(8)  # received frames waiting for recv(); the MAC takes one per event
 
 
 class RxInfo:
     def __init__(self, t_ms, rssi, snr, in_phase):
         self.t_ms = t_ms
+        self.t_end_ms = t_ms
         self.rssi = rssi
         self.snr = snr
         self.in_phase = in_phase
@@ -68,6 +74,7 @@ class MediumPhy:
         self._reader_task = None
         self.frames_tx = 0
         self.frames_rx = 0
+        self.dropped = 0
         self.events = 0
         self.quit = False
 
@@ -88,6 +95,9 @@ class MediumPhy:
 
     def _write(self, body):
         self._w.write(struct.pack(">H", len(body)) + body)
+
+    def airtime_ms(self, nbytes):
+        return airtime_ms(nbytes)
 
     async def send(self, frame):
         await self._ensure()
@@ -133,10 +143,13 @@ class MediumPhy:
                 self.clock.set(t)
                 if kind == 0x52:  # 'R' t rssi_q snr_q in_phase frame
                     rssi_q, snr_q, ph = struct.unpack_from(">hhB", body, 5)
-                    info = RxInfo(t, rssi_q >> 2, snr_q, None if ph > 1 else ph == 1)
-                    self._rxq.append((bytes(body[10:]), info))
-                    self.frames_rx += 1
-                    self._rx_ev.set()
+                    if len(self._rxq) >= RXQ_MAX:
+                        self.dropped += 1
+                    else:
+                        info = RxInfo(t, rssi_q >> 2, snr_q, None if ph > 1 else ph == 1)
+                        self._rxq.append((bytes(body[10:]), info))
+                        self.frames_rx += 1
+                        self._rx_ev.set()
                 else:
                     self._on_event(kind, t, body)
                 await self._settle()

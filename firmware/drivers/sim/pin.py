@@ -4,6 +4,8 @@
 class SimPin:
     OUT = 1
     IN = 0
+    IRQ_FALLING = 1  # machine.Pin trigger bits (docs/library/machine.Pin.rst)
+    IRQ_RISING = 2
 
     def __init__(self, name, value=0, log=None, on_change=None):
         self.name = name
@@ -11,6 +13,13 @@ class SimPin:
         self.log = log  # list to append (name, value) edges to, or None
         self.on_change = on_change  # called with the new level on every edge
         self.edges = 0
+        self._irq = None
+        self._trigger = 0
+
+    def irq(self, handler=None, trigger=IRQ_FALLING | IRQ_RISING):
+        """As machine.Pin.irq: handler(pin) runs on the chosen edges of value() changes."""
+        self._irq = handler
+        self._trigger = trigger
 
     def value(self, v=None):
         if v is None:
@@ -23,6 +32,10 @@ class SimPin:
             self._v = v
             if self.on_change is not None:
                 self.on_change(v)
+            if self._irq is not None and self._trigger & (
+                self.IRQ_RISING if v else self.IRQ_FALLING
+            ):
+                self._irq(self)
 
     def on(self):
         self.value(1)

@@ -1,6 +1,13 @@
-"""unix_sim RTC: a settable wall clock, kept across restarts as an offset from the host clock."""
+"""unix_sim RTC: a settable wall clock, kept across restarts as an offset from the host clock.
+
+Offers exactly the interfaces.Rtc duck type: seconds() and set(seconds), seconds since
+2000-01-01 UTC.
+"""
 
 import time
+
+# The unix port's time.time() counts from 1970; the RTC interface from 2000.
+_EPOCH_2000 = 946684800
 
 
 class SimRtc:
@@ -14,8 +21,8 @@ class SimRtc:
             except (OSError, ValueError):
                 self._offset = 0
 
-    def now(self):
-        """Seconds since 2000-01-01 (MicroPython's epoch on the boards)."""
+    def seconds(self):
+        """Seconds since 2000-01-01 00:00:00 UTC."""
         return int(time.time()) - _EPOCH_2000 + self._offset
 
     def set(self, seconds):
@@ -23,10 +30,3 @@ class SimRtc:
         if self._path:
             with open(self._path, "w") as f:
                 f.write(str(self._offset))
-
-    def datetime(self):
-        return time.gmtime(self.now() + _EPOCH_2000)
-
-
-# The unix port counts from 1970; the boards from 2000.
-_EPOCH_2000 = 946684800

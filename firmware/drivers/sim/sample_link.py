@@ -7,17 +7,20 @@ waveforms carried by the simulated medium (tools/medium.py, docs/simulation.md Â
   codes (RX rate, 38.4 kHz) of the frame's window as an `S` message at its end time;
   SampleCapture hands them to SoftPhy's receive loop, which decodes them.
 Time, HELLO and IDLE work as in medium_link (frame mode); this is slow and meant for 2-3 nodes.
+At most CAPTURE_MAX sample windows wait for the receiver; more are dropped (capture.dropped).
 """
 
 import asyncio
 import struct
 from array import array
 
+from micropython import const
 from phy import profile
 
 from drivers.sim.medium_link import MediumPhy
 
-_MODE_SAMPLE = 1
+_MODE_SAMPLE = const(1)
+CAPTURE_MAX = const(4)
 
 
 class SampleCapture:
@@ -26,11 +29,15 @@ class SampleCapture:
     def __init__(self):
         self._q = []
         self._ev = asyncio.Event()
+        self.dropped = 0
 
     def start(self):
         pass
 
     def push(self, codes):
+        if len(self._q) >= CAPTURE_MAX:
+            self.dropped += 1
+            return
         self._q.append(codes)
         self._ev.set()
 
@@ -62,6 +69,7 @@ class _Info:
         self.snr = inf.snr  # quarter dB, as every PHY backend reports it
         self.in_phase = inf.in_phase
         self.t_ms = inf.t_ms
+        self.t_end_ms = inf.t_end_ms
         self.tx_imp = None
 
 

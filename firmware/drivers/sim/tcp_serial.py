@@ -3,9 +3,12 @@
 It presents the stream interface the optical-port code uses on a board's UART: asyncio
 `read(n)`/`readline()`/`write()`, plus `init(baudrate=...)` so baud switches are recorded.
 Bytes travel as 8-bit octets; parity (7E1 on the optical port) is the protocol layer's job.
+Sockets are closed with `await wait_closed()` (drivers/sim/tcp_link.py says why).
 """
 
 import asyncio
+
+from drivers.sim.tcp_link import _close
 
 
 class TcpSerial:
@@ -23,7 +26,7 @@ class TcpSerial:
 
     async def _accept(self, reader, writer):
         if self._writer is not None:  # one probe at a time, like one optical head
-            writer.close()
+            await _close(writer)
             return
         self._reader, self._writer = reader, writer
         self._connected.set()
@@ -35,10 +38,13 @@ class TcpSerial:
     async def read(self, n=1):
         while True:
             await self._connected.wait()
-            data = await self._reader.read(n)
+            try:
+                data = await self._reader.read(n)
+            except OSError:  # reset by the peer
+                data = b""
             if data:
                 return data
-            self._drop()
+            await self._drop()
 
     async def write(self, data):
         if self._writer is None:
@@ -47,15 +53,13 @@ class TcpSerial:
         try:
             await self._writer.drain()
         except OSError:
-            self._drop()
+            await self._drop()
             return 0
         return len(data)
 
-    def _drop(self):
-        if self._writer is not None:
-            try:
-                self._writer.close()
-            except OSError:
-                pass
+    async def _drop(self):
+        w = self._writer
         self._reader = self._writer = None
         self._connected = asyncio.Event()
+        if w is not None:
+            await _close(w)

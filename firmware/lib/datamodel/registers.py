@@ -43,7 +43,7 @@ def status_word(meter):
         if relay.fault():
             flags |= SW_RELAY_FAULT
     rtc = meter.hw.rtc
-    if rtc is None or rtc.now() < _CLOCK_SET_AFTER:
+    if rtc is None or rtc.seconds() < _CLOCK_SET_AFTER:
         flags |= SW_CLOCK_NOT_SET
     if meter.store_recovered:
         flags |= SW_STORE_RECOVERED

@@ -1,15 +1,21 @@
 """The link core: a poll-driven, allocation-conscious slave data link (docs/datalink.md).
 
-    mac = Mac(aca, store=None, rng=None, app=None, config=None)
-    mac.on_rx(frame_bytes, info, now_ms)   # never raises
+    mac = Mac(aca, phy.airtime_ms, store=None, rng=None, app=None, params=None, faults=None)
+    mac.on_rx(frame_bytes, info, now_ms)   # never raises (faults are recorded in `faults`)
     frame = mac.poll(now_ms)               # bytes to put on the PHY now, or None
     mac.next_deadline_ms()                 # when poll() next has something to do, or None
     mac.tx_done(now_ms)                    # PHY finished sending (optional)
 
 The asyncio wrapper only moves frames and sleeps until next_deadline_ms(). Nothing here reads
 a clock. One transmit slot: answers, repeated frames and the REQADDR round share it.
+
+Answers and repeated frames are timed from the end of the received frame on the air
+(info.t_end_ms, docs/datalink.md §4), not from when the PHY handed it up: the hand-up delay
+(decoding, the host interface) eats into TEL instead of adding to it. Time on air is the PHY's
+(airtime_ms(nbytes), given by the PHY backend); the MAC has no airtime of its own.
 """
 
+from faults import Faults
 from micropython import const
 
 from mac import address, timing
@@ -24,6 +30,7 @@ from mac.frame import (
     encode_answer,
 )
 from mac.netmgmt import ADDRESS_REQ, ANSWERING, COLLECTING, IDLE, START_ROUND, NetMgmt
+from mac.params import Params
 from mac.repeater import Busy, DupRing, frame_key
 
 _TXBUF = const(256)
@@ -40,6 +47,7 @@ _COUNTERS = (
     "answered",
     "tx",
     "tx_overrun",
+    "tx_late",
     "resp_too_long",
     "resp_s",
     "app_error",
@@ -99,30 +107,26 @@ class Ctx:
         self.now_ms = 0
 
 
-def _cfg_int(cfg, key, default):
-    v = cfg.get(key)
-    return default if v is None else int(v)
-
-
-def _cfg_bytes(v):
-    if v is None:
-        return None
-    if isinstance(v, str):
-        return bytes.fromhex(v)
-    return bytes(v)
-
-
 class Mac:
-    def __init__(self, aca, store=None, rng=None, app=None, config=None, tct_key=None):
-        cfg = config or {}
+    def __init__(
+        self,
+        aca,
+        airtime_ms,
+        store=None,
+        rng=None,
+        app=None,
+        params=None,
+        faults=None,
+        tct_key=None,
+    ):
+        p = params or Params()
         self.aca = address.aca_wire(aca, False)  # already wire order
-        self.sca = address.check_sca(_cfg_bytes(cfg.get("sca")))
-        self.tel = _cfg_int(cfg, "tel_ms", timing.TEL_MS)
-        self.tc = _cfg_int(cfg, "tc_ms", timing.TC_MS)
-        self.add = _cfg_int(cfg, "add_ms", timing.ADD_MS)
-        al0_index = _cfg_int(cfg, "aca_al0", address.AL0_INDEX)
-        if not 0 <= al0_index < 6:
-            raise ValueError("aca_al0 0..5")
+        self.airtime_ms = airtime_ms
+        self.sca = p.sca
+        self.tel = p.tel_ms
+        self.tc = p.tc_ms
+        self.add = p.add_ms
+        self.faults = faults if faults is not None else Faults()
         if rng is None:
             import random
 
@@ -130,10 +134,10 @@ class Mac:
         self._rand = rng if callable(rng) else rng.getrandbits
         self.app = app
         self.stats = Stats()
-        self.dup = DupRing(_cfg_int(cfg, "dup_ms", timing.DUP_MS))
+        self.dup = DupRing(p.dup_ms)
         self.busy = Busy()
         kw = {} if tct_key is None else {"key": tct_key}
-        self.nm = NetMgmt(self.aca, address.al0(self.aca, al0_index), self.stats, store, **kw)
+        self.nm = NetMgmt(self.aca, address.al0(self.aca, p.aca_al0), self.stats, store, **kw)
         self._rx = Frame()
         self._f2 = Frame()
         self._ctx = Ctx()
@@ -159,24 +163,30 @@ class Mac:
         self.nm.tx_imp = v
 
     def on_rx(self, frame_bytes, info, now_ms):
-        """A frame from the PHY (CRC already checked there). Never raises."""
+        """A frame from the PHY (CRC already checked there) whose end on the air was
+        info.t_end_ms (now_ms when info is None). Never raises: faults are recorded."""
         try:
-            self._on_rx(frame_bytes, info, now_ms)
-        except Exception:
+            t_end = now_ms if info is None else info.t_end_ms
+            self._on_rx(frame_bytes, info, now_ms, t_end)
+        except Exception as e:
             self.stats.internal += 1
+            self.faults.record(e, "mac.rx")
 
     def poll(self, now_ms):
         """The frame to transmit now (bytes), or None."""
         try:
             self._tick(now_ms)
-        except Exception:
+        except Exception as e:
             self.stats.internal += 1
+            self.faults.record(e, "mac.tick")
         if self._tx_at < 0 or now_ms < self._tx_at or now_ms < self._onair_until:
             return None
+        if now_ms > self._tx_at and self._tx_at >= self._onair_until:
+            self.stats.tx_late += 1  # polled after the due time with the PHY idle: late
         n = self._txn
         self._tx_at = -1
         self._txn = 0
-        self._onair_until = now_ms + timing.airtime_ms(n)
+        self._onair_until = now_ms + self.airtime_ms(n)
         self.stats.tx += 1
         return bytes(self._txmv[:n])
 
@@ -237,7 +247,7 @@ class Mac:
             return True
         return self.sca is not None and address.eq6(b, 1, self.sca)
 
-    def _on_rx(self, frame_bytes, info, now_ms):
+    def _on_rx(self, frame_bytes, info, now_ms, t_end):
         st = self.stats
         st.rx += 1
         f = self._rx
@@ -251,25 +261,25 @@ class Mac:
                 self.nm.observe(info)
             if f.hop < f.nrp:
                 if self._is_me(f, f.hop):
-                    self._repeat_down(f, now_ms)
+                    self._repeat_down(f, now_ms, t_end)
                     return
             elif self._addr_mine(f):
                 if self.dup.seen(frame_key(f.buf, f.n), now_ms):
                     st.dup += 1
                     return
-                self._deliver(f, info, now_ms)
+                self._deliver(f, info, now_ms, t_end)
                 return
         else:
             if f.hop >= 2:
                 if self._is_me(f, f.hop - 2):
-                    self._relay_up(f, now_ms)
+                    self._relay_up(f, now_ms, t_end)
                     return
             elif f.nrp == 0 and self.nm.round == COLLECTING:
                 if self.nm.collect(f):
                     return
         st.not_mine += 1
 
-    def _repeat_down(self, f, now):
+    def _repeat_down(self, f, now, t_end):
         st = self.stats
         if self.dup.seen(frame_key(f.buf, f.n), now):
             st.dup += 1
@@ -282,16 +292,16 @@ class Mac:
             return
         k = f.hop + 1  # my position
         self._txn = copy_with_hop(self._tx, f, 0, k)
-        self._tx_at = now + self.tel
+        self._tx_at = t_end + self.tel
         st.repeated += 1
         if timing.disc_class(f.disc) != timing.S:
             links = f.nrp + 1 - k
             t = timing.response_timeout_ms(
-                f.disc, f.nrp, f.esize, f.n, self.tel, self.tc, self.add, links
+                self.airtime_ms, f.disc, f.nrp, f.esize, f.n, self.tel, self.tc, self.add, links
             )
             self.busy.start(f, address.is_broadcast(f.buf, 1), self._tx_at + t)
 
-    def _relay_up(self, f, now):
+    def _relay_up(self, f, now, t_end):
         st = self.stats
         if self.dup.seen(frame_key(f.buf, f.n), now):
             st.dup += 1
@@ -300,11 +310,11 @@ class Mac:
             st.tx_overrun += 1
             return
         self._txn = copy_with_hop(self._tx, f, 1, f.hop - 1)
-        self._tx_at = now + self.tel
+        self._tx_at = t_end + self.tel
         st.relayed += 1
         self.busy.answered(f)
 
-    def _deliver(self, f, info, now):
+    def _deliver(self, f, info, now, t_end):
         st = self.stats
         st.delivered += 1
         in_phase = None if info is None else getattr(info, "in_phase", None)
@@ -314,7 +324,7 @@ class Mac:
         if f.dsap == DSAP_NM:
             n = self.nm.handle(f, in_phase, self._ans)
             if n == START_ROUND:
-                self._start_round(f, now)
+                self._start_round(f, t_end)
                 return
             out = self._ans
             ecc_out = 0
@@ -343,8 +353,9 @@ class Mac:
                 if out is None:
                     return
                 n = len(out)
-            except Exception:
+            except Exception as e:
                 st.app_error += 1
+                self.faults.record(e, "mac.app")
                 return
             ecc_out = c.ecc_out
         if n <= 0:
@@ -356,7 +367,7 @@ class Mac:
             st.resp_too_long += 1
             return
         slot = timing.pick_slot(disc, self._rand)
-        self._answer(f, out, n, ecc_out, timing.slot_start_ms(now, slot, self.tel, self.tc))
+        self._answer(f, out, n, ecc_out, timing.slot_start_ms(t_end, slot, self.tel, self.tc))
 
     def _answer(self, req, lsdu, n, ecc, at):
         if self._tx_at >= 0:
@@ -370,7 +381,7 @@ class Mac:
 
     # --- REQADDR: a local ADDRESS.REQ round ----------------------------------------------------
 
-    def _start_round(self, f, now):
+    def _start_round(self, f, t_end):
         nm = self.nm
         if self._tx_at >= 0:
             self.stats.tx_overrun += 1
@@ -393,9 +404,10 @@ class Mac:
             memoryview(a)[:5],
         )
         self._txn = n
-        self._tx_at = now + self.tel
-        end = self._tx_at + timing.airtime_ms(n)
-        nm.start_round(end + timing.reqaddr_round_ms(self.tel, self.tc, self.add))
+        self._tx_at = t_end + self.tel
+        end = self._tx_at + self.airtime_ms(n)
+        air = self.airtime_ms
+        nm.start_round(end + timing.reqaddr_round_ms(air, self.tel, self.tc, self.add))
         self.stats.reqaddr_rounds += 1
 
     def _tick(self, now):
@@ -407,6 +419,7 @@ class Mac:
             req = self._f2
             if req.parse(memoryview(nm.req)[: nm.req_len]) != OK:
                 self.stats.internal += 1
+                self.faults.record(ValueError("stored REQADDR request"), "mac.round")
                 return
             limit = timing.answer_limit(req.disc)
             if limit == 0:

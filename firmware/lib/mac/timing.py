@@ -2,10 +2,10 @@
 arguments: nothing here reads a clock, so tests run in simulated time.
 
 Discipline nibble (CTL bits 4..7): 0-1 S, 2-8 RA1-RA7, 9-11 RB1-RB3, 12-15 RC1-RC4.
+Time on air is the PHY backend's: the formulas take it as `air(nbytes) -> ms` (phy.airtime_ms).
 """
 
 from micropython import const
-from phy.profile import airtime_us  # noqa: F401 - one airtime for the whole firmware
 
 S = const(0)
 RA = const(1)
@@ -92,17 +92,13 @@ def slot_start_ms(t0_ms, slot, tel_ms=TEL_MS, tc_ms=TC_MS):
     return t0_ms + tel_ms + slot * tc_ms
 
 
-def airtime_ms(nbytes):
-    return (airtime_us(nbytes) + 999) // 1000
-
-
 def frame_len(nrp, esize, lsdu_len):
     """Length of a frame with nrp route entries of esize bytes and an LSDU of lsdu_len."""
     return _HDR_FIXED + nrp * esize + lsdu_len
 
 
 def response_timeout_ms(
-    disc, nrp, esize, req_len, tel_ms=TEL_MS, tc_ms=TC_MS, add_ms=ADD_MS, links=None
+    air, disc, nrp, esize, req_len, tel_ms=TEL_MS, tc_ms=TC_MS, add_ms=ADD_MS, links=None
 ):
     """How long a master waits for the answer to a request (docs/datalink.md §4).
 
@@ -113,8 +109,8 @@ def response_timeout_ms(
     c = disc_class(disc)
     if c == S:
         return 0
-    a_req = airtime_ms(req_len)
-    a_resp = airtime_ms(frame_len(nrp, esize, answer_limit(disc)))
+    a_req = air(req_len)
+    a_resp = air(frame_len(nrp, esize, answer_limit(disc)))
     if c == RC:
         return (
             links * (a_req + tel_ms)
@@ -125,15 +121,9 @@ def response_timeout_ms(
     return links * (a_req + tel_ms + a_resp + tel_ms) + add_ms
 
 
-def reqaddr_round_ms(tel_ms=TEL_MS, tc_ms=TC_MS, add_ms=ADD_MS):
+def reqaddr_round_ms(air, tel_ms=TEL_MS, tc_ms=TC_MS, add_ms=ADD_MS):
     """A meter's local ADDRESS.REQ round after its broadcast has ended (REQADDR.REQ)."""
-    return (
-        tel_ms
-        + REQADDR_SLOTS * tc_ms
-        + airtime_ms(frame_len(0, 6, RC_ANSWER_MAX))
-        + tel_ms
-        + add_ms
-    )
+    return tel_ms + REQADDR_SLOTS * tc_ms + air(frame_len(0, 6, RC_ANSWER_MAX)) + tel_ms + add_ms
 
 
 def check_retries(n):

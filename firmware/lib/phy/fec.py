@@ -9,11 +9,12 @@ positive meaning bit 0. Each block is terminated by 6 zero tail bits (ends in st
 Nothing here allocates: callers pass preallocated buffers.
 """
 
-import sys
 from array import array
 
 import micropython
+from micropython import const
 
+from phy import kernel
 from phy.tables import CONV_OUT
 
 _BIAS = 1 << 24
@@ -40,6 +41,14 @@ def conv_encode(src: ptr8, nbits: int, dst: ptr8, dpos: int) -> int:
     return dpos
 
 
+# layout of the ACS work array pm (fec_thumb repeats these as consts; a test compares them)
+PM_BANK = const(64)  # path metrics per bank; two banks (current, next) alternate
+PM_BM = const(128)  # word index of the 4 branch-metric words after the two banks
+PM_WORDS = const(132)
+BM_BIAS = const(512)  # bias of the branch-metric words
+SURV_BYTES = const(8)  # survivor bytes per trellis step (64 decision bits)
+
+
 @micropython.viper
 def _acs(pm: ptr32, soft: ptr8, nsteps: int, surv: ptr8):
     # pm: 128 words, two banks of 64 metrics (biased positive), then 4 words of branch metrics.
@@ -54,18 +63,18 @@ def _acs(pm: ptr32, soft: ptr8, nsteps: int, surv: ptr8):
         s0 = (s0 ^ 0x80) - 0x80
         s1 = soft[2 * step + 1]
         s1 = (s1 ^ 0x80) - 0x80
-        pm[128] = s0 + s1 + 512
-        pm[129] = s0 - s1 + 512
-        pm[130] = s1 - s0 + 512
-        pm[131] = 512 - s0 - s1
-        nxt = 64 - cur
-        sb = step * 8
+        pm[PM_BM] = s0 + s1 + BM_BIAS
+        pm[PM_BM + 1] = s0 - s1 + BM_BIAS
+        pm[PM_BM + 2] = s1 - s0 + BM_BIAS
+        pm[PM_BM + 3] = BM_BIAS - s0 - s1
+        nxt = PM_BANK - cur
+        sb = step * SURV_BYTES
         r = cur
         w = nxt
         j = 0
         while j < 32:
             acc = 0
-            bm = pm[128 + out[2 * j]] - 512
+            bm = pm[PM_BM + out[2 * j]] - BM_BIAS
             a = pm[r]
             b = pm[r + 32]
             m0 = a + bm
@@ -84,7 +93,7 @@ def _acs(pm: ptr32, soft: ptr8, nsteps: int, surv: ptr8):
                 pm[w + 1] = m0
             r += 1
             w += 2
-            bm = pm[128 + out[2 * j + 2]] - 512
+            bm = pm[PM_BM + out[2 * j + 2]] - BM_BIAS
             a = pm[r]
             b = pm[r + 32]
             m0 = a + bm
@@ -103,7 +112,7 @@ def _acs(pm: ptr32, soft: ptr8, nsteps: int, surv: ptr8):
                 pm[w + 1] = m0
             r += 1
             w += 2
-            bm = pm[128 + out[2 * j + 4]] - 512
+            bm = pm[PM_BM + out[2 * j + 4]] - BM_BIAS
             a = pm[r]
             b = pm[r + 32]
             m0 = a + bm
@@ -122,7 +131,7 @@ def _acs(pm: ptr32, soft: ptr8, nsteps: int, surv: ptr8):
                 pm[w + 1] = m0
             r += 1
             w += 2
-            bm = pm[128 + out[2 * j + 6]] - 512
+            bm = pm[PM_BM + out[2 * j + 6]] - BM_BIAS
             a = pm[r]
             b = pm[r + 32]
             m0 = a + bm
@@ -148,14 +157,10 @@ def _acs(pm: ptr32, soft: ptr8, nsteps: int, surv: ptr8):
 
 
 _acs_viper = _acs
-ACS_KIND = "viper"
-if sys.platform == "pyboard":  # stm32 port: the asm_thumb ACS (bit exact, ~9x fewer instructions)
-    try:
-        from phy.fec_thumb import _acs
-
-        ACS_KIND = "thumb"
-    except (ImportError, SyntaxError, ValueError):
-        pass
+# the asm_thumb ACS on stm32 (bit exact, ~9x fewer instructions): chosen by phy.kernel
+if kernel.acs is not None:
+    _acs = kernel.acs
+ACS_KIND = kernel.KIND
 
 
 @micropython.viper
@@ -172,7 +177,7 @@ def _traceback(surv: ptr8, nsteps: int, dst: ptr8, nbits: int):
         if step < nbits:
             if s & 1:
                 dst[step >> 3] |= 1 << (step & 7)
-        x = (surv[step * 8 + (s >> 3)] >> (s & 7)) & 1
+        x = (surv[step * SURV_BYTES + (s >> 3)] >> (s & 7)) & 1
         s = (s >> 1) | (x << 5)
         step -= 1
 
@@ -182,8 +187,8 @@ class Viterbi:
 
     def __init__(self, max_bits):
         self.max_steps = max_bits + 6
-        self.surv = bytearray(8 * self.max_steps)
-        self.pm = array("i", bytearray(4 * 132))
+        self.surv = bytearray(SURV_BYTES * self.max_steps)
+        self.pm = array("i", bytearray(4 * PM_WORDS))
 
     def decode(self, soft, nbits, dst):
         """soft: int8 pairs (bytearray/memoryview) for nbits+6 steps -> dst bits (LSB first)."""

@@ -24,6 +24,15 @@ host_tests/py/test_thumb_kernels.py.
 """
 
 import micropython
+from micropython import const
+
+# Layout of pm and surv: phy.fec's values (PM_BANK, PM_BM, BM_BIAS, SURV_BYTES) in bytes,
+# repeated as consts for the inline assembler; host_tests/py/test_thumb_kernels.py compares them.
+# The per-state offsets in the unrolled block below are 4 * state within a bank half.
+_PM_HALF = const(128)  # 32 metrics: states j + 32 of a bank, or the upper half of the next bank
+_PM_BM = const(512)  # byte offset of the branch-metric words (4 * PM_BM); equal to BM_BIAS, so
+# the epilogue uses one register for both
+_SURV_STEP = const(8)  # survivor bytes per step
 
 
 @micropython.asm_thumb
@@ -49,8 +58,8 @@ def _acs(r0, r1, r2, r3):
     mov(r11, r3)
     mov(r10, r0)
     mov(r4, r0)
-    add(r4, 128)
-    add(r4, 128)
+    add(r4, _PM_HALF)
+    add(r4, _PM_HALF)  # second bank (imm8: two adds)
     mov(r12, r4)
     label(STEP)
     mov(r4, lr)
@@ -68,7 +77,7 @@ def _acs(r0, r1, r2, r3):
     mov(r9, r4)
     mov(r0, r10)
     mov(r1, r0)
-    add(r1, 128)
+    add(r1, _PM_HALF)
     mov(r2, r12)
     mov(r10, r2)
     mov(r12, r0)
@@ -404,7 +413,7 @@ def _acs(r0, r1, r2, r3):
     mvn(r6, r7)
     mov(r3, r11)
     strb(r6, [r3, 3])
-    add(r2, 128)
+    add(r2, _PM_HALF)
     ldr(r4, [r0, 76])
     ldr(r5, [r1, 76])
     mov(r3, r8)
@@ -738,7 +747,7 @@ def _acs(r0, r1, r2, r3):
     mov(r3, r11)
     strb(r6, [r3, 7])
     mov(r3, r11)
-    add(r3, 8)
+    add(r3, _SURV_STEP)
     mov(r11, r3)
     pop({r3})
     sub(r3, 1)
@@ -748,7 +757,7 @@ def _acs(r0, r1, r2, r3):
     label(DONE)
     pop({r3})
     pop({r0})
-    movw(r3, 512)
+    movw(r3, _PM_BM)  # also BM_BIAS
     add(r1, r0, r3)
     mov(r4, r8)
     mov(r5, r9)

@@ -11,10 +11,11 @@ PROFILE_VERSION = const(1)
 # --- carrier, symbol rate, data rate ---------------------------------------------------------
 # 86.4 kHz = 9 x 9600 Hz: exactly 9 carrier cycles per symbol, and with the RX ADC at 38.4 kHz
 # the carrier aliases to fs/4 (5th Nyquist zone, 76.8..96 kHz) so down-conversion is 1,0,-1,0.
+# The only carrier of profile v1 (48 and 67.2 kHz were dropped: they were never specified, and
+# 67.2 kHz aliases to -fs/4, i.e. spectrum-inverted).
 CARRIER_HZ = const(86400)
-# Carriers that keep the fs/4 undersampling property at RX_SAMPLE_RATE_HZ inside CENELEC A
-# ((4k+1) * fs/4 or (4k+3) * fs/4, spectrally inverted); any of them may be passed as carrier_hz.
-CARRIERS_HZ = (48000, 67200, 86400)
+TX_PHASE_DEG = const(45)  # carrier phase of the TX waveform at the start of every symbol
+TX_LEVEL_PCT = const(95)  # peak of the TX envelope over all symbol patterns, % of DAC_MID - 1
 SYMBOL_RATE = const(9600)  # B-PSK symbols per second = coded bits per second
 BIT_RATE = const(4800)  # data bits per second after rate-1/2 FEC ("coded bit-rate 4800 bps")
 
@@ -58,16 +59,3 @@ def airtime_us(n_payload_bytes):
     """On-air duration of a frame carrying n_payload_bytes, in microseconds (rounded up)."""
     s = frame_symbols(n_payload_bytes)
     return (s * 1000000 + SYMBOL_RATE - 1) // SYMBOL_RATE
-
-
-def rx_carrier_sign(carrier_hz):
-    """+1 if carrier_hz aliases to +fs/4 at RX_SAMPLE_RATE_HZ, -1 if to -fs/4, 0 if neither."""
-    q = RX_SAMPLE_RATE_HZ // 4
-    if carrier_hz % q:
-        return 0
-    m = (carrier_hz // q) & 3
-    if m == 1:
-        return 1
-    if m == 3:
-        return -1
-    return 0

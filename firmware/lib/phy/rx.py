@@ -19,13 +19,12 @@ sync phase, smoothed, interpolated per symbol), soft symbols written in place ->
 CRC-8 -> payload Viterbi, de-whitening, CRC-32.
 """
 
-import sys
 from array import array
 
 import micropython
 from micropython import const
 
-from phy import profile
+from phy import kernel, profile
 from phy.crc import crc8, crc32_ok
 from phy.fec import Viterbi
 from phy.kernel import mix
@@ -60,20 +59,14 @@ from phy.rx_viper import (
 from phy.rx_viper import _sym as _sym_viper
 from phy.tables import COS256, WHITEN, ZGAIN
 
-# the per-symbol loop: asm_thumb on stm32-class ports (bit exact with the viper one), else viper
-SYM_KIND = "viper"
-_sym = _sym_viper
-if sys.platform in ("pyboard", "stm32"):
-    try:
-        from phy.rx_thumb import _sym
-
-        SYM_KIND = "thumb"
-    except (ImportError, SyntaxError, ValueError):
-        pass
+# the per-symbol loop: asm_thumb on stm32 (bit exact with the viper one), chosen by phy.kernel
+_sym = _sym_viper if kernel.sym is None else kernel.sym
+SYM_KIND = kernel.KIND
 
 _RING = const(2048)
 _CHUNK = const(1024)
 _B = const(1 << 28)  # bias for signed values kept in the state array
+_MF_BACK = const(11)  # the matched filter reads 11 samples before the strobe
 
 
 _LOG2T = array(
@@ -139,6 +132,14 @@ def _snr_acc(soft: ptr8, bits: ptr8, nbits: int, out: ptr32):
     out[0] = m1 + _B
     out[1] = m2
     out[2] = k
+
+
+@micropython.viper
+def _copy32(dst: ptr32, src: ptr32, n: int):
+    i = 0
+    while i < n:
+        dst[i] = src[i]
+        i += 1
 
 
 @micropython.viper
@@ -238,6 +239,10 @@ class Receiver:
         self.st = array("i", (profile.ADC_MID << 8, 0, _RING - 1, 0))
         self.S = array("i", bytearray(4 * S_NS))
         self.hist = array("i", bytearray(4 * 256))
+        # the loop's state when the latest peak search committed: a header that fails its checks
+        # re-runs the search from there over the samples still in the ring (see _rescan)
+        self.S_at_sync = array("i", bytearray(4 * S_NS))
+        self.hist_at_sync = array("i", bytearray(4 * 256))
         n_sym = KNOWN_N + profile.HEADER_SYMBOLS + profile.payload_symbols(profile.MAX_PAYLOAD)
         if n_sym != NSYM:
             raise ValueError("rx_viper work area does not match the profile")
@@ -263,9 +268,13 @@ class Receiver:
         self.snr = 0
         self.t_sample = 0
         self.t_end = 0  # sample index of the end of the latest frame, CRC good or not
+        self.rest = 0  # samples of the current feed() call after the chunk being processed
         self.frames_ok = 0
         self.crc_errors = 0
         self.header_errors = 0
+        self.sync_rejects = 0  # peak-search commits refused by _sync's half-phase check
+        self.rescans = 0  # header failures after which the search re-ran over the held samples
+        self.rescan_misses = 0  # header failures whose commit point had left the ring (none seen)
         self.reset()
 
     def reset(self):
@@ -298,9 +307,11 @@ class Receiver:
             st[3] = off
             mix(samples, m, self.ring, st)
             off += m
+            self.rest = n - off
             if st[1] >= 1 << 24:  # rebase the absolute sample counters (keeps ints small)
                 st[1] -= 1 << 23
                 self.S[S_N0] -= 1 << 23
+                self.S_at_sync[S_N0] -= 1 << 23
                 self.t_sample -= 1 << 23
                 self.t_end -= 1 << 23
             self.S[S_WPOS] = st[1]
@@ -309,6 +320,11 @@ class Receiver:
                 if ev == 0:
                     break
                 self._event()
+
+    def samples_after_end(self):
+        """From on_frame: samples of the current feed() call after the frame's end on the air
+        (so a caller that knows when the fed block ended can date the frame end)."""
+        return self.st[1] - self.t_end + self.rest
 
     def get_frame(self):
         """Length of the latest unread frame (bytes in self.frame), or 0."""
@@ -332,7 +348,7 @@ class Receiver:
             L = hdr[0]
             if crc8(hdr, 2) != hdr[2] or (hdr[1] >> 4) != profile.PROFILE_VERSION or L == 0:
                 self.header_errors += 1
-                self._to_search()
+                self._rescan()
                 return
             self.flen = L
             S[S_NEED] = profile.HEADER_SYMBOLS + profile.payload_symbols(L)
@@ -359,6 +375,26 @@ class Receiver:
         self._metrics()
         if self.on_frame is not None:
             self.on_frame(fr, L, self)
+
+    def _rescan(self):
+        """Back to search after a failed header, from the point where that sync committed (24
+        strobes after its peak), with the loop state of that moment: a false sync on the noise
+        just before a preamble then costs the real sync word nothing, since it comes later than
+        the commit point. The header ends 36 symbols after the commit, so with feed chunks of up
+        to _CHUNK samples the ring of _RING samples still holds everything from there."""
+        S = self.S
+        wpos = S[S_WPOS]
+        if wpos - (self.S_at_sync[S_N0] - _MF_BACK) > _RING:
+            self.rescan_misses += 1
+            self._to_search()
+            return
+        syncs = S[S_SYNCS]
+        _copy32(S, self.S_at_sync, S_NS)
+        _copy32(self.hist, self.hist_at_sync, 256)
+        S[S_SYNCS] = syncs
+        S[S_WPOS] = wpos
+        S[S_STATE] = 0
+        self.rescans += 1
 
     def _soft(self, g0, g1):
         """Carrier phase over all blocks received so far, then soft symbols for g0..g1-1."""
@@ -392,4 +428,7 @@ class Receiver:
             ev = _sym(self.ring, self.S, self.hist, self.W)
             if ev != 2:
                 return ev
-            _sync(self.S, self.hist, self.W)
+            _copy32(self.S_at_sync, self.S, S_NS)
+            _copy32(self.hist_at_sync, self.hist, 256)
+            if not _sync(self.S, self.hist, self.W):
+                self.sync_rejects += 1

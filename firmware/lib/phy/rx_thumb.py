@@ -6,10 +6,12 @@ Cortex-M4 against the viper reference run in Unix MicroPython by
 host_tests/py/test_thumb_kernels.py and on the board by phy.selftest.run().
   ring : array('h') of 2048 (the mixer ring), S : array('i') of 32 (rx_viper S_* indices),
   hist : array('i') of 256 (strobe I 0..127, Q 128..255, biased by 2**28),
-  W    : the work area of rx_viper.work_buffer() (taps at byte 60, matched-filter scratch at 16,
-         coherent-check outputs at W_CS = 2620, block sums at W_BLK = 2652, frame at W_ZB = 3724)
-The numbers above and the S byte offsets (4 * S_*) are immediates here: rx_viper is the one
-place they are defined, and the emulator tests compare every word of S, hist and W.
+  W    : the work area of rx_viper.work_buffer() (taps at byte W_TAPS = 60, matched-filter
+         scratch at W_SCR = 16, coherent-check outputs at W_CS = 2620, block sums at
+         W_BLK = 2652, frame at W_ZB = 3724)
+Those offsets, the S indices and the coherent-check output indices are named consts below with
+rx_viper's values (rx_viper is the one place they are defined; a test compares them), and the
+emulator tests compare every word of S, hist and W.
 
 One call runs the whole loop with no runtime call per symbol; every variable lives in S (biased
 fields as rx_viper keeps them) and is loaded/stored around its use. Registers: r7 = S, r8 ring,
@@ -31,6 +33,52 @@ Internal subroutines (bl/bx lr):
 """
 
 import micropython
+from micropython import const
+
+# Layout of S, W and the coherent-check outputs: the values of rx_viper (the one definition),
+# repeated here as const() because the inline assembler takes only literals and consts of this
+# module; host_tests/py/test_thumb_kernels.py checks every one against rx_viper.
+_S_N0 = const(0)
+_S_MU = const(1)
+_S_TINT = const(2)
+_S_PI = const(3)
+_S_PQ = const(4)
+_S_LVL = const(5)
+_S_ZSH = const(6)
+_S_STATE = const(7)
+_S_DREG = const(8)
+_S_ZIDX = const(9)
+_S_CNT = const(12)
+_S_NEED = const(13)
+_S_GZ = const(14)
+_S_BRE = const(15)
+_S_BIM = const(16)
+_S_HOLD = const(18)
+_S_WPOS = const(19)
+_S_BEST = const(21)
+_S_SINCE = const(22)
+_S_WIN = const(23)
+_S_C1I = const(24)
+_S_C1Q = const(25)
+_S_C2I = const(26)
+_S_C2Q = const(27)
+_S_BESTE = const(28)
+_S_ES = const(29)
+_S_EM = const(30)
+_S_JH = const(31)
+_W_SCR = const(16)  # 22-sample matched-filter scratch (rx_viper.mf_buffer, word 4)
+_W_TAPS = const(60)  # matched-filter taps as int32 (4 * rx_viper._MF_TAPS)
+_W_CS = const(2620)  # coherent-check outputs (rx_viper.W_CS)
+_W_BLK = const(2652)  # per-block z^2 sums (rx_viper.W_BLK)
+_W_ZB = const(3724)  # frame buffer (rx_viper.W_ZB)
+_CS_C1I = const(0)
+_CS_C1Q = const(1)
+_CS_C2I = const(2)
+_CS_C2Q = const(3)
+_CS_E = const(4)
+_CS_C2 = const(5)
+_CS_CS2 = const(6)
+_CS_ES = const(7)
 
 
 @micropython.asm_thumb
@@ -50,8 +98,8 @@ def _sym(r0, r1, r2, r3):
 
     # ---------------- one symbol per pass while n0 + 11 <= wpos ----------------
     label(LOOP)
-    ldr(r0, [r7, 0])  # n0
-    ldr(r1, [r7, 76])  # wpos
+    ldr(r0, [r7, 4 * _S_N0])  # n0
+    ldr(r1, [r7, 4 * _S_WPOS])  # wpos
     mov(r2, r0)
     add(r2, 11)
     cmp(r2, r1)
@@ -61,7 +109,7 @@ def _sym(r0, r1, r2, r3):
     label(GO)
     bl(MF)
     # rails: n0 odd -> zi = ib, zq = ia, mi = mb, mq = ma; even -> ia, ib, ma, mb
-    ldr(r0, [r7, 0])
+    ldr(r0, [r7, 4 * _S_N0])
     lsl(r0, r0, 31)
     beq(EVEN)
     mov(r0, r4)
@@ -72,7 +120,7 @@ def _sym(r0, r1, r2, r3):
     mov(r3, r0)
     label(EVEN)
     # r4 zi, r5 zq, r6 mi, r3 mq: >> zsh, clamp to +-16383
-    ldr(r0, [r7, 24])  # zsh
+    ldr(r0, [r7, 4 * _S_ZSH])  # zsh
     asr(r4, r0)
     asr(r5, r0)
     asr(r6, r0)
@@ -113,75 +161,75 @@ def _sym(r0, r1, r2, r3):
     it(lt)
     neg(r1, r1)
     add(r0, r0, r1)
-    ldr(r1, [r7, 20])  # lvl
+    ldr(r1, [r7, 4 * _S_LVL])  # lvl
     sub(r0, r0, r1)
     asr(r0, r0, 3)
     add(r1, r1, r0)
-    str(r1, [r7, 20])
+    str(r1, [r7, 4 * _S_LVL])
     # block AGC (not in frame)
-    ldr(r2, [r7, 28])  # state
+    ldr(r2, [r7, 4 * _S_STATE])  # state
     cmp(r2, 1)
     beq(AGCX)
     movw(r0, 1600)
     cmp(r1, r0)
     ble(AGCUP)
     asr(r1, r1, 1)
-    str(r1, [r7, 20])  # lvl >>= 1
-    ldr(r0, [r7, 24])
+    str(r1, [r7, 4 * _S_LVL])  # lvl >>= 1
+    ldr(r0, [r7, 4 * _S_ZSH])
     add(r0, 1)
-    str(r0, [r7, 24])  # zsh += 1
+    str(r0, [r7, 4 * _S_ZSH])  # zsh += 1
     asr(r4, r4, 1)
     asr(r5, r5, 1)
     asr(r6, r6, 1)
     asr(r3, r3, 1)
     movw(r0, 0)
     movt(r0, 4096)  # bias 2**28
-    ldr(r1, [r7, 12])
+    ldr(r1, [r7, 4 * _S_PI])
     sub(r1, r1, r0)
     asr(r1, r1, 1)
     add(r1, r1, r0)
-    str(r1, [r7, 12])  # pi >>= 1
-    ldr(r1, [r7, 16])
+    str(r1, [r7, 4 * _S_PI])  # pi >>= 1
+    ldr(r1, [r7, 4 * _S_PQ])
     sub(r1, r1, r0)
     asr(r1, r1, 1)
     add(r1, r1, r0)
-    str(r1, [r7, 16])  # pq >>= 1
-    ldr(r1, [r7, 84])
+    str(r1, [r7, 4 * _S_PQ])  # pq >>= 1
+    ldr(r1, [r7, 4 * _S_BEST])
     lsr(r1, r1, 2)
-    str(r1, [r7, 84])  # best >>= 2
+    str(r1, [r7, 4 * _S_BEST])  # best >>= 2
     mov(r1, 1)
     bl(RESC)
     mov(r0, 24)
-    str(r0, [r7, 72])  # hold = 24
+    str(r0, [r7, 4 * _S_HOLD])  # hold = 24
     b(HOLD)
     label(AGCUP)
     movw(r0, 400)
     cmp(r1, r0)
     bge(HOLD)
-    ldr(r0, [r7, 24])
+    ldr(r0, [r7, 4 * _S_ZSH])
     cmp(r0, 0)
     ble(HOLD)  # zsh > 0
-    ldr(r0, [r7, 72])
+    ldr(r0, [r7, 4 * _S_HOLD])
     cmp(r0, 0)
     bne(HOLD)  # hold == 0
     cmp(r2, 0)
     bne(HOLD)  # state == 0
     mov(r1, 0)
     bl(RESC)
-    ldr(r0, [r7, 24])
+    ldr(r0, [r7, 4 * _S_ZSH])
     sub(r0, 1)
-    str(r0, [r7, 24])  # zsh -= 1
-    ldr(r1, [r7, 20])
+    str(r0, [r7, 4 * _S_ZSH])  # zsh -= 1
+    ldr(r1, [r7, 4 * _S_LVL])
     lsl(r1, r1, 1)
-    str(r1, [r7, 20])  # lvl <<= 1
+    str(r1, [r7, 4 * _S_LVL])  # lvl <<= 1
     mov(r0, 24)
-    str(r0, [r7, 72])  # hold = 24
+    str(r0, [r7, 4 * _S_HOLD])  # hold = 24
     label(HOLD)
-    ldr(r0, [r7, 72])
+    ldr(r0, [r7, 4 * _S_HOLD])
     cmp(r0, 0)
     ble(HOLDX)
     sub(r0, 1)
-    str(r0, [r7, 72])
+    str(r0, [r7, 4 * _S_HOLD])
     label(HOLDX)
     # strobe and mid energies for the hang-up escape (not in frame; used after the timing step)
     mov(r0, r4)
@@ -190,37 +238,37 @@ def _sym(r0, r1, r2, r3):
     mul(r1, r1)
     add(r0, r0, r1)
     asr(r0, r0, 6)
-    ldr(r1, [r7, 116])  # es
+    ldr(r1, [r7, 4 * _S_ES])  # es
     sub(r0, r0, r1)
     asr(r0, r0, 3)
     add(r1, r1, r0)
-    str(r1, [r7, 116])
+    str(r1, [r7, 4 * _S_ES])
     mov(r0, r6)
     mul(r0, r0)
     mov(r1, r3)
     mul(r1, r1)
     add(r0, r0, r1)
     asr(r0, r0, 6)
-    ldr(r1, [r7, 120])  # em
+    ldr(r1, [r7, 4 * _S_EM])  # em
     sub(r0, r0, r1)
     asr(r0, r0, 3)
     add(r1, r1, r0)
-    str(r1, [r7, 120])
+    str(r1, [r7, 4 * _S_EM])
     label(AGCX)
     # Gardner: e = (pi - zi) * mi + (pq - zq) * mq, en = e / max(1, lvl^2 >> 12) (truncated),
     # clamped to +-4096
     movw(r2, 0)
     movt(r2, 4096)  # bias 2**28
-    ldr(r0, [r7, 12])
+    ldr(r0, [r7, 4 * _S_PI])
     sub(r0, r0, r2)
     sub(r0, r0, r4)
     mul(r0, r6)
-    ldr(r1, [r7, 16])
+    ldr(r1, [r7, 4 * _S_PQ])
     sub(r1, r1, r2)
     sub(r1, r1, r5)
     mul(r1, r3)
     add(r0, r0, r1)
-    ldr(r1, [r7, 20])
+    ldr(r1, [r7, 4 * _S_LVL])
     mul(r1, r1)
     asr(r1, r1, 12)
     cmp(r1, 1)
@@ -238,9 +286,9 @@ def _sym(r0, r1, r2, r3):
     # loop filter: search: tint leaks (tint -= tint >> 4), adj = (en * 400 + 128) >> 8;
     # in frame: tint += 2 en, adj = (en * 100 + 128) >> 8; tint clamped to +-25600
     mov(r6, r2)  # bias
-    ldr(r1, [r7, 8])
+    ldr(r1, [r7, 4 * _S_TINT])
     sub(r1, r1, r6)  # tint
-    ldr(r2, [r7, 28])
+    ldr(r2, [r7, 4 * _S_STATE])
     cmp(r2, 1)
     beq(TRK)
     asr(r3, r1, 4)
@@ -265,28 +313,28 @@ def _sym(r0, r1, r2, r3):
     it(lt)
     mov(r1, r2)
     add(r0, r1, r6)
-    str(r0, [r7, 8])  # tint
+    str(r0, [r7, 4 * _S_TINT])  # tint
     add(r1, 128)
     asr(r1, r1, 8)
     add(r1, r1, r3)
-    ldr(r0, [r7, 4])  # mu
+    ldr(r0, [r7, 4 * _S_MU])  # mu
     add(r0, r0, r1)
     mov(r2, 1)
     lsl(r2, r2, 18)
     add(r0, r0, r2)  # mu += 262144 + ((tint + 128) >> 8) + adj
     # hang-up escape (not in frame): jump half a symbol when em > 1.5 es
-    ldr(r2, [r7, 28])
+    ldr(r2, [r7, 4 * _S_STATE])
     cmp(r2, 1)
     beq(NOJ)
-    ldr(r1, [r7, 124])  # jh
+    ldr(r1, [r7, 4 * _S_JH])  # jh
     cmp(r1, 0)
     ble(JCHK)
     sub(r1, 1)
-    str(r1, [r7, 124])
+    str(r1, [r7, 4 * _S_JH])
     b(NOJ)
     label(JCHK)
-    ldr(r1, [r7, 116])  # es
-    ldr(r2, [r7, 120])  # em
+    ldr(r1, [r7, 4 * _S_ES])  # es
+    ldr(r2, [r7, 4 * _S_EM])  # em
     asr(r3, r1, 1)
     add(r3, r3, r1)
     cmp(r2, r3)
@@ -294,29 +342,29 @@ def _sym(r0, r1, r2, r3):
     mov(r3, 1)
     lsl(r3, r3, 17)
     sub(r0, r0, r3)  # mu -= 131072
-    str(r2, [r7, 116])
-    str(r1, [r7, 120])  # swap es, em
+    str(r2, [r7, 4 * _S_ES])
+    str(r1, [r7, 4 * _S_EM])  # swap es, em
     mov(r1, 16)
-    str(r1, [r7, 124])  # jh = 16
+    str(r1, [r7, 4 * _S_JH])  # jh = 16
     label(NOJ)
     asr(r1, r0, 16)
-    ldr(r2, [r7, 0])
+    ldr(r2, [r7, 4 * _S_N0])
     add(r2, r2, r1)
-    str(r2, [r7, 0])  # n0 += mu >> 16
+    str(r2, [r7, 4 * _S_N0])  # n0 += mu >> 16
     lsl(r0, r0, 16)
     lsr(r0, r0, 16)
-    str(r0, [r7, 4])  # mu &= 0xFFFF
-    ldr(r2, [r7, 28])
+    str(r0, [r7, 4 * _S_MU])  # mu &= 0xFFFF
+    ldr(r2, [r7, 4 * _S_STATE])
     cmp(r2, 1)
     bne(SRCH)
 
     # ---------------- in frame: int8 I/Q store, z^2 block sums ----------------
     add(r0, r4, r6)
-    str(r0, [r7, 12])  # pi = zi
+    str(r0, [r7, 4 * _S_PI])  # pi = zi
     add(r0, r5, r6)
-    str(r0, [r7, 16])  # pq = zq
-    ldr(r6, [r7, 48])  # cnt
-    ldr(r3, [r7, 56])  # gz
+    str(r0, [r7, 4 * _S_PQ])  # pq = zq
+    ldr(r6, [r7, 4 * _S_CNT])  # cnt
+    ldr(r3, [r7, 4 * _S_GZ])  # gz
     mov(r2, 127)
     neg(r2, r2)
     mov(r0, r4)
@@ -338,7 +386,7 @@ def _sym(r0, r1, r2, r3):
     it(lt)
     mov(r1, r2)
     mov(r2, r10)
-    movw(r3, 3724)
+    movw(r3, _W_ZB)
     add(r2, r2, r3)
     mov(r3, r6)
     add(r3, 48)  # g
@@ -351,14 +399,14 @@ def _sym(r0, r1, r2, r3):
     mov(r5, r1)
     mul(r5, r1)
     sub(r4, r4, r5)
-    ldr(r5, [r7, 60])
+    ldr(r5, [r7, 4 * _S_BRE])
     add(r5, r5, r4)
-    str(r5, [r7, 60])  # bre += xi^2 - xq^2 (biased)
+    str(r5, [r7, 4 * _S_BRE])  # bre += xi^2 - xq^2 (biased)
     mul(r0, r1)
     lsl(r0, r0, 1)
-    ldr(r5, [r7, 64])
+    ldr(r5, [r7, 4 * _S_BIM])
     add(r5, r5, r0)
-    str(r5, [r7, 64])  # bim += 2 xi xq (biased)
+    str(r5, [r7, 4 * _S_BIM])  # bim += 2 xi xq (biased)
     mov(r0, r6)
     add(r0, 48)  # g
     mov(r1, 31)
@@ -368,21 +416,21 @@ def _sym(r0, r1, r2, r3):
     lsr(r0, r0, 5)
     lsl(r0, r0, 3)
     mov(r2, r10)
-    movw(r3, 2652)
+    movw(r3, _W_BLK)
     add(r2, r2, r3)
     add(r2, r2, r0)  # &blk[2 (g >> 5)]
-    ldr(r3, [r7, 60])
+    ldr(r3, [r7, 4 * _S_BRE])
     str(r3, [r2, 0])
-    ldr(r3, [r7, 64])
+    ldr(r3, [r7, 4 * _S_BIM])
     str(r3, [r2, 4])
     movw(r3, 0)
     movt(r3, 4096)  # bias 2**28
-    str(r3, [r7, 60])
-    str(r3, [r7, 64])
+    str(r3, [r7, 4 * _S_BRE])
+    str(r3, [r7, 4 * _S_BIM])
     label(NOBLK)
     add(r6, 1)
-    str(r6, [r7, 48])  # cnt += 1
-    ldr(r0, [r7, 52])  # need
+    str(r6, [r7, 4 * _S_CNT])  # cnt += 1
+    ldr(r0, [r7, 4 * _S_NEED])  # need
     cmp(r6, r0)
     bge(EV1)
     b(LOOP)
@@ -392,7 +440,7 @@ def _sym(r0, r1, r2, r3):
 
     # ---------------- search / peak search: history, differential bits ----------------
     label(SRCH)
-    ldr(r1, [r7, 36])  # zidx
+    ldr(r1, [r7, 4 * _S_ZIDX])  # zidx
     mov(r0, r9)
     lsl(r3, r1, 2)
     add(r0, r0, r3)
@@ -405,27 +453,27 @@ def _sym(r0, r1, r2, r3):
     add(r1, 1)
     mov(r3, 127)
     and_(r1, r3)
-    str(r1, [r7, 36])
-    ldr(r0, [r7, 12])
+    str(r1, [r7, 4 * _S_ZIDX])
+    ldr(r0, [r7, 4 * _S_PI])
     sub(r0, r0, r6)
     mul(r0, r4)
-    ldr(r1, [r7, 16])
+    ldr(r1, [r7, 4 * _S_PQ])
     sub(r1, r1, r6)
     mul(r1, r5)
     add(r0, r0, r1)  # zi * pi + zq * pq
-    ldr(r1, [r7, 32])
+    ldr(r1, [r7, 4 * _S_DREG])
     lsl(r1, r1, 1)
     cmp(r0, 0)
     it(lt)
     add(r1, 1)
     lsl(r1, r1, 2)
     lsr(r1, r1, 2)
-    str(r1, [r7, 32])  # dreg
+    str(r1, [r7, 4 * _S_DREG])  # dreg
     add(r0, r4, r6)
-    str(r0, [r7, 12])  # pi = zi
+    str(r0, [r7, 4 * _S_PI])  # pi = zi
     add(r0, r5, r6)
-    str(r0, [r7, 16])  # pq = zq
-    ldr(r2, [r7, 28])
+    str(r0, [r7, 4 * _S_PQ])  # pq = zq
+    ldr(r2, [r7, 4 * _S_STATE])
     cmp(r2, 2)
     beq(PEAK)
     # search: differential-bit errors against the sync word, popcount(dreg ^ DSYNC) <= 13
@@ -458,20 +506,20 @@ def _sym(r0, r1, r2, r3):
     label(DCOH)
     bl(COH)
     mov(r2, r10)
-    movw(r3, 2620)
+    movw(r3, _W_CS)
     add(r2, r2, r3)  # cs
-    ldr(r0, [r2, 20])
+    ldr(r0, [r2, 4 * _CS_C2])
     mov(r1, 5)
     mul(r0, r1)
-    ldr(r1, [r2, 16])
+    ldr(r1, [r2, 4 * _CS_E])
     mov(r3, 36)
     mul(r1, r3)
     cmp(r0, r1)
     bcs(PASS)  # |C|^2 * 5 >= E * 36
-    ldr(r0, [r2, 24])
+    ldr(r0, [r2, 4 * _CS_CS2])
     mov(r1, 5)
     mul(r0, r1)
-    ldr(r1, [r2, 28])
+    ldr(r1, [r2, 4 * _CS_ES])
     mov(r3, 40)
     mul(r1, r3)
     cmp(r0, r1)
@@ -479,9 +527,9 @@ def _sym(r0, r1, r2, r3):
     b(LOOP)
     label(PASS)
     mov(r0, 2)
-    str(r0, [r7, 28])  # state = 2
+    str(r0, [r7, 4 * _S_STATE])  # state = 2
     mov(r0, 0)
-    str(r0, [r7, 88])  # since = 0
+    str(r0, [r7, 4 * _S_SINCE])  # since = 0
     bl(TAKE)
     b(LOOP)
 
@@ -489,69 +537,69 @@ def _sym(r0, r1, r2, r3):
     label(PEAK)
     bl(COH)
     mov(r2, r10)
-    movw(r3, 2620)
+    movw(r3, _W_CS)
     add(r2, r2, r3)  # cs
-    ldr(r0, [r2, 24])
-    ldr(r1, [r7, 84])
+    ldr(r0, [r2, 4 * _CS_CS2])
+    ldr(r1, [r7, 4 * _S_BEST])
     cmp(r0, r1)
     bls(NOTBEST)
     mov(r0, 0)
-    str(r0, [r7, 88])  # since = 0
+    str(r0, [r7, 4 * _S_SINCE])  # since = 0
     bl(TAKE)
     b(PKCHK)
     label(NOTBEST)
-    ldr(r0, [r7, 88])
+    ldr(r0, [r7, 4 * _S_SINCE])
     add(r0, 1)
-    str(r0, [r7, 88])
+    str(r0, [r7, 4 * _S_SINCE])
     label(PKCHK)
-    ldr(r0, [r7, 88])
+    ldr(r0, [r7, 4 * _S_SINCE])
     cmp(r0, 24)
     bge(PKEND)
     b(LOOP)
     label(PKEND)
-    ldr(r0, [r7, 84])
+    ldr(r0, [r7, 4 * _S_BEST])
     mov(r1, 5)
     mul(r0, r1)
-    ldr(r1, [r7, 112])
+    ldr(r1, [r7, 4 * _S_BESTE])
     mov(r3, 40)
     mul(r1, r3)
     cmp(r0, r1)
     bcc(TOSRCH)  # best * 5 < BESTE * 40
-    ldr(r0, [r7, 92])
+    ldr(r0, [r7, 4 * _S_WIN])
     cmp(r0, 0)
     beq(TOSRCH)
     mov(r0, 2)  # commit: phy.rx runs rx_viper._sync
     b(END)
     label(TOSRCH)
     mov(r0, 0)
-    str(r0, [r7, 28])
+    str(r0, [r7, 4 * _S_STATE])
     b(LOOP)
 
     # TAKE: candidate from cs (r2): best, BESTE, win = |C|^2 * 5 >= E * 24, C1I..C2Q
     label(TAKE)
-    ldr(r0, [r2, 24])
-    str(r0, [r7, 84])
-    ldr(r0, [r2, 28])
-    str(r0, [r7, 112])
-    ldr(r0, [r2, 20])
+    ldr(r0, [r2, 4 * _CS_CS2])
+    str(r0, [r7, 4 * _S_BEST])
+    ldr(r0, [r2, 4 * _CS_ES])
+    str(r0, [r7, 4 * _S_BESTE])
+    ldr(r0, [r2, 4 * _CS_C2])
     mov(r1, 5)
     mul(r0, r1)
-    ldr(r1, [r2, 16])
+    ldr(r1, [r2, 4 * _CS_E])
     mov(r3, 24)
     mul(r1, r3)
     cmp(r0, r1)
     mov(r0, 0)
     it(cs)
     mov(r0, 1)
-    str(r0, [r7, 92])
-    ldr(r0, [r2, 0])
-    str(r0, [r7, 96])
-    ldr(r0, [r2, 4])
-    str(r0, [r7, 100])
-    ldr(r0, [r2, 8])
-    str(r0, [r7, 104])
-    ldr(r0, [r2, 12])
-    str(r0, [r7, 108])
+    str(r0, [r7, 4 * _S_WIN])
+    ldr(r0, [r2, 4 * _CS_C1I])
+    str(r0, [r7, 4 * _S_C1I])
+    ldr(r0, [r2, 4 * _CS_C1Q])
+    str(r0, [r7, 4 * _S_C1Q])
+    ldr(r0, [r2, 4 * _CS_C2I])
+    str(r0, [r7, 4 * _S_C2I])
+    ldr(r0, [r2, 4 * _CS_C2Q])
+    str(r0, [r7, 4 * _S_C2Q])
     bx(lr)
 
     # RESC: r1 = 1 halves, 0 doubles the strobe history; halving also scales BESTE and C1I..C2Q
@@ -576,36 +624,36 @@ def _sym(r0, r1, r2, r3):
     bne(RL)
     cmp(r1, 0)
     beq(RX)
-    ldr(r0, [r7, 112])
+    ldr(r0, [r7, 4 * _S_BESTE])
     lsr(r0, r0, 2)
-    str(r0, [r7, 112])
-    ldr(r0, [r7, 96])
+    str(r0, [r7, 4 * _S_BESTE])
+    ldr(r0, [r7, 4 * _S_C1I])
     sub(r0, r0, r3)
     asr(r0, r0, 1)
     add(r0, r0, r3)
-    str(r0, [r7, 96])
-    ldr(r0, [r7, 100])
+    str(r0, [r7, 4 * _S_C1I])
+    ldr(r0, [r7, 4 * _S_C1Q])
     sub(r0, r0, r3)
     asr(r0, r0, 1)
     add(r0, r0, r3)
-    str(r0, [r7, 100])
-    ldr(r0, [r7, 104])
+    str(r0, [r7, 4 * _S_C1Q])
+    ldr(r0, [r7, 4 * _S_C2I])
     sub(r0, r0, r3)
     asr(r0, r0, 1)
     add(r0, r0, r3)
-    str(r0, [r7, 104])
-    ldr(r0, [r7, 108])
+    str(r0, [r7, 4 * _S_C2I])
+    ldr(r0, [r7, 4 * _S_C2Q])
     sub(r0, r0, r3)
     asr(r0, r0, 1)
     add(r0, r0, r3)
-    str(r0, [r7, 108])
+    str(r0, [r7, 4 * _S_C2Q])
     label(RX)
     pop({r3, r4, r5})
     bx(lr)
 
     # MF: r0 = n0 -> r4 ia, r5 ib, r6 ma, r3 mb (mu from S; taps at W + 60 + 80 * (mu >> 11))
     label(MF)
-    ldr(r2, [r7, 4])  # mu
+    ldr(r2, [r7, 4 * _S_MU])  # mu
     mov(r1, r0)
     sub(r1, 11)
     lsl(r1, r1, 21)
@@ -615,7 +663,7 @@ def _sym(r0, r1, r2, r3):
     mul(r2, r4)
     mov(r3, r10)
     add(r2, r2, r3)
-    add(r2, 60)  # taps of phase mu >> 11
+    add(r2, _W_TAPS)  # taps of phase mu >> 11
     mov(r0, r8)  # ring
     movw(r4, 2026)
     cmp(r1, r4)
@@ -625,7 +673,7 @@ def _sym(r0, r1, r2, r3):
     b(MAC)
     label(WRAP)
     mov(r5, r3)
-    add(r5, 16)  # scratch
+    add(r5, _W_SCR)  # scratch
     mov(r4, 22)
     label(CP)
     lsl(r6, r1, 1)
@@ -639,7 +687,7 @@ def _sym(r0, r1, r2, r3):
     sub(r4, 1)
     bne(CP)
     mov(r0, r3)
-    add(r0, 16)
+    add(r0, _W_SCR)
     label(MAC)
     mov(r1, r2)
     mov(r4, 0)
@@ -841,7 +889,7 @@ def _sym(r0, r1, r2, r3):
     push({r4, r5, r6, r7, lr})
     mov(r3, r8)
     push({r3})
-    ldr(r1, [r7, 36])  # zidx
+    ldr(r1, [r7, 4 * _S_ZIDX])  # zidx
     mov(r0, r9)
     mov(lr, r0)
     movw(r3, 512)
@@ -984,12 +1032,12 @@ def _sym(r0, r1, r2, r3):
     add(r1, r1, r2)  # |Cs|^2 / 64
     push({r3})
     mov(r2, r10)
-    movw(r3, 2620)
+    movw(r3, _W_CS)
     add(r2, r2, r3)  # cs
     pop({r3})
-    str(r1, [r2, 24])
-    str(r3, [r2, 28])
-    str(r7, [r2, 16])
+    str(r1, [r2, 4 * _CS_CS2])
+    str(r3, [r2, 4 * _CS_ES])
+    str(r7, [r2, 4 * _CS_E])
     add(r1, r0, r4)
     asr(r1, r1, 3)
     mul(r1, r1)
@@ -997,16 +1045,16 @@ def _sym(r0, r1, r2, r3):
     asr(r3, r3, 3)
     mul(r3, r3)
     add(r1, r1, r3)
-    str(r1, [r2, 20])  # |C|^2 / 64
+    str(r1, [r2, 4 * _CS_C2])  # |C|^2 / 64
     mov(r3, r12)
     add(r0, r0, r3)
-    str(r0, [r2, 0])
+    str(r0, [r2, 4 * _CS_C1I])
     add(r6, r6, r3)
-    str(r6, [r2, 4])
+    str(r6, [r2, 4 * _CS_C1Q])
     add(r4, r4, r3)
-    str(r4, [r2, 8])
+    str(r4, [r2, 4 * _CS_C2I])
     add(r5, r5, r3)
-    str(r5, [r2, 12])
+    str(r5, [r2, 4 * _CS_C2Q])
     pop({r3})
     mov(r8, r3)
     pop({r4, r5, r6, r7, pc})

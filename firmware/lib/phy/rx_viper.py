@@ -13,6 +13,17 @@ from phy.tables import DSYNC, KNOWN, MF_TAPS, POP8, SOFT_NOM
 _B = const(1 << 28)  # bias of the strobe history (phy.rx)
 
 
+# outputs of the coherent check (_coh), words at W + W_CS
+CS_C1I = const(0)  # first-half sum I (known symbols 0..23, biased)
+CS_C1Q = const(1)
+CS_C2I = const(2)  # second-half sum I (known symbols 24..47, biased)
+CS_C2Q = const(3)
+CS_E = const(4)  # energy / 64 of the 48 strobes
+CS_C2 = const(5)  # |C|^2 / 64 over the 48
+CS_CS2 = const(6)  # |Cs|^2 / 64 over the 32 sync symbols
+CS_ES = const(7)  # energy / 64 of the 32 sync symbols
+
+
 @micropython.viper
 def _coh(hist: ptr32, zidx: int, out: ptr32):
     """Coherent correlation of the last 48 strobes with the known preamble tail + sync word.
@@ -77,16 +88,16 @@ def _coh(hist: ptr32, zidx: int, out: ptr32):
     en2 += ens
     cti = (c1i + c2i) >> 3
     ctq = (c1q + c2q) >> 3
-    out[0] = c1i + _B
-    out[1] = c1q + _B
-    out[2] = c2i + _B
-    out[3] = c2q + _B
-    out[4] = en2
-    out[5] = cti * cti + ctq * ctq
+    out[CS_C1I] = c1i + _B
+    out[CS_C1Q] = c1q + _B
+    out[CS_C2I] = c2i + _B
+    out[CS_C2Q] = c2q + _B
+    out[CS_E] = en2
+    out[CS_C2] = cti * cti + ctq * ctq
     csi >>= 3
     csq >>= 3
-    out[6] = csi * csi + csq * csq
-    out[7] = ens
+    out[CS_CS2] = csi * csi + csq * csq
+    out[CS_ES] = ens
 
 
 _MF_TAPS = const(15)  # word index of the taps in W (words 0..14: rx_thumb's wrap scratch)
@@ -176,6 +187,7 @@ _DTHR = const(13)  # differential-bit errors accepted (of 30) before the coheren
 _CTHR = const(36)  # coherent check |C|^2 >= (_CTHR / 240) * 48 * E
 _CTHR2 = const(24)  # the peak must also pass the 48-symbol check at 0.1 (rejects noise peaks)
 _PKCONF = const(24)  # commit when no higher sync-word peak followed within this many strobes
+_DTH_MAX = const(12743)  # 70 degrees in 1/65536 turns: preamble vs sync-word phase (_sync)
 _STHR = const(40)  # sync word at the peak: |Cs|^2 >= (_STHR / 160) * 32 * Es
 # the header is decoded as soon as it is complete (decoding it 64 symbols later, with its phase
 # interpolated instead of extrapolated, measured no better and keeps false syncs busy longer)
@@ -189,7 +201,9 @@ HDR_EV = const(60)
 # the taps) is scratch: its contents after _sym differ between the viper and asm_thumb versions.
 NSYM = const(4264)  # 48 known + header + payload symbols of the longest frame (checked)
 _NBLK = const((NSYM + 31) >> 5)  # 32-symbol blocks
-W_CS = const(4 * (15 + 640))  # after the scratch and the 32 x 20 taps
+W_SCR = const(16)  # rx_thumb copies a wrapping 22-sample matched-filter window here (word 4)
+W_TAPS = const(4 * _MF_TAPS)  # the 32 x 20 matched-filter taps as int32
+W_CS = const(W_TAPS + 4 * 640)  # after the scratch and the taps
 W_BLK = const(W_CS + 4 * 8)
 W_ZB = const(W_BLK + 4 * 2 * _NBLK)
 W_SIZE = const(W_ZB + 2 * NSYM)
@@ -528,15 +542,15 @@ def _sym(ring: ptr16, S: ptr32, hist: ptr32, W: ptr8) -> int:
             dreg = ((dreg << 1) | d) & 0x3FFFFFFF
             if state == 2:
                 _coh(hist, zidx, cs)
-                if cs[6] > best:
-                    best = cs[6]
-                    S[S_BESTE] = cs[7]
-                    win = 1 if cs[5] * 5 >= cs[4] * _CTHR2 else 0
+                if cs[CS_CS2] > best:
+                    best = cs[CS_CS2]
+                    S[S_BESTE] = cs[CS_ES]
+                    win = 1 if cs[CS_C2] * 5 >= cs[CS_E] * _CTHR2 else 0
                     since = 0
-                    S[S_C1I] = cs[0]
-                    S[S_C1Q] = cs[1]
-                    S[S_C2I] = cs[2]
-                    S[S_C2Q] = cs[3]
+                    S[S_C1I] = cs[CS_C1I]
+                    S[S_C1Q] = cs[CS_C1Q]
+                    S[S_C2I] = cs[CS_C2I]
+                    S[S_C2Q] = cs[CS_C2Q]
                 else:
                     since += 1
                 if since >= _PKCONF and (best * 5 < S[S_BESTE] * _STHR or win == 0):
@@ -548,16 +562,16 @@ def _sym(ring: ptr16, S: ptr32, hist: ptr32, W: ptr8) -> int:
                 nerr = pop[x & 255] + pop[(x >> 8) & 255] + pop[(x >> 16) & 255] + pop[x >> 24]
                 if nerr <= _DTHR:
                     _coh(hist, zidx, cs)
-                    if cs[5] * 5 >= cs[4] * _CTHR or cs[6] * 5 >= cs[7] * _STHR:
+                    if cs[CS_C2] * 5 >= cs[CS_E] * _CTHR or cs[CS_CS2] * 5 >= cs[CS_ES] * _STHR:
                         state = 2
-                        best = cs[6]
-                        S[S_BESTE] = cs[7]
+                        best = cs[CS_CS2]
+                        S[S_BESTE] = cs[CS_ES]
                         since = 0
-                        win = 1 if cs[5] * 5 >= cs[4] * _CTHR2 else 0
-                        S[S_C1I] = cs[0]
-                        S[S_C1Q] = cs[1]
-                        S[S_C2I] = cs[2]
-                        S[S_C2Q] = cs[3]
+                        win = 1 if cs[CS_C2] * 5 >= cs[CS_E] * _CTHR2 else 0
+                        S[S_C1I] = cs[CS_C1I]
+                        S[S_C1Q] = cs[CS_C1Q]
+                        S[S_C2I] = cs[CS_C2I]
+                        S[S_C2Q] = cs[CS_C2Q]
         else:
             # --- in frame: store the scaled complex symbol, accumulate z^2 per block ---
             g = cnt + 48
@@ -614,19 +628,65 @@ def _sym(ring: ptr16, S: ptr32, hist: ptr32, W: ptr8) -> int:
 
 
 @micropython.viper
-def _sync(S: ptr32, hist: ptr32, W: ptr8):
+def _halves_agree(hist: ptr32, h0: int) -> int:
+    """1 if the 16 preamble symbols and the 32 sync symbols of the window starting at strobe
+    history index h0 correlate with the known symbols at phases within _DTH_MAX of each other
+    and the preamble part is coherent: |P|^2 >= 0.06 * 16 * (its energy); a noise peak passes
+    each of the two tests with probability ~0.4."""
+    known = ptr8(KNOWN)
+    ai = 0
+    aq = 0
+    bi = 0
+    bq = 0
+    ep = 0
+    k = 0
+    while k < 48:
+        hk = (h0 + k) & 127
+        vi = hist[hk] - _B
+        vq = hist[128 + hk] - _B
+        if known[k]:
+            vi = 0 - vi
+            vq = 0 - vq
+        if k < 16:
+            ai += vi
+            aq += vq
+            ep += (vi * vi + vq * vq) >> 6
+        else:
+            bi += vi
+            bq += vq
+        k += 1
+    # |v| <= 16383 (clamped in _sym): the sums stay inside 32-bit ints after >> 4
+    pi = ai >> 4
+    pq = aq >> 4
+    if (pi * pi + pq * pq) * 25 <= ep * 6:
+        return 0
+    d = (int(_atan2(bq, bi)) - int(_atan2(aq, ai))) & 0xFFFF
+    if d >= 32768:
+        d -= 65536
+    return 1 if (0 - _DTH_MAX) <= d <= _DTH_MAX else 0
+
+
+@micropython.viper
+def _sync(S: ptr32, hist: ptr32, W: ptr8) -> int:
     """Commit of the peak search (_sym returned 2): carrier phase, frequency and amplitude from
-    the best window, the known strobes and those after them into the frame buffer, state 1."""
+    the best window, the known strobes and those after them into the frame buffer, state 1;
+    returns 1. Returns 0 (back to search, state 0) when the 16 preamble symbols and the sync word
+    of the window disagree in phase by more than _DTH_MAX (_halves_agree): on a real frame they
+    differ by the carrier offset (+-200 ppm: +-13 degrees over 20 symbols) plus noise; on a noise
+    peak (found by maximising the sync word's correlation) the preamble part is independent."""
     c1i = S[S_C1I] - _B
     c1q = S[S_C1Q] - _B
     c2i = S[S_C2I] - _B
     c2q = S[S_C2Q] - _B
     th1 = int(_atan2(c1q, c1i))
     th2 = int(_atan2(c2q, c2i))
-    tha = int(_atan2(c1q + c2q, c1i + c2i))
     dth = (th2 - th1) & 0xFFFF
     if dth >= 32768:
         dth -= 65536
+    if not _halves_agree(hist, S[S_ZIDX] - 48 - S[S_SINCE]):
+        S[S_STATE] = 0
+        return 0
+    tha = int(_atan2(c1q + c2q, c1i + c2i))
     # phase at the centre of block 0 (known symbol 15.5; tha is at 23.5)
     S[S_TH0] = tha - dth // 3 + _B
     S[S_D0] = (dth * 4) // 3 + _B
@@ -652,3 +712,4 @@ def _sync(S: ptr32, hist: ptr32, W: ptr8):
     S[S_CNT] = since
     S[S_NEED] = HDR_EV
     S[S_SYNCS] += 1
+    return 1

@@ -1,5 +1,6 @@
 """On-board self-test of the asm kernels: phy.selftest.run() -> True if all checks pass.
 
+Fails at once if phy.kernel could not load the asm_thumb kernels a port needs (kernel.FAULT).
 Runs the selected per-sample kernel (asm_thumb on stm32, viper elsewhere) on a fixed
 pseudo-random vector with an odd start offset and compares a checksum of its output with the
 stored value; on stm32 the viper reference is also run and compared with the thumb result bit for
@@ -130,7 +131,9 @@ def run(verbose=True):
         ("acs", fec.ACS_KIND, _acs_run, fec._acs, fec._acs_viper, EXPECTED_ACS),
         ("sym", rx.SYM_KIND, _sym_run, rx._sym, sym_viper, EXPECTED_SYM),
     )
-    ok = True
+    ok = kernel.FAULT is None
+    if not ok and verbose:
+        print("phy selftest FAIL: asm_thumb kernels required but not loaded:", kernel.FAULT)
     for c in checks:
         ok = _check(*c, verbose) and ok
     return ok

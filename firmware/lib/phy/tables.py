@@ -50,15 +50,14 @@ MF_TAPS = _rx_taps()
 ZGAIN = sum(MF_TAPS[j] for j in range(0, NTAP, 2))
 
 
-def tx_table(carrier_hz=profile.CARRIER_HZ, level=0.95):
-    """32 patterns (a[k-2..k+2] as bits, bit4 = a[k-2], 1 means -1) x 36 samples, uint16 DAC codes.
+def tx_table(phase_deg=profile.TX_PHASE_DEG):
+    """32 patterns (a[k-2..k+2] as bits, bit4 = a[k-2], 1 means -1) x 36 samples, uint16 DAC codes
+    (docs/phy.md "Transmitter, exactly", T8).
 
-    Symbol k covers [kT - T/2, kT + T/2); the carrier has an integer number of cycles per symbol
-    so every symbol interval starts with the same carrier phase.
+    Symbol k covers [kT - T/2, kT + T/2); the carrier has 9 cycles per symbol, so every symbol
+    interval starts with the same carrier phase, phase_deg.
     """
     sps = profile.TX_SPS
-    if carrier_hz % profile.SYMBOL_RATE:
-        raise ValueError("carrier must be a multiple of the symbol rate")
     env = []
     peak = 0.0
     for pat in range(32):
@@ -72,12 +71,13 @@ def tx_table(carrier_hz=profile.CARRIER_HZ, level=0.95):
             row.append(e)
             peak = max(peak, abs(e))
         env.append(row)
-    amp = level * (profile.DAC_MID - 1) / peak
+    amp = profile.TX_LEVEL_PCT * (profile.DAC_MID - 1) / (100 * peak)
     tab = array("H", bytearray(2 * 32 * sps))
-    w = 2 * math.pi * carrier_hz / profile.TX_SAMPLE_RATE_HZ
+    w = 2 * math.pi * profile.CARRIER_HZ / profile.TX_SAMPLE_RATE_HZ
+    ph = math.pi * phase_deg / 180
     for pat in range(32):
         for i in range(sps):
-            c = math.cos(w * i + math.pi / 4)
+            c = math.cos(w * i + ph)
             tab[pat * sps + i] = profile.DAC_MID + int(round(amp * env[pat][i] * c))
     return tab
 

@@ -43,10 +43,9 @@ def _put_bits(dst: ptr8, pos: int, word: int, nbits: int) -> int:
 
 
 class Transmitter:
-    def __init__(self, carrier_hz=profile.CARRIER_HZ):
-        self.carrier_hz = carrier_hz
+    def __init__(self, phase_deg=profile.TX_PHASE_DEG):
         self.sample_rate = profile.TX_SAMPLE_RATE_HZ
-        self.tab = tx_table(carrier_hz)
+        self.tab = tx_table(phase_deg)
         self.sym = bytearray(profile.frame_symbols(profile.MAX_PAYLOAD))
         self.buf = bytearray(profile.MAX_PAYLOAD + profile.CRC_BYTES)
         self.hdr = bytearray(profile.HEADER_BYTES)

@@ -1,0 +1,41 @@
+"""Fake esp32 `machine` (ports/esp32/modmachine.c, machine_pin.c, machine_uart.c,
+machine_i2c.c, machine_rtc.c: datetime weekday 0-6 = Monday-Sunday, ignored when set;
+machine_wdt.c; machine_i2s.c). State lives in fakes.fakehw."""
+
+import io
+
+from fakes.common import I2C, RTC, UART, WDT, Pin, disable_irq, enable_irq, freq  # noqa: F401
+from fakes.fakehw import Mem
+
+mem32 = Mem(4)
+
+
+class I2S(io.IOBase):
+    """machine.I2S (docs/library/machine.I2S.rst): constructed with keyword pins and format; a
+    stream asyncio can poll (ports/esp32/machine_i2s.c implements the stream ioctl). The fake's
+    clock never runs: no sample ever arrives and nothing written ever drains, as on a board
+    whose I2S clock stopped."""
+
+    RX = 0
+    TX = 1
+    MONO = 0
+    STEREO = 1
+
+    def __init__(self, id, *, sck, ws, sd, mode, bits, format, rate, ibuf, mck=None):
+        self.id = id
+        self.mode = mode
+        self.rate = rate
+
+    def readinto(self, buf):
+        return None  # nothing yet (non-blocking stream)
+
+    def write(self, buf):
+        return None
+
+    def ioctl(self, req, arg):
+        if req == 10:  # MP_STREAM_GET_FILENO: no file descriptor, poll through this ioctl
+            return -1
+        return 0  # MP_STREAM_POLL: never readable, never writable
+
+    def deinit(self):
+        pass
