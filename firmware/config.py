@@ -39,6 +39,7 @@ DEFAULTS = {
     "plc_backend": None,  # boards: "soft" or "modem"; None = the board file's default
     "optical_port": None,  # TCP port on 127.0.0.1 for the optical probe
     "repl": False,
+    "strict": False,  # tests: a fault the firmware would record and survive ends the program
     "seed": None,
 }
 
@@ -130,9 +131,9 @@ def validate(cfg):
                 raise ConfigError("%s must be non-empty text (got %r)" % (k, v))
             if k in _HOST_PORT:
                 _check_port_text(k, v)
-        elif k == "repl":
+        elif k in ("repl", "strict"):
             if not isinstance(v, bool):
-                raise ConfigError("repl must be true or false (got %r)" % (v,))
+                raise ConfigError("%s must be true or false (got %r)" % (k, v))
     return cfg
 
 

@@ -103,7 +103,7 @@ def build(argv=None, base=None, reset=None):
 
     from app import Meter
 
-    return Meter(hw, cfg, reset=reset or _reset_for(name))
+    return Meter(hw, cfg, reset=reset or _reset_for(name), strict=cfg["strict"])
 
 
 def _reset_for(board_name):

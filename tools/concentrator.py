@@ -1,6 +1,7 @@
-"""Concentrator (DCU, master side): network discovery, route table and status reading.
+"""Concentrator (DCU, master side): discovery, route table, and SMITP requests to meters.
 
-Uses only tools/mm_frame.py (our independent codec) — never firmware/lib/mac.
+Uses only tools/mm_frame.py and tools/smitp_ref.py (our independent codecs) — never
+firmware/lib. The command line, key file, state file and LMON rules are in docs/concentrator.md.
 
 Discovery (facts §4 "Demo DCU discovery", details in docs/simulation.md):
  1. TCT_SET 0xFF broadcast twice (S, no answer): every direct neighbour may answer again.
@@ -13,9 +14,11 @@ Discovery (facts §4 "Demo DCU discovery", details in docs/simulation.md):
  4. READ.REQ status word (ATTR 2, object 00 3F, plain) to every node; "no answer" is reported.
 Every request is retried `retries` times on timeout, with a new exchange tag each time.
 
-Attach to the medium as its master node, or directly to one meter's TCP link:
-    python tools/concentrator.py --medium 127.0.0.1:7000 --json out.json --png map.png
-    python tools/concentrator.py --direct 127.0.0.1:7100
+Application layer: MeterSession (plain and authenticated READ/WRITE/READTAB/WRITETAB/GETTAB/
+SETTAB/COMMAND, CHALLENGE, time sync, key change), LMON per meter in a State file.
+
+    python tools/concentrator.py --medium 127.0.0.1:7000 --out out.json --png map.png
+    python tools/concentrator.py --direct 127.0.0.1:7100 --auth keys.json status
 """
 
 from __future__ import annotations
@@ -32,8 +35,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tools import mm_frame as mm  # noqa: E402
+from tools import smitp_ref as ref  # noqa: E402
+from tools.dcu_keys import KeyFile, KeyFileError, State  # noqa: E402
+from tools.dcu_registers import EPOCH_2000, RegisterTable  # noqa: E402
+from tools.dcu_session import MeterSession, NoAnswer, Refused  # noqa: E402
 
 DEFAULT_ACA = bytes.fromhex("dc0000000001")
+DEFAULT_STATE = Path("build") / "concentrator" / "state.json"
+
 NO_WAKE = 0xFFFFFFFF
 MAX_ROUTE = 8
 
@@ -211,6 +220,8 @@ class Node:
     status: str | None = None  # hex of the status word, or "no answer" / "nack <code>"
     read_snr: float | None = None
     reqaddr_rounds: int = 0
+    auth_status: dict | None = None  # authenticated status word: {"word", "flags"} or {"error"}
+    clock_step_s: int | str | None = None  # step the time-sync made, or the error
 
     @property
     def hops(self):
@@ -234,6 +245,8 @@ class Node:
             "found_via": self.found_via,
             "status": self.status,
             "reqaddr_rounds": self.reqaddr_rounds,
+            "auth_status": self.auth_status,
+            "clock_step_s": self.clock_step_s,
         }
 
 
@@ -286,6 +299,7 @@ class Concentrator:
         self.progress = progress or (lambda kind, **kw: None)
         self.discovery_ms = None
         self.read_ms = None
+        self.secure_ms = None
 
     # --- one exchange ----------------------------------------------------------------------------
 
@@ -307,9 +321,13 @@ class Concentrator:
             return False
         return dest == mm.BROADCAST or ans.addr == dest
 
-    def exchange(self, dest, route, disc, dsap, lsdu, multi=False, extra_ms=0, retries=None):
+    def exchange(
+        self, dest, route, disc, dsap, lsdu, multi=False, extra_ms=0, retries=None, ecc=0
+    ):
         """Send a request; return the list of answer LSDU frames (multi: all within the window,
-        no retry) or [first answer] / [] after retries."""
+        no retry) or [first answer] / [] after retries. A retry resends the same LSDU (only the
+        exchange tag changes), so an authenticated retry is the byte-identical repeat the meter
+        answers from its cache."""
         retries = self.o.retries if retries is None else retries
         route = [bytes(r) for r in route]
         for attempt in range(retries + 1):
@@ -322,7 +340,7 @@ class Concentrator:
                 hop=0,
                 poll=mm.disc_class(disc) != "S",
                 dsap=dsap,
-                ecc=0,
+                ecc=ecc,
             )
             data = req.encode()
             start = self.link.now_ms()
@@ -488,12 +506,34 @@ class Concentrator:
             self.read_status(self.nodes[aca])
         self.read_ms = self.link.now_ms() - t0
 
+    def secure_all(self, keys, clock=ref.wall_seconds, state=None, regs=None):
+        """Every node: read the status word authenticated (ECC 1, read key) and set its clock
+        (COMMAND clock_set, ECC 5, write key) to clock() (seconds since 2000 UTC; the unix_sim
+        meters keep the host's wall clock, so the default is the host's clock too)."""
+        t0 = self.link.now_ms()
+        state = state or State(None)
+        regs = regs or RegisterTable.load()
+        for aca in self.order:
+            node = self.nodes[aca]
+            s = MeterSession(self, aca, node.path, keys.for_meter(aca), state, regs=regs)
+            try:
+                node.auth_status = s.status(ref.ECC_CTR_READ)
+            except (NoAnswer, Refused, ref.SmitpError) as e:
+                node.auth_status = {"error": str(e)}
+            try:
+                node.clock_step_s = s.time_sync(clock())
+            except (NoAnswer, Refused, ref.SmitpError, KeyError) as e:
+                node.clock_step_s = f"error: {e}"
+            self.progress("read", node=node)
+        self.secure_ms = self.link.now_ms() - t0
+
     def result(self):
         return {
             "concentrator": self.aca.hex(),
             "simulated_time": getattr(self.link, "simulated", False),
             "discovery_ms": self.discovery_ms,
             "read_ms": self.read_ms,
+            "secure_ms": self.secure_ms,
             "frames_sent": self.link.frames_tx,
             "stats": {k: v for k, v in self.stats.__dict__.items() if k != "log"},
             "nodes": [self.nodes[a].as_dict() for a in self.order],
@@ -543,24 +583,47 @@ class ProgressBar:
             self.stream.write("\n")
 
 
-def table(result, names=None):
+def _flags_cell(hexword, regs):
+    """Decoded status-word flags for the table ('-' = none set); other texts unchanged."""
+    try:
+        word = bytes.fromhex(hexword)
+    except (TypeError, ValueError):
+        return str(hexword)
+    return (",".join(regs.status_flags(word)) or "-") if len(word) == 8 else hexword
+
+
+def _auth_cell(st, regs):
+    if st is None:
+        return "?"
+    return _flags_cell(st["word"], regs) if "word" in st else "error: " + st["error"][:40]
+
+
+def table(result, names=None, regs=None):
     names = names or {}
-    rows = [("meter", "hops", "path", "signal dBuV", "SNR dB", "status")]
-    for n in result["nodes"]:
+    regs = regs or RegisterTable.load()
+    nodes = result["nodes"]
+    secured = any(n.get("auth_status") is not None for n in nodes)
+    head = ["meter", "hops", "path", "signal dBuV", "SNR dB", "status (clear)"]
+    if secured:
+        head += ["status (authenticated)", "clock step s"]
+    rows = [tuple(head)]
+    for n in nodes:
         label = names.get(n["aca"], n["aca"])
         path = " > ".join(names.get(p, p) for p in n["path"]) or "-"
         sig = n["hop_sig_dbuv"][-1]
         snr = n["path_snr_db"]
-        rows.append(
-            (
-                label,
-                str(n["hops"]),
-                path,
-                "?" if sig is None else f"{sig:.0f}",
-                "?" if snr is None else f"{snr:.1f}",
-                str(n["status"]),
-            )
-        )
+        row = [
+            label,
+            str(n["hops"]),
+            path,
+            "?" if sig is None else f"{sig:.0f}",
+            "?" if snr is None else f"{snr:.1f}",
+            _flags_cell(n["status"], regs),
+        ]
+        if secured:
+            step = n.get("clock_step_s")
+            row += [_auth_cell(n.get("auth_status"), regs), str(step)[:48]]
+        rows.append(tuple(row))
     w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip() for r in rows)
 
@@ -587,25 +650,7 @@ def add_arguments(ap):
     ap.add_argument("--no-reqaddr", action="store_true", help="direct neighbours only")
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description="M&M concentrator: discovery and status reading")
-    g = ap.add_mutually_exclusive_group(required=True)
-    g.add_argument("--medium", help="host:port of tools/medium.py (join as the master node)")
-    g.add_argument("--direct", help="host:port of one meter's TCP link (plc_listen)")
-    ap.add_argument("--aca", default=DEFAULT_ACA.hex())
-    ap.add_argument("--json", help="write the route table and readings here")
-    ap.add_argument("--png", help="draw the discovered network here")
-    ap.add_argument("--topology", help="topology JSON (names and positions for the map)")
-    ap.add_argument("--expect", type=int, default=None, help="meters expected (progress bar)")
-    add_arguments(ap)
-    a = ap.parse_args(argv)
-    host, port = (a.medium or a.direct).rsplit(":", 1)
-    aca = bytes.fromhex(a.aca)
-    try:
-        link = MediumLink(host, int(port), aca) if a.medium else DirectLink(host, int(port))
-    except OSError as e:
-        print(f"concentrator: cannot reach {host}:{port}: {e}", file=sys.stderr)
-        return 2
+def _discover_cli(a, link, aca):
     bar = ProgressBar(a.expect)
     c = Concentrator(link, aca, build_options(a), bar)
     wall = time.monotonic()
@@ -613,30 +658,266 @@ def main(argv=None):
         c.discover()
         if c.o.read_status:
             c.read_all()
-    except (ConnectionError, OSError) as e:
-        print(f"concentrator: link lost: {e}", file=sys.stderr)
-        return 3
     finally:
         bar.close()
-        link.close()
     res = c.result()
     res["wall_s"] = round(time.monotonic() - wall, 3)
     topo = json.loads(Path(a.topology).read_text()) if a.topology else None
     names = {n["aca"]: n["id"] for n in topo["nodes"]} if topo else {}
-    print(table(res, names))
-    unit = "simulated" if link.simulated else "real"
-    print(
-        f"{len(res['nodes'])} meters; discovery {res['discovery_ms'] / 1000:.1f} s {unit}, "
-        f"wall {res['wall_s']:.1f} s, {res['frames_sent']} frames sent by the concentrator"
-    )
-    if a.json:
-        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.json).write_text(json.dumps(res, indent=1))
+    if not a.json:
+        print(table(res, names))
+        unit = "simulated" if link.simulated else "real"
+        print(
+            f"{len(res['nodes'])} meters; discovery {res['discovery_ms'] / 1000:.1f} s {unit}, "
+            f"wall {res['wall_s']:.1f} s, {res['frames_sent']} frames sent by the concentrator"
+        )
     if a.png:
         from tools.netmap import draw
 
         draw(res, a.png, topo)
-    return 0
+    return c, res
+
+
+def probe_direct(c: Concentrator):
+    """The ACA of the one meter on a direct link: ADDRESS.REQ to broadcast under RA1 with
+    TCR 1, which every TCT (1..255) passes, so a meter silenced by a discovery still answers."""
+    res = c.exchange(mm.BROADCAST, [], mm.DISC_RA1, mm.DSAP_NM, mm.address_req(tcr=1))
+    if not res:
+        raise NoAnswer("no meter answered ADDRESS.REQ on the direct link")
+    return mm.parse_address_resp(res[0][0].lsdu).aca
+
+
+def _targets(a, c, state):
+    """[(aca, route)] the subcommand works on."""
+    if a.meter:
+        aca = bytes.fromhex(a.meter)
+        if a.route is not None:
+            route = [bytes.fromhex(x) for x in a.route.split(",") if x]
+        elif a.direct:
+            route = []
+        else:
+            route = state.route(aca)
+            if route is None:
+                c.discover()
+                node = c.nodes.get(aca)
+                if node is None:
+                    raise NoAnswer(f"meter {aca.hex()} not found by discovery")
+                route = node.path
+        state.set_route(aca, route)
+        return [(aca, route)]
+    if a.direct:
+        return [(probe_direct(c), [])]
+    c.discover()
+    for n in c.nodes.values():
+        state.set_route(n.aca, n.path)
+    return [(n.aca, n.path) for n in (c.nodes[x] for x in c.order)]
+
+
+def _ecc(a, write):
+    if a.ecc is not None:
+        return a.ecc
+    if not a.auth:
+        return 0
+    return ref.ECC_CTR_WRITE if write else ref.ECC_CTR_READ
+
+
+def _reg_out(s: MeterSession, name, value: bytes):
+    from tools.dcu_registers import decode_value
+
+    r = s.regs.find(name)
+    return {
+        "reg": r.name,
+        "id": "0x%04x" % r.id,
+        "hex": value.hex(),
+        "value": decode_value(r, value),
+    }
+
+
+def run_command(a, s: MeterSession) -> dict:
+    """One subcommand on one meter; returns its JSON-able result."""
+    from tools.dcu_registers import encode_value, parse_time
+
+    cmd = a.cmd
+    if cmd == "status":
+        return s.status(_ecc(a, False))
+    if cmd == "read":
+        return {"values": [_reg_out(s, r, s.read(r, _ecc(a, False))) for r in a.regs]}
+    if cmd == "write":
+        r = s.regs.find(a.reg)
+        at = parse_time(a.at) if a.at else None
+        s.write(a.reg, encode_value(r, a.value, s.regs), _ecc(a, True), at)
+        return {"written": r.name} if at is None else {"scheduled": r.name, "at": at}
+    if cmd == "reset":
+        if a.target == "all":
+            s.reset(ecc=_ecc(a, True))
+        elif a.target.startswith("group:"):
+            s.reset(group=int(a.target[6:], 0), ecc=_ecc(a, True))
+        else:
+            s.reset(a.target, ecc=_ecc(a, True))
+        return {"reset": a.target}
+    if cmd == "readtab":
+        sel = ref.SEL_TIME if a.by_time else (ref.SEL_RNO if a.to is not None else None)
+        to = 0xFFFFFFFF if a.to is None else a.to
+        if a.locate:
+            return s.buff_select(a.reg, sel or ref.SEL_RNO, a.frm, to, _ecc(a, False))
+        got = s.readtab(a.reg, a.frm, _ecc(a, False), sel, a.frm, to)
+        return dict(got, records=[x.hex() for x in got["records"]])
+    if cmd == "writetab":
+        at = parse_time(a.at) if a.at else None
+        n = s.writetab(a.reg, [bytes.fromhex(x) for x in a.records], _ecc(a, True), at)
+        return {"records_written": n} if at is None else {"records_scheduled": n, "at": at}
+    if cmd == "gettab":
+        return {"tab": a.tab, "values": s.gettab(a.tab, _ecc(a, False)).hex()}
+    if cmd == "settab":
+        s.settab(a.tab, a.regs, _ecc(a, True))
+        return {"tab": a.tab, "regs": a.regs}
+    if cmd == "command":
+        code = int(a.name, 0) if a.name[0].isdigit() else a.name
+        s.command(code, *[int(x, 0) for x in a.args], ecc=_ecc(a, True))
+        return {"command": a.name}
+    if cmd == "challenge":
+        return {"lmon": s.challenge()}
+    if cmd == "time-sync":
+        now = parse_time(a.time) if a.time else int(time.time()) - EPOCH_2000
+        return {"time": now, "step_s": s.time_sync(now, _ecc(a, True))}
+    if cmd == "keys":
+        new_w = bytes.fromhex(a.new_write) if a.new_write else None
+        new_r = bytes.fromhex(a.new_read) if a.new_read else None
+        try:
+            s.set_keys(new_w, new_r, _ecc(a, True))
+        finally:  # whatever the meter accepted (the read key may be new even if write failed)
+            if a.auth and s.master.keys is not None:
+                KeyFile.store(a.auth, s.aca, s.master.keys)
+        return {"keys_changed": [k for k, v in (("write", new_w), ("read", new_r)) if v]}
+    raise ValueError(cmd)
+
+
+def _human(aca, out):
+    if "error" in out:
+        return f"{aca}: {out['error']}"
+    if "flags" in out:
+        return f"{aca}: status {out['word']} flags {', '.join(out['flags']) or 'none'}"
+    if "values" in out and isinstance(out["values"], list):
+        return "\n".join(f"{aca}: {v['reg']} ({v['id']}) = {v['value']}" for v in out["values"])
+    skip = () if "lmon" in out and len(out) <= 3 else ("lmon",)  # challenge: LMON is the result
+    return f"{aca}: " + ", ".join(f"{k} {v}" for k, v in out.items() if k not in skip)
+
+
+def build_parser():
+    ap = argparse.ArgumentParser(description="M&M concentrator: discovery, SMITP requests")
+    g = ap.add_mutually_exclusive_group(required=True)
+    g.add_argument("--medium", help="host:port of tools/medium.py (join as the master node)")
+    g.add_argument("--direct", help="host:port of one meter's TCP link (plc_listen)")
+    ap.add_argument("--aca", default=DEFAULT_ACA.hex(), help="the concentrator's own ACA")
+    ap.add_argument("--json", action="store_true", help="print the result as JSON")
+    ap.add_argument("--out", help="also write the JSON result to this file")
+    ap.add_argument("--png", help="draw the discovered network here")
+    ap.add_argument("--topology", help="topology JSON (names and positions for the map)")
+    ap.add_argument("--expect", type=int, default=None, help="meters expected (progress bar)")
+    ap.add_argument("--meter", help="target meter ACA (hex); default: every meter found")
+    ap.add_argument("--route", help="repeater ACAs master->meter, comma separated")
+    ap.add_argument("--auth", metavar="KEYFILE", help="authenticate with the keys in this file")
+    ap.add_argument("--ecc", type=int, choices=ref.VALID_ECC, help="override the ECC")
+    ap.add_argument("--state", default=str(DEFAULT_STATE), help="LMON/route state file")
+    ap.add_argument(
+        "--bnode", action="store_true", help="RB3: for the meter's B-Node (ACK/NACK B-node)"
+    )
+    add_arguments(ap)
+    sub = ap.add_subparsers(dest="cmd", metavar="COMMAND")
+    sub.add_parser("discover", help="find every meter and read its status word (default)")
+    sub.add_parser("status", help="read and decode the status word")
+    p = sub.add_parser("read", help="READ registers by name or id")
+    p.add_argument("regs", nargs="+")
+    p = sub.add_parser("write", help="WRITE one register (value by type, or hex:...)")
+    p.add_argument("reg")
+    p.add_argument("value")
+    p.add_argument("--at", help="SETIC: activate at this time (seconds since 2000 or ISO)")
+    p = sub.add_parser("reset", help="RESETTAB: REG, group:0xGG or all to the defaults")
+    p.add_argument("target")
+    p = sub.add_parser("readtab", help="read a table (READTAB, or READTAB-sel with --to)")
+    p.add_argument("reg")
+    p.add_argument("--from", dest="frm", type=int, default=0, help="first RNO (or TIME)")
+    p.add_argument("--to", type=int, default=None, help="last RNO (or TIME): selective read")
+    p.add_argument("--by-time", action="store_true", help="--from/--to are TIMEs")
+    p.add_argument("--locate", action="store_true", help="BUFF_SELECT: the range, no records")
+    p = sub.add_parser("writetab", help="program a parameter table (records in hex)")
+    p.add_argument("reg")
+    p.add_argument("records", nargs="+")
+    p.add_argument("--at", help="WRITETABIC: activate at this time (seconds since 2000 or ISO)")
+    p = sub.add_parser("gettab", help="read custom table TAB (1..4)")
+    p.add_argument("tab", type=int)
+    p = sub.add_parser("settab", help="define custom table TAB as a list of registers")
+    p.add_argument("tab", type=int)
+    p.add_argument("regs", nargs="*")
+    p = sub.add_parser("command", help="COMMAND by name or code, integer arguments")
+    p.add_argument("name")
+    p.add_argument("args", nargs="*")
+    sub.add_parser("challenge", help="CHALLENGE: resynchronise LMON")
+    p = sub.add_parser("time-sync", help="set the meter clock (default: now)")
+    p.add_argument("--time", help="seconds since 2000 or ISO UTC date-time")
+    p = sub.add_parser(
+        "keys", help="change keys under the current write key; the --auth file is updated"
+    )
+    p.add_argument("--new-write", help="32 hex digits")
+    p.add_argument("--new-read", help="32 hex digits")
+    return ap
+
+
+def main(argv=None):
+    a = build_parser().parse_args(argv)
+    a.cmd = a.cmd or "discover"
+    host, port = (a.medium or a.direct).rsplit(":", 1)
+    aca = bytes.fromhex(a.aca)
+    try:
+        keys = KeyFile.load(a.auth) if a.auth else None
+    except (OSError, KeyFileError) as e:
+        print(f"concentrator: key file: {e}", file=sys.stderr)
+        return 2
+    try:
+        link = MediumLink(host, int(port), aca) if a.medium else DirectLink(host, int(port))
+    except OSError as e:
+        print(f"concentrator: cannot reach {host}:{port}: {e}", file=sys.stderr)
+        return 2
+    results, failed = {}, 0
+    try:
+        if a.cmd == "discover":
+            c, res = _discover_cli(a, link, aca)
+            results = res
+            state = State(a.state)
+            for n in c.nodes.values():  # later commands find the meters without a discovery
+                state.set_route(n.aca, n.path)
+        else:
+            state = State(a.state)
+            c = Concentrator(link, aca, build_options(a))
+            regs = RegisterTable.load()
+            for m, route in _targets(a, c, state):
+                k = keys.for_meter(m) if keys else None
+                disc = mm.DISC_RB3 if a.bnode else mm.DISC_RA7
+                s = MeterSession(c, m, route, k, state, disc=disc, regs=regs)
+                try:
+                    out = run_command(a, s)
+                except (NoAnswer, Refused, ref.SmitpError, KeyError, ValueError) as e:
+                    out = {"error": str(e)}
+                    failed += 1
+                out["lmon"] = s.lmon
+                out["authenticated"] = bool(_ecc(a, a.cmd not in ("status", "read")))
+                results[m.hex()] = out
+                if not a.json:
+                    print(_human(m.hex(), out))
+    except (ConnectionError, OSError) as e:
+        print(f"concentrator: link lost: {e}", file=sys.stderr)
+        return 3
+    except KeyFileError as e:
+        print(f"concentrator: {e}", file=sys.stderr)
+        return 2
+    finally:
+        link.close()
+    if a.json:
+        print(json.dumps(results, indent=1))
+    if a.out:
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.out).write_text(json.dumps(results, indent=1))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -35,7 +35,8 @@ NACK_A = 255
 
 # Discipline nibbles used by the concentrator
 DISC_S = 0
-DISC_RA1, DISC_RA2, DISC_RA3 = 2, 3, 4
+DISC_RA1, DISC_RA2, DISC_RA3, DISC_RA7 = 2, 3, 4, 8
+DISC_RB3 = 11  # request/respond via the A-Node to its B-Node, answers <= 50 bytes
 DISC_RC1, DISC_RC2, DISC_RC3, DISC_RC4 = 12, 13, 14, 15
 
 # Timing defaults (docs/datalink.md §4), ms

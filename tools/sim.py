@@ -30,6 +30,14 @@ from tools.medium import FerCurve, Topology, serve_in_thread  # noqa: E402
 from tools.mpenv import ROOT, micropython_exe, mp_env  # noqa: E402
 
 
+def meter_keys(seed, aca: bytes):
+    """Per-meter AES keys of the simulation, derived from the seed and the ACA (reproducible)."""
+    import hashlib
+
+    h = hashlib.sha256(b"mm-sim-keys|%d|" % seed + bytes(aca)).digest()
+    return {"key_write": h[:16].hex(), "key_read": h[16:].hex()}
+
+
 def meter_config(node, medium_port, state_dir, seed, extra=None):
     cfg = {
         "aca": node.aca.hex(),
@@ -44,10 +52,23 @@ def meter_config(node, medium_port, state_dir, seed, extra=None):
     return cfg
 
 
+def write_keyfile(topo, seed, path: Path):
+    """The concentrator's key file (docs/concentrator.md) for every meter of the section."""
+    meters = {
+        n.aca.hex(): meter_keys(seed, n.aca) for n in topo.nodes.values() if n.role == "meter"
+    }
+    path.write_text(json.dumps({"meters": meters}, indent=1))
+    os.chmod(path, 0o600)
+    return path
+
+
 class Section:
     """The running simulation: medium thread + meter processes. Use as a context manager."""
 
-    def __init__(self, topo: Topology, out: Path, seed=1, meter_cfg=None, medium_kw=None):
+    def __init__(
+        self, topo: Topology, out: Path, seed=1, meter_cfg=None, medium_kw=None, keys=False
+    ):
+        self.keys = keys  # True: every meter gets its own meter_keys(seed, aca)
         self.topo = topo
         self.out = Path(out)
         self.seed = seed
@@ -72,7 +93,10 @@ class Section:
                 continue
             d = nodes_dir / node.id
             d.mkdir()
-            cfg = meter_config(node, self.medium.port, d, self.seed * 1000 + i, self.meter_cfg)
+            extra = dict(self.meter_cfg)
+            if self.keys:
+                extra.update(meter_keys(self.seed, node.aca))
+            cfg = meter_config(node, self.medium.port, d, self.seed * 1000 + i, extra)
             (d / "meter.json").write_text(json.dumps(cfg, indent=1))
             log = open(d / "log.txt", "w")  # noqa: SIM115
             self.logs.append(log)
@@ -146,6 +170,8 @@ def compare(result, topo: Topology):
         "invalid_paths": sorted(bad_paths),
         "longer_than_shortest": sorted(longer),
         "status_read": sum(1 for n in result["nodes"] if n["status"] not in (None, "no answer")),
+        "auth_status_read": sum(1 for n in result["nodes"] if "flags" in (n["auth_status"] or {})),
+        "clocks_synced": sum(1 for n in result["nodes"] if isinstance(n["clock_step_s"], int)),
     }
 
 
@@ -185,7 +211,8 @@ def main(argv=None):
 
     signal.signal(signal.SIGTERM, on_signal)
     wall0 = time.monotonic()
-    sec = Section(topo, out, a.seed, medium_kw={"curve": curve})
+    sec = Section(topo, out, a.seed, medium_kw={"curve": curve}, keys=True)
+    keyfile = write_keyfile(topo, a.seed, out / "keys.json")
     link = None
     timer = None
     result = None
@@ -211,6 +238,8 @@ def main(argv=None):
             wall_disc = time.monotonic() - wall_disc
             if c.o.read_status:
                 c.read_all()
+                # final step: status word authenticated (read key), clock set (write key)
+                c.secure_all(dcu.KeyFile.load(keyfile))
         finally:
             bar.close()
         link.close()
@@ -251,11 +280,13 @@ def main(argv=None):
         f"discovered {gt['discovered']}/{gt['reachable']} reachable meters"
         f" (missed {gt['missed'] or 'none'}, invalid paths {gt['invalid_paths'] or 'none'},"
         f" longer than shortest {len(gt['longer_than_shortest'])}); status read from"
-        f" {gt['status_read']}"
+        f" {gt['status_read']}, authenticated from {gt['auth_status_read']};"
+        f" clocks synchronised {gt['clocks_synced']} (keys: {keyfile})"
     )
     print(
         f"simulated time: discovery {result['discovery_ms'] / 1000:.1f} s, reading"
-        f" {(result['read_ms'] or 0) / 1000:.1f} s, total {med.get('sim_ms', 0) / 1000:.1f} s"
+        f" {(result['read_ms'] or 0) / 1000:.1f} s, authenticated status + clock"
+        f" {(result['secure_ms'] or 0) / 1000:.1f} s, total {med.get('sim_ms', 0) / 1000:.1f} s"
     )
     print(
         f"wall time: {result['wall_s']:.1f} s (discovery {result['wall_discovery_s']:.1f} s);"

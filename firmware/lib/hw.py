@@ -2,7 +2,7 @@
 
 Each field satisfies one interface of `interfaces.py` (boards wrap port objects in adapters):
 clock (ClockSource), phy (Phy), flash (BlockDevice), rtc (Rtc), optical (Serial), display
-(Display), relay (Relay), led (Led), watchdog (Watchdog), supply (Supply).
+(Display), relay (Relay), led (Led), watchdog (Watchdog), supply (Supply), bnode (BNodePort).
 """
 
 FIELDS = (
@@ -16,6 +16,7 @@ FIELDS = (
     "led",
     "watchdog",
     "supply",
+    "bnode",
 )
 
 

@@ -276,6 +276,16 @@ def check_led(p):
     _need(p, ("value", "on", "off"), "led")
 
 
+class BNodePort:
+    """exchange(frame) -> answer bytes: the link to the meter's B-Node (the customer device behind
+    it, docs/smitp.md §6). The update frame goes out whole and the device's ACK/NACK B-node
+    answer (ATTR 251 / 249) comes back; unix_sim's SimBNode decodes it on its own."""
+
+
+def check_bnode(b):
+    _need(b, ("exchange",), "bnode")
+
+
 CHECKS = (
     ("clock", check_clock),
     ("phy", check_phy),
@@ -287,6 +297,7 @@ CHECKS = (
     ("led", check_led),
     ("watchdog", check_watchdog),
     ("supply", check_supply),
+    ("bnode", check_bnode),
 )
 
 

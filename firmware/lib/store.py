@@ -21,12 +21,8 @@ ESP32) is fine.
 
 import struct
 
+from crc import crc32 as _crc32
 from micropython import const
-
-try:
-    from binascii import crc32 as _crc32
-except ImportError:  # pragma: no cover
-    from smitp.tmac import crc32 as _crc32
 
 _ALIGN = const(8)  # program unit: every write covers whole, erased 8-byte units
 _MAX_VALUE = const(256)

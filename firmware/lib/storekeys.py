@@ -4,5 +4,12 @@ from micropython import const
 
 BOOT_COUNT = const(1)  # u32 big-endian: boots since first start
 TCT = const(2)  # u8: network-management silencing level (mac.netmgmt)
-LMON = const(3)  # u64 big-endian: SMITP anti-replay message counter
+LMON = const(
+    3
+)  # u64 big-endian: SMITP LMON ceiling; every MON ever accepted is <= it (smitp.security)
 SCA = const(4)  # 6 bytes: section address given by the concentrator
+KEY_WRITE = const(0x10)  # 16 bytes: SMITP K1 (write key); never read back except by smitp.security
+KEY_READ = const(0x11)  # 16 bytes: SMITP K2 (read key); never read back except by smitp.security
+PARAMS = const(0x0100)  # + group 0x00..0xFF: the packed P registers of that data-model group
+TABLES = const(0x0200)  # + 8 x table number + chunk: data-model tables (datamodel.logtable)
+PENDING = const(0x0300)  # TIME(4) OBJ(2) VALUE: the SETIC/WRITETABIC pending activation

@@ -46,6 +46,7 @@ class TestConfigChecks(unittest.TestCase):
             ({"modem": 7000}, "modem must be non-empty text (got 7000)"),
             ({"plc_backend": "radio"}, "plc_backend must be one of soft, modem (got 'radio')"),
             ({"repl": 1}, "repl must be true or false (got 1)"),
+            ({"strict": "yes"}, "strict must be true or false (got 'yes')"),
             ({"aca": "0102"}, "aca must be 6 bytes (12 hex digits)"),
             ({"key_read": "zz"}, "key_read must be hex text (got 'zz')"),
             ({"sca": 5}, "sca must be hex text (got 5)"),

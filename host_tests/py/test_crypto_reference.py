@@ -7,17 +7,19 @@ import subprocess
 import sys
 import zlib
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.cmac import CMAC
-
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import smitp_sec_ref as ref  # noqa: E402
+
 from tools.mpenv import ROOT, micropython_exe, mp_env  # noqa: E402
 
 N_CASES = 400
 SEED = 4493
 
 # Reads "key iv aca mon attr data" hex lines from the file named in argv[1]; prints one result
-# line per case: cmac, Cmac-object cmac, ctr, ctr in place, tmac, crc32 (all hex).
+# line per case: cmac, Cmac-object cmac, ctr, ctr in place, tmac, crc32, ctr_iv, then the
+# allocation-free forms: ctr_inplace at an offset, crc32 state functions, Ecb encrypt/decrypt of
+# the first block, answer ctr_iv (all hex).
 MP_SCRIPT = r"""
 import sys
 from binascii import hexlify, unhexlify
@@ -37,20 +39,25 @@ with open(sys.argv[1]) as f:
         buf = bytearray(data)
         r.ctr_into(buf, iv, buf)
         crc = tmac.crc32(data, tmac.crc32(aca))
+        big = bytearray(b"xyz" + data + b"!")
+        r.ctr_inplace(big, 3, len(data), iv)
+        assert big[:3] == b"xyz" and big[-1:] == b"!"
+        st = bytearray(4)
+        c4 = bytearray(4)
+        tmac.crc32_start(st)
+        tmac.crc32_update(st, aca, 0, 6)
+        tmac.crc32_update(st, data, 0, len(data))
+        tmac.crc32_put_be(st, c4, 0)
+        e = crypto.Ecb(k)
+        blk = bytearray((data + bytes(16))[:16])
+        e.encrypt_into(blk, blk)
+        enc = bytes(blk)
+        e.decrypt_into(blk, blk)
         print(hx(crypto.cmac(k, data)), hx(c.cmac(data)), hx(crypto.ctr(k, iv, data)), hx(buf),
-              hx(tmac.tmac(c, attr, aca, mon, crc)), "%08x" % crc, hx(tmac.ctr_iv(aca, mon)))
+              hx(tmac.tmac(c, attr, aca, mon, crc)), "%08x" % crc, hx(tmac.ctr_iv(aca, mon)),
+              hx(big[3:3 + len(data)]), hx(c4), hx(enc), hx(blk),
+              hx(tmac.ctr_iv(aca, mon, True)))
 """
-
-
-def ref_cmac(key, data):
-    c = CMAC(algorithms.AES(key))
-    c.update(data)
-    return c.finalize()
-
-
-def ref_ctr(key, iv, data):
-    e = Cipher(algorithms.AES(key), modes.CTR(iv)).encryptor()
-    return e.update(data) + e.finalize()
 
 
 def make_cases():
@@ -97,12 +104,15 @@ def test_crypto_matches_cryptography(tmp_path):
     rows = run_mp(cases, tmp_path)
     assert len(rows) == len(cases)
     for (key, iv, aca, mon, attr, data), row in zip(cases, rows):
-        tag = ref_cmac(key, data).hex()
-        ct = ref_ctr(key, iv, data).hex() or "-"
+        tag = ref.cmac(key, data).hex()
+        ct = ref.ctr(key, iv, data).hex() or "-"
         crc = zlib.crc32(aca + data)
         m = bytes([attr]) + aca[:3] + mon.to_bytes(8, "big") + crc.to_bytes(4, "big")
         iv_ref = aca + mon.to_bytes(8, "big") + b"\x00\x01"
-        expect = [tag, tag, ct, ct, ref_cmac(key, m)[:8].hex(), f"{crc:08x}", iv_ref.hex()]
+        expect = [tag, tag, ct, ct, ref.cmac(key, m)[:8].hex(), f"{crc:08x}", iv_ref.hex()]
+        blk = (data + bytes(16))[:16]
+        expect += [ct, f"{crc:08x}", ref.ecb(key, blk).hex(), blk.hex()]
+        expect.append((aca + mon.to_bytes(8, "big") + b"\x80\x01").hex())
         assert row == expect, (key.hex(), iv.hex(), len(data))
 
 

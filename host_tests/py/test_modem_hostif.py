@@ -92,7 +92,8 @@ def test_hostif_firmware_crc_matches_sim():
             micropython_exe(),
             "-c",
             "from phy import hostif\n"
-            "print(hostif.crc16(b'123456789'))\n"
+            "from crc import crc16_hi\n"
+            "print(crc16_hi(b'123456789'))\n"
             "print(hostif.encode(0x26, bytes(range(40)), True).hex())",
         ],
         env=mp_env(),

@@ -97,6 +97,9 @@ def test_make_sim_20_meters(tmp_path):
     res = json.loads((tmp_path / "network.json").read_text())
     assert res["ground_truth"]["discovered"] == 20
     assert res["ground_truth"]["status_read"] == 20
+    # the final step: every status word read authenticated, every clock set (write key)
+    assert res["ground_truth"]["auth_status_read"] == 20
+    assert res["ground_truth"]["clocks_synced"] == 20
     assert max(n["hops"] for n in res["nodes"]) == 4
     # simulated time is deterministic: the committed bench figure (quoted by the docs) is current
     bench = json.loads((ROOT / "bench" / "data" / "sim.json").read_text())

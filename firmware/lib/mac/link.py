@@ -137,7 +137,8 @@ class Mac:
         self.dup = DupRing(p.dup_ms)
         self.busy = Busy()
         kw = {} if tct_key is None else {"key": tct_key}
-        self.nm = NetMgmt(self.aca, address.al0(self.aca, p.aca_al0), self.stats, store, **kw)
+        al0 = address.al0(self.aca, p.aca_al0)
+        self.nm = NetMgmt(self.aca, al0, self.stats, store, faults=self.faults, **kw)
         self._rx = Frame()
         self._f2 = Frame()
         self._ctx = Ctx()

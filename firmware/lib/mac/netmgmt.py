@@ -6,6 +6,7 @@ keeps TCT (persisted through the injected store), the averaged link metrics and 
 local ADDRESS.REQ round started by REQADDR.REQ.
 """
 
+from faults import Faults
 from micropython import const
 from storekeys import TCT as TCT_KEY
 
@@ -39,8 +40,9 @@ def _clamp(v):
 
 
 class NetMgmt:
-    def __init__(self, aca, al0, stats, store=None, key=TCT_KEY):
+    def __init__(self, aca, al0, stats, store=None, key=TCT_KEY, faults=None):
         self.aca = aca
+        self.faults = faults if faults is not None else Faults()
         self.al0 = al0
         self.stats = stats
         self.store = store
@@ -64,8 +66,9 @@ class NetMgmt:
             return TCT_DEFAULT
         try:
             v = self.store.get(self.key)
-        except Exception:
+        except Exception as e:
             self.stats.store_err += 1
+            self.faults.record(e, "mac.tct_load")
             return TCT_DEFAULT
         if v and len(v) == 1 and v[0] != 0:
             return v[0]
@@ -78,8 +81,9 @@ class NetMgmt:
         if self.store is not None:
             try:
                 self.store.put(self.key, bytes((v,)))
-            except Exception:
+            except Exception as e:
                 self.stats.store_err += 1
+                self.faults.record(e, "mac.tct_store")
 
     # --- metrics -----------------------------------------------------------------------------
 

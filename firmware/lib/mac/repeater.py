@@ -4,47 +4,18 @@ The forwarding itself is done by mac.link.Mac (it owns the transmit slot); this 
 state that decides whether to forward.
 """
 
+from crc import crc16_ccitt
 from micropython import const
 
 from mac.timing import RC, disc_class
-
-_CRC_T = (
-    0x0000,
-    0x1021,
-    0x2042,
-    0x3063,
-    0x4084,
-    0x50A5,
-    0x60C6,
-    0x70E7,
-    0x8108,
-    0x9129,
-    0xA14A,
-    0xB16B,
-    0xC18C,
-    0xD1AD,
-    0xE1CE,
-    0xF1EF,
-)
 
 DUP_SLOTS = const(8)
 _XMAX = const(56)  # ADDRESS + CTL + RP(48) + tag
 
 
-def crc16(b, n):
-    """CRC-16/CCITT-FALSE of b[0:n] (check "123456789" -> 0x29B1), nibble table, no allocation."""
-    c = 0xFFFF
-    t = _CRC_T
-    for i in range(n):
-        x = b[i]
-        c = ((c << 4) & 0xFFFF) ^ t[(c >> 12) ^ (x >> 4)]
-        c = ((c << 4) & 0xFFFF) ^ t[(c >> 12) ^ (x & 15)]
-    return c
-
-
 def frame_key(b, n):
     """Duplicate key of a whole frame: CRC-16 and length (< 2**24, a small int)."""
-    return crc16(b, n) | (n << 16)
+    return crc16_ccitt(b, n) | (n << 16)
 
 
 class DupRing:

@@ -22,10 +22,10 @@ CRC-8 -> payload Viterbi, de-whitening, CRC-32.
 from array import array
 
 import micropython
+from crc import crc8, crc32_ok
 from micropython import const
 
 from phy import kernel, profile
-from phy.crc import crc8, crc32_ok
 from phy.fec import Viterbi
 from phy.kernel import mix
 from phy.rx_viper import (

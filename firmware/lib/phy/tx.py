@@ -11,10 +11,10 @@ a table entry chosen by the 5 symbols k-2..k+2. The first and last 2 symbols ram
 """
 
 import micropython
+from crc import crc8, crc32_put
 from micropython import const
 
 from phy import profile
-from phy.crc import crc8, crc32_put
 from phy.fec import conv_encode
 from phy.tables import RAMP, WHITEN, tx_table
 

@@ -3,11 +3,12 @@
 - `cmac(key, msg)` / `Cmac(key)`: AES-CMAC, RFC 4493 (NIST SP 800-38B).
 - `ctr(key, iv, data)` / `Ctr(key)`: AES-CTR, NIST SP 800-38A; the 16-byte counter block is
   incremented as one 128-bit big-endian integer (carry across all bytes), any data length.
-- `ecb_encrypt` / `ecb_decrypt`: one 16-byte block.
-- `ct_equal(a, b)`: constant-time comparison for MACs.
+- `ecb_encrypt` / `ecb_decrypt`: one 16-byte block; `Ecb(key)`: the same with ciphers kept.
+- `ct_equal(a, b)` / `ct_equal_at(a, aoff, b, boff, n)`: constant-time comparison for MACs.
 
-Hot paths: keep a `Cmac`/`Ctr` object per key; `cmac_into` and `ctr_into` allocate nothing
-(checked with micropython.heap_lock() in host_tests/mp/test_crypto.py). See docs/crypto.md.
+Hot paths: keep a `Cmac`/`Ctr`/`Ecb` object per key; `cmac_into`, `ctr_into`, `ctr_inplace`,
+`Ecb.*_into` allocate nothing (checked with micropython.heap_lock() in
+host_tests/mp/test_crypto.py). See docs/crypto.md.
 """
 
 import cryptolib
@@ -113,6 +114,16 @@ def _diff(a: ptr8, b: ptr8, n: int) -> int:
     return acc
 
 
+@micropython.viper
+def _diff_at(a: ptr8, aoff: int, b: ptr8, boff: int, n: int) -> int:
+    acc = 0
+    i = 0
+    while i < n:
+        acc |= a[aoff + i] ^ b[boff + i]
+        i += 1
+    return acc
+
+
 # ---- CMAC ---------------------------------------------------------------------------------
 
 
@@ -188,11 +199,20 @@ class Ctr:
         self._vk = [mk[: 16 * i] for i in range(1, _CTR_BLOCKS + 1)]
 
     def ctr_into(self, out, iv, data):
-        if len(iv) != 16:
-            raise ValueError("iv")
         n = len(data)
         if len(out) < n:
             raise ValueError("out")
+        return self._run(out, data, 0, n, iv)
+
+    def ctr_inplace(self, buf, start, n, iv):
+        """Encrypt or decrypt buf[start:start+n] in place (no slicing, nothing allocated)."""
+        if start < 0 or n < 0 or start + n > len(buf):
+            raise ValueError("range")
+        return self._run(buf, buf, start, n, iv)
+
+    def _run(self, out, data, start, n, iv):
+        if len(iv) != 16:
+            raise ValueError("iv")
         enc = self._enc
         cb = self._cb
         cbuf = self._cbuf
@@ -207,7 +227,7 @@ class Ctr:
             _fill_ctr(cbuf, cb, nb)
             ks = self._vk[nb - 1]
             enc(self._vc[nb - 1], ks)
-            _xor_ks(out, data, ks, off, m)
+            _xor_ks(out, data, ks, start + off, m)
             off += m
         return out
 
@@ -239,6 +259,34 @@ def ecb_decrypt(key, block):
     out = bytearray(16)
     cryptolib.aes(key, _ECB).decrypt(block, out)
     return bytes(out)
+
+
+class Ecb:
+    """Single-block AES-128 with both ciphers kept (cryptolib objects are one-way: an object
+    that has encrypted cannot decrypt). `block` and `out` are exactly 16-byte buffers, may be
+    the same buffer; nothing is allocated."""
+
+    def __init__(self, key):
+        if len(key) != 16:
+            raise ValueError("key")
+        self._enc = cryptolib.aes(key, _ECB).encrypt
+        self._dec = cryptolib.aes(key, _ECB).decrypt
+
+    def encrypt_into(self, out, block):
+        self._enc(block, out)
+        return out
+
+    def decrypt_into(self, out, block):
+        self._dec(block, out)
+        return out
+
+
+def ct_equal_at(a, aoff, b, boff, n):
+    """True if a[aoff:aoff+n] == b[boff:boff+n]; no early exit, nothing allocated. The caller
+    keeps both ranges inside their buffers (checked here)."""
+    if aoff < 0 or boff < 0 or n < 0 or aoff + n > len(a) or boff + n > len(b):
+        raise ValueError("range")
+    return _diff_at(a, aoff, b, boff, n) == 0
 
 
 def ct_equal(a, b):

@@ -4,7 +4,11 @@
   check 0xCBF43926); chainable like zlib: crc32(b, crc32(a)) == crc32(a + b).
 - `tmac(key, attr, aca, mon, crc32_value)`: first 8 bytes of AES-128-CMAC over the 16-byte
   M = ATTR(1) | ACA[0..2](3) | MON(8, big-endian) | CRC32(4, big-endian).
-- `ctr_iv(aca, mon)`: the AES-CTR initial counter block ACA(6) | MON(8, big-endian) | 00 01.
+- `ctr_iv(aca, mon, answer=False)`: the AES-CTR initial counter block
+  ACA(6) | MON(8, big-endian) | 00 01, or 80 01 for an answer.
+- `crc32_start(st)`, `crc32_update(st, buf, off, n)`, `crc32_put_be(st, out, off)`: the same
+  CRC-32 kept in a 4-byte state buffer, allocation-free on every port (binascii.crc32 returns an
+  int that is a heap object above 2^30 on 32-bit ports); used by smitp.security.
 
 ACA byte order: `aca` is taken as the 6 bytes exactly as the caller holds them and ACA[0..2]
 means its first three bytes. Which on-air/stored order that corresponds to is not public; this
@@ -12,33 +16,9 @@ is the project's one choice for now, to be made configurable in the MAC layer wh
 assembled. CHANGE IT THERE, not here.
 """
 
-from micropython import const
+from crc import crc32, crc32_put_be, crc32_start, crc32_update  # noqa: F401 - this module's API
 
 from smitp.crypto import Cmac
-
-_POLY = const(0xEDB88320)
-
-try:
-    from binascii import crc32 as _crc32
-except ImportError:  # pragma: no cover - ports built without binascii.crc32
-    _crc32 = None
-
-
-def _crc32_py(data, crc=0):
-    # Bitwise reference implementation (no table: 1 KB of RAM matters more than speed here).
-    crc ^= 0xFFFFFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (_POLY & -(crc & 1))
-    return crc ^ 0xFFFFFFFF
-
-
-def crc32(data, crc=0):
-    """Standard CRC-32 of data, continuing from a previous crc32() result."""
-    if _crc32 is not None:
-        return _crc32(data, crc) & 0xFFFFFFFF
-    return _crc32_py(data, crc)
 
 
 def _put_be(buf, off, value, n):
@@ -68,12 +48,15 @@ def tmac(key, attr, aca, mon, crc32_value):
     return bytes(c.cmac(tmac_block(attr, aca, mon, crc32_value))[:8])
 
 
-def ctr_iv(aca, mon):
-    """AES-CTR IV: ACA(6) | MON(8, big-endian) | 00 01 (incremented per block by crypto.ctr)."""
+def ctr_iv(aca, mon, answer=False):
+    """AES-CTR IV: ACA(6) | MON(8, big-endian) | 00 01 (a request) or 80 01 (an answer, our
+    choice: docs/smitp_security.md); incremented per block by crypto.ctr."""
     if len(aca) != 6:
         raise ValueError("aca")
     iv = bytearray(16)
     iv[0:6] = aca
     _put_be(iv, 6, mon, 8)
+    if answer:
+        iv[14] = 0x80
     iv[15] = 1
     return bytes(iv)

@@ -1,0 +1,62 @@
+"""Event log codes (table 0x1300, record TIME(4) | CODE(2) | DATA(2)) and the one way to log.
+
+Codes are ours (docs/datamodel.md, Events). DATA is code specific, u16 (signed for steps).
+"""
+
+from micropython import const
+
+BOOT = const(0x0001)  # DATA: boot count & 0xFFFF
+CLOCK_SET = const(0x0010)  # DATA: step in seconds, clamped to i16
+CLOCK_ADJUST = const(0x0011)  # DATA: step in seconds, clamped to i16
+ACTIVATION = const(0x0012)  # SETIC/WRITETABIC took effect; DATA: object id
+CONTRACT_SWITCH = const(0x0013)  # contract 2 became contract 1; DATA: its plan
+RESET_DEFAULTS = const(0x0014)  # RESETTAB; DATA: the object id / group selector
+KEY_CHANGED = const(0x0015)  # DATA: 1 write key, 2 read key
+TABLE_PROGRAMMED = const(0x0016)  # WRITETAB committed; DATA: object id
+PARAM_WRITTEN = const(0x0017)  # WRITE/SETTAB; DATA: object id
+BILLING_CLOSE = const(0x0020)  # DATA: billing_count & 0xFFFF
+RELAY_OPENED = const(0x0030)
+RECONNECT_ENABLED = const(0x0031)
+RELAY_CLOSED = const(0x0032)
+LOG_CLEARED = const(0x0040)  # DATA: records dropped & 0xFFFF
+SYNC_FREEZE = const(0x0041)
+MAX_DEMAND_RESET = const(0x0042)
+
+NAMES = {
+    BOOT: "boot",
+    CLOCK_SET: "clock_set",
+    CLOCK_ADJUST: "clock_adjust",
+    ACTIVATION: "deferred_activation",
+    CONTRACT_SWITCH: "contract_switch",
+    RESET_DEFAULTS: "reset_defaults",
+    KEY_CHANGED: "key_changed",
+    TABLE_PROGRAMMED: "table_programmed",
+    PARAM_WRITTEN: "parameter_written",
+    BILLING_CLOSE: "billing_close",
+    RELAY_OPENED: "relay_opened",
+    RECONNECT_ENABLED: "reconnect_enabled",
+    RELAY_CLOSED: "relay_closed",
+    LOG_CLEARED: "event_log_cleared",
+    SYNC_FREEZE: "sync_freeze",
+    MAX_DEMAND_RESET: "max_demand_reset",
+}
+
+
+def clamp16(v):
+    return -32768 if v < -32768 else (32767 if v > 32767 else v)
+
+
+def record(t, code, data):
+    d = data & 0xFFFF
+    return bytes(
+        (
+            t >> 24 & 255,
+            t >> 16 & 255,
+            t >> 8 & 255,
+            t & 255,
+            code >> 8,
+            code & 255,
+            d >> 8,
+            d & 255,
+        )
+    )

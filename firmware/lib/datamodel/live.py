@@ -1,0 +1,216 @@
+"""Getters (and the few setters) of the data model's `F` rows: values computed from live objects.
+
+A getter takes the meter and returns exactly the row's size in bytes; a setter takes the meter
+and the validated bytes and returns 0 or a NACK code. The meter supplies: cfg, aca, boots, hw,
+wallclock, model, mac, sec, bnode, al, store_recovered (see firmware/app.py).
+"""
+
+import struct
+
+from micropython import const
+
+FIRMWARE = b"MMPY0002"  # 8 bytes: project tag + release number
+
+_NOT_SUPPORTED = const(4)
+
+
+def _pad(b, n):
+    return (bytes(b) + b" " * n)[:n]
+
+
+def serial(m):
+    return _pad(m.cfg["serial"].encode(), 16)
+
+
+def firmware(m):
+    return FIRMWARE
+
+
+def aca(m):
+    return bytes(m.aca)
+
+
+def boots(m):
+    return struct.pack(">I", m.boots)
+
+
+def manufacturer(m):
+    return _pad(m.cfg.get("manufacturer", "").encode(), 3)
+
+
+def hardware(m):
+    return _pad(m.hw.name.encode(), 8)
+
+
+def phases(m):
+    return bytes((m.cfg.get("phase", 1),))
+
+
+def status_word(m):
+    """8 bytes, big-endian u64 of flags taken from the live meter."""
+    from datamodel import registers as r
+
+    flags = 0
+    relay = m.hw.relay
+    if relay is not None:
+        if relay.state() is False:
+            flags |= r.SW_RELAY_OPEN
+        if relay.fault():
+            flags |= r.SW_RELAY_FAULT
+    wc = m.wallclock
+    if not wc.valid():
+        flags |= r.SW_CLOCK_NOT_SET
+    if wc.synced:
+        flags |= r.SW_CLOCK_SYNCED
+    if m.store_recovered:
+        flags |= r.SW_STORE_RECOVERED
+    if m.boots == 1:
+        flags |= r.SW_FIRST_BOOT
+    if m.model.get_int(r.RELAY_ARMED):
+        flags |= r.SW_RELAY_ARMED
+    return struct.pack(">Q", flags)
+
+
+def extended_status(m):
+    from datamodel import registers as r
+
+    flags = 0
+    if m.bnode is not None and m.bnode.present:
+        flags |= r.XS_BNODE_PRESENT
+    md = m.model
+    if md.pending is not None:
+        flags |= r.XS_PENDING_ACTIVATION
+    if md.staged_oid is not None:
+        flags |= r.XS_TABLE_STAGED
+    ev = md.tables[r.EVENT_LOG]
+    if ev.end > ev.capacity:
+        flags |= r.XS_EVENTS_LOST
+    if md.read_protected():
+        flags |= r.XS_READ_PROTECTED
+    faults = getattr(m, "faults", None)
+    if faults is not None and faults.count:
+        flags |= r.XS_FAULTS
+    return struct.pack(">Q", flags)
+
+
+def _ascii_field(out, off, text, n):
+    b = text.encode()[:n]
+    out[off : off + len(b)] = b
+    for i in range(off + len(b), off + n):
+        out[i] = 0x20
+
+
+def fault_log(m):
+    """The supervisor's last faults (lib/faults.py), as fault_log documents them: 74 bytes."""
+    out = bytearray(74)
+    faults = getattr(m, "faults", None)
+    if faults is None:
+        return bytes(out)
+    n = faults.count
+    out[0] = (n >> 8) & 0xFF if n < 0xFFFF else 0xFF
+    out[1] = n & 0xFF if n < 0xFFFF else 0xFF
+    off = 2
+    for name, place, t_ms in faults.recent()[-3:]:
+        out[off : off + 4] = struct.pack(">I", t_ms // 1000)
+        _ascii_field(out, off + 4, name, 10)
+        _ascii_field(out, off + 14, place, 10)
+        off += 24
+    return bytes(out)
+
+
+def clock(m):
+    return struct.pack(">I", m.wallclock.now())
+
+
+def clock_write(m, b):
+    from smitp import commands
+
+    return commands.clock_set(m, struct.unpack(">I", b)[0])
+
+
+def sca(m):
+    s = getattr(m.mac, "sca", None)
+    return bytes(s) if s is not None else b"\xff" * 6
+
+
+def _set_key(m, which, b):
+    sec = getattr(m, "sec", None)
+    if sec is None:
+        return _NOT_SUPPORTED
+    sec.set_key(which, bytes(b))
+    return 0
+
+
+def key_write(m, b):
+    return _set_key(m, "write", b)
+
+
+def key_read(m, b):
+    return _set_key(m, "read", b)
+
+
+def lmon(m):
+    sec = getattr(m, "sec", None)
+    return struct.pack(">Q", sec.lmon if sec is not None else 0)
+
+
+def tct(m):
+    return bytes((m.mac.tct,))
+
+
+def legal_id(m):
+    from datamodel import legal
+
+    return legal.SW_ID
+
+
+def legal_checksum(m):
+    return struct.pack(">I", m.model.legal_crc)
+
+
+def lmon_window(m):
+    from smitp import security
+
+    return struct.pack(">H", security.LMON_WINDOW)
+
+
+def relay_state(m):
+    from datamodel import registers as r
+
+    if m.model.get_int(r.RELAY_ARMED):
+        return b"\x02"
+    relay = m.hw.relay
+    s = None if relay is None else relay.state()
+    return b"\xff" if s is None else (b"\x01" if s else b"\x00")
+
+
+def pending(m):
+    p = m.model.pending
+    if p is None:
+        return b"\xff" * 6
+    return struct.pack(">HI", p[0], p[1])
+
+
+def _since_close(m, off, rec_off):
+    from datamodel import registers as r
+
+    now = m.model.metering.get(off, 4)
+    last = m.model.tables[r.BILLING_DATA].last()
+    base = 0 if last is None else struct.unpack_from(">I", last, rec_off)[0]
+    return struct.pack(">I", (now - base) & 0xFFFFFFFF)
+
+
+def period_import(m):
+    return _since_close(m, 0, 4)
+
+
+def period_export(m):
+    return _since_close(m, 4, 8)
+
+
+def bnode_present(m):
+    return b"\x01" if m.bnode is not None and m.bnode.present else b"\x00"
+
+
+def bnode_last(m):
+    return struct.pack(">I", 0 if m.bnode is None else m.bnode.last_update)
