@@ -151,7 +151,7 @@ class AdcDmaCapture:
         self._blocks = tuple(self._mv[i * block : (i + 1) * block] for i in range(nblocks))
         # poll about 4 times per block period, at least every ms
         self._poll_ms = max(1, (block * 1000) // (sample_rate * 4))
-        self._stall_polls = 16  # 4 half periods without a DMA flag: the timer or ADC is dead
+        self._stall_polls = 16  # 16 polls = 4 block periods with the DMA still: dead timer or ADC
         self.stalls = 0
         self._running = False
 

@@ -42,11 +42,16 @@ Flash controller use (RM0090 rev 19, section 3; FLASH base 0x40023C00):
 Timeouts (datasheet DS9405 table "Flash memory programming": 128 KiB sector erase x32 typ 1 s,
 max 2 s; word program typ 16 us, max 100 us): an erase waits at most ERASE_TIMEOUT_MS, a word
 program at most _PROG_POLLS status reads (IRQs are off then, so no tick counts); either raises
-OSError(ETIMEDOUT). An erase blocks the asyncio loop for its duration (about 1 s): the store
-erases once per compaction, i.e. once per ~4000 32-byte records with these blocks.
+OSError(ETIMEDOUT). ioctl(6) only starts an erase (errors flagged at the start are raised at
+once); the next access to the bank waits for the end (about 1 s), checks it, locks and resets
+the data cache, and sync (ioctl 3) does the same. So the erase that closes a compaction (once
+per ~4000 32-byte records with these blocks) stalls the loop only if the store is used again
+within that second; an erase the store needs before writing (an unclean target) is waited
+for by that write.
 """
 
 import time
+from struct import pack_into
 
 from micropython import const
 
@@ -119,6 +124,7 @@ class Stm32Bank2Flash:
             irq = (machine.disable_irq, machine.enable_irq)
         self._irq_off, self._irq_on = irq
         self._ticks = ticks_ms or time.ticks_ms
+        self._erasing = False
         self.erases = 0
         self.words = 0
         self.errors = 0
@@ -154,32 +160,50 @@ class Stm32Bank2Flash:
             if time.ticks_diff(self._ticks(), t0) > timeout_ms:
                 self._fail(_ETIMEDOUT)
 
-    def _erase_sector(self, n):
-        m = self._m
+    def _settle(self):
+        """Wait for the controller to be idle; finish an erase still running (its errors, the
+        lock, the data-cache reset). Every access to bank 2 starts here."""
         self._wait_idle_ms(ERASE_TIMEOUT_MS)
+        if self._erasing:
+            self._erasing = False
+            self._check()
+            self._lock()
+            self._reset_dcache()
+
+    def _erase_sector(self, n):
+        # Starts the erase and returns: the ~1 s it takes is waited out by the next access to
+        # the bank (_settle), not here, so a compaction's closing erase of the old block does
+        # not stall the loop unless the store is used again within that second. Errors the
+        # controller flags at the start (write protection, sequence) are raised now.
+        m = self._m
+        self._settle()
         s = self._irq_off()
         try:
             self._unlock()
             m[_FLASH + _SR] = _SR_ERRORS  # stale flags from someone else's operation
             m[_FLASH + _CR] = _CR_PSIZE_X32 | _CR_SER | (snb_code(n) << _CR_SNB_SHIFT)
             m[_FLASH + _CR] = _CR_PSIZE_X32 | _CR_SER | (snb_code(n) << _CR_SNB_SHIFT) | _CR_STRT
+            self._erasing = True
+            if m[_FLASH + _SR] & _SR_ERRORS:
+                self._erasing = False
+                self._check()
         finally:
             self._irq_on(s)
-        self._wait_idle_ms(ERASE_TIMEOUT_MS)
-        self._check()
-        self._lock()
+        self.erases += 1
+
+    def _reset_dcache(self):
+        m = self._m
         acr = m[_FLASH + _ACR]
         if acr & _ACR_DCEN:
             m[_FLASH + _ACR] = acr & ~_ACR_DCEN
             m[_FLASH + _ACR] = (acr & ~_ACR_DCEN) | _ACR_DCRST
             m[_FLASH + _ACR] = acr & ~_ACR_DCEN
             m[_FLASH + _ACR] = acr
-        self.erases += 1
 
     def _program(self, addr, data):
         # data: bytes-like, len % 4 == 0, addr % 4 == 0
         m = self._m
-        self._wait_idle_ms(ERASE_TIMEOUT_MS)
+        self._settle()
         n = len(data)
         i = 0
         while i < n:
@@ -209,7 +233,7 @@ class Stm32Bank2Flash:
         nb = len(self._sectors)
         if block < 0 or offset < 0 or block * SECTOR_SIZE + offset + n > nb * SECTOR_SIZE:
             raise OSError(_EINVAL)
-        self._wait_idle_ms(ERASE_TIMEOUT_MS)  # a read of a busy bank would stall the bus
+        self._settle()  # a read of a busy bank would stall the bus
         block += offset // SECTOR_SIZE
         offset %= SECTOR_SIZE
         m = self._m
@@ -219,11 +243,12 @@ class Stm32Bank2Flash:
             a = sector_address(self._sectors[block]) + offset
             e = i + k
             while i < e:
-                w = m[a & ~3]
-                sh = (a & 3) * 8
-                while sh < 32 and i < e:
-                    buf[i] = (w >> sh) & 0xFF
-                    sh += 8
+                if a & 3 == 0 and e - i >= 4:  # whole aligned words: one read, one store
+                    pack_into("<i", buf, i, m[a])  # mem32 reads are signed 32-bit values
+                    i += 4
+                    a += 4
+                else:
+                    buf[i] = (m[a & ~3] >> ((a & 3) * 8)) & 0xFF
                     i += 1
                     a += 1
             block += 1
@@ -256,6 +281,9 @@ class Stm32Bank2Flash:
                 raise OSError(_EINVAL)
             self._erase_sector(self._sectors[arg])
             return 0
-        if op in (1, 2, 3):  # init, deinit, sync: every program is in flash when it returns
+        if op in (2, 3):  # deinit, sync: the last erase finished and checked
+            self._settle()
+            return 0
+        if op == 1:  # init
             return 0
         return None

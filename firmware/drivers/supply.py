@@ -15,7 +15,7 @@ import asyncio
 
 class SupplyInput:
     def __init__(self, pin, active_low=True):
-        self._pin = pin
+        self.pin = pin  # on unix_sim a SimPin: pin.value(0) cuts the simulated mains
         self._ok = 1 if active_low else 0
         self.losses = 0
         self._flag = asyncio.ThreadSafeFlag()
@@ -28,7 +28,7 @@ class SupplyInput:
         self._flag.set()
 
     def present(self):
-        return self._pin.value() == self._ok
+        return self.pin.value() == self._ok
 
     async def wait_loss(self):
         while self.present():

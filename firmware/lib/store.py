@@ -4,10 +4,10 @@ Used by every layer for registers, counters (LMON, TCT) and small logs. Keys are
 named in one module, `storekeys` (const values), so layers never collide. Values are bytes of
 0..256 bytes.
 
-Device: MicroPython's extended block protocol, as esp32.Partition, pyb.Flash(start=, len=) and
-drivers.sim.flash.SimFlash provide: readblocks(block, buf, offset), writeblocks(block, buf,
-offset) (program only, bits can only be cleared), ioctl(4) block count, ioctl(5) block size,
-ioctl(6, block) erase.
+Device: MicroPython's extended block protocol (interfaces.BlockDevice), as esp32.Partition,
+drivers.stm32_flash.Stm32Bank2Flash and drivers.sim.flash.SimFlash provide:
+readblocks(block, buf, offset), writeblocks(block, buf, offset) (program only, bits can only be
+cleared), ioctl(4) block count, ioctl(5) block size, ioctl(6, block) erase.
 
 Layout: a ring of n_blocks >= 2 erase blocks; exactly one, the sealed block with the highest
 generation, is active. It is an append-only log of records; each record is written header+data+

@@ -50,13 +50,6 @@ def _cfg(**kw):
     return config.load(None, cfg)
 
 
-def _check_phy(test, phy):
-    if not hasattr(phy, "airtime_ms"):
-        # phy.airtime_ms/t_end_ms come with the runtime engineer's branch (issue #8 item 5)
-        test.skipTest("%s has no airtime_ms yet" % type(phy).__name__)
-    interfaces.check_phy(phy)
-
-
 def _status_flags(test, sent, aca):
     test.assertEqual(len(sent), 1, "exactly one answer")
     ans = sent[0]
@@ -109,6 +102,24 @@ class TestInterfaceChecks(unittest.TestCase):
 class TestUnixSim(unittest.TestCase):
     def setUp(self):
         use_port(None)
+
+    def test_contracts_fakes_only_where_selected(self):
+        import sys
+
+        import machine
+
+        self.assertFalse(hasattr(machine, "__file__"))  # the unix port's built-in
+        use_port("stm32")
+        import machine as fake
+
+        self.assertTrue(fake.__file__.endswith("fakes/stm32/machine.py"))
+        use_port(None)
+        self.assertNotIn("machine", sys.modules)
+        import machine as again
+
+        self.assertFalse(hasattr(again, "__file__"))
+        for p in sys.path:
+            self.assertNotIn("fakes/", p)
 
     def test_contracts_unix_sim_board(self):
         import boards.unix_sim as board
@@ -315,7 +326,7 @@ class TestNucleo(_BoardCase):
         self.assertEqual(self.state.wdts[0].feeds, 1)
         self.assertEqual(self.state.flash.hard_locked, False)
         self.assertEqual(self.state.irq_disabled, 0)  # every disable_irq was undone
-        _check_phy(self, hw.phy)
+        interfaces.check_phy(hw.phy)
 
     def test_contracts_nucleo_rtc_writes_stm32_weekday(self):
         hw = self.build()
@@ -333,11 +344,20 @@ class TestNucleo(_BoardCase):
         uart.rx += b"/?!\r\n"
         self.assertEqual(hw.optical.any(), 5)
         self.assertEqual(hw.optical.read(8), b"/?!\r\n")
-        self.assertEqual(hw.optical.write(b"ACK"), 3)
+        out = b"\x06050\r\n"
+        sent = 0
+        for _ in range(len(out)):  # a write may take fewer bytes than offered, never blocks
+            sent += hw.optical.write(out[sent:])
+            if sent == len(out):
+                break
+        self.assertEqual(sent, len(out))
+        dr = bytes(v for a, v in fakehw.BUS.log if a == 0x40011404 and v is not None)
+        self.assertEqual(bytes(uart.tx) or dr, out)  # through the UART, or its data register
+        self.assertTrue(hw.optical.tx_idle())
 
     def test_contracts_nucleo_modem_backend(self):
         hw = self.build(plc_backend="modem")
-        _check_phy(self, hw.phy)
+        interfaces.check_phy(hw.phy)
         self.assertEqual(self.state.uarts[2].settings[0][0], 57600)
 
     def test_contracts_nucleo_meter_answers_status_word(self):
@@ -367,7 +387,7 @@ class TestEsp32(_BoardCase):
         done = interfaces.check_hardware(hw, ("phy",))
         self.assertEqual(len(done), len(interfaces.CHECKS) - 2)  # no B-Node link on the board
         self.assertEqual(self.state.freq, 240_000_000)
-        _check_phy(self, hw.phy)
+        interfaces.check_phy(hw.phy)
 
     def test_contracts_esp32_i2s_waits_end_when_the_clock_stops(self):
         # the fake I2S never delivers nor drains: capture and transmit give up with ETIMEDOUT
@@ -419,7 +439,7 @@ class TestEsp32(_BoardCase):
 
     def test_contracts_esp32_modem_backend(self):
         hw = self.build(plc_backend="modem")
-        _check_phy(self, hw.phy)
+        interfaces.check_phy(hw.phy)
 
     def test_contracts_esp32_meter_answers_status_word(self):
         cfg = _cfg()

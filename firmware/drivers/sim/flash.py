@@ -1,6 +1,6 @@
 """unix_sim NOR flash: a file-backed block device with MicroPython's extended block protocol.
 
-Same calls as esp32.Partition / pyb.Flash(start=, len=):
+Same calls as esp32.Partition and drivers.stm32_flash.Stm32Bank2Flash (interfaces.BlockDevice):
   readblocks(block, buf, offset=0), writeblocks(block, buf, offset=None), ioctl(op, arg)
 with ioctl 4 = block count, 5 = block size, 6 = erase block.
 

@@ -97,6 +97,14 @@ class Mem:
         self._w = width
 
     def __getitem__(self, addr):
+        f = BUS.flash
+        if f is not None and f.quiet() and self._w == 4 and not addr & 3:
+            o = addr - BANK2
+            if 0 <= o < BANK_SIZE:  # fast path for bank-2 words: same value, no checks due
+                BUS.reads += 1
+                m = f.mem
+                v = m[o] | m[o + 1] << 8 | m[o + 2] << 16 | m[o + 3] << 24
+                return v - 0x100000000 if v & 0x80000000 else v
         return BUS.read(addr, self._w)
 
     def __setitem__(self, addr, value):
@@ -178,6 +186,10 @@ class F4Flash:
         self.hard_locked = False
         self.busy = 0
         self.stale = set()
+
+    def quiet(self):
+        """Nothing that a bank-2 read must be checked against: idle, no stale cache lines."""
+        return not (self.busy or self.stuck_busy or self.stale)
 
     def claims(self, addr):
         return FLASH_REGS <= addr < FLASH_REGS + 0x20 or BANK1 <= addr < BANK2 + BANK_SIZE
@@ -337,6 +349,8 @@ def board_stm32():
     STATE.rtc_weekday_range = (1, 7)
     STATE.flash = F4Flash()
     BUS.attach(STATE.flash)
+    for usart in (0x40011000, 0x40004400, 0x40004800, 0x40011400):  # USART1/2/3/6
+        BUS.regs[usart] = 0xC0  # USART_SR reset value: TXE and TC set (RM0090 30.6.1)
     return STATE
 
 
