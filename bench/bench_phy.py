@@ -600,7 +600,7 @@ def main():
 
     # all firmware runs (one micropython process each) on two workers:
     # coded points (Eb/N0, frames), uncoded points (Es/N0, frames), robustness cases
-    coded_pts = [(2.5, 200), (3.0, 300), (3.5, 400), (4.0, 400), (4.5, 400)]
+    coded_pts = [(2.5, 400), (3.0, 800), (3.5, 1600), (3.75, 1600), (4.0, 1600), (4.5, 1600)]
     unc_pts = [(4.0, 100), (6.0, 100), (7.0, 200), (8.0, 300), (8.5, 400), (9.0, 400)]
     rob_cases = [
         ("+200 ppm", 4.5, dict(ppm=200.0)),
@@ -610,12 +610,15 @@ def main():
     with ThreadPoolExecutor(2) as ex:
 
         def sub(n, ebn0, seed, **kw):
+            # more frames than distinct payloads: cycle through them (each its own noise)
             n = max(n // k, 10)
-            return ex.submit(phy_ber.run_point, frames[:n], txl[:n], ebn0, seed, **kw)
+            fr = [frames[i % nmax] for i in range(n)]
+            tl = [txl[i % nmax] for i in range(n)]
+            return ex.submit(phy_ber.run_point, fr, tl, ebn0, seed, **kw)
 
         # longest jobs first
-        f_unc = [sub(n, e + 3.0103, 7000 + int(e * 10)) for e, n in unc_pts]
-        f_cod = [sub(n, e, 100 * int(e * 10)) for e, n in coded_pts]
+        f_unc = [sub(n, e + 3.0103, 100000 + 1000 * int(e * 10)) for e, n in unc_pts]
+        f_cod = [sub(n, e, 100 * int(e * 100)) for e, n in coded_pts]
         f_rob = [sub(200, e, 9000 + 1000 * i, **kw) for i, (_, e, kw) in enumerate(rob_cases)]
         coded = []
         for (e, _), f in zip(coded_pts, f_cod):
@@ -644,7 +647,9 @@ def main():
     nfl = 4000 // (10 if QUICK else 1)
     distinct = phy_ber.make_frames(phy_floor.DISTINCT)
     with ThreadPoolExecutor(2) as ex:
-        f_fl = [ex.submit(phy_floor.floor_point, nfl, e, 5000 + e * 10, distinct) for e in (6, 8)]
+        f_fl = [
+            ex.submit(phy_floor.floor_point, nfl, e, 200000 + 10000 * e, distinct) for e in (6, 8)
+        ]
         f_ns = ex.submit(phy_floor.false_syncs, 30.0 if QUICK else 300.0)
         floor = [f.result() for f in f_fl]
         fsync = f_ns.result()

@@ -144,5 +144,33 @@ def channel(
     return (out, info) if return_info else out
 
 
+def ideal_rx(tx_codes, *, atten_db=40.0, tx_vrms=1.0, seed=0, fs_tx=FS_TX, fs_rx=FS_RX):
+    """The noise-free part of channel(frontend="ideal", ppm=0): the signal after the brickwall
+    sampled at fs_rx with a random phase (band-limited fractional delay in the same FFT), in ADC
+    code units without the mid-scale offset; and its power p_sig (volts^2, as channel()).
+    With add_awgn() this is channel()'s ideal/0 ppm model, cheap enough for long FER runs: the
+    AWGN of a band exactly one Nyquist zone wide (76.8..96 kHz at 38.4 kHz) is i.i.d. at fs_rx."""
+    rng = np.random.default_rng(seed)
+    x = np.asarray(tx_codes, float) - 2048.0
+    active = np.abs(x) > 0
+    x = x * (tx_vrms / np.sqrt(np.mean(x[active] ** 2))) * 10 ** (-atten_db / 20)
+    p_sig = float(np.mean(x[active] ** 2))
+    t0 = rng.uniform(0, 1 / fs_rx)
+    h = lambda f: ((f >= 76.8e3) & (f <= 96e3)) * np.exp(2j * np.pi * f * t0)  # noqa: E731
+    y = _fft_filter(x, fs_tx, h)[:: fs_tx // fs_rx]
+    return y * (10 ** (AFE_GAIN_DB / 20) / (ADC_VREF / (1 << ADC_BITS))), p_sig
+
+
+def awgn_codes_rms(p_sig, ebn0_db, rate=0.5, fs_rx=FS_RX):
+    """rms in ADC codes of channel()'s AWGN at Eb/N0 after the ideal front end: N0 * fs_rx / 2."""
+    n0 = p_sig / SYMBOL_RATE / rate / 10 ** (ebn0_db / 10)
+    return np.sqrt(n0 * fs_rx / 2) * 10 ** (AFE_GAIN_DB / 20) / (ADC_VREF / (1 << ADC_BITS))
+
+
+def adc(y):
+    """ADC code units (float, no offset) -> uint16 12-bit codes around mid-scale."""
+    return np.clip(np.round(y + 2048), 0, 4095).astype(np.uint16)
+
+
 def dbuv(vrms):
     return 20 * np.log10(vrms / 1e-6)

@@ -779,7 +779,7 @@ def run_command(a, s: MeterSession) -> dict:
         return {"lmon": s.challenge()}
     if cmd == "time-sync":
         now = parse_time(a.time) if a.time else int(time.time()) - EPOCH_2000
-        return {"time": now, "step_s": s.time_sync(now, _ecc(a, True))}
+        return {"time": now, "step_s": s.time_sync(now, _ecc(a, True), a.adjust)}
     if cmd == "keys":
         new_w = bytes.fromhex(a.new_write) if a.new_write else None
         new_r = bytes.fromhex(a.new_read) if a.new_read else None
@@ -855,6 +855,7 @@ def build_parser():
     sub.add_parser("challenge", help="CHALLENGE: resynchronise LMON")
     p = sub.add_parser("time-sync", help="set the meter clock (default: now)")
     p.add_argument("--time", help="seconds since 2000 or ISO UTC date-time")
+    p.add_argument("--adjust", action="store_true", help="clock_adjust by the difference")
     p = sub.add_parser(
         "keys", help="change keys under the current write key; the --auth file is updated"
     )

@@ -163,12 +163,18 @@ class MeterSession:
     def command(self, code, *args, ecc=ref.ECC_CTR_WRITE):
         self.call(ref.COMMAND_REQ, ref.command_req(code, *args), ecc)
 
-    def time_sync(self, now_s, ecc=ref.ECC_CTR_WRITE):
-        """Set the meter's clock to now_s (seconds since 2000 UTC); returns the step it made,
-        measured by reading the clock before (authenticated with the same key)."""
+    def time_sync(self, now_s, ecc=ref.ECC_CTR_WRITE, adjust=False):
+        """Bring the meter's clock to now_s (seconds since 2000 UTC): COMMAND clock_set, or with
+        adjust=True clock_adjust by the measured difference (the meter bounds it by its
+        clock_sync_window_s, docs/smitp.md §7). Returns that difference (clock read first,
+        authenticated with the same key)."""
         before = int.from_bytes(self.read("clock", ecc), "big")
-        self.command("clock_set", now_s, ecc=ecc)
-        return now_s - before
+        step = now_s - before
+        if adjust:
+            self.command("clock_adjust", step, ecc=ecc)
+        else:
+            self.command("clock_set", now_s, ecc=ecc)
+        return step
 
     def set_keys(self, new_write=None, new_read=None, ecc=ref.ECC_CTR_WRITE):
         """Key change: authenticated WRITE of the key registers under the current write key. The

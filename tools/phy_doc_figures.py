@@ -36,7 +36,7 @@ def render(d):
     a("**Waterfall** (128-byte frames, AWGN, ideal front end, 0 ppm, 20 ms of noise around each")
     a("frame; reference = ideal coherent B-PSK + soft Viterbi, `tools/phy_ref.py`):")
     a("")
-    a("| Eb/N0 (dB) | " + " | ".join("%.1f" % c["ebn0"] for c in d["coded"]) + " |")
+    a("| Eb/N0 (dB) | " + " | ".join("%g" % c["ebn0"] for c in d["coded"]) + " |")
     a("|---" * (len(d["coded"]) + 1) + "|")
     a("| frames | " + " | ".join(str(c["frames"]) for c in d["coded"]) + " |")
     a("| FER | " + " | ".join("%.3g" % c["fer"] for c in d["coded"]) + " |")

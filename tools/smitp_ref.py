@@ -145,10 +145,6 @@ def ecc_mode(ecc: int) -> str:
     return ("clear", "ctr", "ecb")[ecc & 3]
 
 
-def ecc_key_name(ecc: int) -> str | None:
-    return None if ecc == 0 else ("write" if ecc & 4 else "read")
-
-
 def _crypt(keys: Keys, ecc: int, aca: bytes, mon: int, data: bytes, answer, ecb) -> bytes:
     mode = ecc_mode(ecc)
     if mode == "clear":

@@ -16,7 +16,7 @@ involved (MicroPython's stm32 port owns the DMA IRQ vectors in C, so Python cann
 The DMA ring holds `nblocks` blocks (default 4 x 512 samples = 53.3 ms at 38.4 kHz) and is read
 by position (NDTR), not by the half/full flags, so the consumer may fall behind by up to
 nblocks - 1 blocks (40 ms) without losing a sample: the receiver decodes a whole frame inside
-one feed() (the longest, 255 bytes, is estimated at about 20 ms on a 168 MHz M4; docs/phy.md
+one feed() (the longest, 255 bytes, is estimated at about 23 ms on a 168 MHz M4; docs/phy.md
 "Capture and decode time"), longer than one 13.3 ms block. A view stays valid until the DMA
 comes round to it again, i.e. for at least one block period after read() returns it. If the DMA
 overwrites blocks that were not handed out, read() skips to the oldest intact one and

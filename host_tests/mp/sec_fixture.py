@@ -82,6 +82,8 @@ class Stack:
 
     def __init__(self, flash=None, window=security.LMON_WINDOW, t=T_NOW):
         from datamodel.model import Model
+        from drivers.sim.air import airtime_ms
+        from faults import Faults
         from mac.link import Mac
         from mac.params import Params
         from selftest import RamFlash
@@ -105,10 +107,11 @@ class Stack:
         self.al = al.Application(self)
         self.mac = Mac(
             ACA,
-            lambda n: 20 + n * 2,
+            airtime_ms,
             rng=lambda bits: 0,
             app=self.al.handle,
             params=Params(dup_ms=0),
+            faults=Faults(strict=True),  # an exception in the stack fails the caller
         )
         self.t_ms = 0
 

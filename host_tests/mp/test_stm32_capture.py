@@ -72,7 +72,7 @@ class TestCaptureRing(unittest.TestCase):
         self.assertEqual(self.cap.overruns, 0)
 
     def test_a_long_decode_loses_nothing(self):
-        # the consumer is away for 3.9 blocks (52 ms, longer than the ~20 ms decode of a
+        # the consumer is away for 3.9 blocks (52 ms, longer than the ~23 ms decode of a
         # 255-byte frame on the M4): nblocks - 1 = 3 complete blocks wait, none is lost
         self.dma.run(512)
         self.assertEqual(self._first(), 0)

@@ -317,6 +317,12 @@ def test_direct_cli_every_subcommand(direct_meter, tmp_path, capsys):
     assert step["time"] == 10958 * 86400 and step["step_s"] > 0
     assert "clock_synced" in run(auth + ["status"])["flags"]
     assert run(auth + ["command", "clock_adjust", "-30"])["command"] == "clock_adjust"
+    small = run(auth + ["time-sync", "--adjust", "--time", "2030-01-01T00:02:00Z"])
+    assert 0 < small["step_s"] <= 150
+    clock = run(base + ["--json", "read", "clock"])["values"][0]["value"]["value"]
+    assert 10958 * 86400 + 120 <= clock < 10958 * 86400 + 180
+    big = run(auth + ["time-sync", "--adjust", "--time", "2031-01-01T00:00:00Z"], rc=1)
+    assert "NACK 6" in big["error"]  # beyond clock_sync_window_s
     assert "NACK 2" in run(base + ["--json", "command", "relay_reconnect"], rc=1)["error"]
     # deferred writes (SETIC, WRITETABIC), their cancel, RESETTAB, BUFF_SELECT
     later = "2031-01-01T00:00:00Z"
