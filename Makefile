@@ -8,6 +8,7 @@ VENV    ?= .venv
 VPY     := $(VENV)/bin/python
 RUN_OK  := $(VENV)/.installed-run
 DEV_OK  := $(VENV)/.installed-dev
+STAMP   := $(DEV_OK)  # the single stamp of before the split: rules naming it get both sets
 PIP     := $(VPY) -m pip install --disable-pip-version-check --progress-bar on
 BOARD   ?= unix_sim
 PORT    ?= auto
