@@ -249,16 +249,13 @@ class TestDrivers(unittest.TestCase):
 
 
 class TestReadoutList(unittest.TestCase):
-    def test_time_and_date_lines_from_the_rtc(self):
-        class Rtc:
-            def seconds(self):
+    def test_time_and_date_lines_from_the_meters_clock(self):
+        class WallClock:
+            def now(self):
                 return 790_000_000  # 2025-01-12 12:26:40 UTC (CPython datetime)
 
-        class Hw:
-            rtc = Rtc()
-
         class M:
-            hw = Hw()
+            wallclock = WallClock()
 
         r = readout.make(["0.9.1:time", "0.9.2:date"], M(), None)
         buf = bytearray(64)

@@ -111,7 +111,7 @@ def _uint_reg(obj):
 
 def _time(meter, registers, arg):
     def value():
-        t = civiltime.datetime(meter.hw.rtc.seconds())
+        t = civiltime.datetime(meter.wallclock.now())
         return b"%02d%02d%02d" % (t[3], t[4], t[5])
 
     return value
@@ -119,7 +119,7 @@ def _time(meter, registers, arg):
 
 def _date(meter, registers, arg):
     def value():
-        t = civiltime.datetime(meter.hw.rtc.seconds())
+        t = civiltime.datetime(meter.wallclock.now())
         return b"%02d%02d%02d" % (t[0] % 100, t[1], t[2])
 
     return value
