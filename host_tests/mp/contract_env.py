@@ -1,5 +1,5 @@
 """Helpers for the contract tests (no tests here): switching the fake port modules in and out of
-sys.path, a frame-level fake PHY, and a READ of the status word through a built meter.
+sys.path, and a READ of the status word through a built meter.
 
 The fakes (host_tests/mp/fakes/<port>/) shadow `machine`, `pyb`, `stm` and `esp32` only inside
 the contract-test process and only while a test selected them with use_port(): the unix port's
@@ -12,7 +12,7 @@ import asyncio
 import sys
 
 from clock import ManualClock
-from drivers.sim.air import airtime_ms
+from drivers.sim.script_phy import ScriptPhy
 
 _HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
 FAKES = _HERE + "/fakes"
@@ -33,42 +33,6 @@ def use_port(port):
             del sys.modules[name]
 
 
-class RxInfo:
-    def __init__(self, t_end_ms, t_ms, rssi=60, snr=40, in_phase=True):
-        self.rssi = rssi
-        self.snr = snr
-        self.in_phase = in_phase
-        self.t_ms = t_ms
-        self.t_end_ms = t_end_ms
-
-
-class FramePhy:
-    """interfaces.Phy over queues: deliver() a frame to the meter, read `sent` for answers."""
-
-    def __init__(self, clock):
-        self.clock = clock
-        self.rxq = []
-        self.sent = []
-        self._ev = asyncio.Event()
-
-    def airtime_ms(self, n):
-        return airtime_ms(n)
-
-    def deliver(self, frame):
-        now = self.clock.now_ms()
-        self.rxq.append((bytes(frame), RxInfo(now, now)))
-        self._ev.set()
-
-    async def send(self, frame):
-        self.sent.append(bytes(frame))
-
-    async def recv(self):
-        while not self.rxq:
-            self._ev.clear()
-            await self._ev.wait()
-        return self.rxq.pop(0)
-
-
 def read_request(aca, obj):
     """A direct (no repeater) READ.REQ frame for object `obj`, byte by byte as docs/datalink.md
     §1 and docs/datamodel.md give it, written here without the firmware's codec:
@@ -80,7 +44,7 @@ def read_request(aca, obj):
 
 async def _exchange(meter, phy, clock, frame, limit_ms):
     meter.start()
-    phy.deliver(frame)
+    phy.push(frame, clock.now_ms())
     for _ in range(limit_ms):
         for _ in range(4):
             await asyncio.sleep_ms(0)
@@ -92,13 +56,13 @@ async def _exchange(meter, phy, clock, frame, limit_ms):
 
 
 def read_status_word(hw, cfg, limit_ms=2000):
-    """Build app.Meter on `hw` with a FramePhy on simulated time, send READ 0x003F, return
+    """Build app.Meter on `hw` with a ScriptPhy on simulated time, send READ 0x003F, return
     (answer frames, meter)."""
     from app import Meter
 
     clock = ManualClock(1000)
     hw.clock = clock
-    phy = hw.phy = FramePhy(clock)
+    phy = hw.phy = ScriptPhy(clock)
     meter = Meter(hw, cfg)
     asyncio.run(_exchange(meter, phy, clock, read_request(meter.aca, 0x003F), limit_ms))
-    return phy.sent, meter
+    return [s[2] for s in phy.sent], meter
