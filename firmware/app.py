@@ -56,7 +56,20 @@ class Meter:
         self.al = Application(self)
         self.al.on_change = self._hk.set
         self.mac = self._build_mac()
+        # run in order, synchronously, when the supply fails (and on an orderly stop): each
+        # commits what must survive a power cut, within the hold-up budget (docs/metering.md)
+        self.savers = []
+        # called every metering second after the energy engine accumulated: fn(utc_s)
+        self.on_second = []
         self.model.log(events.BOOT, self.boots)
+        self.feature_tasks = self._attach_features()
+
+    def _attach_features(self):
+        """Every feature behind the modem, in dependency order (metering before what reads it).
+        Each `attach(meter)` builds its objects on the meter and returns [(task name, factory)]
+        for the supervisor. One line per feature."""
+        tasks = []
+        return tasks
 
     def _count_boot(self):
         old = self.store.get(storekeys.BOOT_COUNT)
@@ -118,6 +131,8 @@ class Meter:
             sup.spawn("plc_rx", self.plc_rx)
             sup.spawn("plc_tx", self.plc_tx)
         sup.spawn("housekeeping", self.housekeeping)
+        for name, factory in self.feature_tasks:
+            sup.spawn(name, factory)
         if self.hw.optical is not None:
             from optical.build import optical_port
 

@@ -2,7 +2,8 @@
 
 Each field satisfies one interface of `interfaces.py` (boards wrap port objects in adapters):
 clock (ClockSource), phy (Phy), flash (BlockDevice), rtc (Rtc), optical (Serial), display
-(Display), relay (Relay), led (Led), watchdog (Watchdog), supply (Supply), bnode (BNodePort).
+(Display), relay (Relay), led (Led), watchdog (Watchdog), supply (Supply), bnode (BNodePort),
+metrology (Metrology), button (Button).
 """
 
 FIELDS = (
@@ -17,6 +18,8 @@ FIELDS = (
     "watchdog",
     "supply",
     "bnode",
+    "metrology",
+    "button",
 )
 
 

@@ -286,6 +286,46 @@ def check_bnode(b):
     _need(b, ("exchange",), "bnode")
 
 
+# --- metrology front-end ---------------------------------------------------------------------
+
+
+class Metrology:
+    """The metering front-end: a metrology IC behind its driver, or the direct-ADC path.
+
+    await read(sample) -- fill a metrology.sample.Sample with what was measured since the
+                          previous successful read; True on success, False when the front-end
+                          gave nothing usable (bad CRC, no answer, implausible values): the
+                          sample is then untouched and the next good read covers the gap
+    errors             -- int, failed reads since boot
+    fault()            -- True while the front-end is failing (drives the status word)
+    name               -- str, e.g. "stpm33" or "adc"
+    """
+
+
+def check_metrology(m):
+    _need(m, ("read", "fault"), "metrology")
+    if not _is_int(m.errors):
+        raise ContractError("metrology: errors")
+
+
+# --- push button -------------------------------------------------------------------------------
+
+
+class Button:
+    """The meter's push button (display scrolling, re-arming the relay).
+
+    await wait() -- the next press, as 1 (short) or 2 (long, held >= long_ms); presses are
+                    counted in the pin interrupt, which only sets a ThreadSafeFlag
+    presses      -- int, presses since boot
+    """
+
+
+def check_button(b):
+    _need(b, ("wait",), "button")
+    if not _is_int(b.presses):
+        raise ContractError("button: presses")
+
+
 CHECKS = (
     ("clock", check_clock),
     ("phy", check_phy),
@@ -298,6 +338,8 @@ CHECKS = (
     ("watchdog", check_watchdog),
     ("supply", check_supply),
     ("bnode", check_bnode),
+    ("metrology", check_metrology),
+    ("button", check_button),
 )
 
 
