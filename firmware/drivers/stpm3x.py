@@ -89,6 +89,7 @@ class Stpm3x:
         self._state = 0  # 0 = not initialised, 1 = running, 2 = resync pending (counts from 0)
         self._fails = 0
         self._failing = False
+        self._deadline = 0
         self.set_calibration(ic.GAIN_NOMINAL, ic.GAIN_NOMINAL, 0, 0)
 
     # --- interfaces.Metrology ----------------------------------------------------------------
@@ -106,7 +107,9 @@ class Stpm3x:
         t = self._clock.now_ms()
         self._flush()
         for k in range(_N):
-            if not await self._xfer(self._frames[k], k):
+            # a reply already there is taken without a sub-coroutine: no allocation
+            got = self._start(self._frames[k], k)
+            if got < 5 and not await self._finish(k, got):
                 return self._fail(_TIMEOUT, "stpm3x.timeout")
         for k in range(_N):
             if not ic.reply_ok(self._reply[k]):
@@ -152,24 +155,35 @@ class Stpm3x:
         while s.any():
             s.readinto(self._junk)
 
-    async def _xfer(self, tx, k):
-        """Send one frame, collect its 5-byte reply into slot k; False on timeout."""
+    def _start(self, tx, k):
+        """Send one frame; take what of its reply is there (into slot k): bytes got, -1."""
+        s = self._ser
+        if s.write(tx) != 5:
+            return -1
+        self._deadline = self._clock.now_ms() + self._timeout
+        n = s.readinto(self._tails[k][0])
+        return n or 0
+
+    async def _finish(self, k, got):
+        """Wait (bounded, on the clock) for the rest of reply k; False on timeout."""
+        if got < 0:
+            return False
         s = self._ser
         clock = self._clock
-        if s.write(tx) != 5:
-            return False
-        got = 0
-        deadline = clock.now_ms() + self._timeout
         tails = self._tails[k]
         while got < 5:
             n = s.readinto(tails[got])
             if n:
                 got += n
-            elif clock.now_ms() >= deadline:
+            elif clock.now_ms() >= self._deadline:
                 return False
             else:
                 await clock.sleep_ms(1)
         return True
+
+    async def _xfer(self, tx, k):
+        got = self._start(tx, k)
+        return got == 5 or await self._finish(k, got)
 
     async def _probe(self):
         """Point at DSP_CR5 and read it back: its value, or None."""

@@ -4,26 +4,19 @@
 
 FAULT: crc:FROM:TO:RATE (reply CRC errors between seconds), stall:AT:MS, absurd:AT:N,
 reset:AT (the IC resets), cal:GV:GI:PH:OFF (calibration) with sensor:GV:GI:PHDEG:OFFW.
-Prints one line per second `k ok dt_ms ep_mws eq_mvars v_mv i_ma p_mw f_mhz status` and at the
+Prints one line per second `k ok dt_ms ep_mws eq_mvars v_mv i_ma p_mw f_mhz status place`
+(place: where a failed read was logged, else -) and at the
 end `end errors faults_count places...`. Time is a jumping ManualClock: no real waiting.
 """
 
 import asyncio
 import sys
 
-from clock import ManualClock
 from drivers.sim.stpm3x_sim import Stpm3xSim
 from drivers.stpm3x import Stpm3x
+from jump_clock import JumpClock
 from metrology import scenario
 from metrology.sample import Sample
-
-
-class JumpClock(ManualClock):
-    """A sleeper moves time on (nothing else runs meanwhile in this worker)."""
-
-    async def sleep_ms(self, ms):
-        self.advance(max(ms, 0))
-        await asyncio.sleep_ms(0)
 
 
 def main(argv):
@@ -44,10 +37,10 @@ def main(argv):
     dev.begin()
     t0 = clock.now_ms()
     for k in range(1, seconds + 1):
+        dev.crc_error_rate = 0.0
         for f in faults:
-            if f[0] == "crc":
-                on = int(f[1]) <= k < int(f[2])
-                dev.crc_error_rate = float(f[3]) if on else 0.0
+            if f[0] == "crc" and int(f[1]) <= k < int(f[2]):
+                dev.crc_error_rate = float(f[3])
             elif f[0] == "stall" and int(f[1]) == k:
                 dev.stall_ms(int(f[2]))
             elif f[0] == "absurd" and int(f[1]) == k:
@@ -69,6 +62,7 @@ def main(argv):
             s.p_mw,
             s.f_mhz,
             s.status,
+            "-" if ok else drv.log.recent()[-1][1],
         )
     places = " ".join(p for _, p, _ in drv.log.recent())
     print("end", drv.errors, drv.log.count, places)

@@ -9,6 +9,7 @@ the IC wants it over bit-reversed bytes and bit-reversed back, which is the refl
 Everything here takes its I/O as arguments; drivers/stpm3x.py moves the bytes.
 """
 
+import crc
 from micropython import const
 
 # --- register word addresses (metering-facts §1) ---------------------------------------------
@@ -39,29 +40,26 @@ SR1_CLEAR = const(0x3C00)
 BAUD_9600 = const(0x0683)  # US_REG2[15:0] = 16 MHz / baud
 BAUD_115200 = const(0x008B)
 
-_POLY = const(0x07)
 
-
-def _tables():
-    msb = bytearray(256)
-    lsb = bytearray(256)
+def _reflected_table():
+    # CRC-8 poly 0x07 reflected (0xE0), one byte at a time; the SPI CRC is crc.crc8
+    t = bytearray(256)
     for b in range(256):
-        c = b
         r = b
         for _ in range(8):
-            c = ((c << 1) ^ _POLY) & 0xFF if c & 0x80 else (c << 1) & 0xFF
-            r = (r >> 1) ^ 0xE0 if r & 1 else r >> 1  # 0xE0 = 0x07 bit-reversed
-        msb[b] = c
-        lsb[b] = r
-    return bytes(msb), bytes(lsb)
+            r = (r >> 1) ^ 0xE0 if r & 1 else r >> 1
+        t[b] = r
+    return bytes(t)
 
 
-_CRC_SPI, _CRC_UART = _tables()
+_CRC_UART = _reflected_table()
 
 
 def crc8(buf, n=4, uart=True):
-    """CRC-8 of buf[0:n]: the UART variant (reflected) or the SPI one (MSB first)."""
-    t = _CRC_UART if uart else _CRC_SPI
+    """CRC-8 of buf[0:n]: the UART variant (reflected) or the SPI one (CRC-8/SMBUS)."""
+    if not uart:
+        return crc.crc8(buf, n)
+    t = _CRC_UART
     c = 0
     for i in range(n):
         c = t[c ^ buf[i]]
