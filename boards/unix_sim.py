@@ -15,6 +15,10 @@ watchdog= the boards' Watchdog adapter over a SimWdt counting host time (the sup
           on the loop's real-time sleep, and simulated medium time runs much faster); a starved
           watchdog prints what a board would have reset for and keeps running
 supply  = the boards' SupplyInput over a SimPin ("supply", high = mains present)
+metrology = cfg "metrology" = "stpm" (default): the real STPM3x driver (drivers/stpm3x.py) talking
+          byte for byte to a simulated STPM3x (drivers/sim/stpm3x_sim.py) that computes its
+          registers from cfg "scenario" / "scenario_seed" on the clock; an endless scenario
+          runs from the RTC's second at boot (a generated day follows the time of day)
 """
 
 NAME = "unix_sim"
@@ -72,12 +76,13 @@ def build(cfg):
 
         optical = TcpOptical(int(cfg["optical_port"]))
     contact = LatchContact(state + "/relay")
+    rtc = SimRtc(state + "/rtc")
     return Hardware(
         NAME,
         clock=clock,
         phy=phy,
         flash=SimFlash(state + "/flash.bin", FLASH_BLOCK_SIZE, FLASH_BLOCKS),
-        rtc=SimRtc(state + "/rtc"),
+        rtc=rtc,
         optical=optical,
         display=SimDisplay(state + "/display.pbm", *DISPLAY_SIZE),
         relay=LatchingRelay(
@@ -87,7 +92,22 @@ def build(cfg):
         watchdog=Watchdog(SimWdt.factory(Clock(), _starved), WDT_TIMEOUT_MS),
         supply=SupplyInput(SimPin("supply", 1)),
         bnode=SimBNode(state + "/bnode.txt"),
+        metrology=_metrology(cfg, clock, rtc),
     )
+
+
+def _metrology(cfg, clock, rtc):
+    from metrology import scenario
+
+    sc = scenario.load(cfg["scenario"], cfg["scenario_seed"])
+    t0 = rtc.seconds() - sc.start if sc.duration_s is None else 0
+    if cfg["metrology"] == "stpm":
+        from drivers.sim.stpm3x_sim import Stpm3xSim
+        from drivers.stpm3x import Stpm3x
+
+        dev = Stpm3xSim(sc, clock, offset_s=t0 if t0 > 0 else 0)
+        return Stpm3x(dev.serial(), clock)
+    return None
 
 
 def _starved(late_ms):

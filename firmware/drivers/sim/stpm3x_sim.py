@@ -2,7 +2,7 @@
 scenario at the time of the meter's clock (unix_sim `hw.metrology` talks to it through the
 real driver, byte for byte).
 
-    dev = Stpm3xSim(scenario.load("household"), clock)
+    dev = Stpm3xSim(scenario.load("household"), clock, offset_s=0)
     port = dev.serial()                      # interfaces.Serial, the driver's side
     dev.crc_error_rate = 0.1                 # fault injection (seeded)
     dev.stall_ms(5000); dev.absurd = 2; dev.reset_ic()
@@ -47,11 +47,12 @@ _OFA_LSB = 64  # OFA LSB in power LSB (our model)
 
 
 class Stpm3xSim:
-    def __init__(self, sc, clock, scale=None, seed=1):
+    def __init__(self, sc, clock, scale=None, seed=1, offset_s=0):
         self.sc = sc
         self.clock = clock
         self.scale = scale or ic.default_scale()
-        self.t0_ms = clock.now_ms()  # scenario t = 0
+        self.t0_ms = clock.now_ms()  # scenario t = offset_s
+        self.offset_s = offset_s
         self._rng = Rng(seed)
         # sensor errors the calibration corrects (relative gain, current lag in degrees, W)
         self.sensor_gain_v = 0.0
@@ -71,6 +72,7 @@ class Stpm3xSim:
     def begin(self):
         """Scenario time 0 = now (the accumulators keep what they counted)."""
         self.t0_ms = self.clock.now_ms()
+        self.offset_s = 0
         self._t_latch = 0.0
 
     def stall_ms(self, ms):
@@ -110,7 +112,7 @@ class Stpm3xSim:
     # --- the IC ----------------------------------------------------------------------------------
 
     def _t(self):
-        return (self.clock.now_ms() - self.t0_ms) / 1000.0
+        return self.offset_s + (self.clock.now_ms() - self.t0_ms) / 1000.0
 
     def _frame(self, f, out):
         self.frames += 1
