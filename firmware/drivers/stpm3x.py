@@ -291,7 +291,14 @@ class Stpm3x:
         # period LSB 8 us: f = 125000 / period Hz; outside 40..70 Hz = unknown
         sample.f_mhz = 125000000 // per if 1785 <= per <= 3125 else 0
         sr1 = ic.hi16(r[ic.R_SR1])
-        sample.v_min_mv = min(v_mv, self._sag_mv) if sr1 & ic.SR1_SAG else v_mv
+        # the IC's detectors saw a sag (below SAG_THR) or lost the voltage's zero crossings
+        # (an interruption) between two reads: the lowest RMS was at most that
+        if sr1 & ic.SR1_VSTUCK:
+            sample.v_min_mv = 0
+        elif sr1 & ic.SR1_SAG:
+            sample.v_min_mv = min(v_mv, self._sag_mv)
+        else:
+            sample.v_min_mv = v_mv
         sample.v_max_mv = max(v_mv, self._swell_mv) if sr1 & ic.SR1_SWELL else v_mv
         sample.status = status
         self._t_last = t

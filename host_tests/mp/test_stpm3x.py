@@ -5,6 +5,7 @@ covering the gap, IC reset, calibration), and a read that allocates nothing."""
 
 import asyncio
 import gc
+import os
 import unittest
 
 import micropython
@@ -179,6 +180,68 @@ class TestDriverSim(unittest.TestCase):
             ep += s.ep_mws
         p, _ = dev.sc.integrate(61, 179)
         self.assertTrue(abs(ep / 1000 - p) <= 2e-4 * abs(p), (ep, p))
+
+
+class TestQualityHints(unittest.TestCase):
+    def test_sags_and_interruptions_reach_the_sample(self):
+        clock, dev, drv, s = _rig("sags")
+        lows = {}
+        highs = {}
+        for k in range(1, 250):
+            self.assertTrue(_second(clock, drv, s, k, dev.t0_ms))
+            lows[k] = s.v_min_mv
+            highs[k] = s.v_max_mv
+        # sags: 200 V in [60, 60.5) s, 160 V in [120.5, 122.5), 50 V in [182.5, 182.7); a read
+        # at k s covers (k - 1, k] and its RMS is the value at k: the IC's sag detector
+        # (SAG_THR = 0.9 Un) marks the seconds a sag falls in
+        sag_mv = drv._sag_mv
+        self.assertTrue(200000 < sag_mv <= 207000, sag_mv)
+        self.assertEqual([k for k in lows if lows[k] < 220000], [60, 61, 121, 122, 123, 183])
+        for k in (61, 123, 183):
+            self.assertEqual(lows[k], sag_mv, k)
+        # a swell to 255 V in [242.7, 243.7): above SWV_THR = 1.1 Un
+        self.assertTrue(253000 <= drv._swell_mv < 255000, drv._swell_mv)
+        self.assertEqual([k for k in highs if highs[k] > 240000], [243, 244])
+        self.assertTrue(highs[243] >= drv._swell_mv and highs[244] >= drv._swell_mv)
+        clock, dev, drv, s = _rig("interruptions")
+        for k in range(1, 62):
+            self.assertTrue(_second(clock, drv, s, k, dev.t0_ms))
+            if k == 60:  # [60, 60.5) s without voltage: the RMS at the latch is 0
+                self.assertEqual((s.v_mv, s.v_min_mv), (0, 0))
+            elif k == 61:  # the voltage is back, but its zero crossings were lost: "V stuck"
+                self.assertEqual(s.v_min_mv, 0)
+                self.assertTrue(s.v_mv > 220000)
+            else:
+                self.assertTrue(s.v_min_mv > 220000, (k, s.v_min_mv))
+
+
+class TestCalibrationRows(unittest.TestCase):
+    def test_rows_reach_the_ic(self):
+        import config
+        from app import Meter
+        from datamodel import registers
+
+        import boards.unix_sim as board
+
+        d = "build/test_stpm3x_cal"
+        try:
+            for f in os.listdir(d):
+                os.remove(d + "/" + f)
+        except OSError:
+            pass
+        cfg = config.load(None, {"state_dir": d, "scenario": "steps"})
+        hw = board.build(cfg)
+        meter = Meter(hw, cfg, strict=True)
+        self.assertEqual(meter.calibration.applied, (0x800, 0x800, 0, 0))
+        model = meter.model
+        for oid, v in ((0x0310, b"\x08\x10"), (0x0313, b"\xff\xf0")):
+            self.assertEqual(model.write(registers.find(oid), v), 0)
+        self.assertNotEqual(model.write(registers.find(0x0312), b"\x04\x00"), 0)  # > 1023
+        meter.calibration.check(0)
+        self.assertEqual(meter.calibration.applied, (0x810, 0x800, 0, -16))
+        self.assertEqual(hw.metrology._cr5 & 0xFFF, 0x810)
+        self.assertTrue(hw.metrology._config_dirty)  # written before the next read
+        self.assertEqual(ic.cr9(-16), hw.metrology._config[5][2] | 0xFFF | 0x3F0000)
 
 
 class Replay:

@@ -53,6 +53,7 @@ class Stpm3xSim:
         self.scale = scale or ic.default_scale()
         self.t0_ms = clock.now_ms()  # scenario t = offset_s
         self.offset_s = offset_s
+        self.nominal_v = 230.0
         self._rng = Rng(seed)
         # sensor errors the calibration corrects (relative gain, current lag in degrees, W)
         self.sensor_gain_v = 0.0
@@ -195,6 +196,8 @@ class Stpm3xSim:
             sr1 = self.regs.get(ic.DSP_SR1, 0)
             if sag and vmin < sag * thr:
                 sr1 |= 1 << 26
+            if vmin < 0.05 * self.nominal_v:  # no zero crossings: "V stuck" (our model)
+                sr1 |= 1 << 24
             if swell != 0x3FF and vmax > swell * thr:
                 sr1 |= 1 << 28
             self.regs[ic.DSP_SR1] = sr1

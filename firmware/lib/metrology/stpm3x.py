@@ -32,10 +32,12 @@ NONE = const(0xFF)
 # DSP_CR3 upper half (address 0x05): Latch1 | Latch2 (bits 21, 22); SW_Reset (bit 20)
 LATCH_BOTH = const(0x0060)
 SW_RESET = const(0x0010)
-# DSP_SR1 upper half bits 26..29: sag start/end, swell start/end (write 1 to clear)
+# DSP_SR1 upper half (write 1 to clear): bit 24 V stuck (no zero crossing: an interruption),
+# bits 26..29 sag start/end, swell start/end
+SR1_VSTUCK = const(1 << 8)
 SR1_SAG = const(1 << 10)
 SR1_SWELL = const(1 << 12)
-SR1_CLEAR = const(0x3C00)
+SR1_CLEAR = const(0x3D00)
 
 BAUD_9600 = const(0x0683)  # US_REG2[15:0] = 16 MHz / baud
 BAUD_115200 = const(0x008B)
