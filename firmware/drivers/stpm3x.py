@@ -205,7 +205,7 @@ class Stpm3x:
                 continue
             if baud != self._baud:
                 # the IC changes rate at once: do not wait for its answer (metering-facts §1)
-                div = 16000000 // self._baud
+                div = (16000000 + self._baud // 2) // self._baud  # 0x008B at 115200
                 s.write(ic.frame(bytearray(5), ic.NONE, ic.US_REG2, div))
                 deadline = self._clock.now_ms() + self._timeout
                 while not s.tx_idle() and self._clock.now_ms() < deadline:
