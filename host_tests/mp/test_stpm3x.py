@@ -15,6 +15,7 @@ from jump_clock import JumpClock
 from metrology import scenario
 from metrology import stpm3x as ic
 from metrology.sample import ST_RESYNC, Sample
+from stpm_replay import Replay, run_now
 
 # metering-facts §1 "Worked example" and "More frames": (frame without CRC, CRC, uart)
 VECTORS = (
@@ -244,41 +245,6 @@ class TestCalibrationRows(unittest.TestCase):
         self.assertEqual(ic.cr9(-16), hw.metrology._config[5][2] | 0xFFF | 0x3F0000)
 
 
-class Replay:
-    """interfaces.Serial replaying the replies of one recorded read (the simulated IC itself
-    allocates, a real UART does not)."""
-
-    def __init__(self, replies):
-        self.replies = replies
-        self.i = 0
-        self.k = 5
-
-    def write(self, buf):
-        self.k = 0
-        return len(buf)
-
-    def any(self):
-        return 5 - self.k
-
-    def readinto(self, buf):
-        if self.k >= 5:
-            return None
-        rep = self.replies[self.i]
-        n = len(buf)
-        for j in range(n):
-            buf[j] = rep[self.k + j]
-        self.k += n
-        if self.k == 5:
-            self.i = (self.i + 1) % len(self.replies)
-        return n
-
-    def configure(self, baudrate, bits=8, parity=None, stop=1):
-        pass
-
-    def tx_idle(self):
-        return True
-
-
 class TestNoAllocation(unittest.TestCase):
     def test_read_allocates_nothing(self):
         clock, dev, drv, s = _rig("steps")
@@ -289,11 +255,7 @@ class TestNoAllocation(unittest.TestCase):
         gc.collect()
         micropython.heap_lock()
         try:
-            try:
-                coro.send(None)
-                ok = None
-            except StopIteration as e:
-                ok = e.value
+            ok = run_now(coro)
         finally:
             micropython.heap_unlock()
         self.assertTrue(ok)
