@@ -69,6 +69,9 @@ class Meter:
         Each `attach(meter)` builds its objects on the meter and returns [(task name, factory)]
         for the supervisor. One line per feature."""
         tasks = []
+        from metering.engine import attach as _a
+
+        tasks += _a(self)  # energy first: every later feature reads its totals
         return tasks
 
     def _count_boot(self):
