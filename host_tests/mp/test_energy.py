@@ -131,7 +131,7 @@ class TestEngine(unittest.TestCase):
         self.assertEqual(ms.get(mt.POWER, 4, True), int(ep / 1000))
         self.assertEqual(ms.get(mt.VOLTAGE, 2), v // 100)
         self.assertEqual(ms.get(mt.FREQUENCY, 2), 5000)
-        self.assertEqual(e.checkpoints, 9)  # every 60 s while energy moves (the first at 61 s)
+        self.assertEqual(e.checkpoints, 10)  # every 60 metered seconds while energy moves
 
     def test_on_second_sees_each_second_once_after_booking(self):
         b = self.b
@@ -226,12 +226,12 @@ class TestEngine(unittest.TestCase):
         m = b.reboot(off_s=30)
         e = m.energy
         self.assertEqual(e.restored, "checkpoint")
-        self.assertEqual(e.last_t, START + 121)  # checkpoints at 61 s and 121 s
-        self.assertEqual(exact(e.energy), reference(START, START + 121))
+        self.assertEqual(e.last_t, START + 120)  # checkpoints at 60 s and 120 s
+        self.assertEqual(exact(e.energy), reference(START, START + 120))
         self.assertTrue(e.status_bits()[0] & registers.SW_ENERGY_CHECKPOINT)
         rec = _log(m)[-1]
         self.assertEqual(rec[4] << 8 | rec[5], events.UNSAVED_RESTART)
-        self.assertEqual(rec[6] << 8 | rec[7], 150 + 30 - 121)
+        self.assertEqual(rec[6] << 8 | rec[7], 150 + 30 - 120)
 
     def test_supply_loss_saves_and_reboot_logs_the_outage(self):
         b = self.b
@@ -291,26 +291,25 @@ class TestEngine(unittest.TestCase):
         b.run(5)
         e = b.meter.energy
         s = e.sample
-        met = b.met
         t = START + 6
 
-        async def one(t):
-            met.rtc.start += 1
-            await e._tick(t)
+        def one(i):
+            s.dt_ms = 1000
+            s.ep_mws = s.p_mw = 2_000_000 - i * 97_001  # import, then export
+            s.eq_mvars = s.q_mvar = 300_000 - i * 13_001
+            s.v_mv = 230_000 + i
+            s.i_ma = 9000
+            e._second(t + i, 1)
 
-        import asyncio
-
-        async def go():
-            for i in range(30):  # warm up
-                await one(t + i)
-            gc.collect()
-            a = gc.mem_alloc()
-            for i in range(30, 40):
-                e._book(s, t + i)
-                e._publish()
-            return gc.mem_alloc() - a
-
-        self.assertEqual(asyncio.run(go()), 0)
+        for i in range(60):  # warm up; the checkpoint of START + 60 falls in here
+            one(i)
+        self.assertEqual(e.checkpoints, 1)
+        gc.collect()
+        a = gc.mem_alloc()
+        for i in range(60, 110):  # the next checkpoint is due at START + 120
+            one(i)
+        self.assertEqual(gc.mem_alloc() - a, 0)
+        self.assertEqual((e.last_t, e.checkpoints), (t + 109, 1))
 
 
 def _log(m):

@@ -117,6 +117,7 @@ class Engine:
         self._day_check = 0
         self._u_prev = 0
         self._anchor = 0
+        self._tr = None  # meter.tariffs (Seam C), looked up when the task starts
         self._rec = bytearray(REC_SIZE)
         model = meter.model
         self._k = _Param(model, _P_METER_CONSTANT)
@@ -142,7 +143,7 @@ class Engine:
     # --- Seam C, with the fallbacks used until meter.tariffs exists -------------------------
 
     def _tariff(self, u):
-        tr = getattr(self.meter, "tariffs", None)
+        tr = self._tr
         if tr is None:
             return 1  # Seam C fallback: everything in tariff 1
         t = tr.current(u)
@@ -150,7 +151,7 @@ class Engine:
 
     def _local_day(self, u):
         """(local day number since 2000-01-01, seconds to the next local midnight) of UTC u."""
-        tr = getattr(self.meter, "tariffs", None)
+        tr = self._tr
         if tr is None:  # Seam C fallback: local standard time from utc_offset_min, no DST
             loc = u + self._utc_off.get() * 60
             return loc // _DAY, _DAY - loc % _DAY
@@ -174,61 +175,66 @@ class Engine:
     # --- the metering task ----------------------------------------------------------------
 
     async def run(self):
-        """Supervised task: meter every wall-clock second, forever."""
+        """Supervised task: meter every wall-clock second, forever. One coroutine, no awaited
+        helpers of its own: per second only the front-end's read and the clock's sleeps
+        create coroutine objects (docs/metering.md §8, heap)."""
         m = self.meter
+        hw = m.hw
         clock = m.clock
         wc = m.wallclock
-        t = await self._edge(wc.now())
-        self._ck_t = t
+        s = self.sample
+        # features attach after energy: their objects exist once the tasks start
+        self._tr = getattr(m, "tariffs", None)
+        t = wc.now()
+        first = True
         while True:
-            await self._tick(t)
-            # sleep until just before the next expected edge, then watch it happen
+            # the wall-clock edge after second t: polled at _ALIGN_STEP_MS when seen coming
+            # (the anchor is then exact to a step); found already past, the anchor moves
+            # _ALIGN_EARLY_MS earlier so the next wake-up comes before the edge again
+            u = wc.now()
+            if u == t:
+                while u == t:
+                    await clock.sleep_ms(_ALIGN_STEP_MS)
+                    u = wc.now()
+                self._anchor = clock.now_ms()
+            else:
+                self._anchor += 1000 - _ALIGN_EARLY_MS
+                now = clock.now_ms()
+                if self._anchor < now - 1000 or self._anchor > now:
+                    self._anchor = now  # a late loop or a clock step: start over from now
+            t = u
+            if first:
+                self._ck_t = t - 1  # the first checkpoint covers 60 metered seconds too
+                first = False
+            sup = hw.supply
+            if sup is None or sup.present():  # supply gone: nothing measured until it is back
+                self._check_day(t - 1)
+                met = hw.metrology
+                ok = -1  # a board without a front-end still keeps time for the listeners
+                if met is not None:
+                    try:
+                        ok = 1 if await met.read(s) else 0
+                    except Exception as e:  # a front-end that raises is a failed read
+                        m.faults.record(e, "energy.read")
+                        ok = 0
+                self._second(t, ok)
             wait = self._anchor + 1000 - _ALIGN_EARLY_MS - clock.now_ms()
             if wait > 0:
                 await clock.sleep_ms(wait)
-            t = await self._edge(t)
 
-    async def _edge(self, prev):
-        """Wait for the wall clock to leave second `prev`; returns the new second and moves
-        the anchor (meter.clock ms of the edge) to it: seen while polling, it is exact to
-        _ALIGN_STEP_MS; already past, the next wake-up comes _ALIGN_EARLY_MS earlier."""
-        clock = self.meter.clock
-        wc = self.meter.wallclock
-        t = wc.now()
-        if t != prev:
-            self._anchor += 1000 - _ALIGN_EARLY_MS
-            now = clock.now_ms()
-            if self._anchor < now - 1000 or self._anchor > now:
-                self._anchor = now  # first edge, a late loop or a clock step: start over
-            return t
-        while t == prev:
-            await clock.sleep_ms(_ALIGN_STEP_MS)
-            t = wc.now()
-        self._anchor = clock.now_ms()
-        return t
-
-    async def _tick(self, t):
+    def _second(self, t, ok):
+        """Second [t - 1, t) is over and read (ok: 1 read, 0 failed, -1 no front-end)."""
         m = self.meter
-        hw = m.hw
-        sup = hw.supply
-        if sup is not None and not sup.present():
-            return  # the supply is gone: nothing is measured until it is back
-        self._check_day(t - 1)
-        met = hw.metrology
-        if met is not None:  # a board without a front-end still keeps time for the listeners
-            s = self.sample
-            try:
-                ok = await met.read(s)
-            except Exception as e:  # a front-end that raises is a failed read, recorded
-                m.faults.record(e, "energy.read")
-                ok = False
-            if ok and self._resync:
-                self._resync = False  # covers the outage, when the front-end had no supply
-                s.clear()
-            elif ok and self._plausible(s):
-                self._book(s, t)
-            else:
-                self._bad(1 if not ok else 2)
+        s = self.sample
+        if ok == 1 and self._resync:
+            self._resync = False  # it covers the outage, when the front-end had no supply
+            s.clear()
+        elif ok == 1 and self._plausible(s):
+            self._book(s, t)
+        elif ok == 0:
+            self._bad(1)
+        elif ok == 1:
+            self._bad(2)
         self.last_t = t
         self._publish()
         for fn in m.on_second:
