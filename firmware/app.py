@@ -72,6 +72,9 @@ class Meter:
         from metrology.calib import attach as _a
 
         tasks += _a(self)
+        from metering.engine import attach as _a
+
+        tasks += _a(self)  # energy first: every later feature reads its totals
         return tasks
 
     def _count_boot(self):

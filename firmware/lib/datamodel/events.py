@@ -21,6 +21,17 @@ RELAY_CLOSED = const(0x0032)
 LOG_CLEARED = const(0x0040)  # DATA: records dropped & 0xFFFF
 SYNC_FREEZE = const(0x0041)
 MAX_DEMAND_RESET = const(0x0042)
+# energy, power quality and power failure (docs/metering.md §7)
+METROLOGY_FAULT = const(0x0050)  # a front-end fault episode starts; DATA: 1 read failed, 2 refused
+METROLOGY_OK = const(0x0051)  # the episode ends; DATA: its length in metering seconds (u16 clamp)
+POWER_FAIL = const(0x0052)  # supply loss, savers ran; DATA: their time in 0.1 ms (u16 clamp)
+POWER_RESTORED = const(0x0053)  # DATA: outage duration in s (65535 = longer)
+UNSAVED_RESTART = const(0x0054)  # boot without a supply-loss save; DATA: s since the checkpoint
+INTERRUPTION_LONG = const(0x0055)  # DATA: duration s (65535 = longer); record in table 0x0C00
+INTERRUPTION_SHORT = const(0x0056)  # DATA: duration s
+VOLTAGE_SAG = const(0x0057)  # DATA: duration s; extreme in table 0x0C00
+VOLTAGE_SWELL = const(0x0058)  # DATA: duration s
+ENERGY_STATE_LOST = const(0x0059)  # a stored energy state could not be read; DATA: 0
 
 NAMES = {
     BOOT: "boot",
@@ -39,6 +50,16 @@ NAMES = {
     LOG_CLEARED: "event_log_cleared",
     SYNC_FREEZE: "sync_freeze",
     MAX_DEMAND_RESET: "max_demand_reset",
+    METROLOGY_FAULT: "metrology_fault",
+    METROLOGY_OK: "metrology_ok",
+    POWER_FAIL: "power_fail",
+    POWER_RESTORED: "power_restored",
+    UNSAVED_RESTART: "unsaved_restart",
+    INTERRUPTION_LONG: "interruption_long",
+    INTERRUPTION_SHORT: "interruption_short",
+    VOLTAGE_SAG: "voltage_sag",
+    VOLTAGE_SWELL: "voltage_swell",
+    ENERGY_STATE_LOST: "energy_state_lost",
 }
 
 

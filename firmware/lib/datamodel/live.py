@@ -68,6 +68,9 @@ def status_word(m):
         flags |= r.SW_FIRST_BOOT
     if m.model.get_int(r.RELAY_ARMED):
         flags |= r.SW_RELAY_ARMED
+    energy = getattr(m, "energy", None)
+    if energy is not None:
+        flags |= energy.status_bits()[0]
     return struct.pack(">Q", flags)
 
 
@@ -90,6 +93,9 @@ def extended_status(m):
     faults = getattr(m, "faults", None)
     if faults is not None and faults.count:
         flags |= r.XS_FAULTS
+    energy = getattr(m, "energy", None)
+    if energy is not None:
+        flags |= energy.status_bits()[1]
     return struct.pack(">Q", flags)
 
 

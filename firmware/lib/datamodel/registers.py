@@ -93,6 +93,10 @@ SW_STORE_RECOVERED = const(1 << 3)  # the store had to discard a torn record at 
 SW_FIRST_BOOT = const(1 << 4)
 SW_CLOCK_SYNCED = const(1 << 5)  # clock set or adjusted by the concentrator since this boot
 SW_RELAY_ARMED = const(1 << 6)  # reconnection enabled, waiting for the customer
+SW_METROLOGY_FAULT = const(1 << 7)  # the front-end fails or delivers implausible samples now
+SW_ENERGY_CHECKPOINT = const(1 << 8)  # energy restored from a checkpoint, not a supply-loss save
+SW_VOLTAGE_EVENT = const(1 << 9)  # a sag, swell or interruption is in progress
+SW_REVERSE_FLOW = const(1 << 10)  # active power is being exported (last metering second)
 
 # Extended status (0x0040) bits
 XS_BNODE_PRESENT = const(1 << 0)
@@ -101,6 +105,8 @@ XS_TABLE_STAGED = const(1 << 2)
 XS_EVENTS_LOST = const(1 << 3)  # the event log ring has overwritten records
 XS_READ_PROTECTED = const(1 << 4)  # reading_mode bit 0
 XS_FAULTS = const(1 << 5)  # meter.faults recorded something since boot
+XS_NO_LOAD = const(1 << 8)  # last metering second below the no-load threshold (not booked)
+XS_METROLOGY_ERRORS = const(1 << 9)  # the front-end failed or was refused since boot
 
 
 def _tariff_rec(r):
@@ -201,6 +207,7 @@ _ROWS = (
     (0x0420, "daily_import_wh", U32, 4, CLEAR_R | MM, M, mt.DAILY_IMPORT, None, None, "A+ since local midnight"),
     (0x0421, "daily_export_wh", U32, 4, CLEAR_R | MM, M, mt.DAILY_EXPORT, None, None, "A- since local midnight"),
     (0x0422, "daily_reactive_varh", U32, 4, CLEAR_R | MM, M, mt.DAILY_REACTIVE, None, None, "Q1+Q2 since local midnight"),
+    (0x0430, "led_pulses", U32, 4, CLEAR_R | MM, M, mt.LED_PULSES, None, None, "test-LED pulses at meter_constant, since first start"),
     # --- 0x05 load profile and its settings
     (0x0500, "load_profile", LOG, 16, CLEAR_R | MM, L, 16, None, None, "TIME(4) A+(4) A-(4) R+(4) per period, Wh/varh"),
     (0x0501, "lp_period_min", U8, 1, RW, P, None, 15, _E, "load profile period"),
@@ -239,6 +246,11 @@ _ROWS = (
     (0x0C03, "sag_threshold_pct", U8, 1, RW, P, None, 90, (50, 99), "% of nominal"),
     (0x0C04, "swell_threshold_pct", U8, 1, RW, P, None, 110, (101, 150), "% of nominal"),
     (0x0C05, "long_interruption_s", U16, 2, RW, P, None, 180, (1, 3600), "shorter = short interruption"),
+    (0x0C06, "sags", U16, 2, CLEAR_R, M, mt.SAGS, None, None, "voltage sags below sag_threshold_pct, count"),
+    (0x0C07, "swells", U16, 2, CLEAR_R, M, mt.SWELLS, None, None, "voltage swells above swell_threshold_pct, count"),
+    (0x0C08, "power_failures", U16, 2, CLEAR_R, M, mt.POWER_FAILS, None, None, "supply losses seen by the power-fail input, count"),
+    (0x0C09, "last_power_failure", TIME, 4, CLEAR_R, M, mt.LAST_POWER_FAIL, None, None, "time of the last supply loss, 0 never"),
+    (0x0C0A, "last_outage_s", U32, 4, CLEAR_R, M, mt.LAST_OUTAGE_S, None, None, "duration of the last outage, s"),
     # --- 0x0D control information
     (0x0D00, "relay_state", U8, 1, CLEAR_R, F, live.relay_state, None, None, "0 open, 1 closed, 2 armed, 255 unknown"),
     (0x0D01, "last_command", U8, 1, CLEAR_R, P, None, 0, None, "last COMMAND code executed"),
@@ -284,6 +296,7 @@ _ROWS = (
     (0x1702, "active_power_w", I32, 4, CLEAR_R | MM, M, mt.POWER, None, None, "W, import positive"),
     (0x1703, "power_factor", I16, 2, CLEAR_R | MM, M, mt.POWER_FACTOR, None, None, "0.001"),
     (0x1704, "frequency_chz", U16, 2, CLEAR_R | MM, M, mt.FREQUENCY, None, None, "0.01 Hz"),
+    (0x1705, "reactive_power_var", I32, 4, CLEAR_R | MM, M, mt.REACTIVE_POWER, None, None, "var, inductive positive"),
     # --- 0x18 reading mode
     (0x1800, "reading_mode", U8, 1, RW, P, None, 0, _OFFON, "bit0: metering data (MM) needs the read key"),
     # --- 0x19 B-Node data kept by the meter
