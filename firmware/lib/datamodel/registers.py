@@ -103,19 +103,26 @@ XS_READ_PROTECTED = const(1 << 4)  # reading_mode bit 0
 XS_FAULTS = const(1 << 5)  # meter.faults recorded something since boot
 
 
+_MDAYS = b"\x1f\x1d\x1f\x1e\x1f\x1e\x1f\x1f\x1e\x1f\x1e\x1f"  # Feb 29 allowed
+
+
+def _date_ok(mo, d):
+    return 1 <= mo <= 12 and 1 <= d <= _MDAYS[mo - 1]
+
+
 def _tariff_rec(r):
-    # DAYTYPE (0 weekday, 1 saturday, 2 sunday/holiday) | HOUR | MINUTE | TARIFF 1..4
-    return r[0] <= 2 and r[1] <= 23 and r[2] <= 59 and 1 <= r[3] <= 4
+    # PROG<<4 | DAYTYPE (0 Mon-Fri, 1 Sat, 2 Sun, 3 holiday) | HOUR | MINUTE | TARIFF 1..4
+    return r[0] & 15 <= 3 and r[1] <= 23 and r[2] <= 59 and 1 <= r[3] <= 4
 
 
 def _season_rec(r):
-    # MONTH | DAY | WEEK_PROFILE 0..3 | 0
-    return 1 <= r[0] <= 12 and 1 <= r[1] <= 31 and r[2] <= 3 and r[3] == 0
+    # MONTH | DAY | PROG 0..15 | PLAN (0 every plan, else that contract plan 1..15)
+    return _date_ok(r[0], r[1]) and r[2] <= 15 and r[3] <= 15
 
 
 def _holiday_rec(r):
-    # MONTH | DAY | YEAR (0 = every year, else year - 2000) | DAYTYPE 0..2
-    return 1 <= r[0] <= 12 and 1 <= r[1] <= 31 and r[3] <= 2
+    # MONTH | DAY | YEAR (0 = every year, else year - 2000) | DAYTYPE 0..3
+    return _date_ok(r[0], r[1]) and r[2] <= 99 and r[3] <= 3
 
 
 def _ids_known(b):
@@ -217,11 +224,11 @@ _ROWS = (
     (0x0811, "contract2_plan", U8, 1, RW, P, None, 0, (0, 15), "next contract's tariff plan"),
     (0x0812, "contract2_start", TIME, 4, RW, P, None, 0, time_or_zero, "contract 2 replaces 1 at this time (0 never)"),
     # --- 0x09 weekly and annual tariffs
-    (0x0900, "weekly_tariff", TAB, 4, RW, T, 24, b"\x00\x00\x00\x01", _tariff_rec, "DAYTYPE HOUR MINUTE TARIFF: switch points"),
-    (0x0901, "annual_tariff", TAB, 4, RW, T, 8, b"\x01\x01\x00\x00", _season_rec, "MONTH DAY PROFILE 00: season starts"),
+    (0x0900, "weekly_tariff", TAB, 4, RW, T, 64, b"\x00\x00\x00\x01", _tariff_rec, "PROGDAY(PROG x 16 + DAYTYPE) HOUR MINUTE TARIFF: switch points (docs/tariffs.md)"),
+    (0x0901, "annual_tariff", TAB, 4, RW, T, 16, b"\x01\x01\x00\x00", _season_rec, "MONTH DAY PROG PLAN: season starts (docs/tariffs.md)"),
     (0x0902, "active_tariff", U8, 1, CLEAR_R, M, mt.ACTIVE_TARIFF, None, None, "tariff in force 1..4 (0 none yet)"),
     # --- 0x0A public holidays
-    (0x0A00, "public_holidays", TAB, 4, RW, T, 20, b"", _holiday_rec, "MONTH DAY YEAR(0 every year, else -2000) DAYTYPE"),
+    (0x0A00, "public_holidays", TAB, 4, RW, T, 32, b"", _holiday_rec, "MONTH DAY YEAR(0 every year, else -2000) DAYTYPE (docs/tariffs.md)"),
     # --- 0x0B load modulation
     (0x0B00, "modulation_mode", U8, 1, RW, P, None, 0, b"\x00\x01\x02", "0 off, 1 power limit, 2 load shedding"),
     (0x0B01, "modulation_limit_w", U32, 4, RW, P, None, 0, _W, "W"),
