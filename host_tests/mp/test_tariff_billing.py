@@ -26,8 +26,9 @@ def rome(y, mo, d, h=0, mi=0, s=0):  # winter time
 
 
 class StandInEnergy:
-    """Seam D as documented: totals() and tariff_wh(t); books each second's import into the
-    tariff in force at the second's start, in whole Wh with the remainder carried."""
+    """Seam D as documented: totals(), tariff_wh(t) and the group 0x04 registers published
+    every second; books each second's import into the tariff in force at the second's start,
+    in whole Wh with the remainder carried."""
 
     def __init__(self, meter):
         self.m = meter
@@ -48,6 +49,9 @@ class StandInEnergy:
         if p_w > 0:
             q, self.rest = divmod(self.rest + p_w, 3600)
             self.wh[m.tariffs.current(u - 1) - 1] += q
+        m.metering.set(mt.ACTIVE_IMPORT, 4, sum(self.wh))  # and publishes group 0x04
+        for t in range(4):
+            m.metering.set(mt.IMPORT_T1 + 4 * t, 4, self.wh[t])
         m.hw.rtc.t = u
         for fn in m.on_second:
             fn(u)

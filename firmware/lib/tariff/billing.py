@@ -35,12 +35,9 @@ _STATE = ">IIIIIIIIIIIIIII"  # block, ws1..4, (w, t) x 4 tariffs, total (w, t)
 
 
 def energies(meter):
-    """(A+ Wh, A- Wh, T1, T2, T3, T4 import Wh) now: from meter.energy (Seam D) when the energy
-    engine is attached, else from the registers it publishes (group 0x04)."""
-    e = getattr(meter, "energy", None)
-    if e is not None:
-        t = e.totals()
-        return (t[0], t[1], e.tariff_wh(1), e.tariff_wh(2), e.tariff_wh(3), e.tariff_wh(4))
+    """(A+ Wh, A- Wh, T1, T2, T3, T4 import Wh) now: the registers of group 0x04, which the
+    energy engine publishes from meter.energy's totals (Seam D) before every on_second call,
+    so a data set holds exactly what the concentrator reads at that second."""
     g = meter.metering.get
     return (
         g(mt.ACTIVE_IMPORT, 4),
@@ -53,9 +50,10 @@ def energies(meter):
 
 
 class Billing:
-    def __init__(self, meter):
+    def __init__(self, meter, tariffs):
         self.meter = meter
         self.model = meter.model
+        self.tariffs = tariffs  # this feature's calendar (tariff.tariffs.Tariffs)
         self.ws = [0, 0, 0, 0]  # import W.s of the open demand block, per tariff
         self.block = 0  # its index: UTC second // period
         self.md_w = [0, 0, 0, 0]  # maximum demand per tariff this billing period, W
@@ -158,7 +156,7 @@ class Billing:
         b = self.model.metering.buf
         o = mt.POWER
         if b[o] < 0x80:  # import (a negative power is export: no import demand)
-            t = self.meter.tariffs.current(s)
+            t = self.tariffs.current(s)
             self.ws[t - 1] += b[o] << 24 | b[o + 1] << 16 | b[o + 2] << 8 | b[o + 3]
         if u % p == 0:
             self._end_block(u)
@@ -207,7 +205,7 @@ class Billing:
             return 0
         day = md.get_int(_DAY)
         hour = md.get_int(_HOUR)
-        tf = self.meter.tariffs
+        tf = self.tariffs
         f = tf.local(after)
         y = f[0]
         mo = f[1]
