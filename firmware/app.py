@@ -75,6 +75,9 @@ class Meter:
         from metering.engine import attach as _a
 
         tasks += _a(self)  # energy first: every later feature reads its totals
+        from tariff import attach as _a  # calendar, tariffs, billing (docs/tariffs.md)
+
+        tasks += _a(self)
         return tasks
 
     def _count_boot(self):

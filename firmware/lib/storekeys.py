@@ -15,3 +15,4 @@ TABLES = const(0x0200)  # + 8 x table number + chunk: data-model tables (datamod
 PENDING = const(0x0300)  # TIME(4) OBJ(2) VALUE: the SETIC/WRITETABIC pending activation
 OPTICAL_TRIES = const(0x20)  # u8: wrong optical passwords in a row (optical.iec21 lockout)
 ENERGY = const(0x0400)  # the energy engine's state: totals, remainders, day, quality (metering)
+BILLING_STATE = const(0x0500)  # tariff.billing: open demand block and maxima (docs/tariffs.md)

@@ -14,7 +14,8 @@ RESET_DEFAULTS = const(0x0014)  # RESETTAB; DATA: the object id / group selector
 KEY_CHANGED = const(0x0015)  # DATA: 1 write key, 2 read key
 TABLE_PROGRAMMED = const(0x0016)  # WRITETAB committed; DATA: object id
 PARAM_WRITTEN = const(0x0017)  # WRITE/SETTAB; DATA: object id
-BILLING_CLOSE = const(0x0020)  # DATA: billing_count & 0xFFFF
+BILLING_CLOSE = const(0x0020)  # on command; DATA: billing_count & 0xFFFF
+BILLING_SCHEDULED = const(0x0021)  # scheduled close (docs/tariffs.md); DATA: billing_count
 RELAY_OPENED = const(0x0030)
 RECONNECT_ENABLED = const(0x0031)
 RELAY_CLOSED = const(0x0032)
@@ -44,6 +45,7 @@ NAMES = {
     TABLE_PROGRAMMED: "table_programmed",
     PARAM_WRITTEN: "parameter_written",
     BILLING_CLOSE: "billing_close",
+    BILLING_SCHEDULED: "billing_close_scheduled",
     RELAY_OPENED: "relay_opened",
     RECONNECT_ENABLED: "reconnect_enabled",
     RELAY_CLOSED: "relay_closed",

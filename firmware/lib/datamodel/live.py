@@ -197,23 +197,6 @@ def pending(m):
     return struct.pack(">HI", p[0], p[1])
 
 
-def _since_close(m, off, rec_off):
-    from datamodel import registers as r
-
-    now = m.model.metering.get(off, 4)
-    last = m.model.tables[r.BILLING_DATA].last()
-    base = 0 if last is None else struct.unpack_from(">I", last, rec_off)[0]
-    return struct.pack(">I", (now - base) & 0xFFFFFFFF)
-
-
-def period_import(m):
-    return _since_close(m, 0, 4)
-
-
-def period_export(m):
-    return _since_close(m, 4, 8)
-
-
 def bnode_present(m):
     return b"\x01" if m.bnode is not None and m.bnode.present else b"\x00"
 

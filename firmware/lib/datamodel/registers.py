@@ -19,6 +19,7 @@ Rows are tuples (a board keeps ~110 of them in RAM; note strings stay in flash w
 """
 
 from micropython import const
+from tariff import views as tv
 
 from datamodel import live
 from datamodel import metering as mt
@@ -109,19 +110,26 @@ XS_NO_LOAD = const(1 << 8)  # last metering second below the no-load threshold (
 XS_METROLOGY_ERRORS = const(1 << 9)  # the front-end failed or was refused since boot
 
 
+_MDAYS = b"\x1f\x1d\x1f\x1e\x1f\x1e\x1f\x1f\x1e\x1f\x1e\x1f"  # Feb 29 allowed
+
+
+def _date_ok(mo, d):
+    return 1 <= mo <= 12 and 1 <= d <= _MDAYS[mo - 1]
+
+
 def _tariff_rec(r):
-    # DAYTYPE (0 weekday, 1 saturday, 2 sunday/holiday) | HOUR | MINUTE | TARIFF 1..4
-    return r[0] <= 2 and r[1] <= 23 and r[2] <= 59 and 1 <= r[3] <= 4
+    # PROG<<4 | DAYTYPE (0 Mon-Fri, 1 Sat, 2 Sun, 3 holiday) | HOUR | MINUTE | TARIFF 1..4
+    return r[0] & 15 <= 3 and r[1] <= 23 and r[2] <= 59 and 1 <= r[3] <= 4
 
 
 def _season_rec(r):
-    # MONTH | DAY | WEEK_PROFILE 0..3 | 0
-    return 1 <= r[0] <= 12 and 1 <= r[1] <= 31 and r[2] <= 3 and r[3] == 0
+    # MONTH | DAY | PROG 0..15 | PLAN (0 every plan, else that contract plan 1..15)
+    return _date_ok(r[0], r[1]) and r[2] <= 15 and r[3] <= 15
 
 
 def _holiday_rec(r):
-    # MONTH | DAY | YEAR (0 = every year, else year - 2000) | DAYTYPE 0..2
-    return 1 <= r[0] <= 12 and 1 <= r[1] <= 31 and r[3] <= 2
+    # MONTH | DAY | YEAR (0 = every year, else year - 2000) | DAYTYPE 0..3
+    return _date_ok(r[0], r[1]) and r[2] <= 99 and r[3] <= 3
 
 
 def _ids_known(b):
@@ -229,11 +237,11 @@ _ROWS = (
     (0x0811, "contract2_plan", U8, 1, RW, P, None, 0, (0, 15), "next contract's tariff plan"),
     (0x0812, "contract2_start", TIME, 4, RW, P, None, 0, time_or_zero, "contract 2 replaces 1 at this time (0 never)"),
     # --- 0x09 weekly and annual tariffs
-    (0x0900, "weekly_tariff", TAB, 4, RW, T, 24, b"\x00\x00\x00\x01", _tariff_rec, "DAYTYPE HOUR MINUTE TARIFF: switch points"),
-    (0x0901, "annual_tariff", TAB, 4, RW, T, 8, b"\x01\x01\x00\x00", _season_rec, "MONTH DAY PROFILE 00: season starts"),
+    (0x0900, "weekly_tariff", TAB, 4, RW, T, 40, b"\x00\x00\x00\x01", _tariff_rec, "PROGDAY(PROG x 16 + DAYTYPE) HOUR MINUTE TARIFF: switch points (docs/tariffs.md)"),
+    (0x0901, "annual_tariff", TAB, 4, RW, T, 12, b"\x01\x01\x00\x00", _season_rec, "MONTH DAY PROG PLAN: season starts (docs/tariffs.md)"),
     (0x0902, "active_tariff", U8, 1, CLEAR_R, M, mt.ACTIVE_TARIFF, None, None, "tariff in force 1..4 (0 none yet)"),
     # --- 0x0A public holidays
-    (0x0A00, "public_holidays", TAB, 4, RW, T, 20, b"", _holiday_rec, "MONTH DAY YEAR(0 every year, else -2000) DAYTYPE"),
+    (0x0A00, "public_holidays", TAB, 4, RW, T, 24, b"", _holiday_rec, "MONTH DAY YEAR(0 every year, else -2000) DAYTYPE (docs/tariffs.md)"),
     # --- 0x0B load modulation
     (0x0B00, "modulation_mode", U8, 1, RW, P, None, 0, b"\x00\x01\x02", "0 off, 1 power limit, 2 load shedding"),
     (0x0B01, "modulation_limit_w", U32, 4, RW, P, None, 0, _W, "W"),
@@ -282,14 +290,26 @@ _ROWS = (
     # --- 0x13 event log
     (0x1300, "event_log", LOG, 8, KEY_R, L, 32, None, None, "TIME CODE(2) DATA(2), codes in Events"),
     # --- 0x14 billing data
-    (0x1400, "billing_data", LOG, 32, CLEAR_R | MM, L, 6, None, None, "TIME A+ A- T1 T2 T3 T4 MAXDEMAND (u32 each)"),
+    (0x1400, "billing_data", LOG, 61, CLEAR_R | MM, L, 6, None, None, "TIME CAUSE A+ A- T1..T4 (MD_W MD_TIME) x 4 (docs/tariffs.md)"),
     # --- 0x15 virtual billing registers (current period)
-    (0x1500, "period_import_wh", U32, 4, CLEAR_R | MM, F, live.period_import, None, None, "A+ since the last billing close"),
-    (0x1501, "period_export_wh", U32, 4, CLEAR_R | MM, F, live.period_export, None, None, "A- since the last billing close"),
+    (0x1500, "period_import_wh", U32, 4, CLEAR_R | MM, F, tv.period(0), None, None, "A+ since the last billing close"),
+    (0x1501, "period_export_wh", U32, 4, CLEAR_R | MM, F, tv.period(1), None, None, "A- since the last billing close"),
+    (0x1510, "period_t1_wh", U32, 4, CLEAR_R | MM, F, tv.period(2), None, None, "A+ in tariff 1 since the last billing close"),
+    (0x1511, "period_t2_wh", U32, 4, CLEAR_R | MM, F, tv.period(3), None, None, "A+ in tariff 2 since the last billing close"),
+    (0x1512, "period_t3_wh", U32, 4, CLEAR_R | MM, F, tv.period(4), None, None, "A+ in tariff 3 since the last billing close"),
+    (0x1513, "period_t4_wh", U32, 4, CLEAR_R | MM, F, tv.period(5), None, None, "A+ in tariff 4 since the last billing close"),
     # --- 0x16 maximum demand
-    (0x1600, "max_demand_w", U32, 4, CLEAR_R | MM, M, mt.MAX_DEMAND, None, None, "highest demand this period, W"),
-    (0x1601, "max_demand_time", TIME, 4, CLEAR_R | MM, M, mt.MAX_DEMAND_TIME, None, None, "its time"),
-    (0x1602, "demand_period_min", U8, 1, RW, P, None, 15, _E, "demand integration period"),
+    (0x1600, "max_demand_w", U32, 4, CLEAR_R | MM, M, mt.MAX_DEMAND, None, None, "highest block demand (all tariffs) this billing period, W"),
+    (0x1601, "max_demand_time", TIME, 4, CLEAR_R | MM, M, mt.MAX_DEMAND_TIME, None, None, "end of its block"),
+    (0x1602, "demand_period_min", U8, 1, RW, P, None, 15, _E, "demand block length (fixed blocks on UTC multiples, docs/tariffs.md)"),
+    (0x1610, "max_demand_t1_w", U32, 4, CLEAR_R | MM, F, tv.demand_w(1), None, None, "highest tariff-1 block demand this billing period, W"),
+    (0x1611, "max_demand_t2_w", U32, 4, CLEAR_R | MM, F, tv.demand_w(2), None, None, "same, tariff 2"),
+    (0x1612, "max_demand_t3_w", U32, 4, CLEAR_R | MM, F, tv.demand_w(3), None, None, "same, tariff 3"),
+    (0x1613, "max_demand_t4_w", U32, 4, CLEAR_R | MM, F, tv.demand_w(4), None, None, "same, tariff 4"),
+    (0x1620, "max_demand_t1_time", TIME, 4, CLEAR_R | MM, F, tv.demand_time(1), None, None, "end of the block of max_demand_t1_w, 0 none"),
+    (0x1621, "max_demand_t2_time", TIME, 4, CLEAR_R | MM, F, tv.demand_time(2), None, None, "same, tariff 2"),
+    (0x1622, "max_demand_t3_time", TIME, 4, CLEAR_R | MM, F, tv.demand_time(3), None, None, "same, tariff 3"),
+    (0x1623, "max_demand_t4_time", TIME, 4, CLEAR_R | MM, F, tv.demand_time(4), None, None, "same, tariff 4"),
     # --- 0x17 measurand information (instantaneous)
     (0x1700, "voltage_dv", U16, 2, CLEAR_R | MM, M, mt.VOLTAGE, None, None, "0.1 V"),
     (0x1701, "current_ca", U16, 2, CLEAR_R | MM, M, mt.CURRENT, None, None, "0.01 A"),

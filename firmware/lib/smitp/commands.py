@@ -13,6 +13,7 @@ from datamodel import registers as r
 from datamodel.model import E_NOT_SUPPORTED, E_VALUE, OK
 from datamodel.values import TIME_MAX, TIME_MIN
 from micropython import const
+from tariff.billing import CAUSE_COMMAND
 
 BILLING_CLOSE = const(0x01)
 CLOCK_SET = const(0x02)
@@ -54,27 +55,7 @@ def _clock_adjust(m, a):
 
 
 def _billing_close(m, a):
-    md = m.model
-    me = md.metering
-    t = m.wallclock.now()
-    rec = struct.pack(
-        ">IIIIIIII",
-        t,
-        me.get(mt.ACTIVE_IMPORT, 4),
-        me.get(mt.ACTIVE_EXPORT, 4),
-        me.get(mt.IMPORT_T1, 4),
-        me.get(mt.IMPORT_T2, 4),
-        me.get(mt.IMPORT_T3, 4),
-        me.get(mt.IMPORT_T4, 4),
-        me.get(mt.MAX_DEMAND, 4),
-    )
-    md.tables[r.BILLING_DATA].append(rec)
-    n = md.get_int(r.BILLING_COUNT) + 1
-    md.set_ints(((r.LAST_BILLING, t), (r.BILLING_COUNT, n & 0xFFFF)))
-    me.set(mt.MAX_DEMAND, 4, 0)
-    me.set(mt.MAX_DEMAND_TIME, 4, 0)
-    md.log(events.BILLING_CLOSE, n)
-    return OK
+    return m.billing.close(m.wallclock.now(), CAUSE_COMMAND)
 
 
 def _relay(m, close, armed, code):
@@ -125,9 +106,7 @@ def _sync_freeze(m, a):
 
 
 def _md_reset(m, a):
-    me = m.model.metering
-    me.set(mt.MAX_DEMAND, 4, 0)
-    me.set(mt.MAX_DEMAND_TIME, 4, 0)
+    m.billing.reset_demand()
     m.model.log(events.MAX_DEMAND_RESET)
     return OK
 
