@@ -19,6 +19,7 @@ def model(buf, n, st, ring):
         v, i = x - dcv, y - dci
         w = st[14]
         ring[w % RING] = x
+        ring[w % RING + RING] = x
         a, b = ring[(w - d) % RING], ring[(w - d - 1) % RING]
         vd = ((a * (256 - m) + b * m + 128) >> 8) - dcv
         st[14] = w + 1

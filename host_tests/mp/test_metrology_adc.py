@@ -50,9 +50,9 @@ class TestKernelAgainstModel(unittest.TestCase):
         total = sum(blocks)
         wave = _wave(rng, total, **kw)
         st = array("i", _fresh_state(dq))
-        ring = array("h", [2048] * RING)
+        ring = array("h", [2048] * 2 * RING)
         mst = _fresh_state(dq)
-        mring = [2048] * RING
+        mring = [2048] * 2 * RING
         pos = 0
         for n in blocks:
             view = memoryview(wave)[2 * pos : 2 * (pos + n)]
@@ -290,3 +290,32 @@ class TestIsqrt(unittest.TestCase):
         for x in (0, 1, 2, 3, 4, 15, 16, 17, (1 << 40) - 1, 1 << 40, 123456789012345):
             r = isqrt(x)
             self.assertTrue(r * r <= x < (r + 1) * (r + 1), x)
+
+
+class TestSelftest(unittest.TestCase):
+    def tearDown(self):
+        adc_kernel.select(adc_kernel.ASM_REQUIRED)
+
+    def test_passes_on_this_port(self):
+        from metrology import adc_selftest
+
+        self.assertTrue(adc_selftest.run())
+
+    def test_fails_on_a_kernel_fault_or_a_wrong_kernel(self):
+        from metrology import adc_selftest
+
+        def broken():
+            raise ImportError("x")
+
+        logged = []
+        adc_kernel.select(True, broken, logged.append)
+        self.assertFalse(adc_selftest.run(logged.append))
+
+        def off_by_one(buf, n, st, ring):
+            r = run_viper(buf, n, st, ring)
+            st[1] += 1
+            return r
+
+        adc_kernel.select(True, lambda: off_by_one, logged.append)
+        self.assertFalse(adc_selftest.run(logged.append))
+        self.assertIn("thumb", logged[-1])

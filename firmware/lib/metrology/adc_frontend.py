@@ -20,7 +20,7 @@ import math
 from array import array
 
 from metrology import adc_kernel
-from metrology.adc_viper import RING, ST_SIZE
+from metrology.adc_viper import RING, ST_WORDS
 from metrology.sample import ST_CLIPPED, ST_NO_VOLTAGE, ST_RESYNC
 
 _BIG = 0x7FFFFFFF
@@ -98,9 +98,9 @@ class AdcFrontend:
         self._kern = kernel or adc_kernel.run
         self.errors = 0  # failed reads (no samples in the period: source stopped)
         self._fault = False
-        self.st = st = array("i", bytearray(4 * ST_SIZE))
-        self.ring = array("h", bytearray(2 * RING))
-        for k in range(RING):
+        self.st = st = array("i", bytearray(4 * ST_WORDS))
+        self.ring = array("h", bytearray(4 * RING))
+        for k in range(2 * RING):
             self.ring[k] = cal.dc_v
         st[11] = cal.dc_v
         st[12] = cal.dc_i

@@ -4,7 +4,9 @@ run(buf, n, st, ring) -> pairs processed in this period so far (st[N])
   buf  : interleaved V/I samples (array 'h' or 'H'): buf[2k] = V code, buf[2k+1] = I code,
          12-bit ADC codes 0..4095; n pairs from the start
   st   : array('i') of ST_SIZE words, the layout below (the front-end owns and resets it)
-  ring : array('h') of RING = 64 raw V codes (the quarter-period delay line), kept across calls
+  ring : array('h') of 2 * RING halfwords, the quarter-period delay line (kept across calls):
+         raw V code of pair w at w % RING and again at w % RING + RING (the mirror lets the
+         asm_thumb kernel read two neighbours with one unaligned word load, never wrapping)
 
 Per pair (x, y): v = x - dc_v, i = y - dc_i; sums of v, i (exact), of v*v, i*i, v*i and
 vd*i, vd being v delayed by a quarter period (the 90-degree shift for reactive power: linear
@@ -58,7 +60,8 @@ ST_CMIN = const(24)  # a cycle closed by a crossing counts for min/max only if >
 ST_CMAX = const(25)  # a cycle without a crossing is closed (and counted) at cmax samples
 ST_PREV = const(26)  # previous v + 8192 (crossing interpolation across calls)
 ST_CLIP = const(27)  # samples at 0 or 4095 this period (either channel)
-ST_SIZE = const(28)
+ST_SIZE = const(28)  # words both kernels define; the asm_thumb one keeps scratch after them
+ST_WORDS = const(48)  # words to allocate
 RING = const(64)
 # Words the kernel reads back are never negative (prev is stored + 8192, the max starts at 0):
 # a viper ptr32 load is zero-extended on a 64-bit port, so a negative word would read as a
@@ -108,6 +111,7 @@ def run(buf: ptr16, n: int, st: ptr32, ring: ptr16) -> int:
             v = x - dcv
             i = y - dci
             ring[w & 63] = x
+            ring[(w & 63) + 64] = x
             r = w - dd
             vd = ((ring[r & 63] * m0 + ring[(r - 1) & 63] * m1 + 128) >> 8) - dcv
             w += 1
