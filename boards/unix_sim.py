@@ -15,6 +15,8 @@ watchdog= the boards' Watchdog adapter over a SimWdt counting host time (the sup
           on the loop's real-time sleep, and simulated medium time runs much faster); a starved
           watchdog prints what a board would have reset for and keeps running
 supply  = the boards' SupplyInput over a SimPin ("supply", high = mains present)
+metrology = cfg "metrology" = "adc": the direct-ADC front-end (metrology.adc_frontend) on V/I
+          codes synthesised from cfg "scenario" (drivers/sim/adc_source.py), following the RTC
 """
 
 NAME = "unix_sim"
@@ -72,12 +74,13 @@ def build(cfg):
 
         optical = TcpOptical(int(cfg["optical_port"]))
     contact = LatchContact(state + "/relay")
+    rtc = SimRtc(state + "/rtc")
     return Hardware(
         NAME,
         clock=clock,
         phy=phy,
         flash=SimFlash(state + "/flash.bin", FLASH_BLOCK_SIZE, FLASH_BLOCKS),
-        rtc=SimRtc(state + "/rtc"),
+        rtc=rtc,
         optical=optical,
         display=SimDisplay(state + "/display.pbm", *DISPLAY_SIZE),
         relay=LatchingRelay(
@@ -87,7 +90,23 @@ def build(cfg):
         watchdog=Watchdog(SimWdt.factory(Clock(), _starved), WDT_TIMEOUT_MS),
         supply=SupplyInput(SimPin("supply", 1)),
         bnode=SimBNode(state + "/bnode.txt"),
+        metrology=_metrology(cfg, clock, rtc),
     )
+
+
+def _metrology(cfg, clock, rtc):
+    # cfg keys "metrology", "scenario", "scenario_seed" are the STPM3x engineer's (Seam A); this
+    # is the "adc" branch: an endless scenario runs from the RTC's second at boot (so a
+    # generated day follows the time of day), a finite one from its start; then on the clock
+    if cfg.get("metrology") != "adc":
+        return None
+    from drivers.sim.adc_source import SimAdcSource
+    from metrology import scenario
+    from metrology.adc_frontend import AdcFrontend
+
+    sc = scenario.load(cfg.get("scenario", "household"), cfg.get("scenario_seed", 0))
+    t0 = rtc.seconds() - sc.start if sc.duration_s is None else 0
+    return AdcFrontend(SimAdcSource(sc, clock.now_ms, t0_s=t0 if t0 > 0 else 0))
 
 
 def _starved(late_ms):

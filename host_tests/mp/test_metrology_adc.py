@@ -319,3 +319,30 @@ class TestSelftest(unittest.TestCase):
         adc_kernel.select(True, lambda: off_by_one, logged.append)
         self.assertFalse(adc_selftest.run(logged.append))
         self.assertIn("thumb", logged[-1])
+
+
+class TestUnixSimBoard(unittest.TestCase):
+    def test_adc_branch_meters_the_scenario(self):
+        import interfaces as itf
+        from clock import ManualClock
+
+        import boards.unix_sim as board
+
+        d = "/tmp/mm_adc_board_test"
+        cfg = {"state_dir": d, "metrology": "adc", "scenario": "steps", "scenario_seed": 3}
+        hw = board.build(cfg)
+        itf.check_metrology(hw.metrology)
+        # drive its source from a manual clock to meter 3 s of the scenario without waiting
+        clock = ManualClock()
+        src = hw.metrology._src
+        src._now = clock.now_ms
+        src._t0 = 0
+        s = Sample()
+        e = 0
+        for _ in range(3):
+            clock.advance(1000)
+            self.assertTrue(hw.metrology.measure(s))
+            e += s.ep_mws
+        p, _ = src._sc.integrate(src._t0_s, src._t0_s + 3)
+        self.assertLess(abs(e / 1000 - p), 0.002 * abs(p) + 1, (e, p))
+        self.assertIsNone(board.build({"state_dir": d}).metrology)

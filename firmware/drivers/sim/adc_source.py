@@ -8,7 +8,8 @@ scenario's cycle count, fundamental plus harmonics) scaled by v_uv_per_code / i_
 around the mid-scale offsets, plus triangular noise of +-noise codes (seeded xorshift32),
 rounded to 12-bit codes and clipped to 0..4095; both channels sampled at the same instant, fs
 pairs per second. take() hands out the blocks whose last sample time has passed on the clock
-(now_ms since construction), so the metering sees the waveform in real (or simulated) time.
+(now_ms since construction), so the metering sees the waveform in real (or simulated) time;
+the first sample is scenario time t0_s.
 
 Per block the scenario is read at the block's start and end; where the segment changes inside
 (a load step, a sag) the block is split at the first sample of the new segment (bisection on
@@ -85,6 +86,7 @@ class SimAdcSource:
         dc=(2048, 2048),
         noise=1,
         seed=1,
+        t0_s=0,
     ):
         if sys.maxsize < (1 << 62):
             raise OSError("SimAdcSource needs a 64-bit port (unix_sim)")
@@ -95,6 +97,7 @@ class SimAdcSource:
         self._sc = sc
         self._now = now_ms
         self._t0 = now_ms()
+        self._t0_s = t0_s  # scenario time of the first sample
         self._made = 0  # pairs synthesised so far
         self._kv = 1e6 / v_uv_per_code  # codes per volt
         self._ki = 1e6 / i_ua_per_code
@@ -129,7 +132,7 @@ class SimAdcSource:
         return self._mv
 
     def _state(self, k, st):
-        return self._sc.state(k / self.fs, st)
+        return self._sc.state(self._t0_s + k / self.fs, st)
 
     def _piece_end(self, k0, k1):
         a = self._state(k0, self._a)
