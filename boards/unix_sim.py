@@ -19,6 +19,8 @@ metrology = cfg "metrology" = "stpm" (default): the real STPM3x driver (drivers/
           byte for byte to a simulated STPM3x (drivers/sim/stpm3x_sim.py) that computes its
           registers from cfg "scenario" / "scenario_seed" on the clock; an endless scenario
           runs from the RTC's second at boot (a generated day follows the time of day)
+          or "adc": the direct-ADC front-end (metrology.adc_frontend) on V/I
+          codes synthesised from cfg "scenario" (drivers/sim/adc_source.py), following the RTC
 """
 
 NAME = "unix_sim"
@@ -100,13 +102,20 @@ def _metrology(cfg, clock, rtc):
     from metrology import scenario
 
     sc = scenario.load(cfg["scenario"], cfg["scenario_seed"])
+    # an endless scenario runs from the RTC's second at boot (a generated day follows the time
+    # of day), a finite one from its start; then on the clock
     t0 = rtc.seconds() - sc.start if sc.duration_s is None else 0
+    t0 = t0 if t0 > 0 else 0
     if cfg["metrology"] == "stpm":
         from drivers.sim.stpm3x_sim import Stpm3xSim
         from drivers.stpm3x import Stpm3x
 
-        dev = Stpm3xSim(sc, clock, offset_s=t0 if t0 > 0 else 0)
-        return Stpm3x(dev.serial(), clock)
+        return Stpm3x(Stpm3xSim(sc, clock, offset_s=t0).serial(), clock)
+    if cfg["metrology"] == "adc":
+        from drivers.sim.adc_source import SimAdcSource
+        from metrology.adc_frontend import AdcFrontend
+
+        return AdcFrontend(SimAdcSource(sc, clock.now_ms, t0_s=t0))
     return None
 
 
