@@ -1,6 +1,7 @@
 """unix_sim: the host board. The same firmware runs on the PC with simulated peripherals.
 
 flash   = a file with NOR semantics (erase to 0xFF, program clears bits), 8 x 4 KiB blocks
+profile_flash = a second such file, 44 x 4 KiB blocks: the profiles' rings (docs/profiles.md)
 rtc     = a settable wall clock kept as an offset in a file
 optical = a TCP listener on 127.0.0.1 (cfg "optical_port"), 7E1 as octets with bit 7 = parity
 plc     = the simulated medium (cfg "medium" = "host:port", or "sample:host:port" for the
@@ -21,6 +22,7 @@ NAME = "unix_sim"
 CPU_HZ = None  # whatever the host runs at
 FLASH_BLOCK_SIZE = 4096
 FLASH_BLOCKS = 8
+PROFILE_FLASH_BLOCKS = 44  # 61 days of 15-min load profile, 30 of 10-min measurands, 84 days
 DISPLAY_SIZE = (128, 64)
 RELAY_PULSE_MS = 50
 RELAY_MIN_GAP_MS = 1000
@@ -87,6 +89,7 @@ def build(cfg):
         watchdog=Watchdog(SimWdt.factory(Clock(), _starved), WDT_TIMEOUT_MS),
         supply=SupplyInput(SimPin("supply", 1)),
         bnode=SimBNode(state + "/bnode.txt"),
+        profile_flash=SimFlash(state + "/profile.bin", FLASH_BLOCK_SIZE, PROFILE_FLASH_BLOCKS),
     )
 
 

@@ -21,6 +21,7 @@ RELAY_CLOSED = const(0x0032)
 LOG_CLEARED = const(0x0040)  # DATA: records dropped & 0xFFFF
 SYNC_FREEZE = const(0x0041)
 MAX_DEMAND_RESET = const(0x0042)
+PROFILE_WRITE_FAILED = const(0x0080)  # the profile flash refused a record (see fault_log)
 
 NAMES = {
     BOOT: "boot",
@@ -39,6 +40,7 @@ NAMES = {
     LOG_CLEARED: "event_log_cleared",
     SYNC_FREEZE: "sync_freeze",
     MAX_DEMAND_RESET: "max_demand_reset",
+    PROFILE_WRITE_FAILED: "profile_write_failed",
 }
 
 

@@ -68,6 +68,9 @@ def status_word(m):
         flags |= r.SW_FIRST_BOOT
     if m.model.get_int(r.RELAY_ARMED):
         flags |= r.SW_RELAY_ARMED
+    pf = getattr(m, "profiles", None)
+    if pf is not None and pf.fault():
+        flags |= r.SW_PROFILE_FAULT
     return struct.pack(">Q", flags)
 
 
