@@ -11,7 +11,10 @@ plc     = the simulated medium (cfg "medium" = "host:port", or "sample:host:port
 display = framebuf written as a PBM file on every refresh
 relay   = latching relay whose contact position survives restarts (a file)
 bnode   = a simulated B-Node (customer display) behind the meter; last update in a file
-clock   = host ticks, or the medium's simulated time when on the medium
+clock   = host ticks, or the medium's simulated time when on the medium, or with cfg
+          "sim_start" (UTC seconds since 2000) discrete-event time of its own that jumps to the
+          next wakeup (drivers/sim/simclock.py) until cfg "sim_until", then host time; the RTC
+          then follows it from sim_start
 watchdog= the boards' Watchdog adapter over a SimWdt counting host time (the supervisor feeds
           on the loop's real-time sleep, and simulated medium time runs much faster); a starved
           watchdog prints what a board would have reset for and keeps running
@@ -68,6 +71,14 @@ def build(cfg):
         host, port = addr.rsplit(":", 1)
         phy = MediumPhy(host, int(port), cfg)
         clock = phy.clock  # the medium owns simulated time
+    rtc = SimRtc(state + "/rtc")
+    if cfg.get("sim_start") is not None:
+        from drivers.sim.simclock import SimClock
+
+        until = cfg.get("sim_until")
+        start = cfg["sim_start"]
+        clock = SimClock(None if until is None else (until - start) * 1000)
+        rtc = SimRtc(state + "/rtc", clock, start)
     optical = None
     if cfg.get("optical_port"):
         from drivers.sim.optical_tcp import TcpOptical
@@ -79,7 +90,7 @@ def build(cfg):
         clock=clock,
         phy=phy,
         flash=SimFlash(state + "/flash.bin", FLASH_BLOCK_SIZE, FLASH_BLOCKS),
-        rtc=SimRtc(state + "/rtc"),
+        rtc=rtc,
         optical=optical,
         display=SimDisplay(state + "/display.pbm", *DISPLAY_SIZE),
         relay=LatchingRelay(
