@@ -107,6 +107,45 @@ class TestRing(unittest.TestCase):
             layout(5)
 
 
+class TestDocVectors(unittest.TestCase):
+    """The hex examples of docs/profiles.md, built by the firmware."""
+
+    def test_load_profile_record_and_slot(self):
+        from profiles.load import LoadProfile
+
+        f = RamFlash(4096, 4)
+        g = FlashRing(f, 0, 4, LP_SIZE, lost)
+        e = Energy()
+        t = 850000500
+
+        class Env:
+            def dst(self, t):
+                return False
+
+            def clock_valid(self):
+                return True
+
+        lp = LoadProfile(g, LP_SIZE, 900, 15, e.totals)
+        lp.tick(t - 900, False, 900, 15, Env())
+        e.add(a_plus=125, q1=31, q4=2)
+        lp.count = 899  # 900 counted seconds: the tick below is the last
+        lp.tick(t, False, 900, 15, Env())
+        want = bytes.fromhex("32a9fa74000f007d0000001f0002")
+        self.assertEqual(bytes(g.record(0)), want)
+        slot = bytearray(16)
+        f.readblocks(0, slot, 16)
+        self.assertEqual(bytes(slot), want + bytes.fromhex("b2c8"))
+
+    def test_block_header(self):
+        f = RamFlash(256, 2)
+        g = FlashRing(f, 0, 2, LP_SIZE, lost)
+        g.end = 765
+        g.append(rec(0))
+        h = bytearray(16)
+        f.readblocks(0, h, 0)
+        self.assertEqual(bytes(h), bytes.fromhex("50524631000002fd30344055ffffffff"))
+
+
 class Bench(alfix.Bench):
     def boot(self):
         m = alfix.Bench.boot(self)
