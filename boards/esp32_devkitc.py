@@ -50,6 +50,9 @@ WDT_TIMEOUT_MS = 8000  # armed by the first feed (drivers/watchdog.py)
 # Flash: a raw data partition labelled "mmstore" (64 KiB, 16 x 4 KiB sectors) added to the
 # partition table; esp32.Partition gives the extended block protocol the store needs.
 STORE_PARTITION = "mmstore"
+# Profiles (docs/profiles.md): an optional raw data partition "mmprof" of 176 KiB (44 x 4 KiB)
+# for the load-profile, measurand-profile and daily rings; without it no profiles are kept.
+PROFILE_PARTITION = "mmprof"
 
 
 def build(cfg):
@@ -111,4 +114,11 @@ def build(cfg):
         watchdog=Watchdog(machine.WDT, WDT_TIMEOUT_MS),
         supply=SupplyInput(machine.Pin(SUPPLY_PIN, machine.Pin.IN)),
         metrology=metrology,
+        profile_flash=_profile_flash(esp32, PartitionFlash),
     )
+
+
+def _profile_flash(esp32, PartitionFlash):
+    if not esp32.Partition.find(esp32.Partition.TYPE_DATA, label=PROFILE_PARTITION):
+        return None  # an older partition table: the meter runs without profiles
+    return PartitionFlash(esp32, PROFILE_PARTITION)

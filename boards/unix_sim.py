@@ -1,6 +1,7 @@
 """unix_sim: the host board. The same firmware runs on the PC with simulated peripherals.
 
 flash   = a file with NOR semantics (erase to 0xFF, program clears bits), 8 x 4 KiB blocks
+profile_flash = a second such file, 44 x 4 KiB blocks: the profiles' rings (docs/profiles.md)
 rtc     = a settable wall clock kept as an offset in a file
 optical = a TCP listener on 127.0.0.1 (cfg "optical_port"), 7E1 as octets with bit 7 = parity
 plc     = the simulated medium (cfg "medium" = "host:port", or "sample:host:port" for the
@@ -10,7 +11,10 @@ plc     = the simulated medium (cfg "medium" = "host:port", or "sample:host:port
 display = framebuf written as a PBM file on every refresh
 relay   = latching relay whose contact position survives restarts (a file)
 bnode   = a simulated B-Node (customer display) behind the meter; last update in a file
-clock   = host ticks, or the medium's simulated time when on the medium
+clock   = host ticks, or the medium's simulated time when on the medium, or with cfg
+          "sim_start" (UTC seconds since 2000) discrete-event time of its own that jumps to the
+          next wakeup (drivers/sim/simclock.py) until cfg "sim_until", then host time; the RTC
+          then follows it from sim_start
 watchdog= the boards' Watchdog adapter over a SimWdt counting host time (the supervisor feeds
           on the loop's real-time sleep, and simulated medium time runs much faster); a starved
           watchdog prints what a board would have reset for and keeps running
@@ -27,6 +31,7 @@ NAME = "unix_sim"
 CPU_HZ = None  # whatever the host runs at
 FLASH_BLOCK_SIZE = 4096
 FLASH_BLOCKS = 8
+PROFILE_FLASH_BLOCKS = 44  # 61 days of 15-min load profile, 30 of 10-min measurands, 84 days
 DISPLAY_SIZE = (128, 64)
 RELAY_PULSE_MS = 50
 RELAY_MIN_GAP_MS = 1000
@@ -72,6 +77,14 @@ def build(cfg):
         host, port = addr.rsplit(":", 1)
         phy = MediumPhy(host, int(port), cfg)
         clock = phy.clock  # the medium owns simulated time
+    rtc = SimRtc(state + "/rtc")
+    if cfg.get("sim_start") is not None:
+        from drivers.sim.simclock import SimClock
+
+        until = cfg.get("sim_until")
+        start = cfg["sim_start"]
+        clock = SimClock(None if until is None else (until - start) * 1000)
+        rtc = SimRtc(state + "/rtc", clock, start)
     optical = None
     if cfg.get("optical_port"):
         from drivers.sim.optical_tcp import TcpOptical
@@ -95,6 +108,7 @@ def build(cfg):
         supply=SupplyInput(SimPin("supply", 1)),
         bnode=SimBNode(state + "/bnode.txt"),
         metrology=_metrology(cfg, clock, rtc),
+        profile_flash=SimFlash(state + "/profile.bin", FLASH_BLOCK_SIZE, PROFILE_FLASH_BLOCKS),
     )
 
 

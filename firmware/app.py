@@ -78,6 +78,9 @@ class Meter:
         from tariff import attach as _a  # calendar, tariffs, billing (docs/tariffs.md)
 
         tasks += _a(self)
+        from profiles import attach as _a
+
+        tasks += _a(self)  # profiles: after energy and tariffs, which it reads
         return tasks
 
     def _count_boot(self):

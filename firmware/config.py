@@ -38,6 +38,10 @@ DEFAULTS = {
     "modem": None,  # "host:port" of tools/modem_sim.py: the certified-modem PHY backend
     "plc_backend": None,  # boards: "soft" or "modem"; None = the board file's default
     "optical_port": None,  # TCP port on 127.0.0.1 for the optical probe
+    # unix_sim simulated time (drivers/sim/simclock.py): start at this UTC second (since 2000)
+    # and jump from wakeup to wakeup; from sim_until on, follow the host clock
+    "sim_start": None,
+    "sim_until": None,
     # optical port (docs/optical.md): wait after the option select before the first answer
     # at the new rate; programming-mode password (ASCII, None = no programming mode); the
     # readout list ("CODE:SOURCE" strings, None = optical.readout.DEFAULT); partial-block size
@@ -71,6 +75,8 @@ _INT_RANGE = {
     "optical_block": (0, 1024),
     "seed": (0, 0x7FFFFFFF),
     "scenario_seed": (0, 0x7FFFFFFF),
+    "sim_start": (0, 0xFFFFFFFF),
+    "sim_until": (0, 0xFFFFFFFF),
 }
 _TEXT = ("serial", "manufacturer", "state_dir", "medium", "modem", "scenario")
 _CHOICES = {"plc_backend": ("soft", "modem"), "metrology": ("stpm", "adc")}
@@ -84,6 +90,8 @@ _NULLABLE = (
     "optical_password",
     "optical_readout",
     "seed",
+    "sim_start",
+    "sim_until",
 )
 _HOST_PORT = ("medium", "modem")
 
@@ -192,6 +200,12 @@ def validate(cfg):
         elif k in ("repl", "strict"):
             if not isinstance(v, bool):
                 raise ConfigError("%s must be true or false (got %r)" % (k, v))
+    if cfg["sim_start"] is not None and cfg["medium"] is not None:
+        raise ConfigError("sim_start: the medium owns simulated time, give one of the two")
+    if cfg["sim_until"] is not None and (
+        cfg["sim_start"] is None or cfg["sim_until"] < cfg["sim_start"]
+    ):
+        raise ConfigError("sim_until needs sim_start and must not be before it")
     return cfg
 
 

@@ -340,6 +340,7 @@ CHECKS = (
     ("bnode", check_bnode),
     ("metrology", check_metrology),
     ("button", check_button),
+    ("profile_flash", check_block_device),
 )
 
 

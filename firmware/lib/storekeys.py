@@ -16,3 +16,4 @@ PENDING = const(0x0300)  # TIME(4) OBJ(2) VALUE: the SETIC/WRITETABIC pending ac
 OPTICAL_TRIES = const(0x20)  # u8: wrong optical passwords in a row (optical.iec21 lockout)
 ENERGY = const(0x0400)  # the energy engine's state: totals, remainders, day, quality (metering)
 BILLING_STATE = const(0x0500)  # tariff.billing: open demand block and maxima (docs/tariffs.md)
+PROFILE_STATE = const(0x0600)  # profiles: the open load/measurand intervals (profiles/__init__)

@@ -413,6 +413,13 @@ class TestEsp32(_BoardCase):
         super().setUp()
         self.state = fakehw.board_esp32()
 
+    def test_contracts_esp32_profile_partition(self):
+        # docs/profiles.md: with an "mmprof" partition the profiles get their flash
+        self.state.partitions.append((1, 0x06, "mmprof", 44 * 4096))
+        hw = self.build()
+        interfaces.check_block_device(hw.profile_flash)
+        self.assertEqual(hw.profile_flash.ioctl(4, 0), 44)
+
     def test_contracts_esp32_soft_phy_build_satisfies_interfaces(self):
         hw = self.build()
         done = interfaces.check_hardware(hw, ("phy",))

@@ -33,6 +33,7 @@ INTERRUPTION_SHORT = const(0x0056)  # DATA: duration s
 VOLTAGE_SAG = const(0x0057)  # DATA: duration s; extreme in table 0x0C00
 VOLTAGE_SWELL = const(0x0058)  # DATA: duration s
 ENERGY_STATE_LOST = const(0x0059)  # a stored energy state could not be read; DATA: 0
+PROFILE_WRITE_FAILED = const(0x0080)  # the profile flash refused a record (see fault_log)
 
 NAMES = {
     BOOT: "boot",
@@ -62,6 +63,7 @@ NAMES = {
     VOLTAGE_SAG: "voltage_sag",
     VOLTAGE_SWELL: "voltage_swell",
     ENERGY_STATE_LOST: "energy_state_lost",
+    PROFILE_WRITE_FAILED: "profile_write_failed",
 }
 
 

@@ -71,6 +71,9 @@ def status_word(m):
     energy = getattr(m, "energy", None)
     if energy is not None:
         flags |= energy.status_bits()[0]
+    pf = getattr(m, "profiles", None)
+    if pf is not None and pf.fault():
+        flags |= r.SW_PROFILE_FAULT
     return struct.pack(">Q", flags)
 
 

@@ -120,6 +120,33 @@ class LogTable:
         return (bytes(self.ring), self.end, self.base)
 
 
+class Empty:
+    """A log table with no records: what a feature's flash ring reads as on a board without
+    the flash for it (datamodel/registers.py: an L row whose capacity is None)."""
+
+    base = 0
+    end = 0
+    capacity = 0
+
+    def __init__(self, recsize):
+        self.recsize = recsize
+
+    def first(self):
+        return 0
+
+    def count(self):
+        return 0
+
+    def last(self):
+        return None
+
+    def time_range(self, t0, t1):
+        return 0, 0
+
+    def snapshot(self):
+        return ()
+
+
 class ParamTable:
     def __init__(self, store, key, recsize, capacity, default, rule):
         self.store = store

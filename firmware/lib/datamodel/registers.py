@@ -12,7 +12,8 @@ Row: (oid, name, type, size, access, kind, src, default, rule, note)
   kind    P persisted parameter (src = offset in its group's block, filled in below)
           M metering state (src = offset in MeteringState.buf)
           F function (src = getter(meter) or (getter, setter(meter, bytes) -> NACK code))
-          L log table, T parameter table (src = capacity in records)
+          L log table, T parameter table (src = capacity in records; None for an L row = a
+          flash ring its feature puts in model.tables at attach, e.g. the profiles)
   default P: int or bytes; T: bytes of records; else None
   rule    datamodel.values.check rule (tables: applied to every record)
 Rows are tuples (a board keeps ~110 of them in RAM; note strings stay in flash when frozen).
@@ -67,6 +68,12 @@ CLOCK_SYNC_COUNT = const(0x0105)
 KEY_WRITE = const(0x0201)
 KEY_READ = const(0x0202)
 LOAD_PROFILE = const(0x0500)
+LP_PERIOD = const(0x0501)
+LP_CHANNELS = const(0x0502)
+DAILY_SNAPSHOT = const(0x0503)
+MEASURAND_PROFILE = const(0x1100)
+MP_PERIOD = const(0x1101)
+MP_CHANNELS = const(0x1102)
 CONTRACT2_START = const(0x0812)
 LAST_BILLING = const(0x0603)
 BILLING_COUNT = const(0x0604)
@@ -98,6 +105,7 @@ SW_METROLOGY_FAULT = const(1 << 7)  # the front-end fails or delivers implausibl
 SW_ENERGY_CHECKPOINT = const(1 << 8)  # energy restored from a checkpoint, not a supply-loss save
 SW_VOLTAGE_EVENT = const(1 << 9)  # a sag, swell or interruption is in progress
 SW_REVERSE_FLOW = const(1 << 10)  # active power is being exported (last metering second)
+SW_PROFILE_FAULT = const(1 << 23)  # the profile flash refused a record since boot
 
 # Extended status (0x0040) bits
 XS_BNODE_PRESENT = const(1 << 0)
@@ -217,9 +225,10 @@ _ROWS = (
     (0x0422, "daily_reactive_varh", U32, 4, CLEAR_R | MM, M, mt.DAILY_REACTIVE, None, None, "Q1+Q2 since local midnight"),
     (0x0430, "led_pulses", U32, 4, CLEAR_R | MM, M, mt.LED_PULSES, None, None, "test-LED pulses at meter_constant, since first start"),
     # --- 0x05 load profile and its settings
-    (0x0500, "load_profile", LOG, 16, CLEAR_R | MM, L, 16, None, None, "TIME(4) A+(4) A-(4) R+(4) per period, Wh/varh"),
+    (0x0500, "load_profile", LOG, 14, CLEAR_R | MM, L, None, None, None, "TIME STATUS CHANNELS A+ A- R+ R- (u16 Wh/varh per period), flash ring (docs/profiles.md)"),
     (0x0501, "lp_period_min", U8, 1, RW, P, None, 15, _E, "load profile period"),
-    (0x0502, "lp_channels", U8, 1, RW, P, None, 7, (0, 7), "bit0 A+, bit1 A-, bit2 R+"),
+    (0x0502, "lp_channels", U8, 1, RW, P, None, 15, (0, 15), "bit0 A+, bit1 A-, bit2 R+ (Q1+Q2), bit3 R- (Q3+Q4)"),
+    (0x0503, "daily_snapshot", LOG, 46, CLEAR_R | MM, L, None, None, None, "TIME STATUS TARIFF A+ A- Q1 Q2 Q3 Q4 T1 T2 T3 T4 (u32) at local midnight, flash ring"),
     # --- 0x06 billing period
     (0x0600, "billing_mode", U8, 1, RW, P, None, 1, b"\x00\x01\x02", "0 on command only, 1 monthly, 2 every 2 months"),
     (0x0601, "billing_day", U8, 1, RW, P, None, 1, (1, 28), "day of month of the automatic close"),
@@ -280,7 +289,7 @@ _ROWS = (
     (0x1002, "download_image_id", BYTES, 8, RW, P, None, bytes(8), None, "id of the image being sent"),
     (0x1003, "download_activation", TIME, 4, RW, P, None, 0, time_or_zero, "activation time, 0 on command"),
     # --- 0x11 measurand profiles (producer: metering)
-    (0x1100, "measurand_profile", LOG, 12, CLEAR_R | MM, L, 16, None, None, "TIME V(2, 0.1 V) I(2, 0.01 A) P(i32 W)"),
+    (0x1100, "measurand_profile", LOG, 14, CLEAR_R | MM, L, None, None, None, "TIME STATUS CHANNELS V(2, 0.1 V) I(2, 0.01 A) P(i32 W), period means, flash ring"),
     (0x1101, "mp_period_min", U8, 1, RW, P, None, 10, _E, "period"),
     (0x1102, "mp_channels", U8, 1, RW, P, None, 7, (0, 7), "bit0 V, bit1 I, bit2 P"),
     # --- 0x12 synchronized registers (frozen by COMMAND sync_freeze)
