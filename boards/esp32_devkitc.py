@@ -37,6 +37,7 @@ RELAY_SENSE_PIN = 34  # input-only, external pull-up
 RELAY_PULSE_MS = 50
 RELAY_MIN_GAP_MS = 1000  # coil protection: pulses at least this far apart
 LED_PIN = 2
+BUTTON_PIN = 0  # BOOT button, low while pressed (read after boot: strapping only at reset)
 
 SUPPLY_PIN = 39  # input-only (SENSOR_VN): mains supervisor output, low on loss, ext. pull-up
 WDT_TIMEOUT_MS = 8000  # armed by the first feed (drivers/watchdog.py)
@@ -50,6 +51,7 @@ def build(cfg):
     import esp32
     import machine
     from clock import Clock
+    from drivers.button import Button
     from drivers.display import SSD1306
     from drivers.esp32_flash import PartitionFlash
     from drivers.led import Led
@@ -100,4 +102,5 @@ def build(cfg):
         led=Led(machine.Pin(LED_PIN, machine.Pin.OUT)),
         watchdog=Watchdog(machine.WDT, WDT_TIMEOUT_MS),
         supply=SupplyInput(machine.Pin(SUPPLY_PIN, machine.Pin.IN)),
+        button=Button(machine.Pin(BUTTON_PIN, machine.Pin.IN, machine.Pin.PULL_UP), clock),
     )

@@ -34,6 +34,7 @@ RELAY_SENSE_PIN = "PF13"  # auxiliary contact, pulled up
 RELAY_PULSE_MS = 50
 RELAY_MIN_GAP_MS = 1000  # coil protection: pulses at least this far apart
 LED_PIN = "PB0"  # LD1 green
+BUTTON_PIN = "PC13"  # B1 USER, high while pressed (pull-down on the Nucleo)
 
 SUPPLY_PIN = "PF15"  # D2: mains supervisor output, low on supply loss (external pull-up)
 WDT_TIMEOUT_MS = 8000  # IWDG; armed by the first feed (drivers/watchdog.py)
@@ -47,6 +48,7 @@ STORE_SECTORS = (22, 23)
 def build(cfg):
     import machine
     from clock import Clock
+    from drivers.button import Button
     from drivers.display import SSD1306
     from drivers.led import Led
     from drivers.relay import LatchingRelay
@@ -93,4 +95,5 @@ def build(cfg):
         led=Led(machine.Pin(LED_PIN, machine.Pin.OUT)),
         watchdog=Watchdog(machine.WDT, WDT_TIMEOUT_MS),
         supply=SupplyInput(machine.Pin(SUPPLY_PIN, machine.Pin.IN)),
+        button=Button(machine.Pin(BUTTON_PIN, machine.Pin.IN), clock, active_low=False),
     )

@@ -15,6 +15,7 @@ watchdog= the boards' Watchdog adapter over a SimWdt counting host time (the sup
           on the loop's real-time sleep, and simulated medium time runs much faster); a starved
           watchdog prints what a board would have reset for and keeps running
 supply  = the boards' SupplyInput over a SimPin ("supply", high = mains present)
+button  = drivers.button.Button on a ButtonPin (pressed = low); meter.hw.button.pin.press(ms)
 """
 
 NAME = "unix_sim"
@@ -31,8 +32,10 @@ def build(cfg):
     import os
 
     from clock import Clock
+    from drivers.button import Button
     from drivers.relay import LatchingRelay
     from drivers.sim.bnode import SimBNode
+    from drivers.sim.button import ButtonPin
     from drivers.sim.display import SimDisplay
     from drivers.sim.flash import SimFlash
     from drivers.sim.pin import LatchContact, SimPin
@@ -87,6 +90,7 @@ def build(cfg):
         watchdog=Watchdog(SimWdt.factory(Clock(), _starved), WDT_TIMEOUT_MS),
         supply=SupplyInput(SimPin("supply", 1)),
         bnode=SimBNode(state + "/bnode.txt"),
+        button=Button(ButtonPin(clock), clock),
     )
 
 

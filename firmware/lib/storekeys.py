@@ -14,3 +14,4 @@ PARAMS = const(0x0100)  # + group 0x00..0xFF: the packed P registers of that dat
 TABLES = const(0x0200)  # + 8 x table number + chunk: data-model tables (datamodel.logtable)
 PENDING = const(0x0300)  # TIME(4) OBJ(2) VALUE: the SETIC/WRITETABIC pending activation
 OPTICAL_TRIES = const(0x20)  # u8: wrong optical passwords in a row (optical.iec21 lockout)
+CUTOFF_STATE = const(0x0700)  # STATE(1) CAUSE(1) LIMIT_TRIPS(2 BE): the cut-off (lib/cutoff)

@@ -25,7 +25,7 @@ TMP = "build/test_contracts"
 # the interfaces a real board fills (checked by name: a field a board should give and does not
 # shows up here); the PHY is checked on its own, the B-Node link is unix_sim only so far
 BOARD_FIELDS = sorted(
-    ("clock", "flash", "rtc", "optical", "display", "relay", "led", "watchdog", "supply")
+    ("clock", "flash", "rtc", "optical", "display", "relay", "led", "watchdog", "supply", "button")
 )
 
 

@@ -66,8 +66,9 @@ def status_word(m):
         flags |= r.SW_STORE_RECOVERED
     if m.boots == 1:
         flags |= r.SW_FIRST_BOOT
-    if m.model.get_int(r.RELAY_ARMED):
-        flags |= r.SW_RELAY_ARMED
+    from cutoff.regs import status_bits
+
+    flags |= status_bits(m)
     return struct.pack(">Q", flags)
 
 
@@ -90,6 +91,9 @@ def extended_status(m):
     faults = getattr(m, "faults", None)
     if faults is not None and faults.count:
         flags |= r.XS_FAULTS
+    from cutoff.regs import extended_bits
+
+    flags |= extended_bits(m)
     return struct.pack(">Q", flags)
 
 
@@ -172,16 +176,6 @@ def lmon_window(m):
     from smitp import security
 
     return struct.pack(">H", security.LMON_WINDOW)
-
-
-def relay_state(m):
-    from datamodel import registers as r
-
-    if m.model.get_int(r.RELAY_ARMED):
-        return b"\x02"
-    relay = m.hw.relay
-    s = None if relay is None else relay.state()
-    return b"\xff" if s is None else (b"\x01" if s else b"\x00")
 
 
 def pending(m):
