@@ -45,6 +45,7 @@ DEFAULTS = {
     "optical_password": None,
     "optical_readout": None,
     "optical_block": 0,
+    "optical_smitp": True,  # mode F: the SMITP local profile (docs/optical.md)
     "repl": False,
     "strict": False,  # tests: a fault the firmware would record and survive ends the program
     "seed": None,
