@@ -37,6 +37,7 @@ RELAY_SENSE_PIN = 34  # input-only, external pull-up
 RELAY_PULSE_MS = 50
 RELAY_MIN_GAP_MS = 1000  # coil protection: pulses at least this far apart
 LED_PIN = 2
+BUTTON_PIN = 0  # BOOT button, low while pressed (read after boot: strapping only at reset)
 
 # Metrology IC: STPM33 on UART1, GPIO15 TX -> RXD, GPIO36 (input-only) RX <- TXD; 9600 Bd after
 # reset then 115200 (drivers/stpm3x.py); SCS and EN pulled up (UART selected), SYN high. UART1
@@ -59,6 +60,7 @@ def build(cfg):
     import esp32
     import machine
     from clock import Clock
+    from drivers.button import Button
     from drivers.display import SSD1306
     from drivers.esp32_flash import PartitionFlash
     from drivers.led import Led
@@ -115,6 +117,7 @@ def build(cfg):
         supply=SupplyInput(machine.Pin(SUPPLY_PIN, machine.Pin.IN)),
         metrology=metrology,
         profile_flash=_profile_flash(esp32, PartitionFlash),
+        button=Button(machine.Pin(BUTTON_PIN, machine.Pin.IN, machine.Pin.PULL_UP), clock),
     )
 
 

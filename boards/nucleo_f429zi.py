@@ -34,6 +34,7 @@ RELAY_SENSE_PIN = "PF13"  # auxiliary contact, pulled up
 RELAY_PULSE_MS = 50
 RELAY_MIN_GAP_MS = 1000  # coil protection: pulses at least this far apart
 LED_PIN = "PB0"  # LD1 green
+BUTTON_PIN = "PC13"  # B1 USER, high while pressed (pull-down on the Nucleo)
 
 # Metrology IC: STPM33 on UART5, PC12 TX -> RXD, PD2 RX <- TXD (CN8 D-pins), 9600 Bd after reset
 # then 115200 (drivers/stpm3x.py); SCS and EN pulled up (UART selected at power-up), SYN high
@@ -50,6 +51,7 @@ STORE_SECTORS = (22, 23)
 def build(cfg):
     import machine
     from clock import Clock
+    from drivers.button import Button
     from drivers.display import SSD1306
     from drivers.led import Led
     from drivers.relay import LatchingRelay
@@ -100,4 +102,5 @@ def build(cfg):
         supply=SupplyInput(machine.Pin(SUPPLY_PIN, machine.Pin.IN)),
         # UartSerial despite the busy-waiting write: 5 characters at 115200 Bd are 0.43 ms
         metrology=Stpm3x(UartSerial(machine.UART(STPM_UART), 9600, 8, None, 1), clock),
+        button=Button(machine.Pin(BUTTON_PIN, machine.Pin.IN), clock, active_low=False),
     )

@@ -25,6 +25,7 @@ metrology = cfg "metrology" = "stpm" (default): the real STPM3x driver (drivers/
           runs from the RTC's second at boot (a generated day follows the time of day)
           or "adc": the direct-ADC front-end (metrology.adc_frontend) on V/I
           codes synthesised from cfg "scenario" (drivers/sim/adc_source.py), following the RTC
+button  = drivers.button.Button on a ButtonPin (pressed = low); meter.hw.button.pin.press(ms)
 """
 
 NAME = "unix_sim"
@@ -42,8 +43,10 @@ def build(cfg):
     import os
 
     from clock import Clock
+    from drivers.button import Button
     from drivers.relay import LatchingRelay
     from drivers.sim.bnode import SimBNode
+    from drivers.sim.button import ButtonPin
     from drivers.sim.display import SimDisplay
     from drivers.sim.flash import SimFlash
     from drivers.sim.pin import LatchContact, SimPin
@@ -109,6 +112,7 @@ def build(cfg):
         bnode=SimBNode(state + "/bnode.txt"),
         metrology=_metrology(cfg, clock, rtc),
         profile_flash=SimFlash(state + "/profile.bin", FLASH_BLOCK_SIZE, PROFILE_FLASH_BLOCKS),
+        button=Button(ButtonPin(clock), clock),
     )
 
 

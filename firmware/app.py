@@ -81,6 +81,9 @@ class Meter:
         from profiles import attach as _a
 
         tasks += _a(self)  # profiles: after energy and tariffs, which it reads
+        from cutoff import attach as _a
+
+        tasks += _a(self)  # the relay and its limit (uses metering, so after it)
         return tasks
 
     def _count_boot(self):

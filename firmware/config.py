@@ -55,6 +55,7 @@ DEFAULTS = {
     "metrology": "stpm",
     "scenario": "household",
     "scenario_seed": 0,
+    "optical_smitp": True,  # mode F: the SMITP local profile (docs/optical.md)
     "repl": False,
     "strict": False,  # tests: a fault the firmware would record and survive ends the program
     "seed": None,

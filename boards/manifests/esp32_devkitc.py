@@ -6,6 +6,7 @@ include(
     arch="xtensa",
     board="esp32_devkitc",
     drivers=[
+        "button.py",
         "display.py",
         "esp32_flash.py",
         "esp32_i2s_capture.py",

@@ -6,6 +6,7 @@ include(
     arch="thumb",
     board="nucleo_f429zi",
     drivers=[
+        "button.py",
         "display.py",
         "led.py",
         "modem_uart.py",

@@ -17,3 +17,4 @@ OPTICAL_TRIES = const(0x20)  # u8: wrong optical passwords in a row (optical.iec
 ENERGY = const(0x0400)  # the energy engine's state: totals, remainders, day, quality (metering)
 BILLING_STATE = const(0x0500)  # tariff.billing: open demand block and maxima (docs/tariffs.md)
 PROFILE_STATE = const(0x0600)  # profiles: the open load/measurand intervals (profiles/__init__)
+CUTOFF_STATE = const(0x0700)  # STATE(1) CAUSE(1) LIMIT_TRIPS(2 BE): the cut-off (lib/cutoff)

@@ -36,6 +36,7 @@ BOARD_FIELDS = sorted(
         "watchdog",
         "supply",
         "metrology",
+        "button",
     )
 )
 

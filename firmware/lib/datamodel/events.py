@@ -16,9 +16,11 @@ TABLE_PROGRAMMED = const(0x0016)  # WRITETAB committed; DATA: object id
 PARAM_WRITTEN = const(0x0017)  # WRITE/SETTAB; DATA: object id
 BILLING_CLOSE = const(0x0020)  # on command; DATA: billing_count & 0xFFFF
 BILLING_SCHEDULED = const(0x0021)  # scheduled close (docs/tariffs.md); DATA: billing_count
-RELAY_OPENED = const(0x0030)
+RELAY_OPENED = const(0x0030)  # remote disconnect
 RECONNECT_ENABLED = const(0x0031)
-RELAY_CLOSED = const(0x0032)
+RELAY_CLOSED = const(0x0032)  # DATA: 1 remote reconnect, 2 button, 3 automatic
+LIMIT_TRIP = const(0x0033)  # contract power limit; DATA: power at the trip, 10 W units
+CONTACT_MISMATCH = const(0x0034)  # at boot the contact disagreed with the state; DATA: contact
 LOG_CLEARED = const(0x0040)  # DATA: records dropped & 0xFFFF
 SYNC_FREEZE = const(0x0041)
 MAX_DEMAND_RESET = const(0x0042)
@@ -50,6 +52,8 @@ NAMES = {
     RELAY_OPENED: "relay_opened",
     RECONNECT_ENABLED: "reconnect_enabled",
     RELAY_CLOSED: "relay_closed",
+    LIMIT_TRIP: "limit_trip",
+    CONTACT_MISMATCH: "contact_mismatch",
     LOG_CLEARED: "event_log_cleared",
     SYNC_FREEZE: "sync_freeze",
     MAX_DEMAND_RESET: "max_demand_reset",

@@ -74,6 +74,9 @@ def status_word(m):
     pf = getattr(m, "profiles", None)
     if pf is not None and pf.fault():
         flags |= r.SW_PROFILE_FAULT
+    from cutoff.regs import status_bits
+
+    flags |= status_bits(m)
     return struct.pack(">Q", flags)
 
 
@@ -99,6 +102,9 @@ def extended_status(m):
     energy = getattr(m, "energy", None)
     if energy is not None:
         flags |= energy.status_bits()[1]
+    from cutoff.regs import extended_bits
+
+    flags |= extended_bits(m)
     return struct.pack(">Q", flags)
 
 
@@ -181,16 +187,6 @@ def lmon_window(m):
     from smitp import security
 
     return struct.pack(">H", security.LMON_WINDOW)
-
-
-def relay_state(m):
-    from datamodel import registers as r
-
-    if m.model.get_int(r.RELAY_ARMED):
-        return b"\x02"
-    relay = m.hw.relay
-    s = None if relay is None else relay.state()
-    return b"\xff" if s is None else (b"\x01" if s else b"\x00")
 
 
 def pending(m):

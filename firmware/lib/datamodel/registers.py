@@ -19,6 +19,7 @@ Row: (oid, name, type, size, access, kind, src, default, rule, note)
 Rows are tuples (a board keeps ~110 of them in RAM; note strings stay in flash when frozen).
 """
 
+from cutoff import regs as cutoff_regs
 from micropython import const
 from tariff import views as tv
 
@@ -81,6 +82,11 @@ VOLTAGE_EVENTS = const(0x0C00)
 LAST_COMMAND = const(0x0D01)
 LAST_COMMAND_TIME = const(0x0D02)
 RELAY_ARMED = const(0x0D04)
+CUTOFF_MODE = const(0x0E00)
+CUTOFF_MARGIN_PCT = const(0x0E01)
+CUTOFF_DELAY_S = const(0x0E02)
+LIMIT_RECONNECT = const(0x0E03)
+AUTO_RECONNECT_S = const(0x0E04)
 SYNC_TIME = const(0x1200)
 SYNC_IMPORT = const(0x1201)
 SYNC_EXPORT = const(0x1202)
@@ -106,6 +112,12 @@ SW_ENERGY_CHECKPOINT = const(1 << 8)  # energy restored from a checkpoint, not a
 SW_VOLTAGE_EVENT = const(1 << 9)  # a sag, swell or interruption is in progress
 SW_REVERSE_FLOW = const(1 << 10)  # active power is being exported (last metering second)
 SW_PROFILE_FAULT = const(1 << 23)  # the profile flash refused a record since boot
+SW_CUT_REMOTE = const(
+    1 << 12
+)  # cut-off: opened by the concentrator (open_remote or armed after it)
+SW_CUT_LIMIT = const(1 << 13)  # cut-off: opened by the contract power limit
+SW_OVERLOAD = const(1 << 14)  # cut-off: above the limit now, the delay is running
+SW_CONTACT_MISMATCH = const(1 << 15)  # cut-off: at boot the contact disagreed with the state
 
 # Extended status (0x0040) bits
 XS_BNODE_PRESENT = const(1 << 0)
@@ -123,6 +135,10 @@ _MDAYS = b"\x1f\x1d\x1f\x1e\x1f\x1e\x1f\x1f\x1e\x1f\x1e\x1f"  # Feb 29 allowed
 
 def _date_ok(mo, d):
     return 1 <= mo <= 12 and 1 <= d <= _MDAYS[mo - 1]
+
+
+XS_LIMITER_ON = const(1 << 10)  # cut-off: cutoff_mode = 1
+XS_AUTO_RECONNECT = const(1 << 11)  # cut-off: open_limit and limit_reconnect = 2 (will close)
 
 
 def _tariff_rec(r):
@@ -269,16 +285,22 @@ _ROWS = (
     (0x0C09, "last_power_failure", TIME, 4, CLEAR_R, M, mt.LAST_POWER_FAIL, None, None, "time of the last supply loss, 0 never"),
     (0x0C0A, "last_outage_s", U32, 4, CLEAR_R, M, mt.LAST_OUTAGE_S, None, None, "duration of the last outage, s"),
     # --- 0x0D control information
-    (0x0D00, "relay_state", U8, 1, CLEAR_R, F, live.relay_state, None, None, "0 open, 1 closed, 2 armed, 255 unknown"),
+    (0x0D00, "relay_state", U8, 1, CLEAR_R, F, cutoff_regs.relay_state, None, None, "0 open, 1 closed, 2 armed, 255 unknown"),
     (0x0D01, "last_command", U8, 1, CLEAR_R, P, None, 0, None, "last COMMAND code executed"),
     (0x0D02, "last_command_time", TIME, 4, CLEAR_R, P, None, 0, None, "its time"),
-    (0x0D04, "relay_armed", U8, 1, CLEAR_R, P, None, 0, None, "1 = reconnection enabled, waiting for the customer"),
+    (0x0D04, "relay_armed", U8, 1, CLEAR_R, F, cutoff_regs.relay_armed, None, None, "1 = reconnection enabled, waiting for the customer's long press"),
     (0x0D03, "pending_activation", BYTES, 6, CLEAR_R, F, live.pending, None, None, "OBJ(2) TIME(4) of SETIC/WRITETABIC, FF x6 none"),
+    (0x0D05, "disconnect_control_state", U8, 1, CLEAR_R, F, cutoff_regs.control_state, None, None, "DLMS control_state: 0 disconnected, 1 connected, 2 ready for reconnection"),
+    (0x0D06, "cutoff_state", U8, 1, CLEAR_R, F, cutoff_regs.cutoff_state, None, None, "0 closed, 1 open_remote, 2 open_limit, 3 armed (docs/cutoff.md)"),
+    (0x0D07, "limit_trips", U16, 2, CLEAR_R, F, cutoff_regs.limit_trips, None, None, "cut-offs by the contract power limit (persisted)"),
+    (0x0D08, "overload_s", U16, 2, CLEAR_R, F, cutoff_regs.overload_s, None, None, "seconds above the limit so far (0 below it)"),
     # --- 0x0E cut-off control
-    (0x0E00, "cutoff_mode", U8, 1, RW, P, None, 0, _OFFON, "1 = open the relay above contract power"),
-    (0x0E01, "cutoff_margin_pct", U8, 1, RW, P, None, 10, _PCT, "tolerance above contract power"),
-    (0x0E02, "cutoff_delay_s", U16, 2, RW, P, None, 60, (1, 3600), "overload time before cut-off"),
-    (0x0E03, "reconnect_mode", U8, 1, RW, P, None, 0, _OFFON, "after a cut-off: 0 customer button, 1 automatic"),
+    (0x0E00, "cutoff_mode", U8, 1, RW, P, None, 0, _OFFON, "1 = open the relay above contract power + margin"),
+    (0x0E01, "cutoff_margin_pct", U8, 1, RW, P, None, 10, _PCT, "tolerance above contract power (0x0800), %"),
+    (0x0E02, "cutoff_delay_s", U16, 2, RW, P, None, 60, (1, 3600), "seconds over the limit in a row before the cut-off"),
+    (0x0E03, "limit_reconnect", U8, 1, RW, P, None, 0, b"\x00\x01\x02", "after a limit cut-off: 0 concentrator enables then button, 1 button, 2 automatic"),
+    (0x0E04, "auto_reconnect_s", U16, 2, RW, P, None, 60, (10, 3600), "limit_reconnect 2: seconds open before closing again"),
+    (0x0E05, "limit_w", U32, 4, CLEAR_R, F, cutoff_regs.limit_w, None, None, "the limit in force: contract power x (100 + margin) / 100, W"),
     # --- 0x0F display management
     (0x0F00, "display_list", OBJLIST, 32, RW, P, None, _ids(0x0100, 0x0400, 0x0902, 0x003F), _ids_known, "objects shown in turn"),
     (0x0F01, "display_scroll_s", U8, 1, RW, P, None, 8, (1, 60), "seconds per object"),

@@ -58,30 +58,24 @@ def _billing_close(m, a):
     return m.billing.close(m.wallclock.now(), CAUSE_COMMAND)
 
 
-def _relay(m, close, armed, code):
-    relay = m.hw.relay
-    if relay is None and not armed:
-        return E_NOT_SUPPORTED
-    if not armed:
-        if close:
-            relay.close()
-        else:
-            relay.open()
-    m.model.set_ints(((r.RELAY_ARMED, 1 if armed else 0),))
-    m.model.log(code)
-    return OK
+def _cutoff(m):
+    # the cut-off state machine (lib/cutoff) owns the relay; None on a board without one
+    return getattr(m, "cutoff", None)
 
 
 def _disconnect(m, a):
-    return _relay(m, False, False, events.RELAY_OPENED)
+    c = _cutoff(m)
+    return E_NOT_SUPPORTED if c is None else c.disconnect()
 
 
 def _reconnect_enable(m, a):
-    return _relay(m, False, True, events.RECONNECT_ENABLED)
+    c = _cutoff(m)
+    return E_NOT_SUPPORTED if c is None else c.reconnect_enable()
 
 
 def _reconnect(m, a):
-    return _relay(m, True, False, events.RELAY_CLOSED)
+    c = _cutoff(m)
+    return E_NOT_SUPPORTED if c is None else c.reconnect()
 
 
 def _log_clear(m, a):
