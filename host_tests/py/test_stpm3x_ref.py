@@ -89,13 +89,16 @@ def test_ten_minutes_against_numpy(ref):
 
 
 def test_faults_logged_flagged_nothing_invented(ref):
-    rows, end = _run("crc:100:130:0.3", "stall:200:8000", "absurd:300:2", "crc:400:402:1")
+    rows, end = _run(
+        "crc:100:130:0.3", "stall:200:8000", "absurd:300:2", "crc:400:402:1", "rxcrc:450:470:0.2"
+    )
     failed = [r[0] for r in rows if not r[1]]
     assert len(failed) >= 15
     assert all(r[3] == 0 for r in rows if not r[1])  # a failed read delivers nothing
     assert int(end[0]) == len(failed) and int(end[1]) == len(failed)
     places = {r[10] for r in rows if not r[1]}
-    assert places == {"stpm3x.crc", "stpm3x.timeout", "stpm3x.probe", "stpm3x.absurd"}, places
+    want = {"stpm3x.crc", "stpm3x.timeout", "stpm3x.probe", "stpm3x.absurd", "stpm3x.desync"}
+    assert places == want, places
     # after recovery the good reads covered every gap: totals still match the reference
     plus, minus, react = _totals(rows)
     net = (plus - minus) * 1000
