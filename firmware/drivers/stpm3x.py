@@ -91,11 +91,11 @@ class Stpm3x:
         self._eact = ic.Energy(sc.e_num, sc.e_bits)
         self._ereact = ic.Energy(sc.e_num, sc.e_bits)
         self._t_last = clock.now_ms()
-        self._state = 0  # 0 = not initialised, 1 = running, 2 = resync pending (counts from 0)
+        # 0 not initialised, 1 running, 2 the IC reset (count from 0), 3 take the baseline
+        self._state = 0
         self._fails = 0
         self._failing = False
         self._deadline = 0
-        self._cr5_ic = None  # DSP_CR5 as last written to (and read back from) the IC
         self.set_calibration(ic.GAIN_NOMINAL, ic.GAIN_NOMINAL, 0, 0)
 
     # --- interfaces.Metrology ----------------------------------------------------------------
@@ -128,8 +128,8 @@ class Stpm3x:
                 return self._fail(_DESYNC, "stpm3x.desync")
         s = r[ic.R_SENTINEL]
         if ic.lo16(s) != self._cr5 & 0xFFFF or ic.hi16(s) != self._cr5 >> 16:
-            # a valid CRC but not what we programmed: the IC reset (or answers DSP_CR1 because
-            # it lost frame sync): re-probe; if the config is gone, count from zero
+            # a valid CRC but not what we programmed: the IC may have reset; re-probe on the
+            # next read (if its configuration is gone, it counts from zero)
             self._fails = _REPROBE_AFTER - 1
             return self._fail(_RESET, "stpm3x.sentinel")
         return self._decode(sample, t)
@@ -235,16 +235,16 @@ class Stpm3x:
                 v = await self._probe()
                 if v is None:
                     return False
-            if self._state != 0 and v != self._cr5_ic and v != ic.CR5_RESET:
-                return False  # neither ours nor the reset value: an answer out of step
+            # DSP_CR5 tells: its reset value = the IC reset and its accumulators restarted
+            # from zero; ours (or a half-finished write of ours) = it kept counting
             self._config_dirty = True
             if not await self._write_config():
                 return False
             self._fails = 0
             if self._state == 0:
                 self._state = 3  # first read: take the baseline
-            elif v == ic.CR5_RESET and self._cr5_ic != ic.CR5_RESET:
-                self._state = 2  # the IC reset: its accumulators restarted from zero
+            elif v == ic.CR5_RESET:
+                self._state = 2
                 self._eact.base(0, 0)
                 self._ereact.base(0, 0)
             return True
@@ -264,7 +264,6 @@ class Stpm3x:
             r = self._reply[0]
             if k and (ic.lo16(r) != want & 0xFFFF or ic.hi16(r) != want >> 16):
                 return False
-        self._cr5_ic = self._cr5
         self._config_dirty = False
         return True
 
