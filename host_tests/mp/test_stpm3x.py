@@ -237,6 +237,37 @@ class TestDriverSim(unittest.TestCase):
         self.assertTrue(abs(ep / 1000 - p) <= 2e-4 * abs(p), (ep, p))
 
 
+class TestPhaseOffsetCalibration(unittest.TestCase):
+    def test_phase_and_offset_trims(self):
+        # a CT lagging 0.3 deg and a 2 W offset, measured on a PF 0.5 load: PHC1 delays the
+        # current by 1 us per LSB (0.018 deg at 50 Hz), OFA adds 64 power LSB per LSB
+        sc = scenario.load({"segments": [{"dur": 1000, "v": 230.0, "i": 5.0, "phi_deg": 60.0}]})
+
+        def run(phc, ofa):
+            clock = JumpClock()
+            dev = Stpm3xSim(sc, clock)
+            dev.sensor_phase_deg = -0.3  # the sensor's current leads: the IC sees less lag
+            dev.sensor_offset_w = 2.0
+            drv = Stpm3x(dev.serial(), clock)
+            drv.set_calibration(ic.GAIN_NOMINAL, ic.GAIN_NOMINAL, phc, ofa)
+            s = Sample()
+            self.assertTrue(asyncio.run(drv.read(s)))
+            dev.begin()
+            ep = 0
+            for k in range(1, 101):
+                self.assertTrue(_second(clock, drv, s, k, dev.t0_ms))
+                ep += s.ep_mws
+            p, _ = sc.integrate(0, 100)
+            return (ep / 1000 - p) / p
+
+        raw = run(0, 0)
+        self.assertTrue(raw > 0.009, raw)  # 0.9 % too high before calibration
+        phc = int(0.3 / (360 * 50 * 1e-6) + 0.5)  # 17 LSB
+        ofa = -int(2.0 / (64 * ic.default_scale().p_w) + 0.5)  # -32 LSB
+        trimmed = run(phc, ofa)
+        self.assertTrue(abs(trimmed) < 0.0005, trimmed)
+
+
 class TestQualityHints(unittest.TestCase):
     def test_sags_and_interruptions_reach_the_sample(self):
         clock, dev, drv, s = _rig("sags")

@@ -180,8 +180,9 @@ class Stpm3xSim:
         ofa = ic.signed((self.regs[ic.DSP_CR9] >> 12) & 0x3FF, 10)
         st = scn.State()
         self.sc.state(t, st)
-        # the sensor's current lag minus the IC's compensating delay, at the line frequency
-        d = self.sensor_phase_deg * math.pi / 180 - 2 * math.pi * st.f_hz * phc * _PHC_S
+        # the current's extra lag: the sensor's own (a CT's current usually leads: negative)
+        # plus the IC's compensating delay of the current channel, at the line frequency
+        d = self.sensor_phase_deg * math.pi / 180 + 2 * math.pi * st.f_hz * phc * _PHC_S
         if t > self._t_latch:
             p, q = self.sc.integrate(self._t_latch, t)
             p, q = p * math.cos(d) - q * math.sin(d), q * math.cos(d) + p * math.sin(d)
