@@ -97,9 +97,13 @@ def build(cfg):
 
 
 def _metrology(cfg, clock, rtc):
+    from config import ConfigError
     from metrology import scenario
 
-    sc = scenario.load(cfg["scenario"], cfg["scenario_seed"])
+    try:
+        sc = scenario.load(cfg["scenario"], cfg["scenario_seed"])
+    except scenario.ScenarioError as e:  # a broken scenario file: main.py says so, exits 2
+        raise ConfigError("scenario: %s" % e)
     t0 = rtc.seconds() - sc.start if sc.duration_s is None else 0
     if cfg["metrology"] == "stpm":
         from drivers.sim.stpm3x_sim import Stpm3xSim

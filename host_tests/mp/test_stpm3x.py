@@ -330,6 +330,36 @@ class TestCalibrationRows(unittest.TestCase):
         self.assertEqual(ic.cr9(-16), hw.metrology._config[5][2] | 0xFFF | 0x3F0000)
 
 
+class TestUnixSimBoard(unittest.TestCase):
+    def test_scenario_file_problems_are_config_errors(self):
+        import config
+
+        import boards.unix_sim as board
+
+        d = "build/test_stpm3x_board"
+        bad = d + "_bad.json"
+        try:
+            os.mkdir(d)
+        except OSError:
+            pass
+        with open(bad, "w") as f:
+            f.write('{"segments": [{"dur": 1, "v": 2000}]}')
+        for path, msg in (
+            (d + "_none.json", "scenario: cannot read build/test_stpm3x_board_none.json"),
+            (bad, "scenario: segment 0: v out of range 0..1000"),
+        ):
+            cfg = config.load(None, {"state_dir": d, "scenario": path})
+            try:
+                board.build(cfg)
+                self.fail("built with " + path)
+            except config.ConfigError as e:
+                self.assertTrue(str(e).startswith(msg), str(e))
+        cfg = config.load(None, {"state_dir": d, "metrology": "stpm", "scenario": "drift"})
+        hw = board.build(cfg)
+        self.assertEqual(hw.metrology.name, "stpm33")
+        self.assertTrue(asyncio.run(hw.metrology.read(Sample())))  # the baseline, at once
+
+
 class TestNoAllocation(unittest.TestCase):
     def test_read_allocates_nothing(self):
         clock, dev, drv, s = _rig("steps")
