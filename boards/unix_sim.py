@@ -117,9 +117,13 @@ def build(cfg):
 
 
 def _metrology(cfg, clock, rtc):
+    from config import ConfigError
     from metrology import scenario
 
-    sc = scenario.load(cfg["scenario"], cfg["scenario_seed"])
+    try:
+        sc = scenario.load(cfg["scenario"], cfg["scenario_seed"])
+    except scenario.ScenarioError as e:  # a broken scenario file: main.py says so, exits 2
+        raise ConfigError("scenario: %s" % e)
     # an endless scenario runs from the RTC's second at boot (a generated day follows the time
     # of day), a finite one from its start; then on the clock
     t0 = rtc.seconds() - sc.start if sc.duration_s is None else 0

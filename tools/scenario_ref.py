@@ -110,14 +110,18 @@ def reference(doc, seconds=None):
 
 def generate(name, seed, seconds):
     """The segment file a firmware generator expands to (MicroPython runs scenario.expand)."""
-    mp = os.path.join(ROOT, ".venv", "bin", "micropython")
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+    from tools.mpenv import micropython_exe, mp_env  # where MicroPython is: no firmware code
+
     code = (
         "import json\nfrom metrology import scenario\n"
         "print(json.dumps(scenario.expand(scenario.load(%r, seed=%d), %d)))\n"
         % (name, seed, seconds)
     )
-    env = dict(os.environ, MICROPYPATH=os.path.join(ROOT, "firmware", "lib"))
-    out = subprocess.run([mp, "-c", code], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [micropython_exe(), "-c", code], env=mp_env(), capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout)
 
 

@@ -16,6 +16,7 @@ include(
         "relay.py",
         "rtc.py",
         "serial.py",
+        "stpm3x.py",
         "supply.py",
         "watchdog.py",
     ],

@@ -142,6 +142,60 @@ class TestDriverSim(unittest.TestCase):
         p, _ = dev.sc.integrate(0, 120)
         self.assertTrue(abs(ep / 1000 - p) <= 1e-4 * abs(p), (ep, p))
 
+    def test_stall_longer_than_half_a_wrap(self):
+        # 230 V x 60 A: the accumulator's half wrap (2**31 LSB = 152 Wh) passes in 40 s; a
+        # 100 s stall leaves a gap the 32-bit difference alone cannot tell: the active power
+        # register gives the whole wraps
+        clock = JumpClock()
+        sc = scenario.load({"segments": [{"dur": 400, "v": 230.0, "i": 60.0}]})
+        dev = Stpm3xSim(sc, clock)
+        drv = Stpm3x(dev.serial(), clock)
+        s = Sample()
+        self.assertTrue(asyncio.run(drv.read(s)))
+        dev.begin()
+        total = 0
+        gaps = []
+        for k in range(1, 301):
+            if k == 10:
+                dev.stall_ms(100000)
+            if _second(clock, drv, s, k, dev.t0_ms):
+                total += s.ep_mws
+                if s.dt_ms > 1000:
+                    gaps.append(s.dt_ms)
+        self.assertEqual(gaps, [100000])  # reads 10..108 s failed
+        self.assertTrue(s.ep_mws > 0)
+        p, _ = sc.integrate(0, 300)
+        self.assertTrue(abs(total / 1000 - p) <= 1e-4 * p, (total, p))
+
+    def test_random_fault_mix_loses_and_invents_nothing(self):
+        from metrology.scenario_gen import Rng
+
+        for seed in (1, 2, 3):
+            rng = Rng(seed)
+            clock, dev, drv, s = _rig()
+            total = 0
+            for k in range(1, 301):
+                dev.crc_error_rate = dev.rx_error_rate = 0.0
+                x = rng.uniform(0, 1)
+                if x < 0.1:
+                    dev.crc_error_rate = 0.5
+                elif x < 0.2:
+                    dev.rx_error_rate = 0.3
+                elif x < 0.23:
+                    dev.stall_ms(int(rng.uniform(100, 6000)))
+                elif x < 0.26:
+                    dev.absurd = 1
+                if _second(clock, drv, s, k, dev.t0_ms):
+                    total += s.ep_mws
+            dev.crc_error_rate = dev.rx_error_rate = 0.0
+            for k in range(301, 311):  # a clean stretch so the last gap is covered
+                ok = _second(clock, drv, s, k, dev.t0_ms)
+                self.assertTrue(ok or k < 305)
+                total += s.ep_mws if ok else 0
+            p, _ = dev.sc.integrate(0, 310)
+            self.assertTrue(drv.errors > 30, drv.errors)
+            self.assertTrue(abs(total / 1000 - p) <= 1e-4 * abs(p), (seed, total, p))
+
     def test_ic_reset_counts_from_zero(self):
         clock, dev, drv, s = _rig("steps")
         total = 0
@@ -181,6 +235,37 @@ class TestDriverSim(unittest.TestCase):
             ep += s.ep_mws
         p, _ = dev.sc.integrate(61, 179)
         self.assertTrue(abs(ep / 1000 - p) <= 2e-4 * abs(p), (ep, p))
+
+
+class TestPhaseOffsetCalibration(unittest.TestCase):
+    def test_phase_and_offset_trims(self):
+        # a CT lagging 0.3 deg and a 2 W offset, measured on a PF 0.5 load: PHC1 delays the
+        # current by 1 us per LSB (0.018 deg at 50 Hz), OFA adds 64 power LSB per LSB
+        sc = scenario.load({"segments": [{"dur": 1000, "v": 230.0, "i": 5.0, "phi_deg": 60.0}]})
+
+        def run(phc, ofa):
+            clock = JumpClock()
+            dev = Stpm3xSim(sc, clock)
+            dev.sensor_phase_deg = -0.3  # the sensor's current leads: the IC sees less lag
+            dev.sensor_offset_w = 2.0
+            drv = Stpm3x(dev.serial(), clock)
+            drv.set_calibration(ic.GAIN_NOMINAL, ic.GAIN_NOMINAL, phc, ofa)
+            s = Sample()
+            self.assertTrue(asyncio.run(drv.read(s)))
+            dev.begin()
+            ep = 0
+            for k in range(1, 101):
+                self.assertTrue(_second(clock, drv, s, k, dev.t0_ms))
+                ep += s.ep_mws
+            p, _ = sc.integrate(0, 100)
+            return (ep / 1000 - p) / p
+
+        raw = run(0, 0)
+        self.assertTrue(raw > 0.009, raw)  # 0.9 % too high before calibration
+        phc = int(0.3 / (360 * 50 * 1e-6) + 0.5)  # 17 LSB
+        ofa = -int(2.0 / (64 * ic.default_scale().p_w) + 0.5)  # -32 LSB
+        trimmed = run(phc, ofa)
+        self.assertTrue(abs(trimmed) < 0.0005, trimmed)
 
 
 class TestQualityHints(unittest.TestCase):
@@ -243,6 +328,36 @@ class TestCalibrationRows(unittest.TestCase):
         self.assertEqual(hw.metrology._cr5 & 0xFFF, 0x810)
         self.assertTrue(hw.metrology._config_dirty)  # written before the next read
         self.assertEqual(ic.cr9(-16), hw.metrology._config[5][2] | 0xFFF | 0x3F0000)
+
+
+class TestUnixSimBoard(unittest.TestCase):
+    def test_scenario_file_problems_are_config_errors(self):
+        import config
+
+        import boards.unix_sim as board
+
+        d = "build/test_stpm3x_board"
+        bad = d + "_bad.json"
+        try:
+            os.mkdir(d)
+        except OSError:
+            pass
+        with open(bad, "w") as f:
+            f.write('{"segments": [{"dur": 1, "v": 2000}]}')
+        for path, msg in (
+            (d + "_none.json", "scenario: cannot read build/test_stpm3x_board_none.json"),
+            (bad, "scenario: segment 0: v out of range 0..1000"),
+        ):
+            cfg = config.load(None, {"state_dir": d, "scenario": path})
+            try:
+                board.build(cfg)
+                self.fail("built with " + path)
+            except config.ConfigError as e:
+                self.assertTrue(str(e).startswith(msg), str(e))
+        cfg = config.load(None, {"state_dir": d, "metrology": "stpm", "scenario": "drift"})
+        hw = board.build(cfg)
+        self.assertEqual(hw.metrology.name, "stpm33")
+        self.assertTrue(asyncio.run(hw.metrology.read(Sample())))  # the baseline, at once
 
 
 class TestNoAllocation(unittest.TestCase):
