@@ -11,7 +11,7 @@ from datamodel import metering as mt
 from energy_bench import START, EnergyBench
 from fakes.metrology import second
 from metering import engine as eng
-from metering.energy import A_PLUS, T1, WH, Energy
+from metering.energy import A_MINUS, A_PLUS, T1, WH, Energy
 
 WHS = 3_600_000
 
@@ -310,6 +310,56 @@ class TestEngine(unittest.TestCase):
             one(i)
         self.assertEqual(gc.mem_alloc() - a, 0)
         self.assertEqual((e.last_t, e.checkpoints), (t + 109, 1))
+
+
+class TestEngineEdges(unittest.TestCase):
+    def test_no_front_end_still_keeps_time(self):
+        b = EnergyBench("energy_nofe", metrology=False)
+        try:
+            seen = []
+            b.meter.on_second.append(seen.append)
+            b.run(10)
+            self.assertEqual(seen, list(range(START + 1, START + 11)))
+            self.assertEqual(b.meter.energy.totals(), (0, 0, 0, 0, 0, 0))
+        finally:
+            b.close()
+
+    def test_unreadable_state_starts_from_zero_and_says_so(self):
+        b = EnergyBench("energy_lost")
+        try:
+            b.run(70)
+            v = bytearray(b.meter.store.get(storekeys.ENERGY))
+            v[0] = 99  # a version this firmware does not know
+            b.meter.store.put(storekeys.ENERGY, v)
+            m = b.reboot()
+            self.assertEqual((m.energy.restored, m.energy.totals()), ("lost", (0,) * 6))
+            self.assertEqual(_log(m)[-1][4:6], bytes((0, events.ENERGY_STATE_LOST)))
+            self.assertTrue(m.energy.status_bits()[0] & registers.SW_ENERGY_CHECKPOINT)
+        finally:
+            b.close()
+
+    def test_status_word_and_clock_step(self):
+        from datamodel import live
+
+        b = EnergyBench("energy_sw")
+        try:
+            m = b.meter
+            b.met.override = lambda s: (-2_000_000, 0, 230_000, 0, 0)  # exporting 2 kW
+            seen = []
+            m.on_second.append(seen.append)
+            b.run(5)
+            sw = int.from_bytes(live.status_word(m), "big")
+            self.assertTrue(sw & registers.SW_REVERSE_FLOW)
+            self.assertFalse(sw & registers.SW_METROLOGY_FAULT)
+            m.wallclock.set(START + 3600)  # the concentrator sets the clock an hour ahead
+            b.run(3)
+            self.assertEqual(seen[-4:], [START + 5, START + 3601, START + 3602, START + 3603])
+            # the fake front-end counts wall-clock seconds, so its first read after the step
+            # claims 3600 s in one go: refused (> 10 min), nothing invented, then on as before
+            self.assertEqual(m.energy.refused, 1)
+            self.assertEqual(m.energy.energy.exact(A_MINUS), 7 * 2_000_000)
+        finally:
+            b.close()
 
 
 def _log(m):
