@@ -31,35 +31,9 @@ from tools.mpenv import ROOT, micropython_exe, mp_env  # noqa: E402
 
 MP_SCRIPT = r"""
 import gc, json, time, asyncio
-from energy_bench import EnergyBench, START
-from fakes.metrology import second
+from energy_bench import EnergyBench, START, fill
 import store as _store
-
-
-class RamFlash:
-    def __init__(self, bs=4096, n=8):
-        self.bs = bs
-        self.n = n
-        self.mem = bytearray(b"\xff" * (bs * n))
-
-    def readblocks(self, b, buf, off=0):
-        s = b * self.bs + off
-        buf[:] = self.mem[s : s + len(buf)]
-
-    def writeblocks(self, b, buf, off=0):
-        s = b * self.bs + off
-        for i in range(len(buf)):
-            self.mem[s + i] &= buf[i]
-
-    def ioctl(self, op, arg):
-        if op == 4:
-            return self.n
-        if op == 5:
-            return self.bs
-        if op == 6:
-            s = arg * self.bs
-            self.mem[s : s + self.bs] = b"\xff" * self.bs
-            return 0
+from selftest import RamFlash
 
 
 out = {}
@@ -70,20 +44,12 @@ s = e.sample
 t0 = START + 6
 
 
-def fill(i):
-    s.dt_ms = 1000
-    s.ep_mws = s.p_mw = 2_000_000 - (i % 41) * 97_001
-    s.eq_mvars = s.q_mvar = 300_000 - (i % 37) * 13_001
-    s.v_mv = 230_000 + i % 100
-    s.i_ma = 9000
-
-
 # CPU per metering second (no checkpoint due in the timed seconds)
 N = 2000
 e._ck_t = t0 + 10 * N
 us = 0
 for i in range(N):
-    fill(i)
+    fill(s, i)
     a = time.ticks_us()
     e._second(t0 + i, 1)
     us += time.ticks_diff(time.ticks_us(), a)
@@ -91,7 +57,7 @@ out["second_us"] = us / N
 gc.collect()
 a = gc.mem_alloc()
 for i in range(N, N + 500):
-    fill(i)
+    fill(s, i)
     e._second(t0 + i, 1)
 out["engine_heap_per_s"] = (gc.mem_alloc() - a) / 500
 
@@ -154,7 +120,7 @@ out["fake_read_heap_per_s"] = (gc.mem_alloc() - a) / 50
 gc.enable()
 
 # savers: the energy put on a RAM flash (the CPU part) and on the SimFlash file
-for name, st in (("ram", _store.Store(RamFlash())), ("simflash", b.meter.store)):
+for name, st in (("ram", _store.Store(RamFlash(4096, 8))), ("simflash", b.meter.store)):
     e.meter.store = st
     st.ensure_free(1024)
     times = []

@@ -8,7 +8,7 @@ import unittest
 import storekeys
 from datamodel import events, registers
 from datamodel import metering as mt
-from energy_bench import START, EnergyBench
+from energy_bench import START, EnergyBench, fill
 from fakes.metrology import second
 from metering import engine as eng
 from metering.energy import A_MINUS, A_PLUS, T1, WH, Energy
@@ -294,11 +294,7 @@ class TestEngine(unittest.TestCase):
         t = START + 6
 
         def one(i):
-            s.dt_ms = 1000
-            s.ep_mws = s.p_mw = 2_000_000 - i * 97_001  # import, then export
-            s.eq_mvars = s.q_mvar = 300_000 - i * 13_001
-            s.v_mv = 230_000 + i
-            s.i_ma = 9000
+            fill(s, i)
             e._second(t + i, 1)
 
         for i in range(60):  # warm up; the checkpoint of START + 60 falls in here
