@@ -334,6 +334,23 @@ class TestEngineEdges(unittest.TestCase):
         finally:
             b.close()
 
+    def test_orderly_stop_restores_clean(self):
+        b = EnergyBench("energy_stop")
+        try:
+            b.run(30)
+            for fn in b.meter.savers:  # what an orderly stop does
+                fn()
+            m = b.reboot(off_s=10)
+            e = m.energy
+            self.assertEqual((e.restored, e.last_t), ("saved", START + 30))
+            self.assertEqual(exact(e.energy), reference(START, START + 30))
+            self.assertEqual(e.status_bits()[0] & registers.SW_ENERGY_CHECKPOINT, 0)
+            self.assertEqual(e.quality.counts, [0, 0, 0, 0, 0])
+            codes = [r[4] << 8 | r[5] for r in _log(m)]
+            self.assertNotIn(events.UNSAVED_RESTART, codes)
+        finally:
+            b.close()
+
     def test_status_word_and_clock_step(self):
         from datamodel import live
 

@@ -42,6 +42,7 @@ _HOUR = const(3600)
 # state record: VERSION(1) FLAGS(1) LAST_S(4) | energy part | quality part
 _VERSION = const(1)
 _F_POWER_FAIL = const(1)  # written by the saver at a supply loss: an outage follows
+_F_SAVED = const(2)  # written by the saver (supply loss or orderly stop): nothing came after
 _HDR = const(6)
 REC_SIZE = _HDR + _E_SIZE + _Q_SIZE
 
@@ -106,7 +107,7 @@ class Engine:
         self._episode_s = 0
         self.power_w = 0  # last metering second, W (import positive)
         self.no_load = False
-        self.restored = "first start"  # or "power fail", "checkpoint", "lost"
+        self.restored = "first start"  # or "power fail", "saved", "checkpoint", "lost"
         self.saves = 0
         self.checkpoints = 0
         self.saver_ms = -1  # time the savers took at the last supply loss
@@ -380,7 +381,8 @@ class Engine:
 
     def save(self):
         """meter.savers[0]: one store put (an append: RESERVE is kept free), nothing else."""
-        self.meter.store.put(storekeys.ENERGY, self._pack(_F_POWER_FAIL if self._pf else 0))
+        flags = _F_SAVED | (_F_POWER_FAIL if self._pf else 0)
+        self.meter.store.put(storekeys.ENERGY, self._pack(flags))
         self._dirty = False
         self.saves += 1
 
@@ -403,6 +405,8 @@ class Engine:
         if flags & _F_POWER_FAIL:
             self.restored = "power fail"
             self._outage_over(now)
+        elif flags & _F_SAVED:
+            self.restored = "saved"  # an orderly stop ran the savers: nothing was lost
         else:
             self.restored = "checkpoint"
             gap = now - self.last_t
