@@ -106,6 +106,7 @@ class Engine:
         self.episode = 0  # 0, or 1/2: a failed-read/refused episode is in progress
         self._episode_s = 0
         self.power_w = 0  # last metering second, W (import positive)
+        self.tariff = 0  # tariff of the last metering second, 1..4 (0: none yet)
         self.no_load = False
         self.restored = "first start"  # or "power fail", "saved", "checkpoint", "lost"
         self.saves = 0
@@ -227,6 +228,7 @@ class Engine:
         """Second [t - 1, t) is over and read (ok: 1 read, 0 failed, -1 no front-end)."""
         m = self.meter
         s = self.sample
+        self.tariff = self._tariff(t - 1)
         if ok == 1 and self._resync:
             self._resync = False  # it covers the outage, when the front-end had no supply
             s.clear()
@@ -288,7 +290,7 @@ class Engine:
         if -thr < eq < thr:
             eq = 0
         if ep or eq:
-            self.energy.book(ep, eq, self._tariff(t - 1), self._k.get())
+            self.energy.book(ep, eq, self.tariff, self._k.get())
             self._dirty = True
         self.seconds += 1
         self.power_w = _tdiv(s.p_mw, 1000)
@@ -319,8 +321,7 @@ class Engine:
             p(">I", b, mt.DAILY_IMPORT, e.daily(0))
             p(">I", b, mt.DAILY_EXPORT, e.daily(1))
             p(">I", b, mt.DAILY_REACTIVE, e.daily(2))
-        if self.last_t:
-            b[mt.ACTIVE_TARIFF] = self._tariff(self.last_t - 1)
+        b[mt.ACTIVE_TARIFF] = self.tariff
         c = self.quality.counts
         p(">H", b, mt.LONG_INTERRUPTIONS, c[0])
         p(">H", b, mt.SHORT_INTERRUPTIONS, c[1])
