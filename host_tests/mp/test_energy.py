@@ -52,6 +52,19 @@ def exact(e):
     return [e.exact(i) for i in range(10)]
 
 
+class DriftRtc:
+    """An RTC running ppm fast (or slow) against the meter's clock."""
+
+    def __init__(self, clock, start, ppm):
+        self.clock, self.start, self.ppm = clock, start, ppm
+
+    def seconds(self):
+        return self.start + self.clock.now_ms() * (1_000_000 + self.ppm) // 10**9
+
+    def edge_ms(self, t):  # meter.clock ms at which second t begins
+        return -(-(t - self.start) * 10**9 // (1_000_000 + self.ppm))
+
+
 class TestRegisters(unittest.TestCase):
     def test_remainders_carry_without_drift(self):
         e = Energy()
@@ -140,6 +153,32 @@ class TestEngine(unittest.TestCase):
         b.meter.on_second.append(lambda t: seen.append((t, e.last_t)))
         b.run(120)
         self.assertEqual(seen, [(START + i, START + i) for i in range(1, 121)])
+
+    def test_alignment_follows_a_drifting_rtc(self):
+        for ppm in (1000, -1000):  # the RTC 0.1 % fast, then slow, against meter.clock
+            self._drift(ppm)
+
+    def _drift(self, ppm):
+        b = EnergyBench("energy_drift")
+        try:
+            rtc = DriftRtc(b.clock, START, ppm)
+            b.rtc = rtc
+            b.boot()
+            b.met.rtc = rtc
+            seen, late = [], []
+
+            def on(t):
+                seen.append(t)
+                late.append(b.clock.now_ms() - rtc.edge_ms(t))
+
+            b.meter.on_second.append(on)
+            b.run(1500)
+            self.assertEqual(seen, list(range(seen[0], seen[0] + len(seen))), ppm)
+            self.assertTrue(len(seen) >= 1495, (ppm, len(seen)))
+            # within a poll step after a realignment, at most 64 s of drift after it
+            self.assertTrue(0 <= min(late) and max(late) <= 64 + 5, (ppm, max(late)))
+        finally:
+            b.close()
 
     def test_tariff_split_at_the_exact_second(self):
         b = self.b

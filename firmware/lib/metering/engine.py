@@ -33,8 +33,9 @@ CHECKPOINT_S = const(60)  # metering seconds between checkpoints (persistence gr
 NO_LOAD_MW = const(1000)  # |P| below 1 W (|Q| below 1 var) in a second is not booked (creep)
 MAX_DT_MS = const(600_000)  # a sample covering more than 10 min is refused (Seam A)
 RESERVE = const(1024)  # store bytes kept free for the savers' puts (appends, no compaction)
-_ALIGN_EARLY_MS = const(10)  # wake this early before the expected wall-clock edge, then poll
+_ALIGN_EARLY_MS = const(10)  # to realign, wake this early before the expected edge and poll
 _ALIGN_STEP_MS = const(5)
+_REALIGN_S = const(64)  # realign this often (50 ppm of clock drift: 3 ms in 64 s)
 _SUPPLY_POLL_MS = const(50)
 _DAY = const(86400)
 _HOUR = const(3600)
@@ -189,21 +190,29 @@ class Engine:
         self._tr = getattr(m, "tariffs", None)
         t = wc.now()
         first = True
+        early = 0  # ms the last wake-up came before the expected edge (0: on it)
+        realign = 0  # seconds until the next early wake-up
         while True:
-            # the wall-clock edge after second t: polled at _ALIGN_STEP_MS when seen coming
-            # (the anchor is then exact to a step); found already past, the anchor moves
-            # _ALIGN_EARLY_MS earlier so the next wake-up comes before the edge again
+            # the wall-clock edge after second t. Still to come: poll it at _ALIGN_STEP_MS;
+            # the anchor is then exact to a step. Already past after an early wake-up: the
+            # RTC runs ahead, so move the anchor earlier and wake early again next second.
+            # Already past after an on-time wake-up: take it as on time (one sleep per second;
+            # the early wake-up every _REALIGN_S seconds catches drift).
             u = wc.now()
             if u == t:
                 while u == t:
                     await clock.sleep_ms(_ALIGN_STEP_MS)
                     u = wc.now()
                 self._anchor = clock.now_ms()
+                realign = _REALIGN_S
             else:
-                self._anchor += 1000 - _ALIGN_EARLY_MS
+                self._anchor += 1000 - early
+                if early:
+                    realign = 0
                 now = clock.now_ms()
                 if self._anchor < now - 1000 or self._anchor > now:
                     self._anchor = now  # a late loop or a clock step: start over from now
+                    realign = 0
             t = u
             if first:
                 self._ck_t = t - 1  # the first checkpoint covers 60 metered seconds too
@@ -220,7 +229,9 @@ class Engine:
                         m.faults.record(e, "energy.read")
                         ok = 0
                 self._second(t, ok)
-            wait = self._anchor + 1000 - _ALIGN_EARLY_MS - clock.now_ms()
+            realign -= 1
+            early = _ALIGN_EARLY_MS if realign <= 0 else 0
+            wait = self._anchor + 1000 - early - clock.now_ms()
             if wait > 0:
                 await clock.sleep_ms(wait)
 
