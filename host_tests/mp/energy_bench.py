@@ -21,6 +21,16 @@ from hw import Hardware
 START = 849_000_000  # 2026-11-26 07:20:00 UTC
 
 
+def fill(s, i):
+    """A plausible one-second sample that moves through all four quadrants as i grows (for
+    driving Engine._second without a front-end: allocation and CPU measurements)."""
+    s.dt_ms = 1000
+    s.ep_mws = s.p_mw = 2_000_000 - (i % 41) * 97_001
+    s.eq_mvars = s.q_mvar = 300_000 - (i % 37) * 13_001
+    s.v_mv = 230_000 + i % 100
+    s.i_ma = 9000
+
+
 def _mkdir(p):
     try:
         os.mkdir(p)

@@ -8,10 +8,10 @@ import unittest
 import storekeys
 from datamodel import events, registers
 from datamodel import metering as mt
-from energy_bench import START, EnergyBench
+from energy_bench import START, EnergyBench, fill
 from fakes.metrology import second
 from metering import engine as eng
-from metering.energy import A_PLUS, T1, WH, Energy
+from metering.energy import A_MINUS, A_PLUS, T1, WH, Energy
 
 WHS = 3_600_000
 
@@ -50,6 +50,19 @@ def reference(first, end, seed=0, tariff=None, merged=()):
 
 def exact(e):
     return [e.exact(i) for i in range(10)]
+
+
+class DriftRtc:
+    """An RTC running ppm fast (or slow) against the meter's clock."""
+
+    def __init__(self, clock, start, ppm):
+        self.clock, self.start, self.ppm = clock, start, ppm
+
+    def seconds(self):
+        return self.start + self.clock.now_ms() * (1_000_000 + self.ppm) // 10**9
+
+    def edge_ms(self, t):  # meter.clock ms at which second t begins
+        return -(-(t - self.start) * 10**9 // (1_000_000 + self.ppm))
 
 
 class TestRegisters(unittest.TestCase):
@@ -140,6 +153,32 @@ class TestEngine(unittest.TestCase):
         b.meter.on_second.append(lambda t: seen.append((t, e.last_t)))
         b.run(120)
         self.assertEqual(seen, [(START + i, START + i) for i in range(1, 121)])
+
+    def test_alignment_follows_a_drifting_rtc(self):
+        for ppm in (1000, -1000):  # the RTC 0.1 % fast, then slow, against meter.clock
+            self._drift(ppm)
+
+    def _drift(self, ppm):
+        b = EnergyBench("energy_drift")
+        try:
+            rtc = DriftRtc(b.clock, START, ppm)
+            b.rtc = rtc
+            b.boot()
+            b.met.rtc = rtc
+            seen, late = [], []
+
+            def on(t):
+                seen.append(t)
+                late.append(b.clock.now_ms() - rtc.edge_ms(t))
+
+            b.meter.on_second.append(on)
+            b.run(1500)
+            self.assertEqual(seen, list(range(seen[0], seen[0] + len(seen))), ppm)
+            self.assertTrue(len(seen) >= 1495, (ppm, len(seen)))
+            # within a poll step after a realignment, at most 64 s of drift after it
+            self.assertTrue(0 <= min(late) and max(late) <= 64 + 5, (ppm, max(late)))
+        finally:
+            b.close()
 
     def test_tariff_split_at_the_exact_second(self):
         b = self.b
@@ -294,11 +333,7 @@ class TestEngine(unittest.TestCase):
         t = START + 6
 
         def one(i):
-            s.dt_ms = 1000
-            s.ep_mws = s.p_mw = 2_000_000 - i * 97_001  # import, then export
-            s.eq_mvars = s.q_mvar = 300_000 - i * 13_001
-            s.v_mv = 230_000 + i
-            s.i_ma = 9000
+            fill(s, i)
             e._second(t + i, 1)
 
         for i in range(60):  # warm up; the checkpoint of START + 60 falls in here
@@ -310,6 +345,73 @@ class TestEngine(unittest.TestCase):
             one(i)
         self.assertEqual(gc.mem_alloc() - a, 0)
         self.assertEqual((e.last_t, e.checkpoints), (t + 109, 1))
+
+
+class TestEngineEdges(unittest.TestCase):
+    def test_no_front_end_still_keeps_time(self):
+        b = EnergyBench("energy_nofe", metrology=False)
+        try:
+            seen = []
+            b.meter.on_second.append(seen.append)
+            b.run(10)
+            self.assertEqual(seen, list(range(START + 1, START + 11)))
+            self.assertEqual(b.meter.energy.totals(), (0, 0, 0, 0, 0, 0))
+        finally:
+            b.close()
+
+    def test_unreadable_state_starts_from_zero_and_says_so(self):
+        b = EnergyBench("energy_lost")
+        try:
+            b.run(70)
+            v = bytearray(b.meter.store.get(storekeys.ENERGY))
+            v[0] = 99  # a version this firmware does not know
+            b.meter.store.put(storekeys.ENERGY, v)
+            m = b.reboot()
+            self.assertEqual((m.energy.restored, m.energy.totals()), ("lost", (0,) * 6))
+            self.assertEqual(_log(m)[-1][4:6], bytes((0, events.ENERGY_STATE_LOST)))
+            self.assertTrue(m.energy.status_bits()[0] & registers.SW_ENERGY_CHECKPOINT)
+        finally:
+            b.close()
+
+    def test_orderly_stop_restores_clean(self):
+        b = EnergyBench("energy_stop")
+        try:
+            b.run(30)
+            for fn in b.meter.savers:  # what an orderly stop does
+                fn()
+            m = b.reboot(off_s=10)
+            e = m.energy
+            self.assertEqual((e.restored, e.last_t), ("saved", START + 30))
+            self.assertEqual(exact(e.energy), reference(START, START + 30))
+            self.assertEqual(e.status_bits()[0] & registers.SW_ENERGY_CHECKPOINT, 0)
+            self.assertEqual(e.quality.counts, [0, 0, 0, 0, 0])
+            codes = [r[4] << 8 | r[5] for r in _log(m)]
+            self.assertNotIn(events.UNSAVED_RESTART, codes)
+        finally:
+            b.close()
+
+    def test_status_word_and_clock_step(self):
+        from datamodel import live
+
+        b = EnergyBench("energy_sw")
+        try:
+            m = b.meter
+            b.met.override = lambda s: (-2_000_000, 0, 230_000, 0, 0)  # exporting 2 kW
+            seen = []
+            m.on_second.append(seen.append)
+            b.run(5)
+            sw = int.from_bytes(live.status_word(m), "big")
+            self.assertTrue(sw & registers.SW_REVERSE_FLOW)
+            self.assertFalse(sw & registers.SW_METROLOGY_FAULT)
+            m.wallclock.set(START + 3600)  # the concentrator sets the clock an hour ahead
+            b.run(3)
+            self.assertEqual(seen[-4:], [START + 5, START + 3601, START + 3602, START + 3603])
+            # the fake front-end counts wall-clock seconds, so its first read after the step
+            # claims 3600 s in one go: refused (> 10 min), nothing invented, then on as before
+            self.assertEqual(m.energy.refused, 1)
+            self.assertEqual(m.energy.energy.exact(A_MINUS), 7 * 2_000_000)
+        finally:
+            b.close()
 
 
 def _log(m):

@@ -101,9 +101,12 @@ class Run:
         assert self.p.returncode == -signal.SIGKILL, (self.p.returncode, err[-2000:])
 
 
-def announced(tmp, cuts, seed, span=WEEK):
-    """`cuts` announced power failures spread over `span` simulated seconds of metering;
-    returns figures. Asserts 0 mW·s lost at every restart."""
+def announced(tmp, cuts, seed, span=None):
+    """`cuts` announced power failures, outages of 1..600 s, over `span` simulated seconds of
+    metering (default: what makes a week with the outages); returns figures. Asserts 0 mW·s
+    lost at every restart."""
+    if span is None:
+        span = WEEK - cuts * 300
     rng = random.Random(seed)
     acc = [0] * 10
     t = START
@@ -111,8 +114,10 @@ def announced(tmp, cuts, seed, span=WEEK):
     saver_us = []
     outages = 0
     t_cut = None
+    marks = sorted(rng.sample(range(1, span), cuts))  # cut after these metered seconds
+    segs = [b - a for a, b in zip([0] + marks, marks)]
     for i in range(cuts + 1):
-        seg = max(1, int(rng.expovariate(cuts / span))) if i < cuts else 0
+        seg = segs[i] if i < cuts else 0
         r = Run(tmp, t, seed, t + seg if i < cuts else 0)
         r.until("start")
         kind, last_t, _, regs, counts = r.start
@@ -131,7 +136,7 @@ def announced(tmp, cuts, seed, span=WEEK):
         book(acc, t, t + seg, seed)
         metered += seg
         t_cut = t + seg
-        off = rng.randint(1, 900)
+        off = rng.randint(1, 600)
         outages += off
         t = t_cut + off
     return {

@@ -33,8 +33,9 @@ CHECKPOINT_S = const(60)  # metering seconds between checkpoints (persistence gr
 NO_LOAD_MW = const(1000)  # |P| below 1 W (|Q| below 1 var) in a second is not booked (creep)
 MAX_DT_MS = const(600_000)  # a sample covering more than 10 min is refused (Seam A)
 RESERVE = const(1024)  # store bytes kept free for the savers' puts (appends, no compaction)
-_ALIGN_EARLY_MS = const(10)  # wake this early before the expected wall-clock edge, then poll
+_ALIGN_EARLY_MS = const(10)  # to realign, wake this early before the expected edge and poll
 _ALIGN_STEP_MS = const(5)
+_REALIGN_S = const(64)  # realign this often (50 ppm of clock drift: 3 ms in 64 s)
 _SUPPLY_POLL_MS = const(50)
 _DAY = const(86400)
 _HOUR = const(3600)
@@ -42,6 +43,7 @@ _HOUR = const(3600)
 # state record: VERSION(1) FLAGS(1) LAST_S(4) | energy part | quality part
 _VERSION = const(1)
 _F_POWER_FAIL = const(1)  # written by the saver at a supply loss: an outage follows
+_F_SAVED = const(2)  # written by the saver (supply loss or orderly stop): nothing came after
 _HDR = const(6)
 REC_SIZE = _HDR + _E_SIZE + _Q_SIZE
 
@@ -105,8 +107,9 @@ class Engine:
         self.episode = 0  # 0, or 1/2: a failed-read/refused episode is in progress
         self._episode_s = 0
         self.power_w = 0  # last metering second, W (import positive)
+        self.tariff = 0  # tariff of the last metering second, 1..4 (0: none yet)
         self.no_load = False
-        self.restored = "first start"  # or "power fail", "checkpoint", "lost"
+        self.restored = "first start"  # or "power fail", "saved", "checkpoint", "lost"
         self.saves = 0
         self.checkpoints = 0
         self.saver_ms = -1  # time the savers took at the last supply loss
@@ -187,21 +190,29 @@ class Engine:
         self._tr = getattr(m, "tariffs", None)
         t = wc.now()
         first = True
+        early = 0  # ms the last wake-up came before the expected edge (0: on it)
+        realign = 0  # seconds until the next early wake-up
         while True:
-            # the wall-clock edge after second t: polled at _ALIGN_STEP_MS when seen coming
-            # (the anchor is then exact to a step); found already past, the anchor moves
-            # _ALIGN_EARLY_MS earlier so the next wake-up comes before the edge again
+            # the wall-clock edge after second t. Still to come: poll it at _ALIGN_STEP_MS;
+            # the anchor is then exact to a step. Already past after an early wake-up: the
+            # RTC runs ahead, so move the anchor earlier and wake early again next second.
+            # Already past after an on-time wake-up: take it as on time (one sleep per second;
+            # the early wake-up every _REALIGN_S seconds catches drift).
             u = wc.now()
             if u == t:
                 while u == t:
                     await clock.sleep_ms(_ALIGN_STEP_MS)
                     u = wc.now()
                 self._anchor = clock.now_ms()
+                realign = _REALIGN_S
             else:
-                self._anchor += 1000 - _ALIGN_EARLY_MS
+                self._anchor += 1000 - early
+                if early:
+                    realign = 0
                 now = clock.now_ms()
                 if self._anchor < now - 1000 or self._anchor > now:
                     self._anchor = now  # a late loop or a clock step: start over from now
+                    realign = 0
             t = u
             if first:
                 self._ck_t = t - 1  # the first checkpoint covers 60 metered seconds too
@@ -218,7 +229,9 @@ class Engine:
                         m.faults.record(e, "energy.read")
                         ok = 0
                 self._second(t, ok)
-            wait = self._anchor + 1000 - _ALIGN_EARLY_MS - clock.now_ms()
+            realign -= 1
+            early = _ALIGN_EARLY_MS if realign <= 0 else 0
+            wait = self._anchor + 1000 - early - clock.now_ms()
             if wait > 0:
                 await clock.sleep_ms(wait)
 
@@ -226,6 +239,7 @@ class Engine:
         """Second [t - 1, t) is over and read (ok: 1 read, 0 failed, -1 no front-end)."""
         m = self.meter
         s = self.sample
+        self.tariff = self._tariff(t - 1)
         if ok == 1 and self._resync:
             self._resync = False  # it covers the outage, when the front-end had no supply
             s.clear()
@@ -287,7 +301,7 @@ class Engine:
         if -thr < eq < thr:
             eq = 0
         if ep or eq:
-            self.energy.book(ep, eq, self._tariff(t - 1), self._k.get())
+            self.energy.book(ep, eq, self.tariff, self._k.get())
             self._dirty = True
         self.seconds += 1
         self.power_w = _tdiv(s.p_mw, 1000)
@@ -318,8 +332,7 @@ class Engine:
             p(">I", b, mt.DAILY_IMPORT, e.daily(0))
             p(">I", b, mt.DAILY_EXPORT, e.daily(1))
             p(">I", b, mt.DAILY_REACTIVE, e.daily(2))
-        if self.last_t:
-            b[mt.ACTIVE_TARIFF] = self._tariff(self.last_t - 1)
+        b[mt.ACTIVE_TARIFF] = self.tariff
         c = self.quality.counts
         p(">H", b, mt.LONG_INTERRUPTIONS, c[0])
         p(">H", b, mt.SHORT_INTERRUPTIONS, c[1])
@@ -380,7 +393,8 @@ class Engine:
 
     def save(self):
         """meter.savers[0]: one store put (an append: RESERVE is kept free), nothing else."""
-        self.meter.store.put(storekeys.ENERGY, self._pack(_F_POWER_FAIL if self._pf else 0))
+        flags = _F_SAVED | (_F_POWER_FAIL if self._pf else 0)
+        self.meter.store.put(storekeys.ENERGY, self._pack(flags))
         self._dirty = False
         self.saves += 1
 
@@ -403,6 +417,8 @@ class Engine:
         if flags & _F_POWER_FAIL:
             self.restored = "power fail"
             self._outage_over(now)
+        elif flags & _F_SAVED:
+            self.restored = "saved"  # an orderly stop ran the savers: nothing was lost
         else:
             self.restored = "checkpoint"
             gap = now - self.last_t
