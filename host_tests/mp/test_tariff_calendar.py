@@ -167,6 +167,25 @@ class TestMeterTariffs(unittest.TestCase):
         self.assertEqual(m.model.write(registers.find(0x0101), b"\x00\x00"), 0)  # UTC
         self.assertEqual(m.tariffs.local(S(2026, 12, 7, 20))[3], 20)
 
+    def test_tables_are_validated_record_by_record(self):
+        md = self.m.model
+        before = md.tables[0x0901].data
+        for bad in (
+            b"\x02\x1e\x00\x00",
+            b"\x04\x1f\x00\x00",
+            b"\x0d\x01\x00\x00",
+            b"\x01\x01\x10\x00",
+        ):
+            self.assertEqual(md.set_table(0x0901, b"\x01\x01\x00\x00" + bad), 6, bad)
+        self.assertIs(md.tables[0x0901].data, before)
+        self.assertEqual(md.set_table(0x0901, b"\x02\x1d\x01\x02"), 0)  # 29 February
+        self.assertEqual(md.set_table(0x0A00, b"\x01\x01\x64\x02"), 6)  # year 2100
+        self.assertEqual(md.set_table(0x0A00, b"\x01\x01\x00\x04"), 6)  # day type 4
+        self.assertEqual(md.set_table(0x0900, b"\x04\x00\x00\x01"), 6)  # day type 4
+        self.assertEqual(md.set_table(0x0900, b"\x00\x18\x00\x01"), 6)  # 24:00
+        self.assertEqual(md.set_table(0x0900, b"\x00\x00\x00\x05"), 6)  # tariff 5
+        self.assertEqual(md.set_table(0x0900, b"\xf3\x17\x3b\x04"), 0)  # prog 15, holiday
+
     def test_on_second_keeps_active_tariff_register(self):
         m = self.m
         m.model.set_table(0x0900, ITALY)

@@ -11,15 +11,15 @@ from tariff.zone import Zone, last_sunday
 
 
 def zone_mode(a):
-    # local time and wall->UTC every 15 min from 26 h before to 26 h after each transition
+    # local time and wall->UTC every 30 min from 25 h before to 25 h after each transition
     z = Zone(a["off"], 1)
     off = a["off"] * 60
     for y in range(a["y0"], a["y1"] + 1):
         for t in (last_sunday(y, 3), last_sunday(y, 10)):
-            for k in range(-104, 105):
-                u = t + k * 900
+            for k in range(-50, 51):
+                u = t + k * 1800
                 f = z.local(u)
-                w = t + off + k * 900
+                w = t + off + k * 1800
                 print(u, *f[:7], int(f[7]), w, z.utc(w))
 
 

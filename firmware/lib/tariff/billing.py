@@ -38,7 +38,7 @@ def energies(meter):
     """(A+ Wh, A- Wh, T1, T2, T3, T4 import Wh) now: the registers of group 0x04, which the
     energy engine publishes from meter.energy's totals (Seam D) before every on_second call,
     so a data set holds exactly what the concentrator reads at that second."""
-    g = meter.metering.get
+    g = meter.model.metering.get
     return (
         g(mt.ACTIVE_IMPORT, 4),
         g(mt.ACTIVE_EXPORT, 4),

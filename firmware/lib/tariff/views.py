@@ -22,9 +22,14 @@ def period(i):
     return lambda m: _since_close(m, i)
 
 
+def _md(m, which, t):
+    b = getattr(m, "billing", None)  # a data model without the billing feature has no maxima
+    return struct.pack(">I", 0 if b is None else (b.md_t if which else b.md_w)[t - 1])
+
+
 def demand_w(t):
-    return lambda m: struct.pack(">I", m.billing.md_w[t - 1])
+    return lambda m: _md(m, 0, t)
 
 
 def demand_time(t):
-    return lambda m: struct.pack(">I", m.billing.md_t[t - 1])
+    return lambda m: _md(m, 1, t)
