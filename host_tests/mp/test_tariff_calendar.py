@@ -130,6 +130,15 @@ class TestCalendar(unittest.TestCase):
         c = cal(plan1=0, plan2=1, c2=rome(2026, 12, 9, 20))
         self.assertEqual(c.next_switch(rome(2026, 12, 9, 6)), rome(2026, 12, 9, 20))
 
+    def test_an_unset_clock_near_zero_in_any_offset(self):
+        for off in (-720, -60, 0, 60, 840):
+            c = Calendar()
+            c.configure(off, 1, ITALY, b"\x01\x01\x00\x00", HOLIDAYS, 1)
+            for u in (0, 1, 3599, 86399, 90000):
+                self.assertIn(c.current(u), (1, 2, 3))
+                self.assertGreater(c.next_switch(u), u)
+                self.assertEqual(c.local(u)[0], 2000)
+
     def test_a_day_is_built_once_and_current_allocates_nothing(self):
         c = cal()
         u = rome(2026, 12, 7, 0)
