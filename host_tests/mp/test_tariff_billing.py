@@ -180,6 +180,25 @@ class TestDemand(Case):
         self.assertEqual(self.m.model.get_int(0x1600), max(blocks))
         self.assertEqual(self.m.model.get_int(0x1612), 0)
 
+    def test_worked_example_of_the_doc(self):
+        # docs/tariffs.md §6: Monday 2026-12-07, P = 15 min
+        S = civiltime.seconds
+        plan = (
+            (S(2026, 12, 7, 6, 45), 900, 2000),
+            (S(2026, 12, 7, 7, 0), 900, 3000),
+            (S(2026, 12, 7, 17, 45), 900, 2400),
+            (S(2026, 12, 7, 18, 0), 600, 3000),
+            (S(2026, 12, 7, 18, 10), 300, 0),
+        )
+        for start, n, p in plan:
+            for u in range(start + 1, start + n + 1):
+                self.e.second(u, p)
+        bl = self.m.billing
+        self.assertEqual(bl.md_w[:2], [3000, 2000])
+        self.assertEqual(bl.md_t[:2], [S(2026, 12, 7, 7, 15), S(2026, 12, 7, 7, 0)])
+        self.assertEqual(self.m.model.get_int(0x1600), 3000)
+        self.assertEqual(self.m.model.get_int(0x1601), S(2026, 12, 7, 7, 15))
+
     def test_export_is_no_demand_and_reset_command(self):
         u0 = rome(2026, 12, 7, 10)
         for i in range(900):

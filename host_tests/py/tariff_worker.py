@@ -112,5 +112,30 @@ def billing_mode(a):
         b.close()
 
 
-MODES = {"zone": zone_mode, "tariff": tariff_mode, "demand": demand_mode, "billing": billing_mode}
+def record_mode(a):
+    # the firmware's billing data set for given register values and maxima
+    import alfix
+    from datamodel import metering as mt
+
+    b = alfix.Bench("tariff_ref_r")
+    try:
+        m = b.meter
+        offs = (mt.ACTIVE_IMPORT, mt.ACTIVE_EXPORT, mt.IMPORT_T1, mt.IMPORT_T2, mt.IMPORT_T3)
+        for off, v in zip(offs + (mt.IMPORT_T4,), a["energies"]):
+            m.metering.set(off, 4, v)
+        for i, (w, t) in enumerate(a["md"]):
+            m.billing.md_w[i] = w
+            m.billing.md_t[i] = t
+        print(m.billing.record(a["time"], a["cause"]).hex())
+    finally:
+        b.close()
+
+
+MODES = {
+    "zone": zone_mode,
+    "tariff": tariff_mode,
+    "demand": demand_mode,
+    "billing": billing_mode,
+    "record": record_mode,
+}
 MODES[sys.argv[1]](json.loads(sys.stdin.read()))
