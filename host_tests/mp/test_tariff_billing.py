@@ -199,6 +199,17 @@ class TestDemand(Case):
         self.assertEqual(self.m.model.get_int(0x1600), 3000)
         self.assertEqual(self.m.model.get_int(0x1601), S(2026, 12, 7, 7, 15))
 
+    def test_a_clock_step_cuts_the_block_short(self):
+        u0 = rome(2026, 12, 7, 10)  # F1
+        for u in range(u0 + 1, u0 + 451):
+            self.e.second(u, 1800)  # half of the block at 1800 W
+        self.e.second(u0 + 7200, 1800)  # set forward 2 h: the block ends with what it has
+        bl = self.m.billing
+        self.assertEqual((bl.md_w[0], bl.md_t[0]), (900, u0 + 900))  # stamped with its end
+        for u in range(u0 - 899, u0 + 1):  # set back into the previous block, a full one
+            self.e.second(u, 2700)
+        self.assertEqual((bl.md_w[0], bl.md_t[0]), (2700, u0))
+
     def test_export_is_no_demand_and_reset_command(self):
         u0 = rome(2026, 12, 7, 10)
         for i in range(900):
