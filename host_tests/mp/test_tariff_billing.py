@@ -9,7 +9,7 @@ import unittest
 
 import alfix
 import civiltime
-from datamodel import events
+from datamodel import events, registers
 from datamodel import metering as mt
 from smitp import commands
 from tariff import billing
@@ -155,6 +155,29 @@ class TestClose(Case):
             self.e.second(u, 0)
         self.assertEqual(len(self.records()), 1)
         self.assertEqual(self.m.billing._next, rome(2027, 2, 1))
+
+    def test_contract_2_start_closes_the_period_once(self):
+        md = self.m.model
+        c2 = rome(2026, 12, 9, 10, 17, 5)
+        md.write(registers.find(0x0811), b"\x02")
+        md.write(registers.find(0x0812), struct.pack(">I", c2))
+        for u in range(c2 - 30, c2 + 30):
+            self.e.second(u, 3600)
+            if u == c2 + 2:
+                md.tick(u)  # the housekeeping copies contract 2 into 1 a little later
+        f = [struct.unpack(">IBI", r[:9]) for r in self.records()]
+        self.assertEqual(f, [(c2, billing.CAUSE_CONTRACT, 31)])  # [c2 - 31, c2)
+        self.assertEqual(md.get_int(0x0801), 2)
+        self.assertEqual(len(self.events(events.BILLING_CONTRACT)), 1)
+        # a start moved, then cancelled before its time: no close
+        md.write(registers.find(0x0812), struct.pack(">I", c2 + 3600))
+        self.e.second(c2 + 31, 0)
+        md.write(registers.find(0x0812), struct.pack(">I", c2 + 1800))
+        self.e.second(c2 + 32, 0)
+        md.write(registers.find(0x0812), b"\x00\x00\x00\x00")
+        for u in range(c2 + 33, c2 + 4000, 7):
+            self.e.second(u, 0)
+        self.assertEqual(len(self.records()), 1)
 
     def test_invalid_clock_never_closes(self):
         self.m.model.set_ints(((0x0600, 1), (0x0601, 1), (0x0602, 0)))
