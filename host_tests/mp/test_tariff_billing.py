@@ -179,6 +179,27 @@ class TestClose(Case):
             self.e.second(u, 0)
         self.assertEqual(len(self.records()), 1)
 
+    def test_a_close_cut_after_its_data_set_is_completed_at_the_next_start(self):
+        md = self.m.model
+        md.set_ints(((0x0600, 1), (0x0601, 1), (0x0602, 0)))
+        close = rome(2027, 1, 1)
+        for u in range(close - 1000, close):
+            self.e.second(u, 2000)
+        bl = self.m.billing
+        self.assertGreater(bl.md_w[2], 0)
+        # power cut right after the data set's store write: only step 1 happened
+        md.tables[0x1400].append(bl.record(close, billing.CAUSE_SCHEDULED))
+        self.boot()
+        md = self.m.model
+        self.assertEqual((md.get_int(0x0603), md.get_int(0x0604)), (close, 1))
+        self.assertEqual(self.m.billing.md_w, [0, 0, 0, 0])
+        self.assertEqual(len(self.events(events.BILLING_SCHEDULED)), 1)
+        for u in range(close, close + 100):
+            self.e.second(u, 2000)
+        self.assertEqual(len(self.records()), 1)  # no second close of that period
+        self.boot()
+        self.assertEqual(self.m.model.get_int(0x0604), 1)  # nothing more to complete
+
     def test_invalid_clock_never_closes(self):
         self.m.model.set_ints(((0x0600, 1), (0x0601, 1), (0x0602, 0)))
         for u in range(civiltime.seconds(2001, 1, 1) - 5, civiltime.seconds(2001, 1, 1) + 5000):

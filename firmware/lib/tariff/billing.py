@@ -74,6 +74,7 @@ class Billing:
         self._c2 = 0  # contract 2's start, as last seen before the housekeeping clears it
         self._c2_done = 0  # the one whose switch closed a period
         self._load()
+        self._recover()
 
     # --- persistence: one store value, written when a maximum moves, at a close, on supply loss
 
@@ -191,17 +192,28 @@ class Billing:
         )  # fmt: skip
 
     def close(self, t, cause):
-        """Close the billing period at UTC second t: append the data set, bump the counters,
-        reset the maxima, log. Each step is one atomic store write (a cut in between loses no
-        data set; at worst the counter or the event)."""
+        """Close the billing period at UTC second t. Each step is one atomic store write: the
+        data set, then the maxima reset, then the counters (last_billing_time = t marks the close
+        complete), then the event; a cut after the data set is completed at the next start."""
+        self.model.tables[_BILLING_DATA].append(self.record(t, cause))
+        self._finish(t, cause)
+        return 0
+
+    def _finish(self, t, cause):
         md = self.model
-        md.tables[_BILLING_DATA].append(self.record(t, cause))
+        self.reset_demand()
         n = (md.get_int(_BILLING_COUNT) + 1) & 0xFFFF
         md.set_ints(((_LAST_BILLING, t), (_BILLING_COUNT, n)))
-        self.reset_demand()
-        md.log(_EVENT[cause], n)
+        md.log(_EVENT.get(cause, events.BILLING_SCHEDULED), n)
         self.closes += 1
-        return 0
+
+    def _recover(self):
+        # a data set whose TIME is not last_billing_time: power was cut inside close()
+        last = self.model.tables[_BILLING_DATA].last()
+        if last is not None:
+            t = struct.unpack_from(">I", last, 0)[0]
+            if t != self.model.get_int(_LAST_BILLING):
+                self._finish(t, last[4])
 
     # --- the schedule (local time, docs/tariffs.md §5) --------------------------------------
 
