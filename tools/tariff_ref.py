@@ -182,3 +182,24 @@ def max_demand(tariffs, u0, powers, period_s):
         if w > tot[0]:
             tot = (w, end)
     return per, tot
+
+
+BILLING_FIELDS = ("time", "cause", "a_plus_wh", "a_minus_wh", "t1_wh", "t2_wh", "t3_wh", "t4_wh")
+
+
+def billing_set(rec):
+    """A 61-byte billing data set (docs/tariffs.md §7) as a dict; max demand as a list of
+    (W, block end) for tariffs 1..4."""
+    if len(rec) != 61:
+        raise ValueError("billing data set is 61 bytes")
+    out = dict(zip(BILLING_FIELDS, [int.from_bytes(rec[0:4], "big"), rec[4]]))
+    for i, name in enumerate(BILLING_FIELDS[2:]):
+        out[name] = int.from_bytes(rec[5 + 4 * i : 9 + 4 * i], "big")
+    out["max_demand"] = [
+        (
+            int.from_bytes(rec[29 + 8 * i : 33 + 8 * i], "big"),
+            int.from_bytes(rec[33 + 8 * i : 37 + 8 * i], "big"),
+        )
+        for i in range(4)
+    ]
+    return out

@@ -790,6 +790,9 @@ class TestStoreBudget(Case):
             elif row[5] == T:
                 recs = bytes(row[7][:4]) if row[7] else b"\x01\x01\x00\x00"
                 self.assertEqual(md.set_table(row[0], recs * row[6]), 0, row[1])
+        # billing_data filled as by closes: last_billing_time = its last TIME (docs/tariffs.md §5)
+        last = md.tables[registers.BILLING_DATA].capacity - 1
+        md.set_ints(((registers.LAST_BILLING, alfix.T0 + last),))
         self.assertEqual(
             self.auth(140, struct.pack(">I", alfix.T0 + 9) + oid2(0x0F02) + b"x" * 16)[0], 243
         )

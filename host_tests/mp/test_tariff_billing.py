@@ -9,7 +9,7 @@ import unittest
 
 import alfix
 import civiltime
-from datamodel import events
+from datamodel import events, registers
 from datamodel import metering as mt
 from smitp import commands
 from tariff import billing
@@ -156,6 +156,50 @@ class TestClose(Case):
         self.assertEqual(len(self.records()), 1)
         self.assertEqual(self.m.billing._next, rome(2027, 2, 1))
 
+    def test_contract_2_start_closes_the_period_once(self):
+        md = self.m.model
+        c2 = rome(2026, 12, 9, 10, 17, 5)
+        md.write(registers.find(0x0811), b"\x02")
+        md.write(registers.find(0x0812), struct.pack(">I", c2))
+        for u in range(c2 - 30, c2 + 30):
+            self.e.second(u, 3600)
+            if u == c2 + 2:
+                md.tick(u)  # the housekeeping copies contract 2 into 1 a little later
+        f = [struct.unpack(">IBI", r[:9]) for r in self.records()]
+        self.assertEqual(f, [(c2, billing.CAUSE_CONTRACT, 31)])  # [c2 - 31, c2)
+        self.assertEqual(md.get_int(0x0801), 2)
+        self.assertEqual(len(self.events(events.BILLING_CONTRACT)), 1)
+        # a start moved, then cancelled before its time: no close
+        md.write(registers.find(0x0812), struct.pack(">I", c2 + 3600))
+        self.e.second(c2 + 31, 0)
+        md.write(registers.find(0x0812), struct.pack(">I", c2 + 1800))
+        self.e.second(c2 + 32, 0)
+        md.write(registers.find(0x0812), b"\x00\x00\x00\x00")
+        for u in range(c2 + 33, c2 + 4000, 7):
+            self.e.second(u, 0)
+        self.assertEqual(len(self.records()), 1)
+
+    def test_a_close_cut_after_its_data_set_is_completed_at_the_next_start(self):
+        md = self.m.model
+        md.set_ints(((0x0600, 1), (0x0601, 1), (0x0602, 0)))
+        close = rome(2027, 1, 1)
+        for u in range(close - 1000, close):
+            self.e.second(u, 2000)
+        bl = self.m.billing
+        self.assertGreater(bl.md_w[2], 0)
+        # power cut right after the data set's store write: only step 1 happened
+        md.tables[0x1400].append(bl.record(close, billing.CAUSE_SCHEDULED))
+        self.boot()
+        md = self.m.model
+        self.assertEqual((md.get_int(0x0603), md.get_int(0x0604)), (close, 1))
+        self.assertEqual(self.m.billing.md_w, [0, 0, 0, 0])
+        self.assertEqual(len(self.events(events.BILLING_SCHEDULED)), 1)
+        for u in range(close, close + 100):
+            self.e.second(u, 2000)
+        self.assertEqual(len(self.records()), 1)  # no second close of that period
+        self.boot()
+        self.assertEqual(self.m.model.get_int(0x0604), 1)  # nothing more to complete
+
     def test_invalid_clock_never_closes(self):
         self.m.model.set_ints(((0x0600, 1), (0x0601, 1), (0x0602, 0)))
         for u in range(civiltime.seconds(2001, 1, 1) - 5, civiltime.seconds(2001, 1, 1) + 5000):
@@ -179,6 +223,36 @@ class TestDemand(Case):
         self.assertEqual(bl.md_t[0], u0 + 900 * (2 + blocks[2:].index(max(blocks[2:]))) + 900)
         self.assertEqual(self.m.model.get_int(0x1600), max(blocks))
         self.assertEqual(self.m.model.get_int(0x1612), 0)
+
+    def test_worked_example_of_the_doc(self):
+        # docs/tariffs.md §6: Monday 2026-12-07, P = 15 min
+        S = civiltime.seconds
+        plan = (
+            (S(2026, 12, 7, 6, 45), 900, 2000),
+            (S(2026, 12, 7, 7, 0), 900, 3000),
+            (S(2026, 12, 7, 17, 45), 900, 2400),
+            (S(2026, 12, 7, 18, 0), 600, 3000),
+            (S(2026, 12, 7, 18, 10), 300, 0),
+        )
+        for start, n, p in plan:
+            for u in range(start + 1, start + n + 1):
+                self.e.second(u, p)
+        bl = self.m.billing
+        self.assertEqual(bl.md_w[:2], [3000, 2000])
+        self.assertEqual(bl.md_t[:2], [S(2026, 12, 7, 7, 15), S(2026, 12, 7, 7, 0)])
+        self.assertEqual(self.m.model.get_int(0x1600), 3000)
+        self.assertEqual(self.m.model.get_int(0x1601), S(2026, 12, 7, 7, 15))
+
+    def test_a_clock_step_cuts_the_block_short(self):
+        u0 = rome(2026, 12, 7, 10)  # F1
+        for u in range(u0 + 1, u0 + 451):
+            self.e.second(u, 1800)  # half of the block at 1800 W
+        self.e.second(u0 + 7200, 1800)  # set forward 2 h: the block ends with what it has
+        bl = self.m.billing
+        self.assertEqual((bl.md_w[0], bl.md_t[0]), (900, u0 + 900))  # stamped with its end
+        for u in range(u0 - 899, u0 + 1):  # set back into the previous block, a full one
+            self.e.second(u, 2700)
+        self.assertEqual((bl.md_w[0], bl.md_t[0]), (2700, u0))
 
     def test_export_is_no_demand_and_reset_command(self):
         u0 = rome(2026, 12, 7, 10)

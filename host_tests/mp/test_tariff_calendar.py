@@ -130,6 +130,15 @@ class TestCalendar(unittest.TestCase):
         c = cal(plan1=0, plan2=1, c2=rome(2026, 12, 9, 20))
         self.assertEqual(c.next_switch(rome(2026, 12, 9, 6)), rome(2026, 12, 9, 20))
 
+    def test_an_unset_clock_near_zero_in_any_offset(self):
+        for off in (-720, -60, 0, 60, 840):
+            c = Calendar()
+            c.configure(off, 1, ITALY, b"\x01\x01\x00\x00", HOLIDAYS, 1)
+            for u in (0, 1, 3599, 86399, 90000):
+                self.assertIn(c.current(u), (1, 2, 3))
+                self.assertGreater(c.next_switch(u), u)
+                self.assertEqual(c.local(u)[0], 2000)
+
     def test_a_day_is_built_once_and_current_allocates_nothing(self):
         c = cal()
         u = rome(2026, 12, 7, 0)
@@ -166,6 +175,25 @@ class TestMeterTariffs(unittest.TestCase):
         self.assertEqual(m.tariffs.current(rome(2026, 12, 7, 20)), 1)
         self.assertEqual(m.model.write(registers.find(0x0101), b"\x00\x00"), 0)  # UTC
         self.assertEqual(m.tariffs.local(S(2026, 12, 7, 20))[3], 20)
+
+    def test_tables_are_validated_record_by_record(self):
+        md = self.m.model
+        before = md.tables[0x0901].data
+        for bad in (
+            b"\x02\x1e\x00\x00",
+            b"\x04\x1f\x00\x00",
+            b"\x0d\x01\x00\x00",
+            b"\x01\x01\x10\x00",
+        ):
+            self.assertEqual(md.set_table(0x0901, b"\x01\x01\x00\x00" + bad), 6, bad)
+        self.assertIs(md.tables[0x0901].data, before)
+        self.assertEqual(md.set_table(0x0901, b"\x02\x1d\x01\x02"), 0)  # 29 February
+        self.assertEqual(md.set_table(0x0A00, b"\x01\x01\x64\x02"), 6)  # year 2100
+        self.assertEqual(md.set_table(0x0A00, b"\x01\x01\x00\x04"), 6)  # day type 4
+        self.assertEqual(md.set_table(0x0900, b"\x04\x00\x00\x01"), 6)  # day type 4
+        self.assertEqual(md.set_table(0x0900, b"\x00\x18\x00\x01"), 6)  # 24:00
+        self.assertEqual(md.set_table(0x0900, b"\x00\x00\x00\x05"), 6)  # tariff 5
+        self.assertEqual(md.set_table(0x0900, b"\xf3\x17\x3b\x04"), 0)  # prog 15, holiday
 
     def test_on_second_keeps_active_tariff_register(self):
         m = self.m

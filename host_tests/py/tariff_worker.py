@@ -11,15 +11,15 @@ from tariff.zone import Zone, last_sunday
 
 
 def zone_mode(a):
-    # local time and wall->UTC every 15 min from 26 h before to 26 h after each transition
+    # local time and wall->UTC every 30 min from 25 h before to 25 h after each transition
     z = Zone(a["off"], 1)
     off = a["off"] * 60
     for y in range(a["y0"], a["y1"] + 1):
         for t in (last_sunday(y, 3), last_sunday(y, 10)):
-            for k in range(-104, 105):
-                u = t + k * 900
+            for k in range(-50, 51):
+                u = t + k * 1800
                 f = z.local(u)
-                w = t + off + k * 900
+                w = t + off + k * 1800
                 print(u, *f[:7], int(f[7]), w, z.utc(w))
 
 
@@ -112,5 +112,30 @@ def billing_mode(a):
         b.close()
 
 
-MODES = {"zone": zone_mode, "tariff": tariff_mode, "demand": demand_mode, "billing": billing_mode}
+def record_mode(a):
+    # the firmware's billing data set for given register values and maxima
+    import alfix
+    from datamodel import metering as mt
+
+    b = alfix.Bench("tariff_ref_r")
+    try:
+        m = b.meter
+        offs = (mt.ACTIVE_IMPORT, mt.ACTIVE_EXPORT, mt.IMPORT_T1, mt.IMPORT_T2, mt.IMPORT_T3)
+        for off, v in zip(offs + (mt.IMPORT_T4,), a["energies"]):
+            m.metering.set(off, 4, v)
+        for i, (w, t) in enumerate(a["md"]):
+            m.billing.md_w[i] = w
+            m.billing.md_t[i] = t
+        print(m.billing.record(a["time"], a["cause"]).hex())
+    finally:
+        b.close()
+
+
+MODES = {
+    "zone": zone_mode,
+    "tariff": tariff_mode,
+    "demand": demand_mode,
+    "billing": billing_mode,
+    "record": record_mode,
+}
 MODES[sys.argv[1]](json.loads(sys.stdin.read()))

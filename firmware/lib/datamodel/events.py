@@ -16,6 +16,7 @@ TABLE_PROGRAMMED = const(0x0016)  # WRITETAB committed; DATA: object id
 PARAM_WRITTEN = const(0x0017)  # WRITE/SETTAB; DATA: object id
 BILLING_CLOSE = const(0x0020)  # on command; DATA: billing_count & 0xFFFF
 BILLING_SCHEDULED = const(0x0021)  # scheduled close (docs/tariffs.md); DATA: billing_count
+BILLING_CONTRACT = const(0x0022)  # close at contract 2's start; DATA: billing_count
 RELAY_OPENED = const(0x0030)  # remote disconnect
 RECONNECT_ENABLED = const(0x0031)
 RELAY_CLOSED = const(0x0032)  # DATA: 1 remote reconnect, 2 button, 3 automatic
@@ -49,6 +50,7 @@ NAMES = {
     PARAM_WRITTEN: "parameter_written",
     BILLING_CLOSE: "billing_close",
     BILLING_SCHEDULED: "billing_close_scheduled",
+    BILLING_CONTRACT: "billing_close_contract",
     RELAY_OPENED: "relay_opened",
     RECONNECT_ENABLED: "reconnect_enabled",
     RELAY_CLOSED: "relay_closed",

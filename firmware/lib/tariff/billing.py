@@ -21,6 +21,12 @@ from micropython import const
 
 CAUSE_SCHEDULED = const(1)
 CAUSE_COMMAND = const(2)
+CAUSE_CONTRACT = const(3)
+_EVENT = {
+    CAUSE_SCHEDULED: events.BILLING_SCHEDULED,
+    CAUSE_COMMAND: events.BILLING_CLOSE,
+    CAUSE_CONTRACT: events.BILLING_CONTRACT,
+}
 
 RECSIZE = const(61)
 _LAST_BILLING = const(0x0603)
@@ -65,7 +71,10 @@ class Billing:
         self._b1 = None
         self._next = 0  # next scheduled close (UTC), 0 none
         self._base = 0  # first valid second seen, when no period was ever closed
+        self._c2 = 0  # contract 2's start, as last seen before the housekeeping clears it
+        self._c2_done = 0  # the one whose switch closed a period
         self._load()
+        self._recover()
 
     # --- persistence: one store value, written when a maximum moves, at a close, on supply loss
 
@@ -183,17 +192,28 @@ class Billing:
         )  # fmt: skip
 
     def close(self, t, cause):
-        """Close the billing period at UTC second t: append the data set, bump the counters,
-        reset the maxima, log. Each step is one atomic store write (a cut in between loses no
-        data set; at worst the counter or the event)."""
+        """Close the billing period at UTC second t. Each step is one atomic store write: the
+        data set, then the maxima reset, then the counters (last_billing_time = t marks the close
+        complete), then the event; a cut after the data set is completed at the next start."""
+        self.model.tables[_BILLING_DATA].append(self.record(t, cause))
+        self._finish(t, cause)
+        return 0
+
+    def _finish(self, t, cause):
         md = self.model
-        md.tables[_BILLING_DATA].append(self.record(t, cause))
+        self.reset_demand()
         n = (md.get_int(_BILLING_COUNT) + 1) & 0xFFFF
         md.set_ints(((_LAST_BILLING, t), (_BILLING_COUNT, n)))
-        self.reset_demand()
-        md.log(events.BILLING_CLOSE if cause == CAUSE_COMMAND else events.BILLING_SCHEDULED, n)
+        md.log(_EVENT.get(cause, events.BILLING_SCHEDULED), n)
         self.closes += 1
-        return 0
+
+    def _recover(self):
+        # a data set whose TIME is not last_billing_time: power was cut inside close()
+        last = self.model.tables[_BILLING_DATA].last()
+        if last is not None:
+            t = struct.unpack_from(">I", last, 0)[0]
+            if t != self.model.get_int(_LAST_BILLING):
+                self._finish(t, last[4])
 
     # --- the schedule (local time, docs/tariffs.md §5) --------------------------------------
 
@@ -235,5 +255,13 @@ class Billing:
 
     def on_second(self, u):
         self._demand(u)
-        if self.meter.wallclock.valid():
-            self._schedule(u)
+        c2 = self.tariffs.contract2_start()
+        if c2 != self._c2 and (c2 or u < self._c2):  # new, moved, or cancelled before its time
+            self._c2 = 0 if c2 == self._c2_done else c2
+        if not self.meter.wallclock.valid():
+            return
+        if self._c2 and u >= self._c2:  # contract 2 in force from second _c2 on
+            self._c2_done = self._c2
+            self._c2 = 0
+            self.close(u, CAUSE_CONTRACT)
+        self._schedule(u)

@@ -110,7 +110,7 @@ class Calendar:
     def _build(self, u, plan):
         z = self.zone
         w = z.wall(u)
-        w0 = w - w % _DAY
+        w0 = max(0, w - w % _DAY)  # an unset clock west of UTC: 2000-01-01's programme
         f = civiltime.datetime(w0)
         ds = z.utc(w0)
         de = z.utc(w0 + _DAY)

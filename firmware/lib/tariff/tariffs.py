@@ -63,6 +63,11 @@ class Tariffs(Calendar):
         self._sync()
         return self.zone.local(u)
 
+    def contract2_start(self):
+        """Register 0x0812 as the calendar uses it (0 = no pending contract)."""
+        self._sync()
+        return self.c2
+
     def on_second(self, utc_s):
         """Keeps register 0x0902 active_tariff on the tariff of the second starting now."""
         me = self.model.metering

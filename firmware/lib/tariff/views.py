@@ -23,14 +23,13 @@ def period(i):
 
 
 def _md(m, which, t):
-    # a meter built without the billing feature (tests of other layers) reads zero
-    b = getattr(m, "billing", None)
-    return struct.pack(">I", 0 if b is None else getattr(b, which)[t - 1])
+    b = getattr(m, "billing", None)  # a data model without the billing feature has no maxima
+    return struct.pack(">I", 0 if b is None else (b.md_t if which else b.md_w)[t - 1])
 
 
 def demand_w(t):
-    return lambda m: _md(m, "md_w", t)
+    return lambda m: _md(m, 0, t)
 
 
 def demand_time(t):
-    return lambda m: _md(m, "md_t", t)
+    return lambda m: _md(m, 1, t)

@@ -41,7 +41,7 @@ class Zone:
         self._b = last_sunday(y, 10)
 
     def is_dst(self, u):
-        if not self.dst:
+        if not self.dst or u < 0:  # before 2000 only west of UTC, with the clock not set
             return False
         if not self._y0 <= u < self._y1:
             self._year(u)
@@ -66,5 +66,5 @@ class Zone:
     def local(self, u):
         """(year, month, day, hour, minute, second, weekday Monday=0, is_dst) of UTC second u."""
         d = self.is_dst(u)
-        f = civiltime.datetime(u + self.off + (_H if d else 0))
+        f = civiltime.datetime(max(0, u + self.off + (_H if d else 0)))  # unset clock west of UTC
         return (f[0], f[1], f[2], f[3], f[4], f[5], f[6], d)
