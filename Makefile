@@ -17,7 +17,8 @@ SIMARGS ?=
 CONFIG  ?=
 
 .PHONY: help venv venv-dev test test-mp test-py lint format mpy deploy repl sim bench \
-	bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory bench-metering docs clean
+	bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory bench-metrology \
+	bench-metering docs clean
 
 .DEFAULT_GOAL := help
 
@@ -72,7 +73,7 @@ repl: $(RUN_OK) ## boot a unix_sim meter with a meter> prompt (REPLARGS="--set k
 sim: $(RUN_OK) ## a simulated LV section of METERS meters and the concentrator (SIMARGS=...)
 	$(VPY) tools/sim.py --meters $(METERS) $(SIMARGS)
 
-bench: bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory bench-metering ## every benchmark
+bench: bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory bench-metrology bench-metering ## every benchmark
 
 bench-crypto: $(DEV_OK) ## crypto benchmark (prints figures)
 	$(VPY) bench/bench_crypto.py
@@ -92,6 +93,9 @@ bench-smitp: $(DEV_OK) ## application layer: answer latency, heap and flash wear
 docs: $(DEV_OK) ## regenerate docs/datamodel.md and the hex examples of docs/smitp.md
 	$(VPY) tools/gen_datamodel_doc.py
 	$(VPY) tools/gen_smitp_examples.py
+
+bench-metrology: $(DEV_OK) ## STPM3x driver: CPU per metering second, heap per read
+	$(VPY) bench/bench_metrology.py
 
 bench-latency: $(DEV_OK) ## answer delay after a request's end against TEL = 20 ms
 	$(VPY) bench/bench_latency.py

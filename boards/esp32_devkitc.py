@@ -38,6 +38,12 @@ RELAY_PULSE_MS = 50
 RELAY_MIN_GAP_MS = 1000  # coil protection: pulses at least this far apart
 LED_PIN = 2
 
+# Metrology IC: STPM33 on UART1, GPIO15 TX -> RXD, GPIO36 (input-only) RX <- TXD; 9600 Bd after
+# reset then 115200 (drivers/stpm3x.py); SCS and EN pulled up (UART selected), SYN high. UART1
+# is the modem's when PLC_BACKEND is "modem": that build has no metrology IC (docs/boards.md).
+STPM_UART = 1
+STPM_TX = 15
+STPM_RX = 36
 SUPPLY_PIN = 39  # input-only (SENSOR_VN): mains supervisor output, low on loss, ext. pull-up
 WDT_TIMEOUT_MS = 8000  # armed by the first feed (drivers/watchdog.py)
 
@@ -56,12 +62,14 @@ def build(cfg):
     from drivers.relay import LatchingRelay
     from drivers.rtc import MachineRtc
     from drivers.serial import UartSerial
+    from drivers.stpm3x import Stpm3x
     from drivers.supply import SupplyInput
     from drivers.watchdog import Watchdog
     from hw import Hardware
 
     machine.freq(CPU_HZ)
     clock = Clock()
+    metrology = None
     if (cfg.get("plc_backend") or PLC_BACKEND) == "modem":
         from drivers.modem_uart import HostIfPhy
 
@@ -77,6 +85,8 @@ def build(cfg):
             I2S_TX, I2S_TX_SCK, I2S_TX_WS, I2S_TX_SD, machine.Pin(TX_ENABLE_PIN, machine.Pin.OUT)
         )
         phy = SoftPhy(capture, modulator, clock)
+        stpm = machine.UART(STPM_UART, 9600, tx=STPM_TX, rx=STPM_RX, timeout=0)
+        metrology = Stpm3x(UartSerial(stpm, 9600, 8, None, 1), clock)
     i2c = machine.I2C(0, scl=machine.Pin(DISPLAY_SCL), sda=machine.Pin(DISPLAY_SDA))
     optical = machine.UART(
         OPTICAL_UART, 300, bits=7, parity=0, stop=1, tx=OPTICAL_TX, rx=OPTICAL_RX
@@ -100,4 +110,5 @@ def build(cfg):
         led=Led(machine.Pin(LED_PIN, machine.Pin.OUT)),
         watchdog=Watchdog(machine.WDT, WDT_TIMEOUT_MS),
         supply=SupplyInput(machine.Pin(SUPPLY_PIN, machine.Pin.IN)),
+        metrology=metrology,
     )

@@ -15,8 +15,12 @@ watchdog= the boards' Watchdog adapter over a SimWdt counting host time (the sup
           on the loop's real-time sleep, and simulated medium time runs much faster); a starved
           watchdog prints what a board would have reset for and keeps running
 supply  = the boards' SupplyInput over a SimPin ("supply", high = mains present)
-metrology = cfg "metrology" = "adc": the direct-ADC front-end (metrology.adc_frontend) on V/I
-          codes synthesised from cfg "scenario" (drivers/sim/adc_source.py), following the RTC
+metrology = cfg "metrology" = "stpm" (default): the real STPM3x driver (drivers/stpm3x.py) talking
+          byte for byte to a simulated STPM3x (drivers/sim/stpm3x_sim.py) that computes its
+          registers from cfg "scenario" / "scenario_seed" on the clock; an endless scenario
+          runs from the RTC's second at boot (a generated day follows the time of day)
+          "adc": the direct-ADC front-end (metrology/adc_frontend.py) on V/I codes synthesised
+          from the same scenario (drivers/sim/adc_source.py)
 """
 
 NAME = "unix_sim"
@@ -95,18 +99,23 @@ def build(cfg):
 
 
 def _metrology(cfg, clock, rtc):
-    # cfg keys "metrology", "scenario", "scenario_seed" are the STPM3x engineer's (Seam A); this
-    # is the "adc" branch: an endless scenario runs from the RTC's second at boot (so a
-    # generated day follows the time of day), a finite one from its start; then on the clock
-    if cfg.get("metrology") != "adc":
-        return None
-    from drivers.sim.adc_source import SimAdcSource
     from metrology import scenario
-    from metrology.adc_frontend import AdcFrontend
 
-    sc = scenario.load(cfg.get("scenario", "household"), cfg.get("scenario_seed", 0))
+    sc = scenario.load(cfg["scenario"], cfg["scenario_seed"])
     t0 = rtc.seconds() - sc.start if sc.duration_s is None else 0
-    return AdcFrontend(SimAdcSource(sc, clock.now_ms, t0_s=t0 if t0 > 0 else 0))
+    t0 = t0 if t0 > 0 else 0
+    if cfg["metrology"] == "stpm":
+        from drivers.sim.stpm3x_sim import Stpm3xSim
+        from drivers.stpm3x import Stpm3x
+
+        dev = Stpm3xSim(sc, clock, offset_s=t0)
+        return Stpm3x(dev.serial(), clock)
+    if cfg["metrology"] == "adc":
+        from drivers.sim.adc_source import SimAdcSource
+        from metrology.adc_frontend import AdcFrontend
+
+        return AdcFrontend(SimAdcSource(sc, clock.now_ms, t0_s=t0))
+    return None
 
 
 def _starved(late_ms):

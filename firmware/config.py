@@ -45,6 +45,12 @@ DEFAULTS = {
     "optical_password": None,
     "optical_readout": None,
     "optical_block": 0,
+    # metering front-end (docs/metrology.md): "stpm" = the STPM3x driver (on unix_sim against the
+    # simulated IC), "adc" = the direct-ADC path; unix_sim's load scenario (docs/scenarios.md):
+    # a generator name or a segment file path ending in .json, and the generator's seed
+    "metrology": "stpm",
+    "scenario": "household",
+    "scenario_seed": 0,
     "repl": False,
     "strict": False,  # tests: a fault the firmware would record and survive ends the program
     "seed": None,
@@ -64,9 +70,10 @@ _INT_RANGE = {
     "optical_reaction_ms": (20, 1500),  # IEC 62056-21 tr: 20 (or 200) .. 1500 ms
     "optical_block": (0, 1024),
     "seed": (0, 0x7FFFFFFF),
+    "scenario_seed": (0, 0x7FFFFFFF),
 }
-_TEXT = ("serial", "manufacturer", "state_dir", "medium", "modem")
-_CHOICES = {"plc_backend": ("soft", "modem")}
+_TEXT = ("serial", "manufacturer", "state_dir", "medium", "modem", "scenario")
+_CHOICES = {"plc_backend": ("soft", "modem"), "metrology": ("stpm", "adc")}
 _NULLABLE = (
     "sca",
     "medium",
@@ -127,6 +134,18 @@ def _check_port_text(k, v):
         raise ConfigError("%s: port must be 1..65535 (got %r)" % (k, port))
 
 
+def _check_scenario(v):
+    if v.endswith(".json") or v == DEFAULTS["scenario"]:
+        return  # a file is read (and checked) when the simulated front-end loads it
+    from metrology.scenario_gen import GENERATORS
+
+    if v not in GENERATORS:
+        raise ConfigError(
+            "scenario must be a .json file or one of %s (got %r)"
+            % (", ".join(sorted(GENERATORS)), v)
+        )
+
+
 def _check_optical_password(v):
     # digits given with --set arrive as a number; optical.build takes str() of it
     if isinstance(v, int) and not isinstance(v, bool):
@@ -161,6 +180,8 @@ def validate(cfg):
                 raise ConfigError("%s must be non-empty text (got %r)" % (k, v))
             if k in _HOST_PORT:
                 _check_port_text(k, v)
+            if k == "scenario":
+                _check_scenario(v)
         elif k == "optical_password":
             _check_optical_password(v)
         elif k == "optical_readout":

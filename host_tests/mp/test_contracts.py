@@ -25,7 +25,18 @@ TMP = "build/test_contracts"
 # the interfaces a real board fills (checked by name: a field a board should give and does not
 # shows up here); the PHY is checked on its own, the B-Node link is unix_sim only so far
 BOARD_FIELDS = sorted(
-    ("clock", "flash", "rtc", "optical", "display", "relay", "led", "watchdog", "supply")
+    (
+        "clock",
+        "flash",
+        "rtc",
+        "optical",
+        "display",
+        "relay",
+        "led",
+        "watchdog",
+        "supply",
+        "metrology",
+    )
 )
 
 
@@ -312,6 +323,21 @@ class TestNucleo(_BoardCase):
     def setUp(self):
         super().setUp()
         self.state = fakehw.board_stm32()
+
+    def test_contracts_nucleo_metrology_ic_on_uart5(self):
+        # no STPM3x answers on the fake UART: the driver probes at 115200 then at the IC's
+        # reset rate 9600, gives up within its bounded waits, counts and flags the failure
+        hw = self.build()
+        uart = self.state.uarts[5]
+        self.assertEqual(uart.settings[0][:4], (9600, 8, None, 1))
+        from metrology.sample import Sample
+
+        self.assertFalse(asyncio.run(hw.metrology.read(Sample())))
+        probe = bytes.fromhex("08ffffff16")  # CRC by crccheck, reflected CRC-8
+        self.assertEqual(bytes(uart.tx), probe + probe)
+        self.assertEqual([st[0] for st in uart.settings[-2:]], [115200, 9600])
+        self.assertEqual((hw.metrology.errors, hw.metrology.fault()), (1, True))
+        self.assertEqual(hw.metrology.log.recent()[0][:2], ("StpmTimeout", "stpm3x.probe"))
 
     def test_contracts_nucleo_soft_phy_build_satisfies_interfaces(self):
         hw = self.build()

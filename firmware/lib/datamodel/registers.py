@@ -182,6 +182,11 @@ _ROWS = (
     (0x0303, "nominal_frequency_hz", U8, 1, RW, P, None, 50, b"\x32\x3c", "50 or 60"),
     (0x0304, "phases", U8, 1, CLEAR_R, F, live.phases, None, None, "config `phase` count"),
     (0x0305, "integration_period_min", U8, 1, RW, P, None, 15, _E, "energy integration period"),
+    # metrology IC calibration (docs/metrology.md), written to the STPM3x at start and on change
+    (0x0310, "cal_gain_v", U16, 2, RW, P, None, 0x800, (0, 4095), "STPM3x CHV1: gain 0.75 + n/16384"),
+    (0x0311, "cal_gain_i", U16, 2, RW, P, None, 0x800, (0, 4095), "STPM3x CHC1: gain 0.75 + n/16384"),
+    (0x0312, "cal_phase_i", U16, 2, RW, P, None, 0, (0, 1023), "STPM3x PHC1: current delay, 1 us"),
+    (0x0313, "cal_offset_p", I16, 2, RW, P, None, 0, (-512, 511), "STPM3x OFA: active power offset"),
     # --- 0x04 total and daily energies (producer: metering)
     (0x0400, "active_import_wh", U32, 4, CLEAR_R | MM, M, mt.ACTIVE_IMPORT, None, None, "A+ total, Wh"),
     (0x0401, "active_export_wh", U32, 4, CLEAR_R | MM, M, mt.ACTIVE_EXPORT, None, None, "A- total, Wh"),

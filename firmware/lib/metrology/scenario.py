@@ -231,6 +231,23 @@ class Scenario:
             t += step
         return p / 1000.0, q / 1000.0
 
+    def extremes(self, t0_s, t1_s):
+        """Lowest and highest true RMS voltage between two instants (V)."""
+        st = State()
+        lo = hi = None
+        t = t0_s * 1000.0
+        end = t1_s * 1000.0
+        while True:
+            s, into, _ = self._find(t)
+            st.v_rms, st.harmonics = s.v, s.harm
+            v = st.v_total()
+            lo = v if lo is None or v < lo else lo
+            hi = v if hi is None or v > hi else hi
+            left = s.dur_ms - into
+            if left <= 0 or t + left >= end:
+                return lo, hi
+            t += left
+
 
 def _seg_cycles(s, into_ms):
     x = into_ms / 1000.0
