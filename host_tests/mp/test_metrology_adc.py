@@ -7,7 +7,7 @@ import unittest
 from array import array
 
 import interfaces
-from adc_model import model
+from adc_model import Replay, model
 from metrology import adc_kernel
 from metrology.adc_frontend import AdcCal, AdcFrontend, isqrt
 from metrology.adc_viper import RING, ST_SIZE
@@ -252,7 +252,7 @@ class TestFrontend(unittest.TestCase):
         whole = array("h", bytearray(4 * 4000))
         for k in range(25):
             whole[320 * k : 320 * (k + 1)] = src.take()
-        replay = _Replay(whole, 160)
+        replay = Replay(whole, 160)
         fe = AdcFrontend(replay, AdcCal())
         s = Sample()
         used = []
@@ -264,25 +264,6 @@ class TestFrontend(unittest.TestCase):
             used.append(gc.mem_alloc() - a)
         self.assertEqual(used[1:], [0] * 5)
         self.assertLess(abs(s.p_mw - 230 * 15 * math.cos(0.8) * 1000), 1000)
-
-
-class _Replay:
-    fs = 4000
-
-    def __init__(self, whole, block):
-        self.views = tuple(
-            memoryview(whole)[2 * k : 2 * (k + block)] for k in range(0, len(whole) // 2, block)
-        )
-        self.left = 0
-        self.k = 0
-
-    def take(self):
-        if not self.left:
-            return None
-        self.left -= 1
-        v = self.views[self.k]
-        self.k = (self.k + 1) % len(self.views)
-        return v
 
 
 class TestIsqrt(unittest.TestCase):
