@@ -15,6 +15,7 @@ include(
         "relay.py",
         "rtc.py",
         "serial.py",
+        "stpm3x.py",
         "supply.py",
         "watchdog.py",
     ],

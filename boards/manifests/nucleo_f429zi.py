@@ -16,6 +16,7 @@ include(
         "stm32_dac_tx.py",
         "stm32_flash.py",
         "stm32_optical_uart.py",
+        "stpm3x.py",
         "supply.py",
         "watchdog.py",
     ],

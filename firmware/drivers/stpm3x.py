@@ -40,11 +40,16 @@ class StpmReset(Exception):
     pass
 
 
+class StpmDesync(Exception):
+    pass
+
+
 # preallocated: recording a failure allocates nothing
 _CRC = StpmCrcError()
 _TIMEOUT = StpmTimeout()
 _ABSURD = StpmAbsurd()
 _RESET = StpmReset()
+_DESYNC = StpmDesync()
 
 
 class Stpm3x:
@@ -86,7 +91,8 @@ class Stpm3x:
         self._eact = ic.Energy(sc.e_num, sc.e_bits)
         self._ereact = ic.Energy(sc.e_num, sc.e_bits)
         self._t_last = clock.now_ms()
-        self._state = 0  # 0 = not initialised, 1 = running, 2 = resync pending (counts from 0)
+        # 0 not initialised, 1 running, 2 the IC reset (count from 0), 3 take the baseline
+        self._state = 0
         self._fails = 0
         self._failing = False
         self._deadline = 0
@@ -115,10 +121,15 @@ class Stpm3x:
             if not ic.reply_ok(self._reply[k]):
                 return self._fail(_CRC, "stpm3x.crc")
         r = self._reply
+        for k in range(1, _N):
+            # the IC answers DSP_CR1 to a frame it got damaged (and may carry on from its
+            # pointer 0): a reply with DSP_CR1's value means the exchange went out of step
+            if ic.lo16(r[k]) == ic.CR1_LO and ic.hi16(r[k]) == ic.CR1_HI:
+                return self._fail(_DESYNC, "stpm3x.desync")
         s = r[ic.R_SENTINEL]
         if ic.lo16(s) != self._cr5 & 0xFFFF or ic.hi16(s) != self._cr5 >> 16:
-            # a valid CRC but not what we programmed: the IC reset (or answers DSP_CR1 because
-            # it lost frame sync): re-probe; if the config is gone, count from zero
+            # a valid CRC but not what we programmed: the IC may have reset; re-probe on the
+            # next read (if its configuration is gone, it counts from zero)
             self._fails = _REPROBE_AFTER - 1
             return self._fail(_RESET, "stpm3x.sentinel")
         return self._decode(sample, t)
@@ -133,12 +144,20 @@ class Stpm3x:
         self._sag_mv = int(sag * sc.thr_v * 1000)
         self._swell_mv = int(swell * sc.thr_v * 1000)
         self._cr5 = ic.cr5(gain_v, swell, sag)
-        self._config = (
-            ic.write32(ic.NONE, ic.DSP_CR4, ic.cr4(phase_c))
-            + ic.write32(ic.NONE, ic.DSP_CR6, ic.cr6(gain_i))
-            + ic.write32(ic.NONE, ic.DSP_CR9, ic.cr9(offset_p))
-            + ic.write32(ic.NONE, ic.DSP_CR5, self._cr5)
+        words = (
+            (ic.DSP_CR4, ic.cr4(phase_c)),
+            (ic.DSP_CR6, ic.cr6(gain_i)),
+            (ic.DSP_CR9, ic.cr9(offset_p)),
+            (ic.DSP_CR5, self._cr5),
         )
+        self._config = ()
+        for addr, v in words:
+            self._config += ic.write32(ic.NONE, addr, v)
+        # read-back: frame k points at register k, its answer is register k - 1's
+        self._verify = tuple(bytes(ic.frame(bytearray(5), a)) for a, _ in words) + (
+            self._frames[-1],
+        )
+        self._expect = (0,) + tuple(v for _, v in words)
         self._config_dirty = True
 
     # --- internals -----------------------------------------------------------------------------
@@ -186,13 +205,15 @@ class Stpm3x:
         return got == 5 or await self._finish(k, got)
 
     async def _probe(self):
-        """Point at DSP_CR5 and read it back: its value, or None."""
+        """Point at DSP_CR5 and read it back: its value, or None (no answer, a bad CRC, or
+        DSP_CR1's value: the IC got a damaged frame)."""
         self._flush()
         if not await self._xfer(self._point_cr5, 0) or not await self._xfer(self._frames[-1], 1):
             return None
-        if not ic.reply_ok(self._reply[1]):
+        r = self._reply[1]
+        if not ic.reply_ok(r) or (ic.lo16(r) == ic.CR1_LO and ic.hi16(r) == ic.CR1_HI):
             return None
-        return ic.lo16(self._reply[1]) | (ic.hi16(self._reply[1]) << 16)
+        return ic.lo16(r) | (ic.hi16(r) << 16)
 
     async def _init(self):
         """Find the IC at our rate or at its reset rate, move it to ours, reprogram it.
@@ -214,24 +235,34 @@ class Stpm3x:
                 v = await self._probe()
                 if v is None:
                     return False
-            was_ours = v == self._cr5
+            # DSP_CR5 tells: its reset value = the IC reset and its accumulators restarted
+            # from zero; ours (or a half-finished write of ours) = it kept counting
             self._config_dirty = True
             if not await self._write_config():
                 return False
             self._fails = 0
             if self._state == 0:
                 self._state = 3  # first read: take the baseline
-            elif not was_ours:
-                self._state = 2  # the IC reset: its accumulators restarted from zero
+            elif v == ic.CR5_RESET:
+                self._state = 2
                 self._eact.base(0, 0)
                 self._ereact.base(0, 0)
             return True
         return False
 
     async def _write_config(self):
+        """Write DSP_CR4, CR6, CR9, CR5 and read them back (a frame the IC got damaged is
+        ignored by it, and its answer would not tell)."""
         self._flush()
         for f in self._config:
             if not await self._xfer(f, 0) or not ic.reply_ok(self._reply[0]):
+                return False
+        for k in range(len(self._verify)):
+            if not await self._xfer(self._verify[k], 0) or not ic.reply_ok(self._reply[0]):
+                return False
+            want = self._expect[k]
+            r = self._reply[0]
+            if k and (ic.lo16(r) != want & 0xFFFF or ic.hi16(r) != want >> 16):
                 return False
         self._config_dirty = False
         return True

@@ -142,6 +142,60 @@ class TestDriverSim(unittest.TestCase):
         p, _ = dev.sc.integrate(0, 120)
         self.assertTrue(abs(ep / 1000 - p) <= 1e-4 * abs(p), (ep, p))
 
+    def test_stall_longer_than_half_a_wrap(self):
+        # 230 V x 60 A: the accumulator's half wrap (2**31 LSB = 152 Wh) passes in 40 s; a
+        # 100 s stall leaves a gap the 32-bit difference alone cannot tell: the active power
+        # register gives the whole wraps
+        clock = JumpClock()
+        sc = scenario.load({"segments": [{"dur": 400, "v": 230.0, "i": 60.0}]})
+        dev = Stpm3xSim(sc, clock)
+        drv = Stpm3x(dev.serial(), clock)
+        s = Sample()
+        self.assertTrue(asyncio.run(drv.read(s)))
+        dev.begin()
+        total = 0
+        gaps = []
+        for k in range(1, 301):
+            if k == 10:
+                dev.stall_ms(100000)
+            if _second(clock, drv, s, k, dev.t0_ms):
+                total += s.ep_mws
+                if s.dt_ms > 1000:
+                    gaps.append(s.dt_ms)
+        self.assertEqual(gaps, [100000])  # reads 10..108 s failed
+        self.assertTrue(s.ep_mws > 0)
+        p, _ = sc.integrate(0, 300)
+        self.assertTrue(abs(total / 1000 - p) <= 1e-4 * p, (total, p))
+
+    def test_random_fault_mix_loses_and_invents_nothing(self):
+        from metrology.scenario_gen import Rng
+
+        for seed in (1, 2, 3):
+            rng = Rng(seed)
+            clock, dev, drv, s = _rig()
+            total = 0
+            for k in range(1, 301):
+                dev.crc_error_rate = dev.rx_error_rate = 0.0
+                x = rng.uniform(0, 1)
+                if x < 0.1:
+                    dev.crc_error_rate = 0.5
+                elif x < 0.2:
+                    dev.rx_error_rate = 0.3
+                elif x < 0.23:
+                    dev.stall_ms(int(rng.uniform(100, 6000)))
+                elif x < 0.26:
+                    dev.absurd = 1
+                if _second(clock, drv, s, k, dev.t0_ms):
+                    total += s.ep_mws
+            dev.crc_error_rate = dev.rx_error_rate = 0.0
+            for k in range(301, 311):  # a clean stretch so the last gap is covered
+                ok = _second(clock, drv, s, k, dev.t0_ms)
+                self.assertTrue(ok or k < 305)
+                total += s.ep_mws if ok else 0
+            p, _ = dev.sc.integrate(0, 310)
+            self.assertTrue(drv.errors > 30, drv.errors)
+            self.assertTrue(abs(total / 1000 - p) <= 1e-4 * abs(p), (seed, total, p))
+
     def test_ic_reset_counts_from_zero(self):
         clock, dev, drv, s = _rig("steps")
         total = 0

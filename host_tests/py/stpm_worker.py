@@ -2,7 +2,8 @@
 
     micropython stpm_worker.py SCENARIO SEED SECONDS [FAULT ...]
 
-FAULT: crc:FROM:TO:RATE (reply CRC errors between seconds), stall:AT:MS, absurd:AT:N,
+FAULT: crc:FROM:TO:RATE (reply CRC errors between seconds), rxcrc:FROM:TO:RATE (damaged
+frames to the IC: it answers DSP_CR1), stall:AT:MS, absurd:AT:N,
 reset:AT (the IC resets), cal:GV:GI:PH:OFF (calibration) with sensor:GV:GI:PHDEG:OFFW.
 Prints one line per second `k ok dt_ms ep_mws eq_mvars v_mv i_ma p_mw f_mhz status place`
 (place: where a failed read was logged, else -) and at the
@@ -37,10 +38,12 @@ def main(argv):
     dev.begin()
     t0 = clock.now_ms()
     for k in range(1, seconds + 1):
-        dev.crc_error_rate = 0.0
+        dev.crc_error_rate = dev.rx_error_rate = 0.0
         for f in faults:
             if f[0] == "crc" and int(f[1]) <= k < int(f[2]):
                 dev.crc_error_rate = float(f[3])
+            elif f[0] == "rxcrc" and int(f[1]) <= k < int(f[2]):
+                dev.rx_error_rate = float(f[3])
             elif f[0] == "stall" and int(f[1]) == k:
                 dev.stall_ms(int(f[2]))
             elif f[0] == "absurd" and int(f[1]) == k:

@@ -3,23 +3,13 @@
 exchanges it tabulates are what the driver and the simulated IC really exchange."""
 
 import re
-import subprocess
 
-from crccheck.crc import Crc8Base
+from stpm_ref import Crc8Reflected, run_mp
 
-from tools.mpenv import ROOT, micropython_exe, mp_env
+from tools.mpenv import ROOT
 
 DOC = (ROOT / "docs" / "metrology.md").read_text()
 GROUP = re.compile(r"`([0-9a-f]{2}(?: [0-9a-f]{2}){4})`")
-
-
-class Crc8Reflected(Crc8Base):
-    _width = 8
-    _poly = 0x07
-    _initvalue = 0x00
-    _reflect_input = True
-    _reflect_output = True
-    _xor_output = 0x00
 
 
 def test_every_frame_on_the_page_has_a_good_crc():
@@ -74,17 +64,9 @@ print("sample", s.ep_mws, s.eq_mvars, s.v_mv, s.i_ma, s.f_mhz)
 
 def test_tabulated_exchanges_are_the_real_ones(tmp_path):
     (tmp_path / "rec.py").write_text(RECORD)
-    p = subprocess.run(
-        [micropython_exe(), str(tmp_path / "rec.py")],
-        env=mp_env(),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert p.returncode == 0, p.stderr
+    out = run_mp(tmp_path / "rec.py")
     pairs = []
-    for line in p.stdout.splitlines():
+    for line in out.splitlines():
         f = line.split(" ", 1)
         if f[0] == "pair":
             tx, rx = f[1][:14], f[1][15:]

@@ -5,27 +5,15 @@ reactive, with and without injected faults (bad CRC, a stall, absurd values)."""
 
 import json
 import random
-import subprocess
 from pathlib import Path
 
 import pytest
-from crccheck.crc import Crc8Base, Crc8Smbus
+from crccheck.crc import Crc8Smbus
+from stpm_ref import Crc8Reflected, run_mp
 
 from tools import scenario_ref
-from tools.mpenv import ROOT, micropython_exe, mp_env
 
 WORKER = Path(__file__).with_name("stpm_worker.py")
-
-
-class Crc8Reflected(Crc8Base):
-    """CRC-8 poly 0x07, init 0, refin = refout = true, no final xor (the STPM3x UART CRC)."""
-
-    _width = 8
-    _poly = 0x07
-    _initvalue = 0x00
-    _reflect_input = True
-    _reflect_output = True
-    _xor_output = 0x00
 
 
 MP_CRC = r"""
@@ -42,16 +30,8 @@ def test_crc8_against_crccheck(tmp_path):
     data += [bytes.fromhex(h) for h in ("00ffffff", "ffffffff", "ff056000", "a0000004")]
     (tmp_path / "d.json").write_text(json.dumps([d.hex() for d in data]))
     (tmp_path / "t.py").write_text(MP_CRC)
-    p = subprocess.run(
-        [micropython_exe(), str(tmp_path / "t.py"), str(tmp_path / "d.json")],
-        env=mp_env(),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert p.returncode == 0, p.stderr
-    for d, (spi, uart) in zip(data, json.loads(p.stdout), strict=True):
+    out = run_mp(tmp_path / "t.py", tmp_path / "d.json")
+    for d, (spi, uart) in zip(data, json.loads(out), strict=True):
         assert spi == Crc8Smbus.calc(d), d.hex()
         assert uart == Crc8Reflected.calc(d), d.hex()
     # the published UART frames of metering-facts §1, independently
@@ -60,17 +40,9 @@ def test_crc8_against_crccheck(tmp_path):
 
 
 def _run(*faults, name="mixed", seed=1, seconds=600):
-    p = subprocess.run(
-        [micropython_exe(), str(WORKER), name, str(seed), str(seconds), *faults],
-        env=mp_env(),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert p.returncode == 0, p.stderr
+    out = run_mp(WORKER, name, seed, seconds, *faults)
     rows, end = [], None
-    for line in p.stdout.split("\n"):
+    for line in out.split("\n"):
         f = line.split()
         if f and f[0].isdigit():
             rows.append([int(x) for x in f[:-1]] + [f[-1]])
@@ -117,13 +89,16 @@ def test_ten_minutes_against_numpy(ref):
 
 
 def test_faults_logged_flagged_nothing_invented(ref):
-    rows, end = _run("crc:100:130:0.3", "stall:200:8000", "absurd:300:2", "crc:400:402:1")
+    rows, end = _run(
+        "crc:100:130:0.3", "stall:200:8000", "absurd:300:2", "crc:400:402:1", "rxcrc:450:470:0.2"
+    )
     failed = [r[0] for r in rows if not r[1]]
     assert len(failed) >= 15
     assert all(r[3] == 0 for r in rows if not r[1])  # a failed read delivers nothing
     assert int(end[0]) == len(failed) and int(end[1]) == len(failed)
     places = {r[10] for r in rows if not r[1]}
-    assert places == {"stpm3x.crc", "stpm3x.timeout", "stpm3x.probe", "stpm3x.absurd"}, places
+    want = {"stpm3x.crc", "stpm3x.timeout", "stpm3x.probe", "stpm3x.absurd", "stpm3x.desync"}
+    assert places == want, places
     # after recovery the good reads covered every gap: totals still match the reference
     plus, minus, react = _totals(rows)
     net = (plus - minus) * 1000

@@ -4,7 +4,7 @@ real driver, byte for byte).
 
     dev = Stpm3xSim(scenario.load("household"), clock, offset_s=0)
     port = dev.serial()                      # interfaces.Serial, the driver's side
-    dev.crc_error_rate = 0.1                 # fault injection (seeded)
+    dev.crc_error_rate = 0.1                 # fault injection (seeded); rx_error_rate too
     dev.stall_ms(5000); dev.absurd = 2; dev.reset_ic()
 
 The IC model (docs/metrology.md): UART at 9600 Bd after reset, frames of 5 bytes with the
@@ -61,7 +61,8 @@ class Stpm3xSim:
         self.sensor_phase_deg = 0.0
         self.sensor_offset_w = 0.0
         # fault injection
-        self.crc_error_rate = 0.0
+        self.crc_error_rate = 0.0  # answers whose CRC is damaged on the way to the host
+        self.rx_error_rate = 0.0  # frames from the host damaged on the way to the IC
         self.absurd = 0  # the next n latches report absurd values
         self._stall_until = -1
         self.frames = 0  # frames answered
@@ -117,7 +118,8 @@ class Stpm3xSim:
 
     def _frame(self, f, out):
         self.frames += 1
-        if ic.crc8(f, 4, True) != f[4]:
+        damaged = self.rx_error_rate and self._rng.uniform(0, 1) < self.rx_error_rate
+        if damaged or ic.crc8(f, 4, True) != f[4]:
             self.ptr = 0  # lost sync: the IC answers DSP_CR1
             self._reply(self.regs[0], out)
             return

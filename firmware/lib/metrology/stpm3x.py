@@ -39,6 +39,11 @@ SR1_SAG = const(1 << 10)
 SR1_SWELL = const(1 << 12)
 SR1_CLEAR = const(0x3D00)
 
+# DSP_CR1's value (its reset value, which we keep): what the IC answers to a damaged frame
+CR1_LO = const(0x00A0)
+CR1_HI = const(0x0400)
+CR5_RESET = const(0x003FF800)  # DSP_CR5 after a reset: CHV1 0x800, SWV_THR 0x3FF, SAG_THR 0
+
 BAUD_9600 = const(0x0683)  # US_REG2[15:0] = 16 MHz / baud
 BAUD_115200 = const(0x008B)
 
