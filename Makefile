@@ -17,7 +17,8 @@ SIMARGS ?=
 CONFIG  ?=
 
 .PHONY: help venv venv-dev test test-mp test-py lint format mpy deploy repl sim bench \
-	bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory bench-metrology bench-metering bench-energy docs clean
+	bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory bench-metrology bench-energy \
+	bench-adc docs clean
 
 .DEFAULT_GOAL := help
 
@@ -72,7 +73,7 @@ repl: $(RUN_OK) ## boot a unix_sim meter with a meter> prompt (REPLARGS="--set k
 sim: $(RUN_OK) ## a simulated LV section of METERS meters and the concentrator (SIMARGS=...)
 	$(VPY) tools/sim.py --meters $(METERS) $(SIMARGS)
 
-bench: bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory bench-metrology bench-metering bench-energy ## every benchmark
+bench: bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory bench-metrology bench-energy bench-adc ## every benchmark
 
 bench-crypto: $(DEV_OK) ## crypto benchmark (prints figures)
 	$(VPY) bench/bench_crypto.py
@@ -80,8 +81,8 @@ bench-crypto: $(DEV_OK) ## crypto benchmark (prints figures)
 bench-phy: $(DEV_OK) ## PHY benchmark: BER/FER curves and CPU figures
 	$(VPY) bench/bench_phy.py
 
-bench-metering: $(DEV_OK) ## direct-ADC metering: unix CPU and heap per second, M4 estimate with the PHY, accuracy
-	$(VPY) bench/bench_metering.py
+bench-adc: $(DEV_OK) ## direct-ADC metering: unix CPU and heap per second, M4 estimate with the PHY, accuracy
+	$(VPY) bench/bench_adc.py
 
 bench-sim: $(DEV_OK) ## simulated section at 20 and 200 meters: discovery times, frames, maps
 	$(VPY) bench/bench_sim.py

@@ -39,6 +39,9 @@ BUTTON_PIN = "PC13"  # B1 USER, high while pressed (pull-down on the Nucleo)
 # Metrology IC: STPM33 on UART5, PC12 TX -> RXD, PD2 RX <- TXD (CN8 D-pins), 9600 Bd after reset
 # then 115200 (drivers/stpm3x.py); SCS and EN pulled up (UART selected at power-up), SYN high
 STPM_UART = 5
+# Direct-ADC option (cfg "metrology" = "adc", docs/metrology_adc.md): voltage divider on PC0
+# (ADC123_IN10, A1), current sensor on PC3 (ADC123_IN13, A2); ADC3 + DMA2 Stream1 + TIM3
+METER_ADC = ("PC0", 10, "PC3", 13)
 SUPPLY_PIN = "PF15"  # D2: mains supervisor output, low on supply loss (external pull-up)
 WDT_TIMEOUT_MS = 8000  # IWDG; armed by the first feed (drivers/watchdog.py)
 
@@ -56,10 +59,8 @@ def build(cfg):
     from drivers.led import Led
     from drivers.relay import LatchingRelay
     from drivers.rtc import MachineRtc
-    from drivers.serial import UartSerial
     from drivers.stm32_flash import Stm32Bank2Flash
     from drivers.stm32_optical_uart import Stm32OpticalUart
-    from drivers.stpm3x import Stpm3x
     from drivers.supply import SupplyInput
     from drivers.watchdog import Watchdog
     from hw import Hardware
@@ -100,7 +101,20 @@ def build(cfg):
         led=Led(machine.Pin(LED_PIN, machine.Pin.OUT)),
         watchdog=Watchdog(machine.WDT, WDT_TIMEOUT_MS),
         supply=SupplyInput(machine.Pin(SUPPLY_PIN, machine.Pin.IN)),
-        # UartSerial despite the busy-waiting write: 5 characters at 115200 Bd are 0.43 ms
-        metrology=Stpm3x(UartSerial(machine.UART(STPM_UART), 9600, 8, None, 1), clock),
+        metrology=_metrology(cfg, clock),
         button=Button(machine.Pin(BUTTON_PIN, machine.Pin.IN), clock, active_low=False),
     )
+
+
+def _metrology(cfg, clock):
+    import machine
+    from drivers.serial import UartSerial
+    from drivers.stpm3x import Stpm3x
+
+    if cfg.get("metrology") == "adc":
+        from drivers.stm32_meter_adc import MeterAdc
+        from metrology.adc_frontend import AdcFrontend
+
+        return AdcFrontend(MeterAdc(*METER_ADC))
+    # UartSerial despite the busy-waiting write: 5 characters at 115200 Bd are 0.43 ms
+    return Stpm3x(UartSerial(machine.UART(STPM_UART), 9600, 8, None, 1), clock)

@@ -16,6 +16,7 @@ include(
         "stm32_adc_dma.py",
         "stm32_dac_tx.py",
         "stm32_flash.py",
+        "stm32_meter_adc.py",
         "stm32_optical_uart.py",
         "stpm3x.py",
         "supply.py",

@@ -1,6 +1,7 @@
 """Plain-Python model of the direct-ADC metering kernel (metrology.adc_viper.run), written from
 its docstring: the sums kept as unbounded ints, the crossings and cycles as described. Used to
-check the viper kernel (and, through it, the asm_thumb one) word for word."""
+check the viper kernel (and, through it, the asm_thumb one) word for word. And Replay, a block
+source over one preallocated second of codes (the tests' and bench/bench_adc.py's)."""
 
 RING = 64
 
@@ -63,3 +64,24 @@ def _cycle(st):
         st[21] = ms
     if ms > st[22]:
         st[22] = ms
+
+
+class Replay:
+    """A block source (fs, take()) handing out the preallocated views of `whole` in a loop,
+    `left` of them until refilled: metering with no allocation in the source."""
+
+    fs = 4000
+
+    def __init__(self, whole, block):
+        n = len(whole) // 2
+        self.views = tuple(memoryview(whole)[2 * k : 2 * (k + block)] for k in range(0, n, block))
+        self.left = 0
+        self.k = 0
+
+    def take(self):
+        if not self.left:
+            return None
+        self.left -= 1
+        v = self.views[self.k]
+        self.k = (self.k + 1) % len(self.views)
+        return v

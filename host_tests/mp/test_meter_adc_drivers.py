@@ -152,3 +152,19 @@ class TestEsp32MeterI2s(unittest.TestCase):
         self.assertEqual(list(src.take())[:2], [2048 + 1500, 2048 - 1500])
         self.assertIsNone(src.take())
         src.stop()
+
+
+class TestNucleoAdcBranch(_Stm32):
+    def test_cfg_metrology_adc_builds_the_direct_adc_front_end(self):
+        import config
+        import interfaces
+
+        import boards.nucleo_f429zi as board
+
+        cfg = config.load(None, {"state_dir": "/tmp/mm_nucleo_adc", "metrology": "adc"})
+        hw = board.build(cfg)
+        interfaces.check_metrology(hw.metrology)
+        self.assertEqual(hw.metrology.name, "adc")
+        src = hw.metrology._src
+        self.assertEqual((src._pins, src._ch, src.fs), (("PC0", "PC3"), (10, 13), 4000))
+        self.assertFalse(src._running)  # the first read starts the capture

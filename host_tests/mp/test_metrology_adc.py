@@ -7,7 +7,7 @@ import unittest
 from array import array
 
 import interfaces
-from adc_model import model
+from adc_model import Replay, model
 from metrology import adc_kernel
 from metrology.adc_frontend import AdcCal, AdcFrontend, isqrt
 from metrology.adc_viper import RING, ST_SIZE
@@ -252,7 +252,7 @@ class TestFrontend(unittest.TestCase):
         whole = array("h", bytearray(4 * 4000))
         for k in range(25):
             whole[320 * k : 320 * (k + 1)] = src.take()
-        replay = _Replay(whole, 160)
+        replay = Replay(whole, 160)
         fe = AdcFrontend(replay, AdcCal())
         s = Sample()
         used = []
@@ -264,25 +264,6 @@ class TestFrontend(unittest.TestCase):
             used.append(gc.mem_alloc() - a)
         self.assertEqual(used[1:], [0] * 5)
         self.assertLess(abs(s.p_mw - 230 * 15 * math.cos(0.8) * 1000), 1000)
-
-
-class _Replay:
-    fs = 4000
-
-    def __init__(self, whole, block):
-        self.views = tuple(
-            memoryview(whole)[2 * k : 2 * (k + block)] for k in range(0, len(whole) // 2, block)
-        )
-        self.left = 0
-        self.k = 0
-
-    def take(self):
-        if not self.left:
-            return None
-        self.left -= 1
-        v = self.views[self.k]
-        self.k = (self.k + 1) % len(self.views)
-        return v
 
 
 class TestIsqrt(unittest.TestCase):
@@ -329,7 +310,11 @@ class TestUnixSimBoard(unittest.TestCase):
         import boards.unix_sim as board
 
         d = "/tmp/mm_adc_board_test"
-        cfg = {"state_dir": d, "metrology": "adc", "scenario": "steps", "scenario_seed": 3}
+        import config
+
+        cfg = dict(
+            config.DEFAULTS, state_dir=d, metrology="adc", scenario="steps", scenario_seed=3
+        )
         hw = board.build(cfg)
         itf.check_metrology(hw.metrology)
         # drive its source from a manual clock to meter 3 s of the scenario without waiting
@@ -345,6 +330,4 @@ class TestUnixSimBoard(unittest.TestCase):
             e += s.ep_mws
         p, _ = src._sc.integrate(src._t0_s, src._t0_s + 3)
         self.assertLess(abs(e / 1000 - p), 0.002 * abs(p) + 1, (e, p))
-        # the other front-end choice builds the STPM3x driver, not this one
-        other = board.build(dict(cfg, metrology="stpm")).metrology
-        self.assertNotEqual(type(other).__name__, type(hw.metrology).__name__)
+        self.assertEqual(board.build(dict(cfg, metrology="stpm")).metrology.name[:4], "stpm")

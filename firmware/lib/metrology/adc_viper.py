@@ -121,6 +121,7 @@ def run(buf: ptr16, n: int, st: ptr32, ring: ptr16) -> int:
             aii += i * i
             avi += v * i
             aqi += vd * i
+            ms = -1  # the mean square of a cycle closed at this pair, if any
             if arm:
                 if v >= 0:
                     t = ((k - 1) << 12) + ((0 - prev) << 12) // (v - prev)
@@ -131,24 +132,21 @@ def run(buf: ptr16, n: int, st: ptr32, ring: ptr16) -> int:
                     arm = 0
                     if cn >= cmin:
                         ms = cs // cn
-                        if ms < st[21]:
-                            st[21] = ms
-                        if ms > st[22]:
-                            st[22] = ms
                     cn = 0
                     cs = 0
             elif v < hys:
                 arm = 1
             cs += v * v
             cn += 1
-            if cn >= cmax:
+            if cn >= cmax:  # cmax >= 8: never at the pair of a crossing
                 ms = cs // cn
+                cn = 0
+                cs = 0
+            if ms >= 0:
                 if ms < st[21]:
                     st[21] = ms
                 if ms > st[22]:
                     st[22] = ms
-                cn = 0
-                cs = 0
             prev = v
             k += 1
         # fold the chunk sums into the (hi, lo) base-2^24 accumulators

@@ -1,4 +1,4 @@
-"""`make bench-metering`: direct-ADC metering cost -> stdout and build/bench/metering.json.
+"""`make bench-adc`: direct-ADC metering cost -> stdout and build/bench/adc.json.
 
 - unix port: wall time and heap per metering second (AdcFrontend.read over one second of
   preallocated blocks: 4000 V/I pairs, 25 blocks of 160, through the viper kernel);
@@ -9,7 +9,7 @@
 - the PHY receive chain (tools/data/phy_bench.json, docs/phy.md) plus metering against the
   CPU budget (30 % of a 168 MHz M4 = about 30 M instructions/s);
 - accuracy (tools/adc_ref.py): the 10-minute test waveform and the scenario generator "mixed".
-Set METERING_BENCH_QUICK=1 to skip the accuracy runs.
+Set ADC_BENCH_QUICK=1 to skip the accuracy runs.
 """
 
 import json
@@ -27,7 +27,7 @@ from tools import adc_ref, thumb_emu  # noqa: E402
 from tools.mpenv import micropython_exe, mp_env  # noqa: E402
 
 OUT = ROOT / "build" / "bench"
-QUICK = os.environ.get("METERING_BENCH_QUICK") == "1"
+QUICK = os.environ.get("ADC_BENCH_QUICK") == "1"
 FS = 4000
 M4_PER_X86 = 1.15  # docs/phy.md: viper/bytecode x86-64 instructions -> M4 (cycles) calibration
 BUDGET_MIPS = 30.0
@@ -41,6 +41,7 @@ from metrology import scenario
 from metrology.adc_frontend import AdcFrontend, AdcCal
 from metrology.sample import Sample
 from drivers.sim.adc_source import SimAdcSource
+from adc_model import Replay
 mode, secs, kern = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 t = [0]
 syn = SimAdcSource(scenario.load("harmonics"), lambda: t[0], t0_s=30)
@@ -48,24 +49,11 @@ whole = array('h', bytearray(4 * 4000))
 t[0] = 1000
 for k in range(25):
     whole[320 * k:320 * (k + 1)] = syn.take()
-views = tuple(memoryview(whole)[320 * k:320 * (k + 1)] for k in range(25))
-class Replay:
-    fs = 4000
-    def __init__(self):
-        self.left = 0
-        self.k = 0
-    def take(self):
-        if not self.left:
-            return None
-        self.left -= 1
-        v = views[self.k]
-        self.k = (self.k + 1) % 25
-        return v
 @micropython.viper
 def nop(buf: ptr16, n: int, st: ptr32, ring: ptr16) -> int:
     st[0] += n
     return st[0]
-src = Replay()
+src = Replay(whole, 160)
 fe = AdcFrontend(src, AdcCal(), kernel=nop if kern == 'nop' else None)
 s = Sample()
 for _ in range(3):
@@ -229,8 +217,8 @@ def main():
                     r["i_rms_err_pct_max"],
                 )
             )
-    (OUT / "metering.json").write_text(json.dumps(res, indent=1))
-    print("-> build/bench/metering.json")
+    (OUT / "adc.json").write_text(json.dumps(res, indent=1))
+    print("-> build/bench/adc.json")
 
 
 if __name__ == "__main__":
