@@ -98,7 +98,7 @@ def build(cfg):
         ),
         led=SimPin("led"),
         watchdog=Watchdog(SimWdt.factory(Clock(), _starved), WDT_TIMEOUT_MS),
-        supply=SupplyInput(SimPin("supply", 1)),
+        supply=SupplyInput(SimPin("supply", 1), event=True),
         bnode=SimBNode(state + "/bnode.txt"),
         profile_flash=SimFlash(state + "/profile.bin", FLASH_BLOCK_SIZE, PROFILE_FLASH_BLOCKS),
     )

@@ -267,7 +267,8 @@ class TestProfiles(unittest.TestCase):
         d = self.m.model.tables[r.DAILY_SNAPSHOT]
         self.assertEqual(d.count(), 1)
         x = struct.unpack(">IBB10I", bytes(d.record(0)))
-        self.assertEqual(x[:4], (midnight, 0, 0, 720))  # 7200 s at 360 W
+        tf = getattr(self.m, "tariffs", None)  # Seam C: tariff 0 until a calendar runs
+        self.assertEqual(x[:4], (midnight, 0, tf.current(midnight) if tf else 0, 720))
         self.assertEqual(x[9:11], (720, 7))  # T1, T2
 
     def test_second_allocates_nothing(self):
