@@ -157,17 +157,31 @@ class MeterRef:
             out[m] = tuple(vals)
         return out
 
-    def demand(self, t0: int, t1: int, period_s: int) -> dict[int, tuple]:
-        """{tariff: (max mean power W, end of its period)} over the full demand periods in
-        (t0, t1]; a period belongs to the tariff in force in its last second."""
+    def voltage_events(self, t0: int, t1: int, un=230.0, sag=0.9, swell=1.1) -> int:
+        """Sags, swells and interruptions (docs/metering.md: below sag x Un, above swell x Un,
+        below 5 %) in (t0, t1]: maximal runs of seconds whose mean voltage is outside."""
+        v = self.v[self._k(t0) : self._k(t1)]
+        out = (v < sag * un) | (v > swell * un)
+        return int(np.count_nonzero(out[1:] & ~out[:-1]) + (1 if len(out) and out[0] else 0))
+
+    def demand(self, t0: int, t1: int, period_s: int) -> dict:
+        """Block maximum demand (docs/tariffs.md §6) over the blocks in (t0, t1]: each second's
+        import power (whole W as the meter publishes it, export 0) goes to the tariff of that
+        second; a block's demand per tariff is floor(W s / P). Returns {tariff: (W, block
+        end)} and {0: (W, end)} for the total; a later block replaces only a larger one."""
+        w = np.maximum(np.trunc(self.p), 0.0)
         best: dict[int, tuple] = {}
         b = -(-t0 // period_s) * period_s
         while b + period_s <= t1:
             e = b + period_s
-            w = (self.cum["a_plus"][self._k(e)] - self.cum["a_plus"][self._k(b)]) / period_s
-            k = int(self.tariff[self._k(e) - 1])
-            if k not in best or w > best[k][0]:
-                best[k] = (w, e)
+            sl = slice(self._k(b), self._k(e))
+            tar = self.tariff[sl]
+            sums = {k: float(np.sum(w[sl][tar == k])) for k in (1, 2, 3, 4)}
+            sums[0] = float(np.sum(w[sl]))
+            for k, ws in sums.items():
+                d = int(ws // period_s)
+                if d > 0 and (k not in best or d > best[k][0]):
+                    best[k] = (d, e)
             b = e
         return best
 
