@@ -7,17 +7,11 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from tools import meter_ref as mr
+from tools import sim_week
 
 E = mr.EPOCH_2000
-ITALY = [
-    (0x00, 0, 0, 3), (0x00, 7, 0, 2), (0x00, 8, 0, 1), (0x00, 19, 0, 2), (0x00, 23, 0, 3),
-    (0x01, 0, 0, 3), (0x01, 7, 0, 2), (0x01, 23, 0, 3),
-    (0x02, 0, 0, 3),
-]  # fmt: skip
-HOLIDAYS = [
-    (1, 1, 0, 2), (1, 6, 0, 2), (4, 25, 0, 2), (5, 1, 0, 2), (6, 2, 0, 2), (8, 15, 0, 2),
-    (11, 1, 0, 2), (12, 8, 0, 2), (12, 25, 0, 2), (12, 26, 0, 2), (4, 6, 26, 2),
-]  # fmt: skip
+ITALY = sim_week.PROGRAMME  # docs/tariffs.md §3.1
+HOLIDAYS = sim_week.HOLIDAYS + [(4, 6, 26, 2)]  # and Easter Monday 2026
 
 
 def u(s):
