@@ -359,38 +359,59 @@ def scenario_truth(seed: int, start: int, seconds: int) -> dict:
         % (seed, start, seconds)
     )
     env = dict(mp_env())
-    out = subprocess.run(
-        [micropython_exe(), "-c", code], env=env, cwd=ROOT, capture_output=True, text=True
+    out = subprocess.run(  # a week is ~1 MB of segments while it is built
+        [micropython_exe(), "-X", "heapsize=256M", "-c", code],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     if out.returncode:
-        raise RuntimeError("scenario expansion failed: " + out.stderr[-500:])
+        raise RuntimeError("scenario expansion failed: " + (out.stderr + out.stdout)[-500:])
     return scenario_ref.reference(json.loads(out.stdout), seconds)
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--days", type=float, default=7.0)
-    ap.add_argument("--start", default="2026-06-29", help="UTC date (a midnight) the run starts")
-    ap.add_argument("--seed", type=int, default=1, help="household scenario seed")
-    ap.add_argument("--out", default="build/sim-week")
-    ap.add_argument("--max-wall-s", type=float, default=3600.0)
-    ap.add_argument("--no-png", action="store_true")
-    a = ap.parse_args(argv)
-    out = Path(a.out)
+def run(out: Path, t0: int, t1: int, seed: int, max_wall_s: float):
+    """Steps 1-3: programme, simulated run, readings; returns (speed, readings)."""
     state = out / "meter"
     shutil.rmtree(state, ignore_errors=True)
     state.mkdir(parents=True)
-    t0 = utc2000(_dt.datetime.fromisoformat(a.start))
-    t1 = t0 + int(a.days * 86400)
-    scen = {"scenario": "household", "scenario_seed": a.seed}
-    print(f"sim-week: household seed {a.seed}, {iso(t0)} .. {iso(t1)} UTC, simulated time")
+    scen = {"scenario": "household", "scenario_seed": seed}
+    print(f"sim-week: household seed {seed}, {iso(t0)} .. {iso(t1)} UTC, simulated time")
     # 1. the tariff programme, a day before the run (so nothing of it is metered in the run)
     with meter(state, "programme", sim_start=t0 - 86400, sim_until=t0 - 86400, **scen) as (s, _):
         programme(s)
     # 2. the run, in simulated time; 3. the readings through the application layer
     with meter(state, "run", sim_start=t0, sim_until=t1 + TAIL_S, **scen) as (s, _):
-        speed = wait_clock(s, t1 + TAIL_S, a.max_wall_s)
+        speed = wait_clock(s, t1 + TAIL_S, max_wall_s)
         data = read_all(s)
+    return speed, data
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--days", type=float, default=7.0)
+    ap.add_argument(
+        "--start", default="2026-06-29", help="UTC date or date-time the run starts (ISO)"
+    )
+    ap.add_argument("--seed", type=int, default=1, help="household scenario seed")
+    ap.add_argument("--out", default="build/sim-week")
+    ap.add_argument("--max-wall-s", type=float, default=3600.0)
+    ap.add_argument("--no-png", action="store_true")
+    ap.add_argument(
+        "--reuse", action="store_true", help="compare the readings of OUT/read.json again, no run"
+    )
+    a = ap.parse_args(argv)
+    out = Path(a.out)
+    t0 = utc2000(_dt.datetime.fromisoformat(a.start))
+    t1 = t0 + int(a.days * 86400)
+    if a.reuse:
+        saved = json.loads((out / "read.json").read_text())
+        speed, data = saved["speed"], saved["read"]
+        data["tables"] = {k: [tuple(r) for r in v] for k, v in data["tables"].items()}
+    else:
+        speed, data = run(out, t0, t1, a.seed, a.max_wall_s)
+        (out / "read.json").write_text(json.dumps({"speed": speed, "read": data}, indent=1))
     print(
         f"  {speed['simulated_s']} simulated s in {speed['wall_s']} s of wall time"
         f" ({speed['simulated_s'] / max(speed['wall_s'], 0.1) / 86400 * 60:.1f} days a minute)"
