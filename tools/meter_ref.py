@@ -93,10 +93,14 @@ class MeterRef:
         self.tariff = (
             np.ones(self.n, dtype=int) if tariff_of is None else np.asarray(tariff_of(utc))
         )
-        # each whole Wh of A+ goes to the tariff of the second in which the register moved
-        inc = np.diff(self.regs["a_plus"])
+        # T1..T4: A+ of the seconds booked in each tariff, each register with its own
+        # remainder (docs/metering.md §2), so floor(exact per-tariff energy / 1 Wh)
+        ap = per_s["a_plus"]
         self.t_regs = {
-            k: np.concatenate(([0], np.cumsum(np.where(self.tariff == k, inc, 0))))
+            k: np.floor(
+                np.concatenate(([0.0], np.cumsum(np.where(self.tariff == k, ap, 0.0)))) / 3600.0
+                + 1e-9
+            ).astype(np.int64)
             for k in (1, 2, 3, 4)
         }
         self.offset_min = offset_min
