@@ -16,7 +16,7 @@ METERS  ?= 20
 SIMARGS ?=
 CONFIG  ?=
 
-.PHONY: help venv venv-dev test test-mp test-py lint format mpy deploy repl sim bench \
+.PHONY: help venv venv-dev test test-mp test-py lint format mpy deploy repl sim sim-week bench \
 	bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory bench-metrology bench-energy \
 	bench-adc docs clean
 
@@ -72,6 +72,9 @@ repl: $(RUN_OK) ## boot a unix_sim meter with a meter> prompt (REPLARGS="--set k
 
 sim: $(RUN_OK) ## a simulated LV section of METERS meters and the concentrator (SIMARGS=...)
 	$(VPY) tools/sim.py --meters $(METERS) $(SIMARGS)
+
+sim-week: $(DEV_OK) ## a household week on one meter in simulated time, read and checked against numpy
+	$(VPY) tools/sim_week.py $(SIMARGS)
 
 bench: bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory bench-metrology bench-energy bench-adc ## every benchmark
 

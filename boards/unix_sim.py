@@ -58,6 +58,14 @@ def build(cfg):
     state = cfg["state_dir"]
     _makedirs(os, state)
     clock = Clock()
+    rtc = SimRtc(state + "/rtc")
+    if cfg.get("sim_start") is not None:  # before the PHY: its time stamps use this clock
+        from drivers.sim.simclock import SimClock
+
+        until = cfg.get("sim_until")
+        start = cfg["sim_start"]
+        clock = SimClock(None if until is None else (until - start) * 1000)
+        rtc = SimRtc(state + "/rtc", clock, start)
     phy = None
     if cfg.get("modem"):
         from drivers.modem_uart import HostIfPhy, open_tcp
@@ -80,14 +88,6 @@ def build(cfg):
         host, port = addr.rsplit(":", 1)
         phy = MediumPhy(host, int(port), cfg)
         clock = phy.clock  # the medium owns simulated time
-    rtc = SimRtc(state + "/rtc")
-    if cfg.get("sim_start") is not None:
-        from drivers.sim.simclock import SimClock
-
-        until = cfg.get("sim_until")
-        start = cfg["sim_start"]
-        clock = SimClock(None if until is None else (until - start) * 1000)
-        rtc = SimRtc(state + "/rtc", clock, start)
     optical = None
     if cfg.get("optical_port"):
         from drivers.sim.optical_tcp import TcpOptical
@@ -108,7 +108,7 @@ def build(cfg):
         ),
         led=SimPin("led"),
         watchdog=Watchdog(SimWdt.factory(Clock(), _starved), WDT_TIMEOUT_MS),
-        supply=SupplyInput(SimPin("supply", 1)),
+        supply=SupplyInput(SimPin("supply", 1), event=True),
         bnode=SimBNode(state + "/bnode.txt"),
         metrology=_metrology(cfg, clock, rtc),
         profile_flash=SimFlash(state + "/profile.bin", FLASH_BLOCK_SIZE, PROFILE_FLASH_BLOCKS),

@@ -14,11 +14,17 @@ import asyncio
 
 
 class SupplyInput:
-    def __init__(self, pin, active_low=True):
+    def __init__(self, pin, active_low=True, event=False):
+        """event=True (unix_sim): an asyncio.Event instead of the ThreadSafeFlag. The unix port
+        has no descriptor for a ThreadSafeFlag, so while one is awaited every turn of the
+        asyncio loop polls for >= 1 ms (micropython PR andrewleech#53), which made simulated
+        time 30 x slower; SimPin calls the handler in the loop's own thread, so an Event is
+        safe there."""
         self.pin = pin  # on unix_sim a SimPin: pin.value(0) cuts the simulated mains
         self._ok = 1 if active_low else 0
         self.losses = 0
-        self._flag = asyncio.ThreadSafeFlag()
+        self._event = event
+        self._flag = asyncio.Event() if event else asyncio.ThreadSafeFlag()
         self._isr_ref = self._isr  # bound once: no allocation per interrupt
         trig = pin.IRQ_FALLING if active_low else pin.IRQ_RISING
         pin.irq(self._isr_ref, trig)
@@ -32,4 +38,6 @@ class SupplyInput:
 
     async def wait_loss(self):
         while self.present():
+            if self._event:
+                self._flag.clear()  # no await since present(): no edge can be missed
             await self._flag.wait()

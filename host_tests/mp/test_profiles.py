@@ -244,6 +244,18 @@ class TestProfiles(unittest.TestCase):
         self.assertEqual(recs[1][3], 500)  # 100 s before the cut, 400 s after
         self.assertEqual(sum(x[3] for x in recs), self.energy.t[0] - 300)  # open: 300 Wh
 
+    def test_unannounced_kill_restores_the_last_close(self):
+        # no saver ran: the state committed at the close of T0 + 900 is what the boot finds
+        self.m.profiles.on_second(T0)
+        self.run_s(1200, w=3600)
+        self.m = self.b.boot()
+        self.run_s(600, w=3600)
+        recs = self.lp()
+        self.assertEqual([x[0] for x in recs], [T0 + 900, T0 + 1800])
+        self.assertEqual(recs[1][1], PDN | PAR)  # its seconds before the kill were not committed
+        self.assertEqual(recs[1][3], 900)  # every Wh since the last close is in it
+        self.assertEqual(sum(x[3] for x in recs), self.energy.t[0])
+
     def test_measurand_means(self):
         me = self.m.metering
         self.m.profiles.on_second(T0)

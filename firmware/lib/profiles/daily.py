@@ -9,7 +9,7 @@ flagged PDN; days entirely switched off get none. CAD: the clock was stepped sin
 snapshot; DST, CIV/DNV as in the profiles.
 """
 
-from profiles.record import CAD, CIV, DAILY_SIZE, DNV, DST, PDN, put_u
+from profiles.record import CAD, DAILY_SIZE, PDN, put_u, seal
 
 
 class Daily:
@@ -52,12 +52,6 @@ class Daily:
         env = self.env
         e = self.energy
         rec = self.rec
-        put_u(rec, 0, 4, stamp)
-        if env.dst(stamp):
-            flags |= DST
-        if not env.clock_valid():
-            flags |= CIV | DNV
-        rec[4] = flags
         rec[5] = env.tariff(stamp)
         o = 6
         for v in e.totals():
@@ -67,9 +61,7 @@ class Daily:
             put_u(rec, o, 4, e.tariff_wh(k) & 0xFFFFFFFF)
             o += 4
         self.flags = 0
-        try:
-            return self.ring.append(rec)
-        except OSError as x:
+        rno = seal(self.ring, rec, stamp, flags, env)
+        if rno < 0:
             self.failed += 1
-            env.failed(x)
-            return -1
+        return rno

@@ -13,7 +13,7 @@ Subclasses keep their accumulators: begin(t) at open, second(t) per counted seco
 at close (returns extra status bits).
 """
 
-from profiles.record import CAD, CIV, DNV, DST, PAR, put_u
+from profiles.record import CAD, PAR, seal
 
 
 class Interval:
@@ -70,23 +70,15 @@ class Interval:
         rec = self.rec
         for i in range(len(rec)):
             rec[i] = 0
-        put_u(rec, 0, 4, stamp)
         rec[5] = self.channels
         flags |= self.flags | self.fill(rec)
         if self.count < self.period_s:
             flags |= PAR
-        if env.dst(stamp):
-            flags |= DST
-        if not env.clock_valid():
-            flags |= CIV | DNV
-        rec[4] = flags
         self.closed += 1
-        try:
-            return self.ring.append(rec)
-        except OSError as e:
+        rno = seal(self.ring, rec, stamp, flags, env)
+        if rno < 0:
             self.failed += 1
-            env.failed(e)
-            return -1
+        return rno
 
     # --- subclass hooks ---------------------------------------------------------------------
 

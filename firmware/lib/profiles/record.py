@@ -45,3 +45,19 @@ def lost(buf, rno):
     for i in range(len(buf)):
         buf[i] = 0
     buf[4] = ERR | DNV
+
+
+def seal(ring, rec, stamp, flags, env):
+    """Stamp rec (TIME, STATUS with DST and CIV|DNV from env) and append it to ring; returns
+    its RNO, or -1 when the flash refused it (env.failed records the error)."""
+    put_u(rec, 0, 4, stamp)
+    if env.dst(stamp):
+        flags |= DST
+    if not env.clock_valid():
+        flags |= CIV | DNV
+    rec[4] = flags
+    try:
+        return ring.append(rec)
+    except OSError as e:
+        env.failed(e)
+        return -1

@@ -25,6 +25,7 @@ READTAB / READTAB-sel / BUFF_SELECT serve it as they serve the RAM tables.
 import struct
 
 from crc import crc16_ccitt, crc32
+from datamodel.logtable import time_range
 from micropython import const
 
 _MAGIC = b"PRF1"
@@ -134,21 +135,7 @@ class FlashRing:
         return None if self.end == self._first else bytes(self.record(self.end - 1))
 
     def time_range(self, t0, t1):
-        """(first, end) RNOs from the first to the last present record whose TIME (first 4
-        bytes, BE) is in [t0, t1]; (end, end) if none. Every record is looked at: after a clock
-        set backwards times repeat."""
-        lo = None
-        hi = None
-        for rno in range(self._first, self.end):
-            r = self.record(rno)
-            t = (r[0] << 24) | (r[1] << 16) | (r[2] << 8) | r[3]
-            if t0 <= t <= t1:
-                if lo is None:
-                    lo = rno
-                hi = rno + 1
-        if lo is None:
-            return self.end, self.end
-        return lo, hi
+        return time_range(self, t0, t1)  # every record: after a clock set back times repeat
 
     # --- writing --------------------------------------------------------------------------------
 
