@@ -5,19 +5,17 @@ per-second power (Seam D, until the engine lands it writes POWER and calls meter
 the customer's finger on the button (the unix_sim ButtonPin)."""
 
 import contextlib
-import json
 import subprocess
 import threading
 import time
 
 import pytest
-from direct_meter import free_port
+from direct_meter import free_port, spawn
 
 from tools import concentrator as dcu
 from tools import smitp_ref as ref
 from tools.dcu_cutoff import disconnect_and_enable, look
 from tools.dcu_keys import State
-from tools.mpenv import ROOT, micropython_exe, mp_env
 
 ACA = bytes.fromhex("4d4d00004207")
 KEYS = ref.Keys(bytes(range(0xA0, 0xB0)), bytes(range(0xB0, 0xC0)))
@@ -78,21 +76,7 @@ def repl_meter(tmp_path):
         "key_write": KEYS.write.hex(),
         "key_read": KEYS.read.hex(),
     }
-    (tmp_path / "meter.json").write_text(json.dumps(cfg))
-    p = subprocess.Popen(
-        [
-            micropython_exe(),
-            "firmware/main.py",
-            "--config",
-            str(tmp_path / "meter.json"),
-            "--repl",
-        ],
-        env=mp_env(),
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    p = spawn(tmp_path, cfg, "--repl", stdin=subprocess.PIPE)
     try:
         con = Console(p)
         con.run("1")  # the console is up, so the meter's tasks are
