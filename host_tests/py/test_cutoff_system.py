@@ -5,12 +5,13 @@ per-second power (Seam D, until the engine lands it writes POWER and calls meter
 the customer's finger on the button (the unix_sim ButtonPin)."""
 
 import contextlib
+import json
 import subprocess
 import threading
 import time
 
 import pytest
-from direct_meter import free_port, spawn
+from direct_meter import free_port, running_meter, spawn
 
 from tools import concentrator as dcu
 from tools import smitp_ref as ref
@@ -161,3 +162,39 @@ def test_relay_command_in_clear_is_refused(tmp_path, cmd):
             assert con.run("meter.cutoff.state()") == "'closed'"
         finally:
             link.close()
+
+
+def test_concentrator_cli_relay_subcommand(tmp_path, capsys):
+    keyfile = tmp_path / "keys.json"
+    keyfile.write_text(
+        json.dumps({"default": {"key_write": KEYS.write.hex(), "key_read": KEYS.read.hex()}})
+    )
+    with running_meter(
+        tmp_path, aca=ACA.hex(), key_write=KEYS.write.hex(), key_read=KEYS.read.hex()
+    ) as m:
+        base = ["--direct", f"127.0.0.1:{m.port}", "--auth", str(keyfile), "--json"]
+        base += ["--state", str(tmp_path / "state.json"), "relay"]
+        got = []
+        for action in ("show", "disconnect", "enable", "reconnect"):
+            assert dcu.main(base + [action]) == 0
+            got.append(json.loads(capsys.readouterr().out)[ACA.hex()])
+    assert [g["cutoff_state"] for g in got] == ["closed", "open_remote", "armed", "closed"]
+    assert "cut_remote" in got[1]["status_flags"]
+
+
+def test_make_sim_cutoff_disconnects_and_enables_through_the_section(tmp_path):
+    from tools import sim
+
+    assert (
+        sim.main(
+            ["--meters", "3", "--levels", "1", "--cutoff", "--quiet"] + ["--out", str(tmp_path)]
+        )
+        == 0
+    )
+    cut = json.loads((tmp_path / "network.json").read_text())["cutoff"]
+    steps = {s["step"]: s for s in cut["steps"]}
+    assert steps["before"]["cutoff_state"] == "closed"
+    assert steps["relay_disconnect"]["relay_state"] == "open"
+    assert "cut_remote" in steps["relay_disconnect"]["flags"]
+    assert steps["relay_reconnect_enable"]["cutoff_state"] == "armed"
+    assert "relay_armed" in steps["relay_reconnect_enable"]["flags"]
