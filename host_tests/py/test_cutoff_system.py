@@ -7,6 +7,7 @@ the customer's finger on the button (the unix_sim ButtonPin)."""
 import contextlib
 import json
 import subprocess
+import sys
 import threading
 import time
 
@@ -17,6 +18,7 @@ from tools import concentrator as dcu
 from tools import smitp_ref as ref
 from tools.dcu_cutoff import disconnect_and_enable, look
 from tools.dcu_keys import State
+from tools.mpenv import ROOT
 
 ACA = bytes.fromhex("4d4d00004207")
 KEYS = ref.Keys(bytes(range(0xA0, 0xB0)), bytes(range(0xB0, 0xC0)))
@@ -183,14 +185,12 @@ def test_concentrator_cli_relay_subcommand(tmp_path, capsys):
 
 
 def test_make_sim_cutoff_disconnects_and_enables_through_the_section(tmp_path):
-    from tools import sim
-
-    assert (
-        sim.main(
-            ["--meters", "3", "--levels", "1", "--cutoff", "--quiet"] + ["--out", str(tmp_path)]
-        )
-        == 0
-    )
+    # as `make sim SIMARGS=--cutoff` runs it: its own process (it installs a SIGTERM handler)
+    cmd = [sys.executable, str(ROOT / "tools" / "sim.py"), "--meters", "3", "--levels", "1"]
+    cmd += ["--cutoff", "--quiet", "--out", str(tmp_path)]
+    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "cut-off" in p.stdout and "relay_reconnect_enable" in p.stdout
     cut = json.loads((tmp_path / "network.json").read_text())["cutoff"]
     steps = {s["step"]: s for s in cut["steps"]}
     assert steps["before"]["cutoff_state"] == "closed"
