@@ -775,6 +775,10 @@ def run_command(a, s: MeterSession) -> dict:
         code = int(a.name, 0) if a.name[0].isdigit() else a.name
         s.command(code, *[int(x, 0) for x in a.args], ecc=_ecc(a, True))
         return {"command": a.name}
+    if cmd == "relay":
+        from tools.dcu_cutoff import relay
+
+        return relay(s, a.action)
     if cmd == "challenge":
         return {"lmon": s.challenge()}
     if cmd == "time-sync":
@@ -915,6 +919,8 @@ def build_parser():
     p.add_argument("--from", dest="frm", type=int, default=None, help="first TIME (READTAB-sel)")
     p.add_argument("--to", type=int, default=None, help="last TIME (READTAB-sel)")
     sub.add_parser("billing", help="read billing data sets, period registers, maximum demand")
+    p = sub.add_parser("relay", help="cut-off relay: disconnect, enable, reconnect or show")
+    p.add_argument("action", choices=("disconnect", "enable", "reconnect", "show"))
     sub.add_parser("challenge", help="CHALLENGE: resynchronise LMON")
     p = sub.add_parser("time-sync", help="set the meter clock (default: now)")
     p.add_argument("--time", help="seconds since 2000 or ISO UTC date-time")

@@ -30,3 +30,19 @@ def disconnect_and_enable(s: MeterSession) -> list[dict]:
         s.command(name, ecc=ref.ECC_CTR_WRITE)
         steps.append(dict(look(s), step=name))
     return steps
+
+
+ACTIONS = {
+    "disconnect": "relay_disconnect",
+    "enable": "relay_reconnect_enable",
+    "reconnect": "relay_reconnect",
+}
+
+
+def relay(s: MeterSession, action: str) -> dict:
+    """`concentrator.py relay ACTION`: the COMMAND (write key), then the state as read back."""
+    if action != "show":
+        s.command(ACTIONS[action], ecc=ref.ECC_CTR_WRITE)
+    got = look(s)
+    got["status_flags"] = got.pop("flags")
+    return got

@@ -314,9 +314,10 @@ def check_metrology(m):
 class Button:
     """The meter's push button (display scrolling, re-arming the relay).
 
-    await wait() -- the next press, as 1 (short) or 2 (long, held >= long_ms); presses are
-                    counted in the pin interrupt, which only sets a ThreadSafeFlag
-    presses      -- int, presses since boot
+    await wait() -- the next press, as 1 (short) or 2 (long, held >= long_ms); the pin
+                    interrupt only counts the edge and sets a ThreadSafeFlag, the waiting task
+                    debounces and classifies (drivers/button.py)
+    presses      -- int, debounced presses since boot
     """
 
 

@@ -227,6 +227,21 @@ class TestPersistence(CutoffCase):
         self.assertEqual(self.m.hw.relay.ops, 1)
         self.assertFalse(self.flags() & registers.SW_CONTACT_MISMATCH)
 
+    def test_dead_flash_refuses_commands_but_not_the_limit(self):
+        self.limit(delay_s=1)
+
+        def dead(key, value):
+            raise OSError(5)
+
+        self.m.store.put = dead
+        self.assertEqual(self.cmd(0x04), b"\xf5\x0b")  # NACK 11: the store refused
+        self.assertEqual((self.state(), self.m.hw.relay.ops), ("closed", 0))
+        faults = self.m.faults.count
+        self.second(9000)
+        self.assertEqual((self.state(), self.m.hw.relay.closed), ("open_limit", False))
+        self.assertGreater(self.m.faults.count, faults)
+        self.assertEqual(self.m.faults.recent()[-1][:2], ("OSError", "cutoff.store"))
+
     def test_damaged_record_reads_as_closed(self):
         self.m.store.put(storekeys.CUTOFF_STATE, b"\x09\x00\x00\x00")
         self.m = self.b.boot()

@@ -13,8 +13,10 @@ import micropython
 import sec_fixture
 from crc import crc16_ccitt
 from optical import iec21, local
+from optical.port import OpticalPort
 from optical_harness import Harness
 from smitp import crypto, tmac
+from test_optical_port import LineSerial, _drive
 
 SIGN_ON = b"/?!\r\n"
 MODE_F = b"\x06\x305F\r\n"  # ACK 0 5 F: 9600 Bd, local profile
@@ -209,6 +211,37 @@ class TestBadInput(Case):
         finally:
             micropython.heap_unlock()
         self.assertTrue(self.link.partial())
+
+
+class FormatSerial(LineSerial):
+    """The modelled UART line, recording the character format of every configure()."""
+
+    def configure(self, baudrate, bits=8, parity=None, stop=1):
+        self.configs.append((self.clock.now_ms(), baudrate, bits, parity, self.busy_until_us))
+        self.baud = baudrate
+
+
+class TestPort(Case):
+    def test_port_runs_8n1_for_mode_f_and_7e1_again_after_the_break(self):
+        import asyncio
+
+        from clock import ManualClock
+
+        clock = ManualClock(0)
+        line = FormatSerial(clock, room=16)
+        port = OpticalPort(self.eng, line, clock)
+        req = frame(0, b"\x02\x00\x03")
+        feed = [(100, SIGN_ON, line), (1000, MODE_F, line), (1500, req, line)]
+        feed.append((3000, b"\x01B0\x03q", line))
+        asyncio.run(_drive(clock, port.run, 4000, feed))
+        self.assertEqual(
+            [c[1:4] for c in line.configs], [(300, 7, 0), (9600, 8, None), (300, 7, 0)]
+        )
+        for c in line.configs:
+            self.assertLessEqual(c[4], c[0] * 1000)  # only on an empty line
+        out = bytes(e[2] for e in line.log if e[1] == 9600)
+        self.assertEqual(unframe(out), (0, b"\x03" + sec_fixture.ACA))
+        self.assertTrue(self.eng.idle)
 
 
 if __name__ == "__main__":

@@ -7,17 +7,18 @@ the customer's finger on the button (the unix_sim ButtonPin)."""
 import contextlib
 import json
 import subprocess
+import sys
 import threading
 import time
 
 import pytest
-from direct_meter import free_port
+from direct_meter import free_port, running_meter, spawn
 
 from tools import concentrator as dcu
 from tools import smitp_ref as ref
 from tools.dcu_cutoff import disconnect_and_enable, look
 from tools.dcu_keys import State
-from tools.mpenv import ROOT, micropython_exe, mp_env
+from tools.mpenv import ROOT
 
 ACA = bytes.fromhex("4d4d00004207")
 KEYS = ref.Keys(bytes(range(0xA0, 0xB0)), bytes(range(0xB0, 0xC0)))
@@ -78,21 +79,7 @@ def repl_meter(tmp_path):
         "key_write": KEYS.write.hex(),
         "key_read": KEYS.read.hex(),
     }
-    (tmp_path / "meter.json").write_text(json.dumps(cfg))
-    p = subprocess.Popen(
-        [
-            micropython_exe(),
-            "firmware/main.py",
-            "--config",
-            str(tmp_path / "meter.json"),
-            "--repl",
-        ],
-        env=mp_env(),
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    p = spawn(tmp_path, cfg, "--repl", stdin=subprocess.PIPE)
     try:
         con = Console(p)
         con.run("1")  # the console is up, so the meter's tasks are
@@ -177,3 +164,37 @@ def test_relay_command_in_clear_is_refused(tmp_path, cmd):
             assert con.run("meter.cutoff.state()") == "'closed'"
         finally:
             link.close()
+
+
+def test_concentrator_cli_relay_subcommand(tmp_path, capsys):
+    keyfile = tmp_path / "keys.json"
+    keyfile.write_text(
+        json.dumps({"default": {"key_write": KEYS.write.hex(), "key_read": KEYS.read.hex()}})
+    )
+    with running_meter(
+        tmp_path, aca=ACA.hex(), key_write=KEYS.write.hex(), key_read=KEYS.read.hex()
+    ) as m:
+        base = ["--direct", f"127.0.0.1:{m.port}", "--auth", str(keyfile), "--json"]
+        base += ["--state", str(tmp_path / "state.json"), "relay"]
+        got = []
+        for action in ("show", "disconnect", "enable", "reconnect"):
+            assert dcu.main(base + [action]) == 0
+            got.append(json.loads(capsys.readouterr().out)[ACA.hex()])
+    assert [g["cutoff_state"] for g in got] == ["closed", "open_remote", "armed", "closed"]
+    assert "cut_remote" in got[1]["status_flags"]
+
+
+def test_make_sim_cutoff_disconnects_and_enables_through_the_section(tmp_path):
+    # as `make sim SIMARGS=--cutoff` runs it: its own process (it installs a SIGTERM handler)
+    cmd = [sys.executable, str(ROOT / "tools" / "sim.py"), "--meters", "3", "--levels", "1"]
+    cmd += ["--cutoff", "--quiet", "--out", str(tmp_path)]
+    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "cut-off" in p.stdout and "relay_reconnect_enable" in p.stdout
+    cut = json.loads((tmp_path / "network.json").read_text())["cutoff"]
+    steps = {s["step"]: s for s in cut["steps"]}
+    assert steps["before"]["cutoff_state"] == "closed"
+    assert steps["relay_disconnect"]["relay_state"] == "open"
+    assert "cut_remote" in steps["relay_disconnect"]["flags"]
+    assert steps["relay_reconnect_enable"]["cutoff_state"] == "armed"
+    assert "relay_armed" in steps["relay_reconnect_enable"]["flags"]

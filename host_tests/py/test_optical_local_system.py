@@ -4,19 +4,18 @@ optical port on TCP and a direct powerline link; the hand-held unit is tools/han
 tools/optical_pty.py. The concentrator on the powerline sees what the hand-held unit did."""
 
 import contextlib
-import json
 import random
 import subprocess
 import sys
 
 import pytest
-from direct_meter import free_port
+from direct_meter import free_port, spawn
 
 from tools import concentrator as dcu
 from tools import smitp_ref as ref
 from tools.dcu_keys import State
 from tools.handheld import Handheld, LinkError, SerialLine, TcpLine
-from tools.mpenv import ROOT, micropython_exe, mp_env
+from tools.mpenv import ROOT
 
 ACA = bytes.fromhex("4d4d00004211")
 KEYS = ref.Keys(bytes(range(0xA0, 0xB0)), bytes(range(0xB0, 0xC0)))
@@ -36,14 +35,7 @@ def meter(tmp_path):
         "key_write": KEYS.write.hex(),
         "key_read": KEYS.read.hex(),
     }
-    (tmp_path / "meter.json").write_text(json.dumps(cfg))
-    p = subprocess.Popen(
-        [micropython_exe(), "firmware/main.py", "--config", str(tmp_path / "meter.json")],
-        env=mp_env(),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    p = spawn(tmp_path, cfg)
     try:
         link = dcu.DirectLink("127.0.0.1", plc)  # waits for the meter to listen
         try:
@@ -156,14 +148,7 @@ def test_garbage_bad_tmac_and_replay_change_nothing(tmp_path):
 def test_mode_f_refused_when_disabled(tmp_path, smitp):
     opt = free_port()
     cfg = {"state_dir": str(tmp_path), "optical_port": opt, "optical_smitp": smitp, "seed": 7}
-    (tmp_path / "meter.json").write_text(json.dumps(cfg))
-    p = subprocess.Popen(
-        [micropython_exe(), "firmware/main.py", "--config", str(tmp_path / "meter.json")],
-        env=mp_env(),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    p = spawn(tmp_path, cfg)
     try:
         line = _tcp(opt)
         try:

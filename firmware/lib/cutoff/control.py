@@ -78,7 +78,7 @@ class Cutoff:
         """A button press: a long press closes an armed relay (DLMS e); True if consumed."""
         if self._state != ARMED or kind != LONG:
             return False
-        self._go(CLOSED, events.RELAY_CLOSED, BY_BUTTON)
+        self._go(CLOSED, events.RELAY_CLOSED, BY_BUTTON, True)
         return True
 
     # --- remote commands (COMMAND 0x04..0x06): 0 or a NACK code ---------------------------------
@@ -110,7 +110,7 @@ class Cutoff:
             if md.get_int(r.LIMIT_RECONNECT) == AUTOMATIC:
                 self.open_s += 1
                 if self.open_s >= md.get_int(r.AUTO_RECONNECT_S):
-                    self._go(CLOSED, events.RELAY_CLOSED, BY_AUTOMATIC)
+                    self._go(CLOSED, events.RELAY_CLOSED, BY_AUTOMATIC, True)
             return
         if st != CLOSED or not md.get_int(r.CUTOFF_MODE):
             self.overload_s = 0
@@ -124,7 +124,7 @@ class Cutoff:
             return
         self.limit_trips = (self.limit_trips + 1) & 0xFFFF
         to = ARMED if md.get_int(r.LIMIT_RECONNECT) == VIA_BUTTON else OPEN_LIMIT
-        self._go(to, events.LIMIT_TRIP, min(p // 10, 0xFFFF))
+        self._go(to, events.LIMIT_TRIP, min(p // 10, 0xFFFF), True)
 
     def power_w(self):
         """Last second's active power, W, import positive (Seam D: meter.metering POWER)."""
@@ -138,24 +138,42 @@ class Cutoff:
 
     # --- transitions ---------------------------------------------------------------------------
 
-    def _go(self, to, code, data):
-        """Commit the new state, log it, then pulse the coil if the contact must move."""
+    def _go(self, to, code, data, local=False):
+        """Commit the new state, pulse the coil if the contact must move, log it.
+
+        A store that refuses the commit (OSError) fails a remote command before anything
+        changed (the AL answers NACK 11); a local transition (button, limit, automatic) goes
+        ahead in RAM and on the coil, the fault recorded: protecting the installation does not
+        wait for the flash. A refused event-log write loses the event only (fault recorded)."""
         was = self._state
         cause = to if to in (OPEN_REMOTE, OPEN_LIMIT) else self.cause
         if to == ARMED and was == CLOSED:
             cause = OPEN_LIMIT  # only a limit trip arms a closed relay
         if to == CLOSED:
             cause = CLOSED
-        self.meter.store.put(
-            storekeys.CUTOFF_STATE, struct.pack(_REC, to, cause, self.limit_trips)
-        )
+        try:
+            self.meter.store.put(
+                storekeys.CUTOFF_STATE, struct.pack(_REC, to, cause, self.limit_trips)
+            )
+        except OSError as e:
+            if not local:
+                raise
+            self._fault(e)
         self.cause = cause
         self._state = to
         self.overload_s = 0
         self.open_s = 0
         self.mismatch = False
-        self.meter.model.log(code, data)
         if to == CLOSED:
             self.relay.close()
         elif to != ARMED or was == CLOSED:  # armed is open too; enabling moves nothing
             self.relay.open()
+        try:
+            self.meter.model.log(code, data)
+        except OSError as e:
+            self._fault(e)
+
+    def _fault(self, e):
+        faults = getattr(self.meter, "faults", None)
+        if faults is not None:
+            faults.record(e, "cutoff.store")
