@@ -31,6 +31,10 @@ OPTICAL_RX = 16
 DISPLAY_SDA = 21
 DISPLAY_SCL = 22
 DISPLAY_ADDR = 0x3C
+DISPLAY = "dots"  # "dots": the SSD1306 above; "segment": an HT1621 glass (docs/display.md §3)
+HT1621_CS = 23  # the glass takes the OLED's header pins (21, 22) plus 23
+HT1621_WR = 22
+HT1621_DATA = 21
 RELAY_SET_PIN = 32
 RELAY_RESET_PIN = 33
 RELAY_SENSE_PIN = 34  # input-only, external pull-up
@@ -50,7 +54,6 @@ def build(cfg):
     import esp32
     import machine
     from clock import Clock
-    from drivers.display import SSD1306
     from drivers.esp32_flash import PartitionFlash
     from drivers.led import Led
     from drivers.relay import LatchingRelay
@@ -77,7 +80,6 @@ def build(cfg):
             I2S_TX, I2S_TX_SCK, I2S_TX_WS, I2S_TX_SD, machine.Pin(TX_ENABLE_PIN, machine.Pin.OUT)
         )
         phy = SoftPhy(capture, modulator, clock)
-    i2c = machine.I2C(0, scl=machine.Pin(DISPLAY_SCL), sda=machine.Pin(DISPLAY_SDA))
     optical = machine.UART(
         OPTICAL_UART, 300, bits=7, parity=0, stop=1, tx=OPTICAL_TX, rx=OPTICAL_RX
     )
@@ -88,7 +90,7 @@ def build(cfg):
         flash=PartitionFlash(esp32, STORE_PARTITION),
         rtc=MachineRtc(machine.RTC(), 0),  # esp32: weekday 0..6 (drivers/rtc.py)
         optical=UartSerial(optical, 300, 7, 0, 1),
-        display=SSD1306(i2c, DISPLAY_ADDR),
+        display=_display(cfg, machine),
         relay=LatchingRelay(
             machine.Pin(RELAY_SET_PIN, machine.Pin.OUT),
             machine.Pin(RELAY_RESET_PIN, machine.Pin.OUT),
@@ -101,3 +103,14 @@ def build(cfg):
         watchdog=Watchdog(machine.WDT, WDT_TIMEOUT_MS),
         supply=SupplyInput(machine.Pin(SUPPLY_PIN, machine.Pin.IN)),
     )
+
+
+def _display(cfg, machine):
+    if (cfg.get("display") or DISPLAY) == "segment":
+        from drivers.ht1621 import on_pins
+
+        return on_pins(machine.Pin, HT1621_CS, HT1621_WR, HT1621_DATA)
+    from drivers.display import SSD1306
+
+    i2c = machine.I2C(0, scl=machine.Pin(DISPLAY_SCL), sda=machine.Pin(DISPLAY_SDA))
+    return SSD1306(i2c, DISPLAY_ADDR)

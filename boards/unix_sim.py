@@ -7,7 +7,9 @@ plc     = the simulated medium (cfg "medium" = "host:port", or "sample:host:port
           sample-level mode with the soft PHY), a direct concentrator link listening on
           127.0.0.1 (cfg "plc_listen" = port, 2-byte length framing), or a simulated certified
           modem driven over its host interface (cfg "modem" = "host:port", tools/modem_sim.py)
-display = framebuf written as a PBM file on every refresh
+display = cfg "display": "segment" (default) the HT1621 driver on a simulated chip, its RAM in
+          display.seg; "dots" the SSD1306 framebuf written as display.pbm; on every refresh.
+          tools/display_png.py turns either into a PNG; cfg "display_echo" prints each screen
 relay   = latching relay whose contact position survives restarts (a file)
 bnode   = a simulated B-Node (customer display) behind the meter; last update in a file
 clock   = host ticks, or the medium's simulated time when on the medium
@@ -33,7 +35,6 @@ def build(cfg):
     from clock import Clock
     from drivers.relay import LatchingRelay
     from drivers.sim.bnode import SimBNode
-    from drivers.sim.display import SimDisplay
     from drivers.sim.flash import SimFlash
     from drivers.sim.pin import LatchContact, SimPin
     from drivers.sim.rtc import SimRtc
@@ -79,7 +80,7 @@ def build(cfg):
         flash=SimFlash(state + "/flash.bin", FLASH_BLOCK_SIZE, FLASH_BLOCKS),
         rtc=SimRtc(state + "/rtc"),
         optical=optical,
-        display=SimDisplay(state + "/display.pbm", *DISPLAY_SIZE),
+        display=_display(cfg, state),
         relay=LatchingRelay(
             contact.set_coil, contact.reset_coil, RELAY_PULSE_MS, contact, clock, RELAY_MIN_GAP_MS
         ),
@@ -88,6 +89,16 @@ def build(cfg):
         supply=SupplyInput(SimPin("supply", 1)),
         bnode=SimBNode(state + "/bnode.txt"),
     )
+
+
+def _display(cfg, state):
+    if cfg.get("display") == "dots":
+        from drivers.sim.display import SimDisplay
+
+        return SimDisplay(state + "/display.pbm", *DISPLAY_SIZE)
+    from drivers.sim.ht1621 import SimSegmentDisplay
+
+    return SimSegmentDisplay(state + "/display.seg", cfg.get("display_echo", False))
 
 
 def _starved(late_ms):

@@ -45,6 +45,10 @@ DEFAULTS = {
     "optical_password": None,
     "optical_readout": None,
     "optical_block": 0,
+    # display (docs/display.md): "segment" (HT1621 glass) or "dots" (SSD1306), None = the
+    # board's default; unix_sim: print every new screen on the terminal
+    "display": None,
+    "display_echo": False,
     "repl": False,
     "strict": False,  # tests: a fault the firmware would record and survive ends the program
     "seed": None,
@@ -66,13 +70,14 @@ _INT_RANGE = {
     "seed": (0, 0x7FFFFFFF),
 }
 _TEXT = ("serial", "manufacturer", "state_dir", "medium", "modem")
-_CHOICES = {"plc_backend": ("soft", "modem")}
+_CHOICES = {"plc_backend": ("soft", "modem"), "display": ("segment", "dots")}
 _NULLABLE = (
     "sca",
     "medium",
     "plc_listen",
     "modem",
     "plc_backend",
+    "display",
     "optical_port",
     "optical_password",
     "optical_readout",
@@ -168,7 +173,7 @@ def validate(cfg):
                 raise ConfigError(
                     'optical_readout must be a list of "CODE:SOURCE" (got %r)' % (v,)
                 )
-        elif k in ("repl", "strict"):
+        elif k in ("repl", "strict", "display_echo"):
             if not isinstance(v, bool):
                 raise ConfigError("%s must be true or false (got %r)" % (k, v))
     return cfg

@@ -9,6 +9,15 @@ class SimDisplay(Screen):
         super().__init__(width, height)
         self.path = path
         self.frames = 0
+        self.last = ""  # the last rendered frame as one line of text
+
+    def render(self, frame):
+        self.last = frame.text()
+        super().render(frame)
+
+    def shown(self):
+        """What the display shows now, as text for a terminal."""
+        return self.last
 
     def show(self):
         self.frames += 1

@@ -21,6 +21,8 @@ RELAY_CLOSED = const(0x0032)
 LOG_CLEARED = const(0x0040)  # DATA: records dropped & 0xFFFF
 SYNC_FREEZE = const(0x0041)
 MAX_DEMAND_RESET = const(0x0042)
+DISPLAY_SPECIAL = const(0x0060)  # a concentrator message shown; DATA: its duration in seconds
+DISPLAY_SPECIAL_CLEARED = const(0x0061)
 
 NAMES = {
     BOOT: "boot",
@@ -39,6 +41,8 @@ NAMES = {
     LOG_CLEARED: "event_log_cleared",
     SYNC_FREEZE: "sync_freeze",
     MAX_DEMAND_RESET: "max_demand_reset",
+    DISPLAY_SPECIAL: "display_special",
+    DISPLAY_SPECIAL_CLEARED: "display_special_cleared",
 }
 
 
