@@ -72,10 +72,14 @@ class Screen(framebuf.FrameBuffer):
     def render(self, frame):
         """interfaces.Display: draw a screens.frame.Frame and show it."""
         self.fill(0)
-        self.text(bytes(frame.code[: frame.code_n]), 0, 0, 1)
+        # never an empty bytes(): framebuf.text() of one made from an empty slice crashes the
+        # unix port (v1.29.0-preview: a segmentation fault)
+        if frame.code_n:
+            self.text(bytes(frame.code[: frame.code_n]), 0, 0, 1)
         n = min(frame.value_n, self.width // 8)
-        x = 0 if frame.left else self.width - 8 * n
-        self.text(bytes(frame.value[:n]), x, 20, 1)
+        if n:
+            x = 0 if frame.left else self.width - 8 * n
+            self.text(bytes(frame.value[:n]), x, 20, 1)
         unit = UNIT_NAMES[frame.unit]
         self.text(unit, self.width - 8 * len(unit), 32, 1)
         for i in range(4):

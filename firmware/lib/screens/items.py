@@ -73,7 +73,8 @@ def int_of(model, row):
     v = 0
     for i in range(row[3]):
         v = (v << 8) | buf[off + i]
-    if row[2] in (I16, I32) and v >> (8 * row[3] - 1):
+    t = row[2]
+    if (t == I16 or t == I32) and v >> (8 * row[3] - 1):  # no tuple: nothing allocated
         v -= 1 << (8 * row[3])
     return v
 

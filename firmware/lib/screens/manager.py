@@ -98,6 +98,8 @@ class DisplayManager:
         self.special_n = 0
         self.errors = 0
         self._errors_at = -1
+        self._lb = None  # the list _list() read last: its block and first id's offset
+        self._lo = 0
         self._comm_seen = -1
         self._comm_until = 0
 
@@ -169,6 +171,8 @@ class DisplayManager:
         f = self.frame
         f.clear()
         self._screen(f, now)
+        if f.left and f.value_n > self.cols:
+            self._page(f, now)
         f.icons |= self._icons(now)
         if self.fresh and f.equals(self.shown):
             return
@@ -209,22 +213,28 @@ class DisplayManager:
         if m == MODE_SW_ID:
             items.show(f, self.meter, 0x0700 if now - self.t0 < self._scroll_ms() else 0x0701)
         elif m == MODE_SPECIAL:
-            self._text(f, self.special, 0, self.special_n, now)
+            f.set_value(self.special, 0, self.special_n)
+            f.left = True
         elif m == MODE_SCROLL:
-            self._scroll_item(f, now)
+            self._scroll_item(f)
         else:
-            blk, off, n = self._list(BUTTON_LIST if m == MODE_BUTTON else ALT_LIST)
+            n = self._list(BUTTON_LIST if m == MODE_BUTTON else ALT_LIST)
             if n == 0:
-                self._scroll_item(f, now)
+                self._scroll_item(f)
                 return
-            i = off + 2 * (self.idx % n)
-            items.show(f, self.meter, blk[i] << 8 | blk[i + 1])
+            items.show(f, self.meter, self._id(self.idx % n))
 
     def _list(self, oid):
-        """(block, offset of the first id, count) of an objlist parameter, read in place."""
+        """The number of ids in an objlist parameter, read in place; _id(i) gives them."""
         row = r.find(oid)
         blk = self.meter.model.blocks[oid >> 8]
-        return blk, row[6] + 1, blk[row[6]] >> 1
+        self._lb = blk
+        self._lo = row[6] + 1
+        return blk[row[6]] >> 1
+
+    def _id(self, i):
+        j = self._lo + 2 * i
+        return self._lb[j] << 8 | self._lb[j + 1]
 
     def _message_n(self):
         row = r.find(MESSAGE)
@@ -235,10 +245,10 @@ class DisplayManager:
                 return i
         return 0
 
-    def _scroll_item(self, f, now):
+    def _scroll_item(self, f):
         """Item idx of: [cut-off] [errors] [remote message] display_list..."""
         cut = self._cutoff()
-        blk, off, n = self._list(DISPLAY_LIST)
+        n = self._list(DISPLAY_LIST)
         msg_n = self._message_n()
         total = n + (cut != "closed") + (self.errors != 0) + (msg_n != 0)
         if total == 0:
@@ -260,20 +270,18 @@ class DisplayManager:
             i -= 1
         if msg_n:
             if i == 0:
-                blk = self.meter.model.blocks[MESSAGE >> 8]
-                self._text(f, blk, r.find(MESSAGE)[6], msg_n, now)
+                f.set_value(self.meter.model.blocks[MESSAGE >> 8], r.find(MESSAGE)[6], msg_n)
+                f.left = True
                 return
             i -= 1
-        j = off + 2 * i
-        items.show(f, self.meter, blk[j] << 8 | blk[j + 1])
+        items.show(f, self.meter, self._id(i))
 
-    def _text(self, f, text, at, n, now):
-        """The message text[at:at + n], paged by the glass width (PAGE_MS a page)."""
+    def _page(self, f, now):
+        """A text longer than the glass: one page of `cols` characters each PAGE_MS."""
         cols = self.cols
-        pages = (n + cols - 1) // cols
-        p = (now - self.t0) // PAGE_MS % pages if pages > 1 else 0
-        f.set_value(text, at + p * cols, min(cols, n - p * cols))
-        f.left = True
+        n = f.value_n
+        p = (now - self.t0) // PAGE_MS % ((n + cols - 1) // cols)
+        f.set_value(f.value, p * cols, min(cols, n - p * cols))
 
     # --- indications ------------------------------------------------------------------------
 
