@@ -95,7 +95,7 @@ def _display(cfg, state):
     if cfg.get("display") == "dots":
         from drivers.sim.display import SimDisplay
 
-        return SimDisplay(state + "/display.pbm", *DISPLAY_SIZE)
+        return SimDisplay(state + "/display.pbm", *DISPLAY_SIZE, cfg.get("display_echo", False))
     from drivers.sim.ht1621 import SimSegmentDisplay
 
     return SimSegmentDisplay(state + "/display.seg", cfg.get("display_echo", False))
