@@ -12,7 +12,7 @@ from drivers.ht1621 import Ht1621, cells, put_digits
 from drivers.sim.ht1621 import Ht1621Chip
 from drivers.sim.pin import SimPin
 from fakes import fakehw
-from screens.frame import ICON_ALARM, ICON_T1, U_KWH, Frame
+from screens.frame import ICON_ALARM, ICON_IMPORT, ICON_T1, ICON_T2, U_KWH, Frame
 
 # datasheet command codes, written as the bits after the 100 mode ID (8 command bits + X = 0)
 SYS_EN = "000000010"  # 0x01
@@ -105,6 +105,20 @@ class TestStream(unittest.TestCase):
         self.assertEqual(ram[26], 0b0010)  # SEG26 COM1 = ALARM
         self.assertEqual(ram[27], 0b0001)  # SEG27 COM0 = kWh
         self.assertEqual(ram[28:], [0, 0, 0, 0])
+
+    def test_ht1621_refresh_example_of_the_doc(self):
+        with open("docs/display.md") as f:
+            doc = f.read()
+        start = doc.index("```\n101 000000 ") + 4
+        bits = "".join(c for c in doc[start : doc.index("```", start)] if c in "01")
+        d, wire = _driver()
+        f = Frame()
+        f.set_code(b"1.8.0")
+        f.set_value(b"0001234.5")
+        f.unit = U_KWH
+        f.icons = ICON_T2 | ICON_IMPORT
+        d.render(f)
+        self.assertEqual(wire.frames[-1], bits)
 
     def test_ht1621_chip_model_decodes_what_the_wire_carries(self):
         random.seed(1621)

@@ -224,6 +224,18 @@ class TestRemote(Case):
         codes = [e[1] for e in self.events()]
         self.assertIn(0x0060, codes)
 
+    def test_display_hex_examples_of_the_doc(self):
+        with open("docs/display.md") as f:
+            doc = f.read()
+        i = doc.index("\n20 00 3C ") + 1
+        cmd = bytes.fromhex(doc[i : doc.index("  ", i)])
+        self.assertEqual(self.cmd(cmd[0], cmd[1:]), b"\xf3")
+        self.assertEqual(self.read(0x0F06, ecc=1)[3:], b"PAY BILL BY 3/12")
+        i = doc.index("`0F 02 ") + 1
+        w = bytes.fromhex(doc[i : doc.index("`", i)])
+        self.assertEqual(self.write(w[0] << 8 | w[1], w[2:]), b"\xf3")
+        self.assertEqual(self.m.model.read(r.find(dm.MESSAGE)), b"CALL 800 123 456")
+
     def test_display_special_message_cleared_by_command_or_press(self):
         arg = struct.pack(">H", 600) + b"OUTAGE 22-24    "
         self.assertEqual(self.cmd(0x20, arg), b"\xf3")
