@@ -6,15 +6,11 @@ host_tests/golden/display_screens.txt, rewritten by tools/regen_display_goldens.
 import binascii
 
 import alfix
-import config
-from app import Meter
 from datamodel import legal
 from datamodel import metering as mt
 from datamodel import registers as r
 from drivers.sim.display import SimDisplay
-from drivers.sim.flash import SimFlash
 from drivers.sim.ht1621 import SimSegmentDisplay
-from hw import Hardware
 
 GOLDEN = "host_tests/golden/display_screens.txt"
 LEGAL_CRC = 0x1234ABCD  # fixed, so the goldens do not follow every edit of a legal module
@@ -51,21 +47,18 @@ class Relay(alfix.Relay):
 
 
 class DisplayBench(alfix.Bench):
-    def boot(self):
+    def hardware(self):
+        hw = super().hardware()
         self.seg = SimSegmentDisplay()
         self.dots = SimDisplay()
         self.met = Metrology()
-        hw = Hardware(
-            "unix_sim",
-            clock=self.clock,
-            flash=SimFlash(self.dir + "/flash.bin", 4096, 8),
-            rtc=self.rtc,
-            relay=Relay(),
-            phy=alfix.Phy(),
-            display=self.seg,
-        )
+        hw.display = self.seg
         hw.metrology = self.met
-        self.meter = Meter(hw, config.load(None, {"seed": 1}))
+        hw.relay = Relay()
+        return hw
+
+    def boot(self):
+        super().boot()
         self.meter.model.legal_crc = LEGAL_CRC
         legal.SW_ID = SW_ID
         self.mgr = self.meter.display_mgr

@@ -13,12 +13,8 @@ from datamodel.values import ASCII, check
 from screens.manager import SPECIAL_MAX_S
 
 
-def _mgr(m):
-    return getattr(m, "display_mgr", None)
-
-
 def special(m, a):
-    mgr = _mgr(m)
+    mgr = getattr(m, "display_mgr", None)
     if mgr is None:
         return E_NOT_SUPPORTED
     seconds = a[0] << 8 | a[1]
@@ -30,18 +26,19 @@ def special(m, a):
     return OK
 
 
-def special_clear(m, a):
-    mgr = _mgr(m)
+def _call(m, method, event):
+    mgr = getattr(m, "display_mgr", None)
     if mgr is None:
         return E_NOT_SUPPORTED
-    mgr.special_clear()
-    m.model.log(events.DISPLAY_SPECIAL_CLEARED)
+    getattr(mgr, method)()
+    if event:
+        m.model.log(event)
     return OK
+
+
+def special_clear(m, a):
+    return _call(m, "special_clear", events.DISPLAY_SPECIAL_CLEARED)
 
 
 def sw_id(m, a):
-    mgr = _mgr(m)
-    if mgr is None:
-        return E_NOT_SUPPORTED
-    mgr.show_sw_id()
-    return OK
+    return _call(m, "show_sw_id", 0)
