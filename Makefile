@@ -17,7 +17,7 @@ SIMARGS ?=
 CONFIG  ?=
 
 .PHONY: help venv venv-dev test test-mp test-py lint format mpy deploy repl sim bench \
-	bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory docs clean
+	bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory bench-display docs clean
 
 .DEFAULT_GOAL := help
 
@@ -72,7 +72,7 @@ repl: $(RUN_OK) ## boot a unix_sim meter with a meter> prompt (REPLARGS="--set k
 sim: $(RUN_OK) ## a simulated LV section of METERS meters and the concentrator (SIMARGS=...)
 	$(VPY) tools/sim.py --meters $(METERS) $(SIMARGS)
 
-bench: bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory ## every benchmark
+bench: bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory bench-display ## every benchmark
 
 bench-crypto: $(DEV_OK) ## crypto benchmark (prints figures)
 	$(VPY) bench/bench_crypto.py
@@ -95,6 +95,9 @@ bench-latency: $(DEV_OK) ## answer delay after a request's end against TEL = 20 
 
 bench-memory: $(DEV_OK) ## RAM after boot and in steady state (unix), F429 frozen estimate
 	$(VPY) bench/bench_memory.py
+
+bench-display: $(DEV_OK) ## display refresh cost and heap per refresh, HT1621 pin writes
+	$(VPY) bench/bench_display.py
 
 clean: ## remove build outputs (not the venv)
 	rm -rf build out
