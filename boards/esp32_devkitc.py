@@ -54,6 +54,7 @@ def build(cfg):
     import esp32
     import machine
     from clock import Clock
+    from drivers.display import SSD1306
     from drivers.esp32_flash import PartitionFlash
     from drivers.led import Led
     from drivers.relay import LatchingRelay
@@ -90,7 +91,7 @@ def build(cfg):
         flash=PartitionFlash(esp32, STORE_PARTITION),
         rtc=MachineRtc(machine.RTC(), 0),  # esp32: weekday 0..6 (drivers/rtc.py)
         optical=UartSerial(optical, 300, 7, 0, 1),
-        display=_display(cfg, machine),
+        display=_display(cfg, machine, SSD1306),
         relay=LatchingRelay(
             machine.Pin(RELAY_SET_PIN, machine.Pin.OUT),
             machine.Pin(RELAY_RESET_PIN, machine.Pin.OUT),
@@ -105,12 +106,10 @@ def build(cfg):
     )
 
 
-def _display(cfg, machine):
+def _display(cfg, machine, ssd1306):
     if (cfg.get("display") or DISPLAY) == "segment":
         from drivers.ht1621 import on_pins
 
         return on_pins(machine.Pin, HT1621_CS, HT1621_WR, HT1621_DATA)
-    from drivers.display import SSD1306
-
     i2c = machine.I2C(0, scl=machine.Pin(DISPLAY_SCL), sda=machine.Pin(DISPLAY_SDA))
-    return SSD1306(i2c, DISPLAY_ADDR)
+    return ssd1306(i2c, DISPLAY_ADDR)

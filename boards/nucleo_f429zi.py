@@ -51,6 +51,7 @@ STORE_SECTORS = (22, 23)
 def build(cfg):
     import machine
     from clock import Clock
+    from drivers.display import SSD1306
     from drivers.led import Led
     from drivers.relay import LatchingRelay
     from drivers.rtc import MachineRtc
@@ -83,7 +84,7 @@ def build(cfg):
         rtc=MachineRtc(machine.RTC(), 1),  # stm32: weekday 1..7 (drivers/rtc.py)
         # not drivers.serial.UartSerial: the stm32 port's UART.write() busy-waits per character
         optical=Stm32OpticalUart(OPTICAL_UART),
-        display=_display(cfg, machine),
+        display=_display(cfg, machine, SSD1306),
         relay=LatchingRelay(
             machine.Pin(RELAY_SET_PIN, machine.Pin.OUT),
             machine.Pin(RELAY_RESET_PIN, machine.Pin.OUT),
@@ -98,11 +99,9 @@ def build(cfg):
     )
 
 
-def _display(cfg, machine):
+def _display(cfg, machine, ssd1306):
     if (cfg.get("display") or DISPLAY) == "segment":
         from drivers.ht1621 import on_pins
 
         return on_pins(machine.Pin, HT1621_CS, HT1621_WR, HT1621_DATA)
-    from drivers.display import SSD1306
-
-    return SSD1306(machine.I2C(DISPLAY_I2C, freq=400_000), DISPLAY_ADDR)
+    return ssd1306(machine.I2C(DISPLAY_I2C, freq=400_000), DISPLAY_ADDR)

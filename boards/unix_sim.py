@@ -35,6 +35,7 @@ def build(cfg):
     from clock import Clock
     from drivers.relay import LatchingRelay
     from drivers.sim.bnode import SimBNode
+    from drivers.sim.display import SimDisplay
     from drivers.sim.flash import SimFlash
     from drivers.sim.pin import LatchContact, SimPin
     from drivers.sim.rtc import SimRtc
@@ -80,7 +81,7 @@ def build(cfg):
         flash=SimFlash(state + "/flash.bin", FLASH_BLOCK_SIZE, FLASH_BLOCKS),
         rtc=SimRtc(state + "/rtc"),
         optical=optical,
-        display=_display(cfg, state),
+        display=_display(cfg, state, SimDisplay),
         relay=LatchingRelay(
             contact.set_coil, contact.reset_coil, RELAY_PULSE_MS, contact, clock, RELAY_MIN_GAP_MS
         ),
@@ -91,11 +92,9 @@ def build(cfg):
     )
 
 
-def _display(cfg, state):
+def _display(cfg, state, sim_display):
     if cfg.get("display") == "dots":
-        from drivers.sim.display import SimDisplay
-
-        return SimDisplay(state + "/display.pbm", *DISPLAY_SIZE, cfg.get("display_echo", False))
+        return sim_display(state + "/display.pbm", *DISPLAY_SIZE, cfg.get("display_echo", False))
     from drivers.sim.ht1621 import SimSegmentDisplay
 
     return SimSegmentDisplay(state + "/display.seg", cfg.get("display_echo", False))

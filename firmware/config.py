@@ -31,6 +31,10 @@ DEFAULTS = {
     "add_ms": 100,  # our margin per exchange (docs/datalink.md)
     "dup_ms": 200,  # duplicate-suppression window
     "aca_al0": 0,  # which wire byte of the ACA is the AL's ACA_AL[0] (unverified, docs)
+    # display (docs/display.md): "segment" (HT1621 glass) or "dots" (SSD1306), None = the
+    # board's default; unix_sim: print every new screen on the terminal
+    "display": None,
+    "display_echo": False,
     # unix_sim only: where the simulated peripherals live
     "state_dir": "build/sim/meter",
     "medium": None,  # "127.0.0.1:7000" to join the simulated medium
@@ -45,10 +49,6 @@ DEFAULTS = {
     "optical_password": None,
     "optical_readout": None,
     "optical_block": 0,
-    # display (docs/display.md): "segment" (HT1621 glass) or "dots" (SSD1306), None = the
-    # board's default; unix_sim: print every new screen on the terminal
-    "display": None,
-    "display_echo": False,
     "repl": False,
     "strict": False,  # tests: a fault the firmware would record and survive ends the program
     "seed": None,
