@@ -6,6 +6,7 @@ host_tests/golden/display_screens.txt, rewritten by tools/regen_display_goldens.
 import binascii
 
 import alfix
+import civiltime
 from datamodel import legal
 from datamodel import metering as mt
 from datamodel import registers as r
@@ -34,13 +35,45 @@ class Metrology:
 
 
 class Cutoff:
-    """Seam G as the display reads it."""
+    """Seam G as the display reads it (a build without the cut-off feature)."""
 
     def __init__(self, state):
         self.s = state
 
     def state(self):
         return self.s
+
+
+class Tariffs:
+    """Seam C as the display reads it: a fixed tariff, local time = UTC + 1 h."""
+
+    def __init__(self, t):
+        self.t = t
+
+    def current(self, utc):
+        return self.t
+
+    def local(self, utc):
+        return civiltime.datetime(utc + 3600) + (False,)
+
+
+def set_cutoff(meter, state):
+    """What meter.cutoff.state() says; the feature's own object keeps everything else."""
+    c = getattr(meter, "cutoff", None)
+    if c is None:
+        meter.cutoff = Cutoff(state)
+    else:
+        c.state = lambda: state
+
+
+def set_tariff(meter, t):
+    fake = Tariffs(t)
+    real = getattr(meter, "tariffs", None)
+    if real is None:
+        meter.tariffs = fake
+    else:
+        real.current = fake.current
+        real.local = fake.local
 
 
 class Relay(alfix.Relay):
@@ -65,10 +98,9 @@ class DisplayBench(alfix.Bench):
 
     def boot(self):
         super().boot()
-        # the scenes set what the display reads from other features (Seams C and G) themselves,
-        # so the goldens stay what they are whichever features this build attaches
-        self.meter.tariffs = None
-        self.meter.cutoff = None
+        # what the display reads from other features (Seams C and G) is pinned, so the goldens
+        # stay what they are whichever features this build attaches
+        set_tariff(self.meter, 2)
         self.meter.model.legal_crc = LEGAL_CRC
         legal.SW_ID = SW_ID
         self.mgr = self.meter.display_mgr
@@ -88,7 +120,6 @@ class DisplayBench(alfix.Bench):
         me.set(mt.ACTIVE_EXPORT, 4, 8901)
         me.set(mt.IMPORT_T1, 4, 1000000)
         me.set(mt.IMPORT_T2, 4, 234567)
-        me.set(mt.ACTIVE_TARIFF, 1, 2)
         me.set(mt.VOLTAGE, 2, 2301)
         me.set(mt.CURRENT, 2, 652)
         me.set(mt.POWER, 4, 1500)
@@ -177,9 +208,10 @@ def _cutoff(state, blink_off=False):
     def scene(b):
         b.measurements()
         if state == "open_relay":
-            b.meter.hw.relay.open()  # no cut-off feature: the relay itself
+            b.meter.cutoff = None  # as the feature leaves it without a relay: the relay itself
+            b.meter.hw.relay.open()
         else:
-            b.meter.cutoff = Cutoff(state)
+            set_cutoff(b.meter, state)
         b.past_sw_id()
         if blink_off:
             b.at(b.clock.now_ms() + 500)

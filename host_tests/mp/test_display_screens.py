@@ -5,6 +5,7 @@ indications, the concentrator's COMMANDs and bad remote messages refused with a 
 import struct
 import unittest
 
+import civiltime
 import display_fixture as fx
 import micropython
 from datamodel import metering as mt
@@ -142,7 +143,7 @@ class TestIndications(Bench):
         self.assertEqual(self.b.seg.refreshes, before[1] + 1)
 
     def test_display_armed_icon_blinks_each_refresh_period(self):
-        self.m.model.set_ints(((r.RELAY_ARMED, 1),))  # no cut-off feature: the register
+        fx.set_cutoff(self.m, "armed")
         self.b.past_sw_id()
         t = self.b.clock.now_ms()
         lit = []
@@ -151,20 +152,20 @@ class TestIndications(Bench):
             lit.append(bool(self.mgr.shown.icons & ICON_ARMED))
         self.assertEqual(lit, [True, False, True, False, True, False])
 
-    def test_display_tariff_icon_from_the_calendar_when_present(self):
-        class Tariffs:
-            def current(self, utc):
-                return 3
-
-            def local(self, utc):
-                return (2026, 12, 8, 13, 5, 9, 1, False)
-
-        self.m.tariffs = Tariffs()
+    def test_display_tariff_icon_and_local_time_from_the_calendar(self):
+        fx.set_tariff(self.m, 3)
         self.b.past_sw_id()
         self.assertTrue(self.mgr.shown.icons & ICON_T3)
         self.m.model.write(r.find(dm.ALT_LIST), b"\x01\x00")
         self.mgr.on_press(dm.PRESS_LONG)
-        self.assertEqual((self.code(), self.value()), (b"0.9.1", b"13:05:09"))
+        t = civiltime.datetime(self.m.wallclock.now() + 3600)
+        self.assertEqual((self.code(), self.value()), (b"0.9.1", b"%02d:%02d:%02d" % t[3:6]))
+
+    def test_display_tariff_icon_without_a_calendar_from_register_0902(self):
+        self.m.tariffs = None  # a build without the calendar feature
+        self.m.metering.set(mt.ACTIVE_TARIFF, 1, 4)
+        self.b.past_sw_id()
+        self.assertEqual(self.mgr.shown.icons & 0x0F, 0x08)  # T4
 
     def test_display_comm_icon_after_an_exchange(self):
         self.b.past_sw_id()
