@@ -73,7 +73,7 @@ d = Ht1621(*pins)
 for p in pins:
     p.writes = 0
 d.render(mgr.shown)
-print("HT1621 refresh: %d pin writes (CS %d, WR %d, DATA %d) for 137 clocks" % (
+print("HT1621 refresh: %d pin writes (CS %d, WR %d, DATA %d) for 39 + 137 clocks" % (
     sum(p.writes for p in pins), pins[0].writes, pins[1].writes, pins[2].writes))
 """
 

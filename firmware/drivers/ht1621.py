@@ -157,6 +157,9 @@ class Ht1621:
         put_digits(ram, CODE_AT, CODE_DIGITS, frame.code, frame.code_n, False)
         ram[ICONS_AT] = frame.icons & 0xFF
         ram[UNITS_AT] = (frame.icons >> 8) & 0x03 | UNIT_BITS.get(frame.unit, 0)
+        # the set-up again first (39 clocks): a controller reset by a supply dip or an ESD hit
+        # shows the next screen instead of staying blank with its power-on defaults
+        self.commands(INIT)
         self.write_ram()
 
     def off(self):

@@ -88,6 +88,8 @@ class TestStream(unittest.TestCase):
         f.unit = U_KWH
         f.icons = ICON_T1 | ICON_ALARM
         d.render(f)
+        # every refresh: the set-up commands again (a reset controller recovers), then the RAM
+        self.assertEqual(wire.frames[-2], "100" + SYS_EN + RC_256K + BIAS_13_4COM + LCD_ON)
         bits = wire.frames[-1]
         self.assertEqual(len(bits), 137)
         ram = _ram_of(bits)
@@ -130,7 +132,7 @@ class TestStream(unittest.TestCase):
         chip.cs.on_change = lambda v: (cs_w(v), chip._cs(v))
         chip.wr.on_change = lambda v: (wr_w(v), chip._wr(v))
         d = Ht1621(chip.cs, chip.wr, chip.data)
-        self.assertEqual(chip.commands, [0x01, 0x18, 0x29, 0x03])
+        self.assertEqual(bytes(chip.commands[: chip.ncommands]), b"\x01\x18\x29\x03")
         self.assertTrue(chip.lcd_on and chip.sys_on)
         f = Frame()
         for _ in range(50):

@@ -142,6 +142,22 @@ class TestIndications(Bench):
         self.b.at(self.b.clock.now_ms() + 100)
         self.assertEqual(self.b.seg.refreshes, before[1] + 1)
 
+    def test_display_glass_reset_is_repaired_within_rewrite_ms(self):
+        md = self.m.model
+        md.write(r.find(dm.DISPLAY_LIST), b"\x04\x00")  # one item: the screen never changes
+        md.write(r.find(dm.SCROLL_S), b"\x3c")
+        self.b.at(2 * 8000)  # past the sw id screens (8 s each, set at start)
+        t = self.b.clock.now_ms()
+        chip = self.b.seg.chip
+        good = bytes(chip.ram)
+        chip.ram[:] = bytes(32)  # a supply dip reset the controller: blank, LCD off
+        chip.lcd_on = chip.sys_on = False
+        self.b.at(t + dm.REWRITE_MS - 1)
+        self.assertFalse(chip.lcd_on)
+        self.b.at(t + dm.REWRITE_MS)
+        self.assertTrue(chip.lcd_on and chip.sys_on)
+        self.assertEqual(bytes(chip.ram), good)
+
     def test_display_armed_icon_blinks_each_refresh_period(self):
         fx.set_cutoff(self.m, "armed")
         self.b.past_sw_id()

@@ -33,7 +33,8 @@ class Ht1621Chip:
         self.ram = bytearray(32)
         self.lcd_on = False
         self.sys_on = False
-        self.commands = []  # every command code received, in order
+        self.commands = bytearray(64)  # the first command codes received, in order
+        self.ncommands = 0  # all of them (preallocated: a refresh allocates nothing)
         self.errors = 0  # frames with an unknown mode ID
         self.cs = SimPin("ht1621_cs", 1, on_change=self._cs)
         self.wr = SimPin("ht1621_wr", 1, on_change=self._wr)
@@ -80,7 +81,9 @@ class Ht1621Chip:
         self._acc = 0
 
     def _command(self, c):
-        self.commands.append(c)
+        if self.ncommands < len(self.commands):
+            self.commands[self.ncommands] = c
+        self.ncommands += 1
         if c == SYS_EN:
             self.sys_on = True
         elif c == SYS_DIS:

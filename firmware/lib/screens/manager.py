@@ -17,7 +17,7 @@ screen the icons show the tariff in force, the energy direction, relay open, arm
 communication and alarm.
 
 The manager refreshes every REFRESH_MS of meter.clock and on a press; a frame equal to the one
-on the glass is not sent again. One refresh writes into preallocated frames.
+on the glass is sent again only after REWRITE_MS. One refresh writes into preallocated frames.
 """
 
 import struct
@@ -42,6 +42,7 @@ from screens.frame import (
 REFRESH_MS = const(500)  # also the blink half-period
 PAGE_MS = const(2000)  # a text longer than the glass shows one page this long
 COMM_MS = const(5000)  # the COM icon stays lit this long after an exchange
+REWRITE_MS = const(60_000)  # an unchanged screen is still sent this often (a glass that lost it)
 SPECIAL_MAX_S = const(3600)
 
 DISPLAY_LIST = const(0x0F00)
@@ -86,6 +87,7 @@ class DisplayManager:
         self.frame = Frame()
         self.shown = Frame()  # what the glass has now
         self.fresh = False  # shown is valid
+        self._sent = 0  # when it was last sent
         self.renders = 0
         self.refreshes = 0
         now = meter.clock.now_ms()
@@ -174,10 +176,11 @@ class DisplayManager:
         if f.left and f.value_n > self.cols:
             self._page(f, now)
         f.icons |= self._icons(now)
-        if self.fresh and f.equals(self.shown):
+        if self.fresh and f.equals(self.shown) and now - self._sent < REWRITE_MS:
             return
         self.shown.copy_from(f)
         self.fresh = True
+        self._sent = now
         if self.display is not None:
             self.display.render(f)
         self.renders += 1
