@@ -158,6 +158,29 @@ class TestIndications(Bench):
         self.assertTrue(chip.lcd_on and chip.sys_on)
         self.assertEqual(bytes(chip.ram), good)
 
+    def test_display_glass_failing_is_recorded_and_retried(self):
+        class Gone:
+            cols = 16
+
+            def __init__(self):
+                self.tries = 0
+
+            def render(self, frame):
+                self.tries += 1
+                raise OSError(19)  # ENODEV: the I2C device does not acknowledge
+
+        self.mgr.display = gone = Gone()
+        self.b.past_sw_id()
+        self.mgr.on_press(dm.PRESS_SHORT)  # the button task survives it too
+        self.b.at(self.b.clock.now_ms() + dm.REFRESH_MS)
+        self.assertEqual(gone.tries, 3)  # every refresh tries again, the frame never "sent"
+        self.assertEqual(self.mgr.render_errors, 3)
+        self.assertEqual(self.m.faults.recent()[-1][:2], ("OSError", "display.render"))
+        self.mgr.display = self.b.seg
+        self.b.at(self.b.clock.now_ms() + dm.REFRESH_MS)
+        self.assertEqual(self.code(), b"1.8.0")
+        self.assertEqual(bytes(self.b.seg.ram[8:11]), b"\x86\xff\x3f")  # 1. 8. 0 on the glass
+
     def test_display_armed_icon_blinks_each_refresh_period(self):
         fx.set_cutoff(self.m, "armed")
         self.b.past_sw_id()

@@ -69,9 +69,6 @@ ERR_METROLOGY = const(0x04)  # the metering front-end reports a fault
 ERR_FAULTS = const(0x08)  # meter.faults recorded something since start
 ERR_RELAY = const(0x10)  # relay contact disagrees with the command (SW_RELAY_FAULT)
 
-# pseudo ids of the screens that are not a register of their own
-_SCREEN_CUTOFF = const(0x0D00)  # relay_state
-_SCREEN_ERRORS = const(0x003F)  # status word, shown as the error screen
 _CUTOFF_TEXT = {
     "open_remote": b"OPEN",
     "open_limit": b"OPEN OL",
@@ -90,6 +87,7 @@ class DisplayManager:
         self._sent = 0  # when it was last sent
         self.renders = 0
         self.refreshes = 0
+        self.render_errors = 0
         now = meter.clock.now_ms()
         self.mode = MODE_SW_ID
         self.idx = 0
@@ -181,9 +179,15 @@ class DisplayManager:
         self.shown.copy_from(f)
         self.fresh = True
         self._sent = now
-        if self.display is not None:
-            self.display.render(f)
         self.renders += 1
+        if self.display is None:
+            return
+        try:
+            self.display.render(f)
+        except Exception as e:  # a glass off its bus (I2C NAK, ...): metering goes on
+            self.fresh = False  # try again at the next refresh
+            self.render_errors += 1
+            self.meter.faults.record(e, "display.render")
 
     def text(self):
         """The screen on the glass as one line (terminal, tests)."""
