@@ -351,7 +351,7 @@ class DisplayManager:
         if cut == "armed" and (now // REFRESH_MS) & 1 == 0:
             icons |= ICON_ARMED  # blinks: on for one refresh period, off for the next
         st = m.al.stats
-        seen = st["read"] + st["write"] + st["command"]
+        seen = st.get("read", 0) + st.get("write", 0) + st.get("command", 0)
         if seen != self._comm_seen:
             if self._comm_seen >= 0:
                 self._comm_until = now + COMM_MS
