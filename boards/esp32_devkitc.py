@@ -31,6 +31,10 @@ OPTICAL_RX = 16
 DISPLAY_SDA = 21
 DISPLAY_SCL = 22
 DISPLAY_ADDR = 0x3C
+DISPLAY = "dots"  # "dots": the SSD1306 above; "segment": an HT1621 glass (docs/display.md §3)
+HT1621_CS = 23  # the glass takes the OLED's header pins (21, 22) plus 23
+HT1621_WR = 22
+HT1621_DATA = 21
 RELAY_SET_PIN = 32
 RELAY_RESET_PIN = 33
 RELAY_SENSE_PIN = 34  # input-only, external pull-up
@@ -92,7 +96,6 @@ def build(cfg):
         phy = SoftPhy(capture, modulator, clock)
         stpm = machine.UART(STPM_UART, 9600, tx=STPM_TX, rx=STPM_RX, timeout=0)
         metrology = Stpm3x(UartSerial(stpm, 9600, 8, None, 1), clock)
-    i2c = machine.I2C(0, scl=machine.Pin(DISPLAY_SCL), sda=machine.Pin(DISPLAY_SDA))
     optical = machine.UART(
         OPTICAL_UART, 300, bits=7, parity=0, stop=1, tx=OPTICAL_TX, rx=OPTICAL_RX
     )
@@ -103,7 +106,7 @@ def build(cfg):
         flash=PartitionFlash(esp32, STORE_PARTITION),
         rtc=MachineRtc(machine.RTC(), 0),  # esp32: weekday 0..6 (drivers/rtc.py)
         optical=UartSerial(optical, 300, 7, 0, 1),
-        display=SSD1306(i2c, DISPLAY_ADDR),
+        display=_display(cfg, machine, SSD1306),
         relay=LatchingRelay(
             machine.Pin(RELAY_SET_PIN, machine.Pin.OUT),
             machine.Pin(RELAY_RESET_PIN, machine.Pin.OUT),
@@ -125,3 +128,12 @@ def _profile_flash(esp32, PartitionFlash):
     if not esp32.Partition.find(esp32.Partition.TYPE_DATA, label=PROFILE_PARTITION):
         return None  # an older partition table: the meter runs without profiles
     return PartitionFlash(esp32, PROFILE_PARTITION)
+
+
+def _display(cfg, machine, ssd1306):
+    if (cfg.get("display") or DISPLAY) == "segment":
+        from drivers.ht1621 import on_pins
+
+        return on_pins(machine.Pin, HT1621_CS, HT1621_WR, HT1621_DATA)
+    i2c = machine.I2C(0, scl=machine.Pin(DISPLAY_SCL), sda=machine.Pin(DISPLAY_SDA))
+    return ssd1306(i2c, DISPLAY_ADDR)

@@ -28,6 +28,10 @@ MODEM_RESET_PIN = "PG1"
 OPTICAL_UART = 6  # USART6: PG14 TX (D1), PG9 RX (D0); IEC 62056-21 head, 7E1
 DISPLAY_I2C = 1  # I2C1: PB8 SCL (D15), PB9 SDA (D14); SSD1306 128x64 at 0x3C
 DISPLAY_ADDR = 0x3C
+DISPLAY = "dots"  # "dots": the SSD1306 above; "segment": an HT1621 glass (docs/display.md §3)
+HT1621_CS = "PE2"  # CN9 D56/D57/D58, push-pull outputs into the glass module
+HT1621_WR = "PE4"
+HT1621_DATA = "PE5"
 RELAY_SET_PIN = "PE9"  # latching relay coil drivers
 RELAY_RESET_PIN = "PE11"
 RELAY_SENSE_PIN = "PF13"  # auxiliary contact, pulled up
@@ -79,7 +83,6 @@ def build(cfg):
         capture = AdcDmaCapture(ADC_PIN, ADC_INSTANCE, ADC_CHANNEL, ADC_TRIGGER_TIMER)
         modulator = DacModulator(DAC_PIN, TX_TIMER, machine.Pin(TX_ENABLE_PIN, machine.Pin.OUT))
         phy = SoftPhy(capture, modulator, clock)
-    i2c = machine.I2C(DISPLAY_I2C, freq=400_000)
     sense = machine.Pin(RELAY_SENSE_PIN, machine.Pin.IN, machine.Pin.PULL_UP)
     return Hardware(
         NAME,
@@ -89,7 +92,7 @@ def build(cfg):
         rtc=MachineRtc(machine.RTC(), 1),  # stm32: weekday 1..7 (drivers/rtc.py)
         # not drivers.serial.UartSerial: the stm32 port's UART.write() busy-waits per character
         optical=Stm32OpticalUart(OPTICAL_UART),
-        display=SSD1306(i2c, DISPLAY_ADDR),
+        display=_display(cfg, machine, SSD1306),
         relay=LatchingRelay(
             machine.Pin(RELAY_SET_PIN, machine.Pin.OUT),
             machine.Pin(RELAY_RESET_PIN, machine.Pin.OUT),
@@ -118,3 +121,11 @@ def _metrology(cfg, clock):
         return AdcFrontend(MeterAdc(*METER_ADC))
     # UartSerial despite the busy-waiting write: 5 characters at 115200 Bd are 0.43 ms
     return Stpm3x(UartSerial(machine.UART(STPM_UART), 9600, 8, None, 1), clock)
+
+
+def _display(cfg, machine, ssd1306):
+    if (cfg.get("display") or DISPLAY) == "segment":
+        from drivers.ht1621 import on_pins
+
+        return on_pins(machine.Pin, HT1621_CS, HT1621_WR, HT1621_DATA)
+    return ssd1306(machine.I2C(DISPLAY_I2C, freq=400_000), DISPLAY_ADDR)

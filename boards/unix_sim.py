@@ -8,7 +8,9 @@ plc     = the simulated medium (cfg "medium" = "host:port", or "sample:host:port
           sample-level mode with the soft PHY), a direct concentrator link listening on
           127.0.0.1 (cfg "plc_listen" = port, 2-byte length framing), or a simulated certified
           modem driven over its host interface (cfg "modem" = "host:port", tools/modem_sim.py)
-display = framebuf written as a PBM file on every refresh
+display = cfg "display": "segment" (default) the HT1621 driver on a simulated chip, its RAM in
+          display.seg; "dots" the SSD1306 framebuf written as display.pbm; on every refresh.
+          tools/display_png.py turns either into a PNG; cfg "display_echo" prints each screen
 relay   = latching relay whose contact position survives restarts (a file)
 bnode   = a simulated B-Node (customer display) behind the meter; last update in a file
 clock   = host ticks, or the medium's simulated time when on the medium, or with cfg
@@ -102,7 +104,7 @@ def build(cfg):
         flash=SimFlash(state + "/flash.bin", FLASH_BLOCK_SIZE, FLASH_BLOCKS),
         rtc=rtc,
         optical=optical,
-        display=SimDisplay(state + "/display.pbm", *DISPLAY_SIZE),
+        display=_display(cfg, state, SimDisplay),
         relay=LatchingRelay(
             contact.set_coil, contact.reset_coil, RELAY_PULSE_MS, contact, clock, RELAY_MIN_GAP_MS
         ),
@@ -139,6 +141,14 @@ def _metrology(cfg, clock, rtc):
 
         return AdcFrontend(SimAdcSource(sc, clock.now_ms, t0_s=t0))
     return None
+
+
+def _display(cfg, state, sim_display):
+    if cfg.get("display") == "dots":
+        return sim_display(state + "/display.pbm", *DISPLAY_SIZE, cfg.get("display_echo", False))
+    from drivers.sim.ht1621 import SimSegmentDisplay
+
+    return SimSegmentDisplay(state + "/display.seg", cfg.get("display_echo", False))
 
 
 def _starved(late_ms):

@@ -84,6 +84,9 @@ class Meter:
         from cutoff import attach as _a
 
         tasks += _a(self)  # the relay and its limit (uses metering, so after it)
+        from screens.feature import attach as _a
+
+        tasks += _a(self)  # the display (reads what the features above produce)
         return tasks
 
     def _count_boot(self):

@@ -31,6 +31,10 @@ DEFAULTS = {
     "add_ms": 100,  # our margin per exchange (docs/datalink.md)
     "dup_ms": 200,  # duplicate-suppression window
     "aca_al0": 0,  # which wire byte of the ACA is the AL's ACA_AL[0] (unverified, docs)
+    # display (docs/display.md): "segment" (HT1621 glass) or "dots" (SSD1306), None = the
+    # board's default; unix_sim: print every new screen on the terminal
+    "display": None,
+    "display_echo": False,
     # unix_sim only: where the simulated peripherals live
     "state_dir": "build/sim/meter",
     "medium": None,  # "127.0.0.1:7000" to join the simulated medium
@@ -80,13 +84,18 @@ _INT_RANGE = {
     "sim_until": (0, 0xFFFFFFFF),
 }
 _TEXT = ("serial", "manufacturer", "state_dir", "medium", "modem", "scenario")
-_CHOICES = {"plc_backend": ("soft", "modem"), "metrology": ("stpm", "adc")}
+_CHOICES = {
+    "plc_backend": ("soft", "modem"),
+    "metrology": ("stpm", "adc"),
+    "display": ("segment", "dots"),
+}
 _NULLABLE = (
     "sca",
     "medium",
     "plc_listen",
     "modem",
     "plc_backend",
+    "display",
     "optical_port",
     "optical_password",
     "optical_readout",
@@ -198,7 +207,7 @@ def validate(cfg):
                 raise ConfigError(
                     'optical_readout must be a list of "CODE:SOURCE" (got %r)' % (v,)
                 )
-        elif k in ("repl", "strict"):
+        elif k in ("repl", "strict", "display_echo"):
             if not isinstance(v, bool):
                 raise ConfigError("%s must be true or false (got %r)" % (k, v))
     if cfg["sim_start"] is not None and cfg["medium"] is not None:

@@ -779,6 +779,15 @@ def run_command(a, s: MeterSession) -> dict:
         from tools.dcu_cutoff import relay
 
         return relay(s, a.action)
+    if cmd == "display":  # docs/display.md §5
+        if a.clear:
+            s.command("display_special_clear", ecc=_ecc(a, True))
+            return {"display": "cleared"}
+        if not 0 < len(a.text) <= 16 or not all(" " <= ch <= "~" for ch in a.text):
+            raise ValueError("display text: 1..16 printable ASCII characters")
+        text = a.text.encode("ascii")
+        s.command("display_special", a.seconds, text.ljust(16), ecc=_ecc(a, True))
+        return {"display": a.text, "seconds": a.seconds}
     if cmd == "challenge":
         return {"lmon": s.challenge()}
     if cmd == "time-sync":
@@ -921,6 +930,10 @@ def build_parser():
     sub.add_parser("billing", help="read billing data sets, period registers, maximum demand")
     p = sub.add_parser("relay", help="cut-off relay: disconnect, enable, reconnect or show")
     p.add_argument("action", choices=("disconnect", "enable", "reconnect", "show"))
+    p = sub.add_parser("display", help="special message on the meter display (COMMAND 0x20)")
+    p.add_argument("text", nargs="?", default="", help="1..16 printable ASCII characters")
+    p.add_argument("--seconds", type=int, default=60, help="how long it stays (1..3600)")
+    p.add_argument("--clear", action="store_true", help="end the message now (COMMAND 0x21)")
     sub.add_parser("challenge", help="CHALLENGE: resynchronise LMON")
     p = sub.add_parser("time-sync", help="set the meter clock (default: now)")
     p.add_argument("--time", help="seconds since 2000 or ISO UTC date-time")

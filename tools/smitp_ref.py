@@ -332,8 +332,12 @@ COMMANDS = {
     "max_demand_reset": 0x09,
     "bnode_update": 0x0A,
     "ic_cancel": 0x0B,
+    "display_special": 0x20,
+    "display_special_clear": 0x21,
+    "display_sw_id": 0x22,
 }
-COMMAND_ARGS = {0x02: ">I", 0x03: ">i"}  # the other codes take no arguments
+# the other codes take no arguments; display_special: DURATION_S, TEXT (16 ASCII, space padded)
+COMMAND_ARGS = {0x02: ">I", 0x03: ">i", 0x20: ">H16s"}
 
 NACK_NAMES = {
     1: "unknown object",

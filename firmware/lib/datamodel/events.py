@@ -37,6 +37,8 @@ VOLTAGE_SAG = const(0x0057)  # DATA: duration s; extreme in table 0x0C00
 VOLTAGE_SWELL = const(0x0058)  # DATA: duration s
 ENERGY_STATE_LOST = const(0x0059)  # a stored energy state could not be read; DATA: 0
 PROFILE_WRITE_FAILED = const(0x0080)  # the profile flash refused a record (see fault_log)
+DISPLAY_SPECIAL = const(0x0060)  # a concentrator message shown; DATA: its duration in seconds
+DISPLAY_SPECIAL_CLEARED = const(0x0061)
 
 NAMES = {
     BOOT: "boot",
@@ -70,6 +72,8 @@ NAMES = {
     VOLTAGE_SWELL: "voltage_swell",
     ENERGY_STATE_LOST: "energy_state_lost",
     PROFILE_WRITE_FAILED: "profile_write_failed",
+    DISPLAY_SPECIAL: "display_special",
+    DISPLAY_SPECIAL_CLEARED: "display_special_cleared",
 }
 
 

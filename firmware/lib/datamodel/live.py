@@ -202,3 +202,9 @@ def bnode_present(m):
 
 def bnode_last(m):
     return struct.pack(">I", 0 if m.bnode is None else m.bnode.last_update)
+
+
+def display_special(m):
+    """0x0F06: the concentrator's special message on show (screens.manager)."""
+    mgr = getattr(m, "display_mgr", None)
+    return mgr.special_state() if mgr is not None else bytes(18)

@@ -302,9 +302,13 @@ _ROWS = (
     (0x0E04, "auto_reconnect_s", U16, 2, RW, P, None, 60, (10, 3600), "limit_reconnect 2: seconds open before closing again"),
     (0x0E05, "limit_w", U32, 4, CLEAR_R, F, cutoff_regs.limit_w, None, None, "the limit in force: contract power x (100 + margin) / 100, W"),
     # --- 0x0F display management
-    (0x0F00, "display_list", OBJLIST, 32, RW, P, None, _ids(0x0100, 0x0400, 0x0902, 0x003F), _ids_known, "objects shown in turn"),
+    (0x0F00, "display_list", OBJLIST, 32, RW, P, None, _ids(0x0400, 0x0410, 0x0411, 0x0412, 0x0413, 0x0401, 0x0100), _ids_known, "automatic scroll list, shown in turn"),
     (0x0F01, "display_scroll_s", U8, 1, RW, P, None, 8, (1, 60), "seconds per object"),
-    (0x0F02, "display_message", ASCII, 16, RW, P, None, b" " * 16, None, "utility message line"),
+    (0x0F02, "display_message", ASCII, 16, RW, P, None, b" " * 16, None, "remote message, in the scroll list while not all spaces"),
+    (0x0F03, "display_button_list", OBJLIST, 32, RW, P, None, _ids(0x0400, 0x0410, 0x0411, 0x0412, 0x0413, 0x0401, 0x1600, 0x0800, 0x0001, 0x0700, 0x0701), _ids_known, "push-button list: a short press shows the next"),
+    (0x0F04, "display_alt_list", OBJLIST, 32, RW, P, None, _ids(0x1700, 0x1701, 0x1702, 0x1703, 0x1704, 0x0402, 0x0403, 0x0404, 0x0405, 0x003F, 0x0004), _ids_known, "alternate list: a long press enters and leaves it"),
+    (0x0F05, "display_timeout_s", U8, 1, RW, P, None, 60, (5, 255), "no press for this long: back to the scroll list"),
+    (0x0F06, "display_special", BYTES, 18, CLEAR_R, F, live.display_special, None, None, "special message on show: REMAINING_S(2) TEXT(16), zeros none"),
     # --- 0x10 download parameters
     (0x1000, "download_state", U8, 1, CLEAR_R, P, None, 0, None, "0 idle (producer: software download)"),
     (0x1001, "download_block_size", U8, 1, RW, P, None, 64, (16, 96), "bytes per block"),

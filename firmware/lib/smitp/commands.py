@@ -13,6 +13,7 @@ from datamodel import registers as r
 from datamodel.model import E_NOT_SUPPORTED, E_VALUE, OK
 from datamodel.values import TIME_MAX, TIME_MIN
 from micropython import const
+from screens import remote as display
 from tariff.billing import CAUSE_COMMAND
 
 BILLING_CLOSE = const(0x01)
@@ -26,6 +27,9 @@ SYNC_FREEZE = const(0x08)
 MAX_DEMAND_RESET = const(0x09)
 BNODE_UPDATE = const(0x0A)
 IC_CANCEL = const(0x0B)
+DISPLAY_SPECIAL = const(0x20)  # display 0x20..0x23: screens/remote.py, docs/display.md §5
+DISPLAY_SPECIAL_CLEAR = const(0x21)
+DISPLAY_SW_ID = const(0x22)
 
 
 def _step(m, t, code):
@@ -130,4 +134,7 @@ COMMANDS = {
     MAX_DEMAND_RESET: ("max_demand_reset", 0, _md_reset),
     BNODE_UPDATE: ("bnode_update", 0, _bnode),
     IC_CANCEL: ("ic_cancel", 0, _ic_cancel),
+    DISPLAY_SPECIAL: ("display_special", 18, display.special),
+    DISPLAY_SPECIAL_CLEAR: ("display_special_clear", 0, display.special_clear),
+    DISPLAY_SW_ID: ("display_sw_id", 0, display.sw_id),
 }
