@@ -14,7 +14,8 @@ clock   = host ticks, or the medium's simulated time when on the medium
 watchdog= the boards' Watchdog adapter over a SimWdt counting host time (the supervisor feeds
           on the loop's real-time sleep, and simulated medium time runs much faster); a starved
           watchdog prints what a board would have reset for and keeps running
-supply  = the boards' SupplyInput over a SimPin ("supply", high = mains present)
+supply  = the boards' SupplyInput over a SimPin ("supply", high = mains present), woken
+          through an asyncio.Event (drivers/supply.py says why not a ThreadSafeFlag here)
 """
 
 NAME = "unix_sim"
@@ -28,6 +29,7 @@ WDT_TIMEOUT_MS = 8000
 
 
 def build(cfg):
+    import asyncio
     import os
 
     from clock import Clock
@@ -85,7 +87,7 @@ def build(cfg):
         ),
         led=SimPin("led"),
         watchdog=Watchdog(SimWdt.factory(Clock(), _starved), WDT_TIMEOUT_MS),
-        supply=SupplyInput(SimPin("supply", 1)),
+        supply=SupplyInput(SimPin("supply", 1), flag=asyncio.Event()),
         bnode=SimBNode(state + "/bnode.txt"),
     )
 
