@@ -50,7 +50,7 @@ class EnergyBench:
         self.boot()
 
     def boot(self):
-        self.supply = SupplyInput(SimPin("supply", 1))
+        self.supply = SupplyInput(SimPin("supply", 1), flag=asyncio.Event())  # as unix_sim
         self.met = FakeMetrology(self.rtc, self.seed) if self.with_metrology else None
         hw = Hardware(
             "unix_sim",

@@ -49,10 +49,6 @@ def main(state, start, seed, cut):
     hw.clock = clock
     hw.rtc = ClockRtc(clock, start)
     hw.metrology = FakeMetrology(hw.rtc, seed)
-    # the supply input's ThreadSafeFlag keeps the unix loop polling it between simulated
-    # seconds (~20 ms each, measured): an Event with the same set()/wait() lets the simulated
-    # week run at CPU speed; the pin, its IRQ and SupplyInput are unix_sim's own
-    hw.supply._flag = asyncio.Event()
     out("boot")
     m = Meter(hw, cfg)
     e = m.energy

@@ -35,6 +35,8 @@ MAX_DT_MS = const(600_000)  # a sample covering more than 10 min is refused (Sea
 RESERVE = const(1024)  # store bytes kept free for the savers' puts (appends, no compaction)
 _ALIGN_EARLY_MS = const(10)  # to realign, wake this early before the expected edge and poll
 _ALIGN_STEP_MS = const(5)
+_ALIGN_FINE = const(40)  # fine polls (200 ms) before the step grows to _ALIGN_COARSE_MS
+_ALIGN_COARSE_MS = const(250)  # an RTC that does not follow meter.clock (a simulation)
 _REALIGN_S = const(64)  # realign this often (50 ppm of clock drift: 3 ms in 64 s)
 _SUPPLY_POLL_MS = const(50)
 _DAY = const(86400)
@@ -193,16 +195,20 @@ class Engine:
         early = 0  # ms the last wake-up came before the expected edge (0: on it)
         realign = 0  # seconds until the next early wake-up
         while True:
-            # the wall-clock edge after second t. Still to come: poll it at _ALIGN_STEP_MS;
-            # the anchor is then exact to a step. Already past after an early wake-up: the
-            # RTC runs ahead, so move the anchor earlier and wake early again next second.
-            # Already past after an on-time wake-up: take it as on time (one sleep per second;
-            # the early wake-up every _REALIGN_S seconds catches drift).
+            # the wall-clock edge after second t. Still to come: poll it at _ALIGN_STEP_MS
+            # (the anchor is then exact to a step; after 200 ms without it, at 250 ms, so an
+            # RTC that does not follow meter.clock costs few wake-ups). Already past after an
+            # early wake-up: the RTC runs ahead, so move the anchor earlier and wake early
+            # again next second. Already past after an on-time wake-up: take it as on time
+            # (one sleep per second; the early wake-up every _REALIGN_S seconds catches drift).
             u = wc.now()
             if u == t:
+                n = 0
                 while u == t:
-                    await clock.sleep_ms(_ALIGN_STEP_MS)
+                    fine = first or n < _ALIGN_FINE
+                    await clock.sleep_ms(_ALIGN_STEP_MS if fine else _ALIGN_COARSE_MS)
                     u = wc.now()
+                    n += 1
                 self._anchor = clock.now_ms()
                 realign = _REALIGN_S
             else:
