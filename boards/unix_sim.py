@@ -116,7 +116,7 @@ def build(cfg):
         bnode=SimBNode(state + "/bnode.txt"),
         metrology=_metrology(cfg, clock, rtc),
         profile_flash=SimFlash(state + "/profile.bin", FLASH_BLOCK_SIZE, PROFILE_FLASH_BLOCKS),
-        button=Button(ButtonPin(clock), clock),
+        button=Button(ButtonPin(clock), clock, flag=asyncio.Event()),
     )
 
 

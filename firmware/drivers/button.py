@@ -20,7 +20,7 @@ _POLL_MS = const(20)  # level sampling while held: long_ms resolution
 
 
 class Button:
-    def __init__(self, pin, clock, active_low=True, debounce_ms=30, long_ms=2000):
+    def __init__(self, pin, clock, active_low=True, debounce_ms=30, long_ms=2000, flag=None):
         self.pin = pin
         self.clock = clock
         self.debounce_ms = debounce_ms
@@ -28,7 +28,9 @@ class Button:
         self._down = 0 if active_low else 1
         self.presses = 0  # debounced presses since boot (short + long)
         self.edges = 0  # raw edges seen by the interrupt (bounce included)
-        self._flag = asyncio.ThreadSafeFlag()
+        # unix_sim passes an asyncio.Event, as for the supply input (drivers/supply.py): a task
+        # awaiting a ThreadSafeFlag makes every round of the unix port's loop cost about 1 ms
+        self._flag = flag if flag is not None else asyncio.ThreadSafeFlag()
         self._held = False  # a long press already reported, waiting for its release
         self._isr_ref = self._isr  # bound once: no allocation per interrupt
         pin.irq(self._isr_ref, pin.IRQ_FALLING | pin.IRQ_RISING)
@@ -49,6 +51,7 @@ class Button:
                 self._held = False
             if not self.pressed():
                 await self._flag.wait()
+                self._flag.clear()  # an Event stays set (a ThreadSafeFlag clears itself)
             await clock.sleep_ms(self.debounce_ms)
             if not self.pressed():
                 continue  # bounce or a glitch shorter than the debounce time
