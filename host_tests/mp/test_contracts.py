@@ -188,9 +188,9 @@ class TestUnixSim(unittest.TestCase):
         from drivers.sim.pin import SimPin
         from drivers.supply import SupplyInput
 
-        for event in (False, True):  # True: unix_sim's asyncio.Event instead of the TSF
+        for flag in (None, asyncio.Event()):  # unix_sim's asyncio.Event instead of the TSF
             pin = SimPin("supply", 1)
-            s = SupplyInput(pin, event=event)
+            s = SupplyInput(pin, flag=flag)
             interfaces.check_supply(s)
             self.assertTrue(s.present())
 
