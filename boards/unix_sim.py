@@ -98,7 +98,6 @@ def build(cfg):
 
         optical = TcpOptical(int(cfg["optical_port"]))
     contact = LatchContact(state + "/relay")
-    rtc = SimRtc(state + "/rtc")
     return Hardware(
         NAME,
         clock=clock,

@@ -148,6 +148,16 @@ class TestUnixSim(unittest.TestCase):
             self.assertIn(name, done)
         self.assertIsNone(hw.phy)  # no PLC configured
 
+    def test_contracts_unix_sim_simulated_time_drives_the_rtc(self):
+        # a board build in simulated time hands every user the same clock: RTC, metrology
+        import boards.unix_sim as board
+
+        d = _fresh_state_dir("unix_simtime")
+        hw = board.build(_cfg(state_dir=d, sim_start=836_157_600, sim_until=836_161_200))
+        self.assertEqual(hw.rtc.seconds(), 836_157_600)
+        hw.clock.set(90_500)
+        self.assertEqual(hw.rtc.seconds(), 836_157_690)
+
     def test_contracts_unix_sim_meter_reads_status_word(self):
         import boards.unix_sim as board
 
