@@ -17,7 +17,7 @@ SIMARGS ?=
 CONFIG  ?=
 
 .PHONY: help venv venv-dev test test-mp test-py lint format mpy deploy repl sim bench \
-	bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory docs clean
+	bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory bench-dl docs clean
 
 .DEFAULT_GOAL := help
 
@@ -95,6 +95,9 @@ bench-latency: $(DEV_OK) ## answer delay after a request's end against TEL = 20 
 
 bench-memory: $(DEV_OK) ## RAM after boot and in steady state (unix), F429 frozen estimate
 	$(VPY) bench/bench_memory.py
+
+bench-dl: $(DEV_OK) ## software download: image sizes, verify time, transfer bound, 200 kills
+	$(VPY) bench/bench_dl.py
 
 clean: ## remove build outputs (not the venv)
 	rm -rf build out

@@ -44,14 +44,29 @@ WDT_TIMEOUT_MS = 8000  # armed by the first feed (drivers/watchdog.py)
 # Flash: a raw data partition labelled "mmstore" (64 KiB, 16 x 4 KiB sectors) added to the
 # partition table; esp32.Partition gives the extended block protocol the store needs.
 STORE_PARTITION = "mmstore"
+# Download slots (docs/download.md §4): two raw data partitions of 256 KiB, "mmslot1" and
+# "mmslot2", beside "mmstore"; an image runs in place from there (dl.imgvfs).
+SLOT_PARTITIONS = ("mmslot1", "mmslot2")
+
+
+def store_flash(cfg):
+    import esp32
+    from drivers.esp32_flash import PartitionFlash
+
+    return PartitionFlash(esp32, STORE_PARTITION)
+
+
+def slot_devices(cfg):
+    import esp32
+    from drivers.esp32_flash import PartitionFlash
+
+    return [None] + [PartitionFlash(esp32, p) for p in SLOT_PARTITIONS]
 
 
 def build(cfg):
-    import esp32
     import machine
     from clock import Clock
     from drivers.display import SSD1306
-    from drivers.esp32_flash import PartitionFlash
     from drivers.led import Led
     from drivers.relay import LatchingRelay
     from drivers.rtc import MachineRtc
@@ -85,7 +100,7 @@ def build(cfg):
         NAME,
         clock=clock,
         phy=phy,
-        flash=PartitionFlash(esp32, STORE_PARTITION),
+        flash=store_flash(cfg),
         rtc=MachineRtc(machine.RTC(), 0),  # esp32: weekday 0..6 (drivers/rtc.py)
         optical=UartSerial(optical, 300, 7, 0, 1),
         display=SSD1306(i2c, DISPLAY_ADDR),
@@ -100,4 +115,5 @@ def build(cfg):
         led=Led(machine.Pin(LED_PIN, machine.Pin.OUT)),
         watchdog=Watchdog(machine.WDT, WDT_TIMEOUT_MS),
         supply=SupplyInput(machine.Pin(SUPPLY_PIN, machine.Pin.IN)),
+        slots=slot_devices(cfg),
     )

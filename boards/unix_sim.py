@@ -27,6 +27,29 @@ RELAY_MIN_GAP_MS = 1000
 WDT_TIMEOUT_MS = 8000
 
 
+SLOT_BLOCKS = 64  # each download slot: 64 x 4 KiB of simulated NOR flash (docs/download.md §4)
+
+
+def store_flash(cfg):
+    """The store's flash (main.py reads the boot selector there before building the rest)."""
+    import os
+
+    from drivers.sim.flash import SimFlash
+
+    _makedirs(os, cfg["state_dir"])
+    return SimFlash(cfg["state_dir"] + "/flash.bin", FLASH_BLOCK_SIZE, FLASH_BLOCKS)
+
+
+def slot_devices(cfg):
+    """The two download slots (dl.bootsel): files with NOR semantics beside the store."""
+    from drivers.sim.flash import SimFlash
+
+    st = cfg["state_dir"]
+    return [None] + [
+        SimFlash("%s/slot%d.bin" % (st, i), FLASH_BLOCK_SIZE, SLOT_BLOCKS) for i in (1, 2)
+    ]
+
+
 def build(cfg):
     import os
 
@@ -34,7 +57,6 @@ def build(cfg):
     from drivers.relay import LatchingRelay
     from drivers.sim.bnode import SimBNode
     from drivers.sim.display import SimDisplay
-    from drivers.sim.flash import SimFlash
     from drivers.sim.pin import LatchContact, SimPin
     from drivers.sim.rtc import SimRtc
     from drivers.supply import SupplyInput
@@ -76,7 +98,7 @@ def build(cfg):
         NAME,
         clock=clock,
         phy=phy,
-        flash=SimFlash(state + "/flash.bin", FLASH_BLOCK_SIZE, FLASH_BLOCKS),
+        flash=store_flash(cfg),
         rtc=SimRtc(state + "/rtc"),
         optical=optical,
         display=SimDisplay(state + "/display.pbm", *DISPLAY_SIZE),
@@ -87,6 +109,7 @@ def build(cfg):
         watchdog=Watchdog(SimWdt.factory(Clock(), _starved), WDT_TIMEOUT_MS),
         supply=SupplyInput(SimPin("supply", 1)),
         bnode=SimBNode(state + "/bnode.txt"),
+        slots=slot_devices(cfg),
     )
 
 

@@ -69,6 +69,9 @@ class Meter:
         Each `attach(meter)` builds its objects on the meter and returns [(task name, factory)]
         for the supervisor. One line per feature."""
         tasks = []
+        from dl.feature import attach as _a
+
+        tasks += _a(self)  # software download (docs/download.md)
         return tasks
 
     def _count_boot(self):

@@ -3,7 +3,8 @@
 Each field satisfies one interface of `interfaces.py` (boards wrap port objects in adapters):
 clock (ClockSource), phy (Phy), flash (BlockDevice), rtc (Rtc), optical (Serial), display
 (Display), relay (Relay), led (Led), watchdog (Watchdog), supply (Supply), bnode (BNodePort),
-metrology (Metrology), button (Button).
+metrology (Metrology), button (Button), slots (list: None, then the two download slots' block
+devices, docs/download.md §4).
 """
 
 FIELDS = (
@@ -20,6 +21,7 @@ FIELDS = (
     "bnode",
     "metrology",
     "button",
+    "slots",
 )
 
 

@@ -14,3 +14,6 @@ PARAMS = const(0x0100)  # + group 0x00..0xFF: the packed P registers of that dat
 TABLES = const(0x0200)  # + 8 x table number + chunk: data-model tables (datamodel.logtable)
 PENDING = const(0x0300)  # TIME(4) OBJ(2) VALUE: the SETIC/WRITETABIC pending activation
 OPTICAL_TRIES = const(0x20)  # u8: wrong optical passwords in a row (optical.iec21 lockout)
+DL_SELECTOR = const(0x0900)  # ACTIVE PREV STATE TRIES NOTE: the boot selector (dl.bootsel)
+DL_KEY = const(0x0901)  # 16 bytes: the download key (docs/download.md §3); write key changes it
+DL_SESSION = const(0x0902)  # the download in progress (dl.transfer; its bitmap is in the slot)
