@@ -24,7 +24,6 @@ from dl_env import (  # noqa: E402
     status,
 )
 
-_ = nack
 
 KEY = bytes.fromhex(KD)
 DL_STARTED, DL_COMPLETE, DL_REFUSED = 0x70, 0x71, 0x72
@@ -137,4 +136,56 @@ def test_image_failing_its_selftest_rolls_back(tmp_path):
     assert (i["slot"], i["version"]) == (0, FACTORY_VERSION)
     ev = m.events()
     assert (DL_TRIAL_FAILED, 1) in ev and (DL_ROLLED_BACK, FACTORY_VERSION) in ev
+    m.close()
+
+
+def test_refusals_through_the_application_layer_change_nothing(tmp_path, image):
+    state = tmp_path / "meter"
+    m = Meter(state)
+    dcu = Dcu()
+    iid = dl_pack.image_id(image)
+    blk = dl_pack.block_lsdu(KEY, image, 0, BS, broadcast=False)
+    assert m.send(blk)[0] == nack(25)  # nothing open
+    assert dcu.activate(m).apdu == bytes([26])  # nothing ready
+    assert dcu.command(m, 0x18, iid + bytes(4) + bytes([BS])).apdu == bytes([24])  # size 0
+    assert dcu.command(m, 0x18, dl_pack.start_args(image, 100)).apdu == bytes([6])  # BS % 8
+    plain = bytes([18, 0x18]) + dl_pack.start_args(image, BS)
+    assert m.send(plain)[0] == nack(2)  # download_start needs the write key
+    assert dcu.start(m, image).code == 253
+    n = dl_pack.nblocks(len(image), BS)
+    beyond = blk[:6] + n.to_bytes(2, "big") + blk[8:]  # block number past the end
+    assert m.send(beyond)[0] == nack(24)
+    short = blk[:-5] + blk[-4:]  # one data byte less
+    assert m.send(short)[0] == nack(24)
+    forged = blk[:20] + bytes([blk[20] ^ 1]) + blk[21:]
+    assert m.send(forged)[0] == nack(20)
+    assert m.send(dl_pack.block_lsdu(bytes(16), image, 1, BS, broadcast=False))[0] == nack(20)
+    other = bytes([100, 1]) + bytes(4) + blk[6:]
+    assert m.send(other)[0] == nack(25)
+    assert m.send(blk, bcast=True)[0] is None  # REPROG_LOCAL to broadcast: ignored
+    st = status(m, image)
+    assert st["received"] == 0 and st["state"] == 1  # none of those stored anything
+    assert m.send(blk)[0] == bytes([253])
+    assert m.send(blk)[0] == bytes([253])  # a repeat: already there
+    assert status(m, image)["received"] == 1
+    # the event log is cleared only with the write key
+    assert m.send(bytes([18, 0x07]))[0] == nack(2)
+    assert (DL_STARTED, n) in m.events()
+    assert m.info()["slot"] == 0
+    m.close()
+
+
+def test_refused_image_is_never_activated(tmp_path, tree):
+    img = dl_pack.pack(tree, "nucleo_f429zi", FACTORY_VERSION + 1, KEY)  # another board
+    state = tmp_path / "meter"
+    m = Meter(state)
+    dcu = Dcu()
+    assert dcu.start(m, img).code == 253
+    send_image(m, img, KEY)
+    assert m.ask("step")[1:] == ["3", "22"]
+    assert dcu.activate(m).apdu == bytes([26])
+    assert (DL_REFUSED, 22) in m.events()
+    m.close()
+    m = Meter(state)
+    assert m.info()["slot"] == 0
     m.close()
