@@ -106,7 +106,7 @@ class Dcu:
     def start(self, meter, image, bs=BS):
         return self.command(meter, 0x18, dl_pack.start_args(image, bs))
 
-    def activate(self, meter, when=0):
+    def activate(self, meter, when=1):  # a past time: due at once (0 waits ACT_GRACE_S)
         return self.command(meter, 0x19, struct.pack(">I", when))
 
 

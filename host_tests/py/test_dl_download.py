@@ -24,7 +24,6 @@ from dl_env import (  # noqa: E402
     status,
 )
 
-
 KEY = bytes.fromhex(KD)
 DL_STARTED, DL_COMPLETE, DL_REFUSED = 0x70, 0x71, 0x72
 DL_ACTIVATED, DL_CONFIRMED, DL_ROLLED_BACK, DL_TRIAL_FAILED = 0x73, 0x74, 0x75, 0x79

@@ -73,7 +73,7 @@ def script(m: Meter, info: dict, img: bytes) -> list:
         todo = []
     for n in todo:
         lines.append("req 0 0 1 " + dl_pack.block_lsdu(KEY, img, n, BS).hex())
-    return lines + ["step", "dlact 00000000", "step", "info"]
+    return lines + ["step", "dlact 00000001", "step", "info"]
 
 
 def test_kills_during_download_activation_and_first_boot(tmp_path, images):

@@ -17,8 +17,9 @@ a partly written or mixed image.
 """
 
 import storekeys
-from dl import image
 from micropython import const
+
+from dl import image
 
 FACTORY = const(0)
 N_SLOTS = const(3)  # 0 factory, 1 and 2 download slots
@@ -174,13 +175,29 @@ def boot(store_dev, slot_devs, board, key_default):
     if slot == FACTORY:
         return slot
     import vfs
+
     from dl.imgvfs import ImageVfs
 
     where = MOUNT % slot
     vfs.mount(ImageVfs(s.reader(slot), m), where)
     for p in (where, where + "/lib"):
         sys.path.insert(0, p)
-    for name in list(sys.modules):
-        if name != "__main__":
-            del sys.modules[name]
+    _forget_modules(sys.modules)
     return slot
+
+
+def _forget_modules(mods):
+    """Drop every module loaded from a file (the factory tree's), so the slot's own load next.
+    Frozen modules of the port (asyncio...) stay: their __file__ names no real file, and a
+    second copy of asyncio beside the running one would break the loop."""
+    import os
+
+    for name in list(mods):
+        f = getattr(mods[name], "__file__", None)
+        if name == "__main__" or not f:
+            continue
+        try:
+            os.stat(f)
+        except OSError:
+            continue
+        del mods[name]

@@ -16,14 +16,16 @@ import struct
 
 from clock import wait_or_timeout
 from datamodel import events
-from dl import bootsel, transfer
 from micropython import const
+
+from dl import bootsel, transfer
 
 OP_BLOCK = const(1)
 OP_STATUS = const(2)
 OP_STATUS_RESP = const(0x82)
 STATUS_HDR = const(11)  # OP STATE CODE RECEIVED(2) TOTAL(2) FROM(2) N VERSION... see docs
 TRIAL_LISTEN_S = const(3600)  # a trial image that hears no concentrator this long fails
+ACT_GRACE_S = const(2)  # activation "at once" waits this long: the ACK goes out first
 _ACK = const(0)
 
 
@@ -124,7 +126,8 @@ class Download:
         if t.state != transfer.READY:
             return transfer.E_STATE
         when = struct.unpack(">I", bytes(a))[0]
-        t.act_time = when or 1  # 0 = at once: any time in the past is due
+        # 0 = at once, i.e. ACT_GRACE_S from now, so the ACK is on the air before the reset
+        t.act_time = when or self.meter.wallclock.now() + ACT_GRACE_S
         t._save()
         if self.wake is not None:
             self.wake.set()
