@@ -17,7 +17,8 @@ SIMARGS ?=
 CONFIG  ?=
 
 .PHONY: help venv venv-dev test test-mp test-py lint format mpy deploy repl sim bench \
-	bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory bench-dl docs clean
+	bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory bench-dl sim-upgrade \
+	docs clean
 
 .DEFAULT_GOAL := help
 
@@ -98,6 +99,9 @@ bench-memory: $(DEV_OK) ## RAM after boot and in steady state (unix), F429 froze
 
 bench-dl: $(DEV_OK) ## software download: image sizes, verify time, transfer bound, 200 kills
 	$(VPY) bench/bench_dl.py
+
+sim-upgrade: $(RUN_OK) ## a new version to METERS simulated meters over 3 repeater levels (SIMARGS=...)
+	$(VPY) tools/sim_upgrade.py --meters $(METERS) $(SIMARGS)
 
 clean: ## remove build outputs (not the venv)
 	rm -rf build out

@@ -25,6 +25,7 @@ from tools import smitp_ref as ref
 from tools.dcu_session import NoAnswer, Refused
 
 RUNNING_IMAGE = 0x1006
+MAC_HDR = 11  # frame bytes around the LSDU without route entries (docs/datalink.md §1)
 STATE_NAMES = dl_pack.STATES
 
 
@@ -66,9 +67,17 @@ class Upgrade:
                 lsdu = dl_pack.block_lsdu(self.key, self.image, n, self.bs)
                 self.c.exchange(mm.BROADCAST, list(route), mm.DISC_S, mm.DSAP_APP, lsdu)
                 self.frames["broadcast"] += 1
-                if self.gap_ms:
-                    self.c.link.recv(self.c.link.now_ms() + self.gap_ms)
+                # each repeater of the route sends the block again: let them finish before the
+                # next one (else it collides), then the idle gap left for normal reads
+                air = mm.airtime_ms(len(lsdu) + MAC_HDR + 6 * len(route))
+                self._idle(len(route) * (air + self.c.o.tel_ms + self.c.o.add_ms) + self.gap_ms)
                 self.progress("block", n=n + 1, total=self.n)
+
+    def _idle(self, ms):
+        link = self.c.link
+        end = link.now_ms() + ms
+        while ms > 0 and link.now_ms() < end and link.recv(end) is not None:
+            pass
 
     def _failed(self, s):
         return self.result[s.aca.hex()]["error"] is not None
@@ -108,7 +117,7 @@ class Upgrade:
             try:
                 st = self.fill(s)
                 r = self.result[s.aca.hex()]
-                r["state"] = STATE_NAMES.get(st["state"], "?")
+                r["state"] = r["download"] = STATE_NAMES.get(st["state"], "?")
                 if st["state"] == 3:
                     r["error"] = f"refused, NACK {st['code']}"
                     continue
