@@ -107,6 +107,7 @@ def test_unconfirmed_trial_rolls_back_after_max_boots(tmp_path, image):
     i = m.info()
     assert (i["slot"], i["version"], i["trial"]) == (0, FACTORY_VERSION, 0)
     assert (DL_ROLLED_BACK, FACTORY_VERSION) in m.events()
+    assert status(m, image)["state"] == 0  # the session is over: a new download may start
     m.close()
 
 

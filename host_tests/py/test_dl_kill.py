@@ -27,7 +27,7 @@ from dl_env import BOARD, BS, FACTORY_VERSION, KD, Meter, build_tree, dl_pack  #
 KEY = bytes.fromhex(KD)
 KILLS = int(os.environ.get("DL_KILLS", "12"))
 SEED = 20261130
-VERSIONS = 6  # images for FACTORY_VERSION + 1 ... + VERSIONS
+VERSIONS = max(6, KILLS // 3)  # images for FACTORY_VERSION + 1 ... + VERSIONS: never run out
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def script(m: Meter, info: dict, img: bytes) -> list:
     lines = []
     if info["trial"]:
         return ["trial", "confirm"]
-    if st["n"] == 0 or st["state"] in (0, 3):  # nothing open for this image
+    if st["n"] == 0 or st["state"] in (0, 3, 4):  # nothing open (4: rolled back since)
         lines.append("dlstart " + dl_pack.start_args(img, BS).hex())
         todo = range(dl_pack.nblocks(len(img), BS))
     elif st["state"] == 1:

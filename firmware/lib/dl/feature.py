@@ -62,6 +62,8 @@ class Download:
         elif note == bootsel.NOTE_FELL_BACK:
             self._log(events.DL_FELL_BACK, self.version)
         t = self.transfer
+        if note == bootsel.NOTE_ROLLED_BACK:
+            t.set_state(transfer.IDLE)
         if t.state == transfer.READY and t.slot == self.running:
             t.set_state(transfer.ACTIVATED)  # power cut between the switch and its note
 
