@@ -16,9 +16,9 @@ METERS  ?= 20
 SIMARGS ?=
 CONFIG  ?=
 
-.PHONY: help venv venv-dev test test-mp test-py lint format mpy deploy repl sim sim-week bench \
-	bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory bench-metrology bench-energy \
-	bench-adc bench-display docs clean
+.PHONY: help venv venv-dev test test-mp test-py lint format mpy deploy repl sim sim-week sim-upgrade \
+	bench bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory bench-metrology \
+	bench-energy bench-adc bench-display bench-dl docs clean
 
 .DEFAULT_GOAL := help
 
@@ -76,7 +76,7 @@ sim: $(RUN_OK) ## a simulated LV section of METERS meters and the concentrator (
 sim-week: $(DEV_OK) ## a household week on one meter in simulated time, read and checked against numpy
 	$(VPY) tools/sim_week.py $(SIMARGS)
 
-bench: bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory bench-metrology bench-energy bench-adc bench-display ## every benchmark
+bench: bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory bench-metrology bench-energy bench-adc bench-display bench-dl ## every benchmark
 
 bench-crypto: $(DEV_OK) ## crypto benchmark (prints figures)
 	$(VPY) bench/bench_crypto.py
@@ -111,6 +111,12 @@ bench-energy: $(DEV_OK) ## energy engine: CPU/heap per second, savers, flash lif
 
 bench-display: $(DEV_OK) ## display refresh cost and heap per refresh, HT1621 pin writes
 	$(VPY) bench/bench_display.py
+
+bench-dl: $(DEV_OK) ## software download: image sizes, verify time, transfer bound, 200 kills
+	$(VPY) bench/bench_dl.py
+
+sim-upgrade: $(RUN_OK) ## a new version to METERS simulated meters over 3 repeater levels (SIMARGS=...)
+	$(VPY) tools/sim_upgrade.py --meters $(METERS) $(SIMARGS)
 
 clean: ## remove build outputs (not the venv)
 	rm -rf build out

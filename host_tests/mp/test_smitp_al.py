@@ -819,7 +819,7 @@ class TestLegal(Case):
 
         blob = b""
         for name in legal.MODULES:
-            with open("firmware/lib/" + name, "rb") as f:
+            with open("firmware/lib/" + name + ".py", "rb") as f:
                 blob += f.read()
         want = binascii.crc32(blob) & 0xFFFFFFFF
         self.assertEqual(self.read(0x0701)[1:], struct.pack(">I", want))
