@@ -93,9 +93,10 @@ bench-sim: $(DEV_OK) ## simulated section at 20 and 200 meters: discovery times,
 bench-smitp: $(DEV_OK) ## application layer: answer latency, heap and flash wear per exchange
 	$(VPY) bench/bench_smitp.py
 
-docs: $(DEV_OK) ## regenerate docs/datamodel.md and the hex examples of docs/smitp.md
+docs: $(DEV_OK) ## regenerate docs/datamodel.md and the hex examples of docs/smitp.md, download.md
 	$(VPY) tools/gen_datamodel_doc.py
 	$(VPY) tools/gen_smitp_examples.py
+	$(VPY) tools/gen_dl_example.py
 
 bench-metrology: $(DEV_OK) ## STPM3x driver: CPU per metering second, heap per read
 	$(VPY) bench/bench_metrology.py

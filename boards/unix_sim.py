@@ -42,7 +42,7 @@ RELAY_MIN_GAP_MS = 1000
 WDT_TIMEOUT_MS = 8000
 
 
-SLOT_BLOCKS = 64  # each download slot: 64 x 4 KiB of simulated NOR flash (docs/download.md §4)
+SLOT_BLOCKS = 128  # each download slot: 128 x 4 KiB of simulated NOR flash (docs/download.md §3)
 
 
 def store_flash(cfg):
