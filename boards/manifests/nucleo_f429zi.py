@@ -15,6 +15,7 @@ include(
         "serial.py",
         "stm32_adc_dma.py",
         "stm32_dac_tx.py",
+        "stm32_dma.py",
         "stm32_flash.py",
         "stm32_meter_adc.py",
         "stm32_optical_uart.py",
