@@ -13,6 +13,7 @@ include(
         "esp32_tx.py",
         "led.py",
         "modem_uart.py",
+        "pin_wake.py",
         "relay.py",
         "rtc.py",
         "serial.py",

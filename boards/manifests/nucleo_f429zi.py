@@ -10,6 +10,7 @@ include(
         "display.py",
         "led.py",
         "modem_uart.py",
+        "pin_wake.py",
         "relay.py",
         "rtc.py",
         "serial.py",
