@@ -10,6 +10,7 @@ include(
         "display.py",
         "esp32_flash.py",
         "esp32_i2s_capture.py",
+        "esp32_meter_i2s.py",
         "esp32_tx.py",
         "led.py",
         "modem_uart.py",

@@ -470,4 +470,7 @@ def attach(meter):
     tasks = [("energy", e.run)]
     if meter.hw.supply is not None:
         tasks.append(("powerfail", e.powerfail))
+    run = getattr(meter.hw.metrology, "run", None)  # interfaces.Metrology: optional
+    if run is not None:
+        tasks.append(("metrology", run))
     return tasks
