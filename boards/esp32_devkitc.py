@@ -130,17 +130,6 @@ def build(cfg):
     )
 
 
-def _meter_adc(cfg):
-    from config import ConfigError
-
-    if (cfg.get("plc_backend") or PLC_BACKEND) != "modem":
-        raise ConfigError('metrology "adc" on %s needs plc_backend "modem" (I2S1)' % NAME)
-    from drivers.esp32_meter_i2s import MeterI2s
-    from metrology.adc_frontend import AdcFrontend
-
-    return AdcFrontend(MeterI2s(*METER_I2S))
-
-
 def _profile_flash(esp32, PartitionFlash):
     if not esp32.Partition.find(esp32.Partition.TYPE_DATA, label=PROFILE_PARTITION):
         return None  # an older partition table: the meter runs without profiles
@@ -154,3 +143,14 @@ def _display(cfg, machine, ssd1306):
         return on_pins(machine.Pin, HT1621_CS, HT1621_WR, HT1621_DATA)
     i2c = machine.I2C(0, scl=machine.Pin(DISPLAY_SCL), sda=machine.Pin(DISPLAY_SDA))
     return ssd1306(i2c, DISPLAY_ADDR)
+
+
+def _meter_adc(cfg):
+    from config import ConfigError
+
+    if (cfg.get("plc_backend") or PLC_BACKEND) != "modem":
+        raise ConfigError('metrology "adc" on %s needs plc_backend "modem" (I2S1)' % NAME)
+    from drivers.esp32_meter_i2s import MeterI2s
+    from metrology.adc_frontend import AdcFrontend
+
+    return AdcFrontend(MeterI2s(*METER_I2S))
