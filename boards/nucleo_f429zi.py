@@ -58,6 +58,15 @@ STORE_SECTORS = (22, 23)
 # block is the five small sectors 12-16 together (128 KiB, drivers/stm32_flash.py LOW_GROUP).
 # With the store they fill bank 2: no sector is left for a profile flash (docs/profiles.md §4).
 SLOT_SECTORS = (((12, 13, 14, 15, 16), 17, 18), (19, 20, 21))
+# Profile flash: a W25Q32JV SPI NOR (4 MiB, 4 KiB sectors; drivers/spi_nor.py) on SPI5, the
+# build's pins PF7 SCK, PF8 MISO, PF9 MOSI (mpconfigboard.h; SPI1's PB3 is the ST-LINK SWO line,
+# SPI4's PE2/PE5 drive the HT1621), /CS on PF6 as a GPIO. SPI5 is on APB2 (84 MHz): 10.5 MHz
+# (prescaler 8) is safe on jumper wires, the chip reads at up to 50 MHz. The rings use sectors
+# 0..43 (docs/profiles.md §4); the rest of the chip is free.
+PROFILE_SPI = 5
+PROFILE_CS_PIN = "PF6"
+PROFILE_SPI_HZ = 10_500_000
+PROFILE_NOR_SECTORS = (0, 44)  # (first, count) of the chip's 1024 sectors
 
 
 def store_flash(cfg):
@@ -70,6 +79,15 @@ def slot_devices(cfg):
     from drivers.stm32_flash import Stm32Bank2Flash
 
     return [None] + [Stm32Bank2Flash(s) for s in SLOT_SECTORS]
+
+
+def profile_flash(cfg):
+    import machine
+    from drivers.spi_nor import SpiNor
+
+    spi = machine.SPI(PROFILE_SPI, PROFILE_SPI_HZ, polarity=0, phase=0)
+    cs = machine.Pin(PROFILE_CS_PIN, machine.Pin.OUT, value=1)
+    return SpiNor(spi, cs, *PROFILE_NOR_SECTORS)
 
 
 def build(cfg):
@@ -123,6 +141,7 @@ def build(cfg):
         metrology=_metrology(cfg, clock),
         button=Button(machine.Pin(BUTTON_PIN, machine.Pin.IN), clock, active_low=False),
         slots=slot_devices(cfg),
+        profile_flash=profile_flash(cfg),
     )
 
 

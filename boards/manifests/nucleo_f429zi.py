@@ -14,6 +14,7 @@ include(
         "relay.py",
         "rtc.py",
         "serial.py",
+        "spi_nor.py",
         "stm32_adc_dma.py",
         "stm32_dac_tx.py",
         "stm32_dma.py",

@@ -378,8 +378,8 @@ class TestNucleo(_BoardCase):
     def test_contracts_nucleo_soft_phy_build_satisfies_interfaces(self):
         hw = self.build()
         done = interfaces.check_hardware(hw, ("phy",))
-        # every field but the B-Node link (unix_sim only), phy below
-        self.assertEqual(sorted(done), BOARD_FIELDS)
+        # every field but the B-Node link (unix_sim only), phy below; the SPI NOR profile flash
+        self.assertEqual(sorted(done), sorted(BOARD_FIELDS + ["profile_flash"]))
         import machine
 
         self.assertFalse(isinstance(hw.rtc, machine.RTC))  # adapters, never port objects
@@ -396,8 +396,9 @@ class TestNucleo(_BoardCase):
         interfaces.check_phy(hw.phy)
 
     def test_contracts_nucleo_flash_map(self):
-        # docs/download.md §3: two 384 KiB slots and the store fill bank 2 (no profile flash);
-        # erasing a whole slot erases its own sectors only, and the store keeps its records
+        # docs/download.md §3: two 384 KiB slots and the store fill bank 2; erasing a whole
+        # slot erases its own sectors only, and the store keeps its records. The profiles are
+        # on the SPI NOR: 44 sectors from the chip's first, on SPI5 mode 0 at 10.5 MHz
         import store
 
         hw = self.build()
@@ -412,7 +413,17 @@ class TestNucleo(_BoardCase):
             dev.ioctl(3, 0)
         self.assertEqual(sorted(model.erases), list(range(12, 22)))
         self.assertEqual(store.Store(hw.flash).get(1), b"kept")
-        self.assertIsNone(hw.profile_flash)
+        self.assertEqual(interfaces.check_block_device(hw.profile_flash), (44, 4096))
+        chip = self.state.spi[5]
+        self.assertEqual(chip.erases, [43, 43])
+        self.assertEqual(hw.profile_flash._spi.settings[:3], (10_500_000, 0, 0))
+
+    def test_contracts_nucleo_refuses_a_wrong_profile_chip(self):
+        # a board wired with another part stops at boot with the ID it read
+        self.state.spi[5].jedec = b"\xef\x70\x16"  # W25Q32JV-IM: QPI-enable variant
+        with self.assertRaises(OSError) as cm:
+            self.build()
+        self.assertIn("JEDEC ID ef7016", str(cm.exception))
 
     def test_contracts_nucleo_supply_and_button_edges(self):
         self.check_edge_inputs(pressed=1)  # B1 is high while pressed

@@ -9,6 +9,8 @@
    and the store surviving a power cut at every flash operation of an append and of the first
    format, at a seeded sample (plus both sides of the seal and of the erase) of a compaction,
    and through a seeded kill run of 24 cuts.
+4. Profile flash: the SPI NOR driver (drivers/spi_nor.py) on the W25Q32JV command-level model
+   (fakes/w25q.py): region, page splitting, JEDEC check, busy waits and their time-outs.
 """
 
 import random
@@ -520,3 +522,100 @@ class TestBank2Flash(_Stm32):
 
         n = self._ops_needed(lambda s: None, op)
         self.check_cuts(lambda s: None, op, {}, {5: b"first"}, range(n + 1))
+
+
+class TestSpiNor(_Stm32):
+    """4. The Nucleo's profile flash (drivers/spi_nor.py) on the W25Q32JV model behind the fake
+    machine.SPI (fakes/w25q.py): the board's SPI5 with /CS on PF6."""
+
+    def dev(self, first=0, count=44, ticks=None):
+        import machine
+        from drivers.spi_nor import SpiNor
+
+        spi = machine.SPI(5, 10_500_000, polarity=0, phase=0)
+        cs = machine.Pin("PF6", machine.Pin.OUT, value=1)
+        return SpiNor(spi, cs, first, count, ticks_ms=ticks)
+
+    def chip(self):
+        return self.state.spi[5]
+
+    def test_contracts_spinor_block_device_in_its_region(self):
+        import interfaces
+
+        f = self.dev(first=100, count=4)
+        self.assertEqual(interfaces.check_block_device(f), (4, 4096))
+        chip = self.chip()
+        self.assertEqual(chip.erases, [103, 103])  # the region's last block: chip sector 103
+        f.writeblocks(0, b"\x12\x34", 4094)
+        f.ioctl(3, 0)
+        self.assertEqual(chip.read(100 * 4096 + 4094, 2), b"\x12\x34")  # block 0 = sector 100
+        self.assertEqual(sorted(chip.sectors), [100])  # 103 erased again; nothing outside
+        # the driver waited out every erase and program (status polls) and never sent a
+        # command the busy chip would have ignored, nor a program without write enable
+        self.assertEqual((chip.ignored_busy, chip.ignored_wel, chip.busy), (0, 0, 0))
+
+    def test_contracts_spinor_splits_at_page_ends(self):
+        f = self.dev()
+        chip = self.chip()
+        f.ioctl(6, 0)
+        data = bytes(i * 7 & 0xFF for i in range(300))
+        f.writeblocks(0, data, 200)  # 56 bytes in page 0, 244 in page 1: no wrap
+        self.assertEqual(chip.programs, 2)
+        got = bytearray(300)
+        f.readblocks(0, got, 200)
+        self.assertEqual(bytes(got), data)
+        self.assertEqual(chip.read(0, 200), b"\xff" * 200)  # the wrap would have landed here
+        f.writeblocks(1, bytes(4096))  # basic protocol: erase, then 16 pages
+        self.assertEqual((chip.programs, chip.erases[-1]), (18, 1))
+        self.assertEqual(chip.read(4096, 4096), bytes(4096))
+        with self.assertRaises(OSError):
+            f.writeblocks(0, b"\x00" * 8, 4092)  # past the block's end
+        with self.assertRaises(OSError):
+            f.readblocks(44, bytearray(1), 0)
+
+    def test_contracts_spinor_refuses_a_wrong_or_missing_chip(self):
+        chip = self.chip()
+        chip.jedec = b"\xc2\x20\x16"  # an MX25L3233F: another command set for the status bits
+        with self.assertRaises(OSError) as cm:
+            self.dev()
+        self.assertIn("JEDEC ID c22016, expected ef4016", str(cm.exception))
+        self.state.spi[5] = None  # no chip: MISO reads high, "busy" for ever
+        ticks = Ticks()
+        with self.assertRaises(OSError) as cm:
+            self.dev(ticks=ticks)
+        self.assertIn("JEDEC ID ffffff", str(cm.exception))
+        self.assertLess(ticks.t, 1000)  # the bounded wait for a busy chip, then the error
+        self.state.spi[5] = chip
+        chip.jedec = b"\xef\x40\x16"
+        with self.assertRaises(ValueError):
+            self.dev(first=1000, count=44)  # past the 1024 sectors of 4 MiB
+
+    def test_contracts_spinor_waits_for_an_erase_left_running_by_a_reset(self):
+        chip = self.chip()
+        chip.busy = 5  # the MCU reset during an erase: the chip would ignore 0x9F until its end
+        f = self.dev()
+        self.assertEqual((chip.ignored_busy, chip.busy), (0, 0))
+        self.assertEqual(f.ioctl(4, 0), 44)
+
+    def test_contracts_spinor_busy_forever_times_out(self):
+        from drivers import spi_nor
+
+        ticks = Ticks()
+        f = self.dev(ticks=ticks)
+        chip = self.chip()
+        f.ioctl(6, 0)  # started, not waited for
+        chip.stuck = True
+        t0 = ticks.t
+        with self.assertRaises(OSError) as cm:
+            f.readblocks(0, bytearray(4), 0)
+        self.assertEqual(cm.exception.errno, 110)
+        self.assertLessEqual(ticks.t - t0, spi_nor.ERASE_TIMEOUT_MS + 3)
+        chip.stuck = False
+        f.readblocks(0, bytearray(4), 0)  # the erase ended after all: the device works again
+        chip.program_polls = 10**9
+        f.writeblocks(0, b"\x00", 0)
+        t0 = ticks.t
+        with self.assertRaises(OSError) as cm:
+            f.ioctl(3, 0)  # sync waits for the program, at most PROG_TIMEOUT_MS
+        self.assertEqual(cm.exception.errno, 110)
+        self.assertLessEqual(ticks.t - t0, spi_nor.PROG_TIMEOUT_MS + 3)

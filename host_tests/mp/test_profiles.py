@@ -147,9 +147,12 @@ class TestDocVectors(unittest.TestCase):
 
 
 class Bench(alfix.Bench):
+    profile_device = None  # makes the profile flash at each boot; None: a SimFlash file
+
     def boot(self):
         m = alfix.Bench.boot(self)
-        self.profile_flash = SimFlash(self.dir + "/profile.bin", 4096, 44)
+        make = self.profile_device
+        self.profile_flash = make() if make else SimFlash(self.dir + "/profile.bin", 4096, 44)
         m.hw.profile_flash = self.profile_flash
         # attach again on the hardware with profile flash (alfix builds without one)
         from profiles import attach
@@ -295,6 +298,37 @@ class TestProfiles(unittest.TestCase):
         finally:
             micropython.heap_unlock()
         self.assertEqual(self.m.model.tables[r.LOAD_PROFILE].count(), 0)
+
+
+class TestProfilesOnSpiNor(TestProfiles):
+    """The same meter on the Nucleo's profile flash: drivers/spi_nor.py on the board's SPI bus,
+    chip select and region, talking to the W25Q32JV model (fakes/w25q.py); a boot constructs
+    the driver again on the same chip, as the board does."""
+
+    def setUp(self):
+        from contract_env import use_port
+        from fakes import fakehw
+
+        use_port("stm32")
+        try:
+            fakehw.board_stm32()
+            import machine
+            from drivers.spi_nor import SpiNor
+
+            from boards import nucleo_f429zi as board
+
+            spi = machine.SPI(board.PROFILE_SPI, board.PROFILE_SPI_HZ, polarity=0, phase=0)
+            cs = machine.Pin(board.PROFILE_CS_PIN, machine.Pin.OUT, value=1)
+        finally:
+            use_port(None)
+        self.chip = fakehw.STATE.spi[board.PROFILE_SPI]
+        Bench.profile_device = staticmethod(lambda: SpiNor(spi, cs, *board.PROFILE_NOR_SECTORS))
+        TestProfiles.setUp(self)
+
+    def tearDown(self):
+        Bench.profile_device = None
+        TestProfiles.tearDown(self)
+        self.assertEqual((self.chip.ignored_busy, self.chip.ignored_wel), (0, 0))
 
 
 if __name__ == "__main__":

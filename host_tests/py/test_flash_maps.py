@@ -6,7 +6,7 @@ The geometry is written here from the parts' manuals, not taken from the drivers
 bank 2 (RM0090 table 6: sectors 12-15 of 16 KiB from 0x08100000, 16 of 64 KiB, 17-23 of
 128 KiB; the drivers' block is 128 KiB), and the ESP32's 4 MiB SPI flash under ESP-IDF's
 partition-table rules (the table itself at 0x8000-0x8FFF, data partitions on 4 KiB erase
-sectors, app partitions on 64 KiB).
+sectors, app partitions on 64 KiB), and the Nucleo's W25Q32JV SPI NOR (4 MiB of 4 KiB sectors).
 """
 
 import ast
@@ -31,6 +31,7 @@ F4_SECTORS[16] = (0x08110000, 64 * KIB)
 F4_SECTORS.update({n: (0x08120000 + (n - 17) * 128 * KIB, 128 * KIB) for n in range(17, 24)})
 F4_BLOCK = 128 * KIB
 ESP32_FLASH = 4 * 1024 * KIB
+W25Q32JV_SECTORS = 4 * 1024 * KIB // (4 * KIB)  # the Nucleo's SPI NOR profile flash
 
 
 def board_constants(name):
@@ -79,8 +80,6 @@ def f4_regions():
     regions = {"store": c["STORE_SECTORS"]}
     for i, s in enumerate(c["SLOT_SECTORS"], 1):
         regions[f"slot{i}"] = s
-    if c.get("PROFILE_SECTORS") is not None:
-        regions["profile"] = c["PROFILE_SECTORS"]
     return c, regions
 
 
@@ -97,13 +96,19 @@ def test_nucleo_regions_are_whole_sectors_of_bank_2_and_never_share_one():
     assert len(used) == len(set(used))  # no erase unit shared by two regions
 
 
-def test_nucleo_without_profile_flash_leaves_no_sector_unused():
-    # docs/profiles.md §4: the rings need >= 6 equal blocks; with two 384 KiB slots and the
-    # store, bank 2 has none left. Should a region shrink, the sectors it frees go to profiles.
-    c, regions = f4_regions()
-    if c.get("PROFILE_SECTORS") is None:
-        total = sum(s for r in regions.values() for _, s in f4_blocks(r))
-        assert total == sum(s for _, s in F4_SECTORS.values()) == 1024 * KIB
+def test_nucleo_slots_and_store_fill_bank_2():
+    # two 384 KiB slots and the store use every sector of bank 2: the profiles are elsewhere
+    _, regions = f4_regions()
+    total = sum(s for r in regions.values() for _, s in f4_blocks(r))
+    assert total == sum(s for _, s in F4_SECTORS.values()) == 1024 * KIB
+
+
+def test_nucleo_profile_region_fits_the_spi_nor():
+    # docs/profiles.md §4: the rings on a W25Q32JV (4 MiB = 1024 sectors of 4 KiB), as deep as
+    # on the other boards (44 blocks; profiles.layout needs >= 6)
+    first, count = board_constants("nucleo_f429zi")["PROFILE_NOR_SECTORS"]
+    assert 0 <= first and first + count <= W25Q32JV_SECTORS
+    assert count == 44
 
 
 def test_nucleo_slots_hold_the_image_with_headroom(image_sizes):

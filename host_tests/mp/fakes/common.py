@@ -21,7 +21,7 @@ class Pin(SimPin):
         v = 1 if pull == Pin.PULL_UP else 0
         if value is not None:
             v = 1 if value else 0
-        super().__init__(str(id), v)
+        super().__init__(str(id), v, on_change=STATE.pin_hooks.get(id))
         self.id = id
         self.mode = mode
         self.pull = pull

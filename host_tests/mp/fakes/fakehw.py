@@ -340,6 +340,8 @@ class State:
         self.timers = {}
         self.partitions = []  # esp32: (type, subtype, label, size)
         self.flash = None  # stm32: the F4Flash model attached to BUS
+        self.spi = {}  # stm32: SPI bus id the board's build has -> the chip on it (or None)
+        self.pin_hooks = {}  # pin id -> called with the level on each edge (a chip's /CS)
         BUS.reset()
 
 
@@ -353,6 +355,12 @@ def board_stm32():
     STATE.rtc_weekday_range = (1, 7)
     STATE.flash = F4Flash()
     BUS.attach(STATE.flash)
+    from fakes.w25q import W25Q
+
+    # MicroPython's NUCLEO_F429ZI build has hardware SPI 1, 4 and 5 (mpconfigboard.h); the
+    # profile flash, a W25Q32JV, is on SPI5 with /CS on PF6 (docs/boards.md)
+    STATE.spi = {1: None, 4: None, 5: W25Q()}
+    STATE.pin_hooks["PF6"] = STATE.spi[5].cs
     for usart in (0x40011000, 0x40004400, 0x40004800, 0x40011400):  # USART1/2/3/6
         BUS.regs[usart] = 0xC0  # USART_SR reset value: TXE and TC set (RM0090 30.6.1)
     return STATE
