@@ -7,8 +7,10 @@ big-endian addresses):
 - 0x9F read JEDEC ID: manufacturer 0xEF, memory type 0x40, capacity 0x16 (2^22 = 4 MiB).
   Checked at construction: a missing chip (MISO reads 0xFF or 0x00) or another part raises
   OSError there, at boot, instead of the rings reading garbage.
-- 0x05 read status register 1: bit 0 BUSY/WIP, bit 1 WEL. While BUSY the chip ignores every
-  command but the status reads, so each command here first waits for BUSY = 0.
+- 0x05 read status register 1: bit 0 BUSY/WIP, bit 1 WEL, bits 2-6 block protection (BP0-2,
+  TB, SEC; 0 from the factory). While BUSY the chip ignores every command but the status
+  reads, so each command here first waits for BUSY = 0. Protection bits set at construction
+  are an OSError: the chip would ignore programs and erases of the protected range.
 - 0x06 write enable (WEL = 1), needed before each program and each erase; the chip clears WEL
   when the operation ends. WEL is read back: a chip that refuses it (write-protected, absent)
   is an OSError(EIO), not a program that silently did nothing.
@@ -48,6 +50,7 @@ _RDSR = const(0x05)
 _JEDEC = const(0x9F)
 _WIP = const(0x01)
 _WEL = const(0x02)
+_PROTECT = const(0x7C)  # BP0-BP2, TB, SEC: a protected range ignores programs and erases
 
 _EIO = const(5)
 _EINVAL = const(22)
@@ -76,6 +79,9 @@ class SpiNor:
                 "SPI NOR: JEDEC ID %02x%02x%02x, expected %02x%02x%02x (chip missing or another "
                 "part: docs/boards.md)" % (tuple(idb) + tuple(jedec))
             )
+        sr = self._status()
+        if sr & _PROTECT:
+            raise OSError("SPI NOR: block protection set (status register 1 = %02x)" % sr)
         sectors = (1 << jedec[2]) // SECTOR
         if first < 0 or count < 2 or first + count > sectors:
             raise ValueError("SPI NOR region %d+%d outside %d sectors" % (first, count, sectors))

@@ -587,6 +587,11 @@ class TestSpiNor(_Stm32):
         self.assertLess(ticks.t, 1000)  # the bounded wait for a busy chip, then the error
         self.state.spi[5] = chip
         chip.jedec = b"\xef\x40\x16"
+        chip.protect = 0x1C  # BP0-BP2: the whole chip write-protected
+        with self.assertRaises(OSError) as cm:
+            self.dev()
+        self.assertIn("block protection", str(cm.exception))
+        chip.protect = 0
         with self.assertRaises(ValueError):
             self.dev(first=1000, count=44)  # past the 1024 sectors of 4 MiB
 

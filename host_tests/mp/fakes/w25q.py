@@ -28,6 +28,7 @@ class W25Q:
         self.busy = 0
         self.stuck = False
         self.wel = 0
+        self.protect = 0  # status register 1 bits 2-6 (BP0-2, TB, SEC); not enforced here
         self.selected = False
         self.rx = bytearray()
         self.erases = []  # sector numbers, in order
@@ -67,7 +68,7 @@ class W25Q:
                 self.ignored_busy += 1
             return 0xFF
         if op == 0x05:
-            v = self.wel | (1 if self._is_busy() else 0)
+            v = self.protect | self.wel | (1 if self._is_busy() else 0)
             if self.busy:
                 self.busy -= 1
             return v
