@@ -100,6 +100,7 @@ class SpiNor:
             c[1] = addr >> 16
             c[2] = (addr >> 8) & 0xFF
             c[3] = addr & 0xFF
+        self._cs.value(1)  # a transfer that raised left /CS low: end that command first
         self._cs.value(0)
         self._spi.write(c if addr >= 0 else self._op)
 

@@ -602,6 +602,20 @@ class TestSpiNor(_Stm32):
         self.assertEqual((chip.ignored_busy, chip.busy), (0, 0))
         self.assertEqual(f.ioctl(4, 0), 44)
 
+    def test_contracts_spinor_next_command_after_a_failed_transfer(self):
+        f = self.dev()
+        chip = self.chip()
+        f.ioctl(6, 0)
+        f.writeblocks(0, b"\x11\x22\x33\x44", 0)
+        f.ioctl(3, 0)  # nothing left to wait for
+        chip.fail_in = 2  # the read command goes out, its data phase raises
+        with self.assertRaises(OSError):
+            f.readblocks(0, bytearray(4), 0)
+        self.assertTrue(chip.selected)  # /CS left low by the failed transfer
+        got = bytearray(4)
+        f.readblocks(0, got, 2)  # a fresh command, not the old one's stream
+        self.assertEqual(bytes(got), b"\x33\x44\xff\xff")
+
     def test_contracts_spinor_busy_forever_times_out(self):
         from drivers import spi_nor
 

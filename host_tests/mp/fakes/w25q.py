@@ -7,7 +7,8 @@ What the chip does and the model does too: a command is the bytes clocked in whi
 (wrapping at the end of the chip); 0x02 + address + data programs at /CS rising, old AND new,
 inside one 256-byte page (data past the page end wraps to its start; WEL needed, then cleared);
 0x20 + address erases the 4 KiB sector to FF (WEL needed, then cleared). Program and erase then
-keep BUSY set for `program_polls` / `erase_polls` status bytes; `stuck` keeps it set forever.
+keep BUSY set for `program_polls` / `erase_polls` status bytes; `stuck` keeps it set forever;
+`fail_in` makes a transfer raise as the port does when its SPI times out.
 A busy chip ignores everything but 0x05 (counted in `ignored_busy`); a program or erase without
 WEL is ignored too (`ignored_wel`). Memory is sparse (4 KiB sectors on first write)."""
 
@@ -27,6 +28,7 @@ class W25Q:
         self.program_polls = program_polls
         self.busy = 0
         self.stuck = False
+        self.fail_in = 0  # n > 0: the n-th transfer from now raises OSError, as a bus time-out
         self.wel = 0
         self.protect = 0  # status register 1 bits 2-6 (BP0-2, TB, SEC); not enforced here
         self.selected = False
@@ -51,6 +53,10 @@ class W25Q:
         """Bytes the master clocks out -> the bytes the chip drives on DO meanwhile."""
         if not self.selected:
             raise ModelError("SPI transfer with the NOR's /CS high")
+        if self.fail_in:
+            self.fail_in -= 1
+            if not self.fail_in:  # the port's HAL time-out (ports/stm32/spi.c spi_transfer)
+                raise OSError(110)
         return bytes(self._byte(b) for b in out)
 
     # --- chip ------------------------------------------------------------------------------------
