@@ -1,11 +1,11 @@
 """NUCLEO-F429ZI (STM32F429ZIT6, Cortex-M4F).
 
 Why this Nucleo: 256 KiB RAM (192 + 64 CCM) leaves room for the Viterbi survivor memory, the
-DMA sample ring and the heap MicroPython needs; 2 MiB of flash holds firmware, a filesystem and
-a dedicated store region for load profiles and logs; it has the 12-bit DAC the soft modulator
-needs and the ADC/DMA/timer set the capture driver uses. (The F446RE has half the RAM.)
-MicroPython's NUCLEO_F429ZI build runs it at 168 MHz (HSE 8 MHz from the ST-LINK MCO,
-PLL M=4 N=168 P=2 Q=7: 48 MHz for USB), which is the figure the PHY budget uses.
+DMA sample ring and the heap MicroPython needs; 2 MiB of flash holds firmware, a filesystem,
+the store and two download slots (the load profiles go to an SPI NOR); it has the 12-bit DAC
+the soft modulator needs and the ADC/DMA/timer set the capture driver uses. (The F446RE has
+half the RAM.) MicroPython's NUCLEO_F429ZI build runs it at 168 MHz (HSE 8 MHz from the
+ST-LINK MCO, PLL M=4 N=168 P=2 Q=7: 48 MHz for USB), which is the figure the PHY budget uses.
 """
 
 NAME = "nucleo_f429zi"
@@ -56,7 +56,8 @@ STORE_SECTORS = (22, 23)
 # Download slots (flash map: docs/download.md §3): two 384 KiB regions of the same bank, raw NOR
 # written by the same driver; an image runs in place from there (dl.imgvfs). Slot 1's first
 # block is the five small sectors 12-16 together (128 KiB, drivers/stm32_flash.py LOW_GROUP).
-# With the store they fill bank 2: no sector is left for a profile flash (docs/profiles.md §4).
+# With the store they fill bank 2: no sector is left for a profile flash (docs/profiles.md §4),
+# hence the SPI NOR below.
 SLOT_SECTORS = (((12, 13, 14, 15, 16), 17, 18), (19, 20, 21))
 # Profile flash: a W25Q32JV SPI NOR (4 MiB, 4 KiB sectors; drivers/spi_nor.py) on SPI5, the
 # build's pins PF7 SCK, PF8 MISO, PF9 MOSI (mpconfigboard.h; SPI1's PB3 is the ST-LINK SWO line,
