@@ -335,9 +335,10 @@ COMMANDS = {
     "download_start": 0x18,
     "download_activate": 0x19,
     "download_abort": 0x1A,
+    "download_relay": 0x1B,
 }
 # the other codes take no arguments; 0x18: ID(4) SIZE(4) BS(1) (docs/download.md §6)
-COMMAND_ARGS = {0x02: ">I", 0x03: ">i", 0x18: ">4sIB", 0x19: ">I"}
+COMMAND_ARGS = {0x02: ">I", 0x03: ">i", 0x18: ">4sIB", 0x19: ">I", 0x1B: ">6sH"}
 
 NACK_NAMES = {
     1: "unknown object",

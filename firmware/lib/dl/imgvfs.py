@@ -10,8 +10,9 @@ the table lives in RAM: one (offset, size) per path.
 
 import io
 
-from dl import image
 from micropython import const
+
+from dl import image
 
 _S_IFDIR = const(0x4000)
 _S_IFREG = const(0x8000)

@@ -18,8 +18,9 @@ import struct
 
 import storekeys
 from datamodel import events
-from dl import image
 from micropython import const
+
+from dl import image
 
 IDLE = const(0)
 RECEIVING = const(1)

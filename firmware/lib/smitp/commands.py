@@ -28,6 +28,7 @@ IC_CANCEL = const(0x0B)
 DOWNLOAD_START = const(0x18)
 DOWNLOAD_ACTIVATE = const(0x19)
 DOWNLOAD_ABORT = const(0x1A)
+DOWNLOAD_RELAY = const(0x1B)
 
 
 def _step(m, t, code):
@@ -172,4 +173,5 @@ COMMANDS = {
     DOWNLOAD_START: ("download_start", 9, _dl("cmd_start")),
     DOWNLOAD_ACTIVATE: ("download_activate", 4, _dl("cmd_activate")),
     DOWNLOAD_ABORT: ("download_abort", 0, _dl("cmd_abort")),
+    DOWNLOAD_RELAY: ("download_relay", 8, _dl("cmd_relay")),
 }
