@@ -4,9 +4,11 @@
     table = up.run(activate_at=0, wait_boot=None)
 
 1. download_start (sealed COMMAND 0x18, write key) on every meter;
-2. every block once by REPROG_BROADCAST (S discipline, no answer) along each distinct route
-   of the targets (a broadcast at the end of a repeater route reaches the meters behind it);
-   after each frame the link is left idle `gap_ms` so normal reads get the medium;
+2. the flood (§5.4): download_relay (COMMAND 0x1B) to every repeater of the targets' routes,
+   then every block once by REPROG_BROADCAST (S discipline, no answer) without route, each
+   relay level sending it again in its slot (3 slots per block, plus `gap_ms` idle for normal
+   reads), then the union of the blocks the meters' bitmaps still lack once more; when a route
+   repeater is no target, every block along each distinct route instead;
 3. per meter, the missing-block bitmap (REPROG_LOCAL status, paged) and the gaps by
    REPROG_LOCAL through its route, until it reports READY (or refused, or `rounds` pass);
 4. download_activate (COMMAND 0x19) at `activate_at` (0 = at once);
@@ -31,7 +33,19 @@ STATE_NAMES = dl_pack.STATES
 
 
 class Upgrade:
-    def __init__(self, conc, sessions, image, key, bs=96, gap_ms=0, rounds=6, progress=None):
+    def __init__(
+        self,
+        conc,
+        sessions,
+        image,
+        key,
+        bs=96,
+        gap_ms=0,
+        rounds=6,
+        progress=None,
+        between=None,
+        every=50,
+    ):
         self.c = conc
         self.sessions = list(sessions)
         self.image = image
@@ -44,6 +58,10 @@ class Upgrade:
         self.n = dl_pack.nblocks(len(image), bs)
         self.version = dl_pack.parse(image)["version"]
         self.frames = {"broadcast": 0, "local": 0, "status": 0, "command": 0, "read": 0}
+        # normal traffic during the flood: between() runs every `every` blocks, once the
+        # relays are done with the last block (e.g. one meter read)
+        self.between = between
+        self.every = every
         self.relays = 0  # meters relaying the flood
         self.passes = []  # blocks per flood pass
         self.result = {s.aca.hex(): {"state": "?", "error": None} for s in self.sessions}
@@ -76,8 +94,8 @@ class Upgrade:
             if not self._failed(s):
                 try:
                     missing.update(self.status(s)[1])
-                except (NoAnswer, ValueError) as e:
-                    self._fail(s, e)
+                except (NoAnswer, ValueError):
+                    pass  # its gaps are read again before its activation (fill)
                 self.progress("status", meter=s.aca)
         self.passes = [self.n, len(missing)]
         if missing:  # a second flood of what any meter lacks; the rest goes by REPROG_LOCAL
@@ -132,6 +150,9 @@ class Upgrade:
             self.frames["broadcast"] += 1
             self._idle(t_next - self.c.link.now_ms())
             self.progress("block", n=i + 1, total=len(blocks))
+            if self.between is not None and (i + 1) % self.every == 0:
+                self._idle(depth * self.slot_ms())
+                self.between()
         if blocks:  # the last block's relays finish
             self._idle(depth * self.slot_ms())
 

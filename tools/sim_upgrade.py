@@ -28,8 +28,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tools import concentrator as dcu  # noqa: E402
 from tools import dl_pack, sim  # noqa: E402
+from tools import smitp_ref as ref  # noqa: E402
 from tools import topology as topogen  # noqa: E402
 from tools.build_mpy import build  # noqa: E402
+from tools.dcu_session import NoAnswer, Refused  # noqa: E402
 from tools.dcu_upgrade import Upgrade, table  # noqa: E402
 from tools.medium import FerCurve, Topology  # noqa: E402
 from tools.mpenv import ROOT  # noqa: E402
@@ -39,6 +41,23 @@ KEY_DOWNLOAD = bytes(range(0x20, 0x30))  # config.py's demo download key: every 
 NET_BPS = 4800
 BOOT_WAIT_MS = 30_000  # after the last activation: resets, boots, selftests (simulated)
 CONFIRM_WAIT_MS = 5_000  # between the read that confirms a trial image and the read showing it
+
+
+class NormalReads:
+    """The meters' status words, one meter after the other (authenticated, read key), read
+    between flood blocks: the download must leave the medium to normal reads."""
+
+    def __init__(self, sessions):
+        self.sessions = sessions
+        self.ok = self.failed = 0
+
+    def __call__(self):
+        s = self.sessions[(self.ok + self.failed) % len(self.sessions)]
+        try:
+            s.status(ref.ECC_CTR_READ)
+            self.ok += 1
+        except (NoAnswer, Refused, ref.SmitpError):
+            self.failed += 1
 
 
 class Progress:
@@ -91,6 +110,7 @@ def main(argv=None):
     ap.add_argument("--bs", type=int, default=112, help="block size (16..112, x8)")
     ap.add_argument("--gap-ms", type=int, default=0)
     ap.add_argument("--broken", action="store_true", help="an image failing its selftest")
+    ap.add_argument("--read-every", type=int, default=50, help="a normal read every N blocks")
     ap.add_argument("--out", default=str(ROOT / "build" / "sim_upgrade"))
     a = ap.parse_args(argv)
     out = Path(a.out)
@@ -122,7 +142,18 @@ def main(argv=None):
             for n in (c.nodes[x] for x in c.order)
         ]
         t0 = link.now_ms()
-        up = Upgrade(c, sessions, image, KEY_DOWNLOAD, a.bs, a.gap_ms, progress=Progress(link))
+        reads = NormalReads(sessions)
+        up = Upgrade(
+            c,
+            sessions,
+            image,
+            KEY_DOWNLOAD,
+            a.bs,
+            a.gap_ms,
+            progress=Progress(link),
+            between=reads,
+            every=a.read_every,
+        )
         up.start()
         up.broadcast()
         t_bcast = link.now_ms() - t0
@@ -161,6 +192,7 @@ def main(argv=None):
         "activated_s": round(t_act / 1000, 1),
         "relays": up.relays,
         "flood_passes": up.passes,
+        "normal_reads_during_flood": {"ok": reads.ok, "failed": reads.failed},
         "frames": up.frames,
         "frames_concentrator": conc,
         "frames_meters": sum(tx.values()),

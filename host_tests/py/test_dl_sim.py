@@ -22,6 +22,9 @@ def test_every_meter_runs_the_new_version(tmp_path):
     assert rc == 0
     assert summary["discovered"] == 3 and summary["running_new"] == 3
     assert summary["restarts"] == 3  # one reset each, into the new image
+    assert summary["relays"] == 1 and summary["flood_passes"][0] == summary["blocks"]
+    # a normal read (status word, read key) every 50 blocks: the flood leaves room for them
+    assert summary["normal_reads_during_flood"] == {"ok": summary["blocks"] // 50, "failed": 0}
     for r in meters.values():
         assert (r["version"], r["slot"], r["trial"], r["state"]) == (
             FACTORY + 1,
