@@ -45,6 +45,7 @@ class Upgrade:
         progress=None,
         between=None,
         every=50,
+        max_passes=4,
     ):
         self.c = conc
         self.sessions = list(sessions)
@@ -62,7 +63,8 @@ class Upgrade:
         # relays are done with the last block (e.g. one meter read)
         self.between = between
         self.every = every
-        self.relays = 0  # meters relaying the flood
+        self.max_passes = max_passes
+        self.relays = 0  # download_relay commands that started a relay
         self.passes = []  # blocks per flood pass
         self.result = {s.aca.hex(): {"state": "?", "error": None} for s in self.sessions}
 
@@ -83,23 +85,55 @@ class Upgrade:
 
     def broadcast(self):
         """Every block to every target: one flood when every repeater of their routes is a
-        target (it can relay), else once along each distinct route."""
+        target (it can relay), else once along each distinct route. After each flood pass the
+        bitmaps of the meters still incomplete; the union of their missing blocks goes out
+        again, relayed only by the repeaters of their routes (fewer relays of one level sending
+        at once collide less), up to `max_passes`; the rest goes by REPROG_LOCAL (fill)."""
         relays = self.relay_plan()
         if relays is None:
             return self.broadcast_routes()
         self.start_relays(relays)
-        self.flood(range(self.n), relays)
-        missing = set()
-        for s in self.sessions:
-            if not self._failed(s):
-                try:
-                    missing.update(self.status(s)[1])
-                except (NoAnswer, ValueError):
-                    pass  # its gaps are read again before its activation (fill)
-                self.progress("status", meter=s.aca)
-        self.passes = [self.n, len(missing)]
-        if missing:  # a second flood of what any meter lacks; the rest goes by REPROG_LOCAL
-            self.flood(sorted(missing), relays)
+        todo, blocks = list(self.sessions), range(self.n)
+        active = set(relays)
+        while True:
+            self.flood(blocks, {r: relays[r] for r in active})
+            self.passes.append(len(blocks))
+            missing, todo = self._missing(todo)
+            if not missing or len(self.passes) >= self.max_passes:
+                return
+            need = self._chains(todo, relays)
+            self.start_relays({r: relays[r] for r in need - active})
+            self.start_relays({r: relays[r] for r in active - need}, stop=True)
+            active, blocks = need, sorted(missing)
+
+    def _missing(self, sessions):
+        """(union of the missing blocks, the meters missing any) of `sessions`."""
+        union, left = set(), []
+        for s in sessions:
+            if self._failed(s):
+                continue
+            try:
+                st, miss = self.status(s)
+            except (NoAnswer, ValueError):
+                left.append(s)  # unknown: read again after the next pass or before activation
+                continue
+            if miss and st["state"] == 1:
+                union.update(miss)
+                left.append(s)
+            self.progress("status", meter=s.aca)
+        return union, left
+
+    @staticmethod
+    def _chains(sessions, relays):
+        """The relays on the routes of `sessions`, with the sources they relay from."""
+        need = set()
+        for s in sessions:
+            for r in s.route:
+                r = bytes(r)
+                while r in relays and r not in need:
+                    need.add(r)
+                    r = relays[r][0]
+        return need
 
     def relay_plan(self):
         """{repeater ACA (wire order): (source, level)} for the targets' routes: a level-1
@@ -121,17 +155,18 @@ class Upgrade:
         lsdu = 12 + self.bs
         return mm.airtime_ms(lsdu + MAC_HDR + 6) + RELAY_GUARD_MS
 
-    def start_relays(self, relays):
+    def start_relays(self, relays, stop=False):
         """COMMAND download_relay to each relay: it sends a block it heard from its source
-        in its level's slot, i.e. DELAY = slot - airtime of the source's copy (§5.4)."""
+        in its level's slot, i.e. DELAY = slot - airtime of the source's copy (§5.4); with
+        stop, DELAY 0 (it relays no more)."""
         by_aca = {bytes(s.aca): s for s in self.sessions}
         slot = self.slot_ms()
         for aca, (src, level) in sorted(relays.items(), key=lambda x: x[1][1]):
             s = by_aca[aca]
             air = mm.airtime_ms(12 + self.bs + MAC_HDR + (6 if level > 1 else 0))
             try:
-                self._command(s, 0x1B, dl_pack.relay_args(src, slot - air))
-                self.relays += 1
+                self._command(s, 0x1B, dl_pack.relay_args(src, 0 if stop else slot - air))
+                self.relays += 0 if stop else 1
             except (NoAnswer, Refused, ref.SmitpError) as e:
                 self._fail(s, e)
 
