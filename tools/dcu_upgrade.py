@@ -101,8 +101,10 @@ class Upgrade:
             missing, todo = self._missing(todo)
             if not missing or len(self.passes) >= self.max_passes:
                 return
+            # download_relay again for every relay of the next pass: it also forgets the block
+            # it relayed last, which may be the first one of this pass
             need = self._chains(todo, relays)
-            self.start_relays({r: relays[r] for r in need - active})
+            self.start_relays({r: relays[r] for r in need})
             self.start_relays({r: relays[r] for r in active - need}, stop=True)
             active, blocks = need, sorted(missing)
 
