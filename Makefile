@@ -16,9 +16,9 @@ METERS  ?= 20
 SIMARGS ?=
 CONFIG  ?=
 
-.PHONY: help venv venv-dev test test-mp test-py lint format mpy deploy repl sim bench \
-	bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory bench-dl sim-upgrade \
-	docs clean
+.PHONY: help venv venv-dev test test-mp test-py lint format mpy deploy repl sim sim-week sim-upgrade \
+	bench bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory bench-metrology \
+	bench-energy bench-adc bench-display bench-dl docs clean
 
 .DEFAULT_GOAL := help
 
@@ -73,7 +73,10 @@ repl: $(RUN_OK) ## boot a unix_sim meter with a meter> prompt (REPLARGS="--set k
 sim: $(RUN_OK) ## a simulated LV section of METERS meters and the concentrator (SIMARGS=...)
 	$(VPY) tools/sim.py --meters $(METERS) $(SIMARGS)
 
-bench: bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory ## every benchmark
+sim-week: $(DEV_OK) ## a household week on one meter in simulated time, read and checked against numpy
+	$(VPY) tools/sim_week.py $(SIMARGS)
+
+bench: bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory bench-metrology bench-energy bench-adc bench-display bench-dl ## every benchmark
 
 bench-crypto: $(DEV_OK) ## crypto benchmark (prints figures)
 	$(VPY) bench/bench_crypto.py
@@ -81,21 +84,34 @@ bench-crypto: $(DEV_OK) ## crypto benchmark (prints figures)
 bench-phy: $(DEV_OK) ## PHY benchmark: BER/FER curves and CPU figures
 	$(VPY) bench/bench_phy.py
 
+bench-adc: $(DEV_OK) ## direct-ADC metering: unix CPU and heap per second, M4 estimate with the PHY, accuracy
+	$(VPY) bench/bench_adc.py
+
 bench-sim: $(DEV_OK) ## simulated section at 20 and 200 meters: discovery times, frames, maps
 	$(VPY) bench/bench_sim.py
 
 bench-smitp: $(DEV_OK) ## application layer: answer latency, heap and flash wear per exchange
 	$(VPY) bench/bench_smitp.py
 
-docs: $(DEV_OK) ## regenerate docs/datamodel.md and the hex examples of docs/smitp.md
+docs: $(DEV_OK) ## regenerate docs/datamodel.md and the hex examples of docs/smitp.md, download.md
 	$(VPY) tools/gen_datamodel_doc.py
 	$(VPY) tools/gen_smitp_examples.py
+	$(VPY) tools/gen_dl_example.py
+
+bench-metrology: $(DEV_OK) ## STPM3x driver: CPU per metering second, heap per read
+	$(VPY) bench/bench_metrology.py
 
 bench-latency: $(DEV_OK) ## answer delay after a request's end against TEL = 20 ms
 	$(VPY) bench/bench_latency.py
 
 bench-memory: $(DEV_OK) ## RAM after boot and in steady state (unix), F429 frozen estimate
 	$(VPY) bench/bench_memory.py
+
+bench-energy: $(DEV_OK) ## energy engine: CPU/heap per second, savers, flash life, 200 cuts + 1000 kills
+	$(VPY) bench/bench_energy.py
+
+bench-display: $(DEV_OK) ## display refresh cost and heap per refresh, HT1621 pin writes
+	$(VPY) bench/bench_display.py
 
 bench-dl: $(DEV_OK) ## software download: image sizes, verify time, transfer bound, 200 kills
 	$(VPY) bench/bench_dl.py

@@ -28,13 +28,24 @@ MODEM_RESET_PIN = "PG1"
 OPTICAL_UART = 6  # USART6: PG14 TX (D1), PG9 RX (D0); IEC 62056-21 head, 7E1
 DISPLAY_I2C = 1  # I2C1: PB8 SCL (D15), PB9 SDA (D14); SSD1306 128x64 at 0x3C
 DISPLAY_ADDR = 0x3C
+DISPLAY = "dots"  # "dots": the SSD1306 above; "segment": an HT1621 glass (docs/display.md §3)
+HT1621_CS = "PE2"  # CN9 D56/D57/D58, push-pull outputs into the glass module
+HT1621_WR = "PE4"
+HT1621_DATA = "PE5"
 RELAY_SET_PIN = "PE9"  # latching relay coil drivers
 RELAY_RESET_PIN = "PE11"
 RELAY_SENSE_PIN = "PF13"  # auxiliary contact, pulled up
 RELAY_PULSE_MS = 50
 RELAY_MIN_GAP_MS = 1000  # coil protection: pulses at least this far apart
 LED_PIN = "PB0"  # LD1 green
+BUTTON_PIN = "PC13"  # B1 USER, high while pressed (pull-down on the Nucleo)
 
+# Metrology IC: STPM33 on UART5, PC12 TX -> RXD, PD2 RX <- TXD (CN8 D-pins), 9600 Bd after reset
+# then 115200 (drivers/stpm3x.py); SCS and EN pulled up (UART selected at power-up), SYN high
+STPM_UART = 5
+# Direct-ADC option (cfg "metrology" = "adc", docs/metrology_adc.md): voltage divider on PC0
+# (ADC123_IN10, A1), current sensor on PC3 (ADC123_IN13, A2); ADC3 + DMA2 Stream1 + TIM3
+METER_ADC = ("PC0", 10, "PC3", 13)
 SUPPLY_PIN = "PF15"  # D2: mains supervisor output, low on supply loss (external pull-up)
 WDT_TIMEOUT_MS = 8000  # IWDG; armed by the first feed (drivers/watchdog.py)
 
@@ -62,6 +73,7 @@ def slot_devices(cfg):
 def build(cfg):
     import machine
     from clock import Clock
+    from drivers.button import Button
     from drivers.display import SSD1306
     from drivers.led import Led
     from drivers.relay import LatchingRelay
@@ -85,7 +97,6 @@ def build(cfg):
         capture = AdcDmaCapture(ADC_PIN, ADC_INSTANCE, ADC_CHANNEL, ADC_TRIGGER_TIMER)
         modulator = DacModulator(DAC_PIN, TX_TIMER, machine.Pin(TX_ENABLE_PIN, machine.Pin.OUT))
         phy = SoftPhy(capture, modulator, clock)
-    i2c = machine.I2C(DISPLAY_I2C, freq=400_000)
     sense = machine.Pin(RELAY_SENSE_PIN, machine.Pin.IN, machine.Pin.PULL_UP)
     return Hardware(
         NAME,
@@ -95,7 +106,7 @@ def build(cfg):
         rtc=MachineRtc(machine.RTC(), 1),  # stm32: weekday 1..7 (drivers/rtc.py)
         # not drivers.serial.UartSerial: the stm32 port's UART.write() busy-waits per character
         optical=Stm32OpticalUart(OPTICAL_UART),
-        display=SSD1306(i2c, DISPLAY_ADDR),
+        display=_display(cfg, machine, SSD1306),
         relay=LatchingRelay(
             machine.Pin(RELAY_SET_PIN, machine.Pin.OUT),
             machine.Pin(RELAY_RESET_PIN, machine.Pin.OUT),
@@ -107,5 +118,29 @@ def build(cfg):
         led=Led(machine.Pin(LED_PIN, machine.Pin.OUT)),
         watchdog=Watchdog(machine.WDT, WDT_TIMEOUT_MS),
         supply=SupplyInput(machine.Pin(SUPPLY_PIN, machine.Pin.IN)),
+        metrology=_metrology(cfg, clock),
+        button=Button(machine.Pin(BUTTON_PIN, machine.Pin.IN), clock, active_low=False),
         slots=slot_devices(cfg),
     )
+
+
+def _metrology(cfg, clock):
+    import machine
+    from drivers.serial import UartSerial
+    from drivers.stpm3x import Stpm3x
+
+    if cfg.get("metrology") == "adc":
+        from drivers.stm32_meter_adc import MeterAdc
+        from metrology.adc_frontend import AdcFrontend
+
+        return AdcFrontend(MeterAdc(*METER_ADC))
+    # UartSerial despite the busy-waiting write: 5 characters at 115200 Bd are 0.43 ms
+    return Stpm3x(UartSerial(machine.UART(STPM_UART), 9600, 8, None, 1), clock)
+
+
+def _display(cfg, machine, ssd1306):
+    if (cfg.get("display") or DISPLAY) == "segment":
+        from drivers.ht1621 import on_pins
+
+        return on_pins(machine.Pin, HT1621_CS, HT1621_WR, HT1621_DATA)
+    return ssd1306(machine.I2C(DISPLAY_I2C, freq=400_000), DISPLAY_ADDR)

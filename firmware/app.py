@@ -69,6 +69,24 @@ class Meter:
         Each `attach(meter)` builds its objects on the meter and returns [(task name, factory)]
         for the supervisor. One line per feature."""
         tasks = []
+        from metrology.calib import attach as _a
+
+        tasks += _a(self)
+        from metering.engine import attach as _a
+
+        tasks += _a(self)  # energy first: every later feature reads its totals
+        from tariff import attach as _a  # calendar, tariffs, billing (docs/tariffs.md)
+
+        tasks += _a(self)
+        from profiles import attach as _a
+
+        tasks += _a(self)  # profiles: after energy and tariffs, which it reads
+        from cutoff import attach as _a
+
+        tasks += _a(self)  # the relay and its limit (uses metering, so after it)
+        from screens.feature import attach as _a
+
+        tasks += _a(self)  # the display (reads what the features above produce)
         from dl.feature import attach as _a
 
         tasks += _a(self)  # software download (docs/download.md)

@@ -35,6 +35,10 @@ DEFAULTS = {
     "add_ms": 100,  # our margin per exchange (docs/datalink.md)
     "dup_ms": 200,  # duplicate-suppression window
     "aca_al0": 0,  # which wire byte of the ACA is the AL's ACA_AL[0] (unverified, docs)
+    # display (docs/display.md): "segment" (HT1621 glass) or "dots" (SSD1306), None = the
+    # board's default; unix_sim: print every new screen on the terminal
+    "display": None,
+    "display_echo": False,
     # unix_sim only: where the simulated peripherals live
     "state_dir": "build/sim/meter",
     "medium": None,  # "127.0.0.1:7000" to join the simulated medium
@@ -42,6 +46,10 @@ DEFAULTS = {
     "modem": None,  # "host:port" of tools/modem_sim.py: the certified-modem PHY backend
     "plc_backend": None,  # boards: "soft" or "modem"; None = the board file's default
     "optical_port": None,  # TCP port on 127.0.0.1 for the optical probe
+    # unix_sim simulated time (drivers/sim/simclock.py): start at this UTC second (since 2000)
+    # and jump from wakeup to wakeup; from sim_until on, follow the host clock
+    "sim_start": None,
+    "sim_until": None,
     # optical port (docs/optical.md): wait after the option select before the first answer
     # at the new rate; programming-mode password (ASCII, None = no programming mode); the
     # readout list ("CODE:SOURCE" strings, None = optical.readout.DEFAULT); partial-block size
@@ -49,6 +57,13 @@ DEFAULTS = {
     "optical_password": None,
     "optical_readout": None,
     "optical_block": 0,
+    # metering front-end (docs/metrology.md): "stpm" = the STPM3x driver (on unix_sim against the
+    # simulated IC), "adc" = the direct-ADC path; unix_sim's load scenario (docs/scenarios.md):
+    # a generator name or a segment file path ending in .json, and the generator's seed
+    "metrology": "stpm",
+    "scenario": "household",
+    "scenario_seed": 0,
+    "optical_smitp": True,  # mode F: the SMITP local profile (docs/optical.md)
     "repl": False,
     "strict": False,  # tests: a fault the firmware would record and survive ends the program
     "seed": None,
@@ -68,19 +83,29 @@ _INT_RANGE = {
     "optical_reaction_ms": (20, 1500),  # IEC 62056-21 tr: 20 (or 200) .. 1500 ms
     "optical_block": (0, 1024),
     "seed": (0, 0x7FFFFFFF),
+    "scenario_seed": (0, 0x7FFFFFFF),
+    "sim_start": (0, 0xFFFFFFFF),
+    "sim_until": (0, 0xFFFFFFFF),
 }
-_TEXT = ("serial", "manufacturer", "state_dir", "medium", "modem")
-_CHOICES = {"plc_backend": ("soft", "modem")}
+_TEXT = ("serial", "manufacturer", "state_dir", "medium", "modem", "scenario")
+_CHOICES = {
+    "plc_backend": ("soft", "modem"),
+    "metrology": ("stpm", "adc"),
+    "display": ("segment", "dots"),
+}
 _NULLABLE = (
     "sca",
     "medium",
     "plc_listen",
     "modem",
     "plc_backend",
+    "display",
     "optical_port",
     "optical_password",
     "optical_readout",
     "seed",
+    "sim_start",
+    "sim_until",
 )
 _HOST_PORT = ("medium", "modem")
 
@@ -131,6 +156,18 @@ def _check_port_text(k, v):
         raise ConfigError("%s: port must be 1..65535 (got %r)" % (k, port))
 
 
+def _check_scenario(v):
+    if v.endswith(".json") or v == DEFAULTS["scenario"]:
+        return  # a file is read (and checked) when the simulated front-end loads it
+    from metrology.scenario_gen import GENERATORS
+
+    if v not in GENERATORS:
+        raise ConfigError(
+            "scenario must be a .json file or one of %s (got %r)"
+            % (", ".join(sorted(GENERATORS)), v)
+        )
+
+
 def _check_optical_password(v):
     # digits given with --set arrive as a number; optical.build takes str() of it
     if isinstance(v, int) and not isinstance(v, bool):
@@ -165,6 +202,8 @@ def validate(cfg):
                 raise ConfigError("%s must be non-empty text (got %r)" % (k, v))
             if k in _HOST_PORT:
                 _check_port_text(k, v)
+            if k == "scenario":
+                _check_scenario(v)
         elif k == "optical_password":
             _check_optical_password(v)
         elif k == "optical_readout":
@@ -172,9 +211,15 @@ def validate(cfg):
                 raise ConfigError(
                     'optical_readout must be a list of "CODE:SOURCE" (got %r)' % (v,)
                 )
-        elif k in ("repl", "strict"):
+        elif k in ("repl", "strict", "display_echo"):
             if not isinstance(v, bool):
                 raise ConfigError("%s must be true or false (got %r)" % (k, v))
+    if cfg["sim_start"] is not None and cfg["medium"] is not None:
+        raise ConfigError("sim_start: the medium owns simulated time, give one of the two")
+    if cfg["sim_until"] is not None and (
+        cfg["sim_start"] is None or cfg["sim_until"] < cfg["sim_start"]
+    ):
+        raise ConfigError("sim_until needs sim_start and must not be before it")
     return cfg
 
 

@@ -2,7 +2,8 @@
 
 Checks that need no peripherals and touch nothing persistent: AES-CMAC and AES-CTR against
 RFC 4493 / SP 800-38A vectors, the store on a RAM flash (with a simulated power cut), the
-data-link codec on a fixed frame, and the PHY per-sample kernel (asm_thumb vs viper on stm32).
+data-link codec on a fixed frame, the PHY per-sample kernel (asm_thumb vs viper on stm32) and
+the direct-ADC metering kernel (the same way, metrology/adc_selftest.py).
 """
 
 import sys
@@ -88,7 +89,19 @@ def check_phy():
     return selftest.run(verbose=False)
 
 
-CHECKS = (("crypto", check_crypto), ("store", check_store), ("mac", check_mac), ("phy", check_phy))
+def check_adc():
+    from metrology import adc_selftest
+
+    return adc_selftest.run()
+
+
+CHECKS = (
+    ("crypto", check_crypto),
+    ("store", check_store),
+    ("mac", check_mac),
+    ("phy", check_phy),
+    ("adc", check_adc),
+)
 
 
 def run():

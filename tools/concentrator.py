@@ -775,11 +775,26 @@ def run_command(a, s: MeterSession) -> dict:
         code = int(a.name, 0) if a.name[0].isdigit() else a.name
         s.command(code, *[int(x, 0) for x in a.args], ecc=_ecc(a, True))
         return {"command": a.name}
+    if cmd == "relay":
+        from tools.dcu_cutoff import relay
+
+        return relay(s, a.action)
+    if cmd == "display":  # docs/display.md §5
+        if a.clear:
+            s.command("display_special_clear", ecc=_ecc(a, True))
+            return {"display": "cleared"}
+        if not 0 < len(a.text) <= 16 or not all(" " <= ch <= "~" for ch in a.text):
+            raise ValueError("display text: 1..16 printable ASCII characters")
+        text = a.text.encode("ascii")
+        s.command("display_special", a.seconds, text.ljust(16), ecc=_ecc(a, True))
+        return {"display": a.text, "seconds": a.seconds}
     if cmd == "challenge":
         return {"lmon": s.challenge()}
     if cmd == "time-sync":
         now = parse_time(a.time) if a.time else int(time.time()) - EPOCH_2000
         return {"time": now, "step_s": s.time_sync(now, _ecc(a, True), a.adjust)}
+    if cmd in METER_DATA:
+        return _meter_data(a, s)
     if cmd == "keys":
         new_w = bytes.fromhex(a.new_write) if a.new_write else None
         new_r = bytes.fromhex(a.new_read) if a.new_read else None
@@ -792,9 +807,64 @@ def run_command(a, s: MeterSession) -> dict:
     raise ValueError(cmd)
 
 
+# metering data through the application layer (docs/concentrator.md, "Metering data")
+METER_DATA = ("energy", "profile", "billing")
+_PROFILES = {"load": "load_profile", "measurand": "measurand_profile", "daily": "daily_snapshot"}
+
+
+def _group_values(s: MeterSession, groups, ecc):
+    """READ of every readable non-table register of the groups, decoded."""
+    out = []
+    for r in sorted(s.regs.regs, key=lambda r: r.id):
+        if r.id >> 8 in groups and r.extra.get("type") not in ("log", "tab"):
+            out.append(_reg_out(s, r.name, s.read(r.name, ecc)))
+    return out
+
+
+def _table(s: MeterSession, name, ecc, frm=None, to=None):
+    from tools.dcu_profiles import decode_records
+
+    if frm is None and to is None:
+        got = s.readtab(name, 0, ecc)
+    else:
+        got = s.readtab(name, 0, ecc, ref.SEL_TIME, frm or 0, 0xFFFFFFFF if to is None else to)
+    return {
+        "table": name,
+        "first": got["first"],
+        "end": got["end"],
+        "records": decode_records(name, got["records"]),
+    }
+
+
+def _meter_data(a, s: MeterSession) -> dict:
+    ecc = _ecc(a, False)
+    if a.cmd == "energy":
+        return {"values": _group_values(s, (0x04,), ecc)}
+    if a.cmd == "profile":
+        return _table(s, _PROFILES[a.kind], ecc, a.frm, a.to)
+    return {  # billing: the stored sets, then the current period and its maximum demand
+        "sets": _table(s, "billing_data", ecc)["records"],
+        "values": _group_values(s, (0x06, 0x15, 0x16), ecc),
+    }
+
+
+def _human_records(aca, recs):
+    lines = []
+    for r in recs:
+        cells = [f"{k} {v}" for k, v in r.items() if k not in ("t", "status")]
+        lines.append(f"{aca}: " + ", ".join(cells))
+    return lines
+
+
 def _human(aca, out):
     if "error" in out:
         return f"{aca}: {out['error']}"
+    if "records" in out or "sets" in out:
+        lines = _human_records(aca, out.get("records") or out.get("sets") or [])
+        lines += [f"{aca}: {v['reg']} ({v['id']}) = {v['value']}" for v in out.get("values", [])]
+        if "records" in out:
+            lines.append(f"{aca}: {out['table']} records {out['first']}..{out['end'] - 1}")
+        return "\n".join(lines)
     if "flags" in out:
         return f"{aca}: status {out['word']} flags {', '.join(out['flags']) or 'none'}"
     if "values" in out and isinstance(out["values"], list):
@@ -852,6 +922,18 @@ def build_parser():
     p = sub.add_parser("command", help="COMMAND by name or code, integer arguments")
     p.add_argument("name")
     p.add_argument("args", nargs="*")
+    sub.add_parser("energy", help="read and decode the energy registers (group 0x04)")
+    p = sub.add_parser("profile", help="read and decode a profile (docs/profiles.md)")
+    p.add_argument("kind", nargs="?", default="load", choices=sorted(_PROFILES))
+    p.add_argument("--from", dest="frm", type=int, default=None, help="first TIME (READTAB-sel)")
+    p.add_argument("--to", type=int, default=None, help="last TIME (READTAB-sel)")
+    sub.add_parser("billing", help="read billing data sets, period registers, maximum demand")
+    p = sub.add_parser("relay", help="cut-off relay: disconnect, enable, reconnect or show")
+    p.add_argument("action", choices=("disconnect", "enable", "reconnect", "show"))
+    p = sub.add_parser("display", help="special message on the meter display (COMMAND 0x20)")
+    p.add_argument("text", nargs="?", default="", help="1..16 printable ASCII characters")
+    p.add_argument("--seconds", type=int, default=60, help="how long it stays (1..3600)")
+    p.add_argument("--clear", action="store_true", help="end the message now (COMMAND 0x21)")
     sub.add_parser("challenge", help="CHALLENGE: resynchronise LMON")
     p = sub.add_parser("time-sync", help="set the meter clock (default: now)")
     p.add_argument("--time", help="seconds since 2000 or ISO UTC date-time")

@@ -53,11 +53,12 @@ def legal_spec(src: Path = LEGAL_SRC):
 
 
 def legal_checksum(tree: Path, modules, extensions) -> int:
-    """CRC-32 over the legal modules' files of an image tree (lib/ holds the portable layers)."""
+    """CRC-32 over the legal modules' files of an image tree, each found as the meter's import
+    path finds it: lib/ (the portable layers) before the tree root (drivers/, app), and in each
+    folder the extensions in order (.mpy before .py); a module found nowhere adds its name."""
     crc = 0
     for name in modules:
-        for ext in extensions:
-            f = tree / "lib" / (name + ext)
+        for f in (d / (name + ext) for d in (tree / "lib", tree) for ext in extensions):
             if f.is_file():
                 crc = zlib.crc32(f.read_bytes(), crc)
                 break

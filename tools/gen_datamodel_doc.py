@@ -55,9 +55,9 @@ _RULES = {
     "time_or_zero": "0, or 2020-01-01 .. 2099-12-31",
     "_ids_known": "object ids that exist, are readable and are not tables or keys",
     "_custom_ok": "as display_list, values ≤ 110 bytes in total",
-    "_tariff_rec": "DAYTYPE 0..2, HOUR 0..23, MINUTE 0..59, TARIFF 1..4",
-    "_season_rec": "MONTH 1..12, DAY 1..31, PROFILE 0..3, 0",
-    "_holiday_rec": "MONTH 1..12, DAY 1..31, DAYTYPE 0..2",
+    "_tariff_rec": "PROG x 16 + DAYTYPE 0..3, HOUR 0..23, MINUTE 0..59, TARIFF 1..4",
+    "_season_rec": "valid MONTH/DAY (Feb 29 allowed), PROG 0..15, PLAN 0..15",
+    "_holiday_rec": "valid MONTH/DAY, YEAR 0..99, DAYTYPE 0..3",
 }
 _KIND = {0: "P", 1: "M", 2: "F", 3: "L", 4: "T"}
 

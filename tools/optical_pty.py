@@ -14,15 +14,27 @@ arrive as they are); from the meter it checks and strips bit 7 and hands the cli
 for a character with a parity error, as a Linux tty with INPCK and without PARMRK does.
 Counts of characters and parity errors go to stderr when it ends. The pty has no baud rate:
 the client's rate changes have no effect on the link.
+
+Mode F (docs/optical.md): a pty carries no character format either (Linux keeps no CS7/PARENB
+on a pty), so the bridge follows the session: after the client's option select `ACK 0 Z F
+CR LF` the link is 8N1 and bytes pass unchanged both ways, until the client sends the break
+`SOH B 0 ETX q` or the line has been silent for 60 s (the meter's inactivity rule); then 7E1
+again.
 """
 
 import argparse
 import os
+import re
 import selectors
 import signal
 import socket
 import sys
+import time
 import tty
+
+_OPTION_F = re.compile(rb"\x060[0-6]F\r\n$")  # option select of the SMITP local profile
+_BREAK = b"\x01B0\x03q"
+IDLE_S = 60.0  # the meter ends a mode F session after this long without a frame
 
 
 def parity7(c):
@@ -45,6 +57,41 @@ def from_line(data, counts):
     return bytes(out)
 
 
+class LineFormat:
+    """Which character format the meter's port runs: 7E1, or 8N1 inside a mode F session."""
+
+    def __init__(self, clock=time.monotonic):
+        self.clock = clock
+        self.seven = True
+        self._tail = b""
+        self._last = clock()
+
+    def _tick(self):
+        now = self.clock()
+        if not self.seven and now - self._last > IDLE_S:
+            self.seven = True  # the meter has timed the session out
+            self._tail = b""
+        self._last = now
+
+    def from_client(self, data):
+        """Call before relaying the client's bytes; returns the format they go out in."""
+        self._tick()
+        seven = self.seven
+        self._tail = self._tail + bytes(c & 0x7F for c in data) if seven else self._tail + data
+        self._tail = self._tail[-6:]
+        if seven and _OPTION_F.search(self._tail):
+            self.seven = False
+            self._tail = b""
+        elif not seven and self._tail.endswith(_BREAK):
+            self.seven = True
+            self._tail = b""
+        return seven
+
+    def from_meter(self):
+        self._tick()
+        return self.seven
+
+
 def open_pty(link=None):
     master, slave = os.openpty()
     tty.setraw(slave)  # no echo, no CR/LF mapping until the client sets its own mode
@@ -60,7 +107,8 @@ def open_pty(link=None):
     return master, slave, path
 
 
-def relay(sock, master, counts):
+def relay(sock, master, counts, fmt=None):
+    fmt = fmt or LineFormat()
     sel = selectors.DefaultSelector()
     sel.register(sock, selectors.EVENT_READ, "meter")
     sel.register(master, selectors.EVENT_READ, "pty")
@@ -71,11 +119,11 @@ def relay(sock, master, counts):
                 if not data:
                     return
                 counts["from_meter"] += len(data)
-                os.write(master, from_line(data, counts))
+                os.write(master, from_line(data, counts) if fmt.from_meter() else data)
             else:
                 data = os.read(master, 4096)
                 counts["to_meter"] += len(data)
-                sock.sendall(to_line(data))
+                sock.sendall(to_line(data) if fmt.from_client(data) else data)
 
 
 def main(argv=None):

@@ -211,6 +211,16 @@ def compare(result, topo: Topology):
     }
 
 
+def _cutoff_demo(c, keys):
+    """The first meter found: relay_disconnect, relay_reconnect_enable (docs/cutoff.md)."""
+    from tools.dcu_cutoff import disconnect_and_enable
+    from tools.dcu_session import MeterSession
+
+    aca = c.order[0]
+    s = MeterSession(c, aca, c.nodes[aca].path, keys.for_meter(aca))
+    return {"meter": aca.hex(), "steps": disconnect_and_enable(s)}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="simulated LV section: discovery and reading")
     ap.add_argument("--meters", type=int, default=20)
@@ -220,6 +230,9 @@ def main(argv=None):
     ap.add_argument("--out", default=str(ROOT / "build" / "sim"))
     ap.add_argument("--max-wall-s", type=float, default=1800.0)
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    ap.add_argument(
+        "--cutoff", action="store_true", help="then disconnect the first meter and enable it"
+    )
     dcu.add_arguments(ap)
     a = ap.parse_args(argv)
     if not a.topology and a.meters < 1:
@@ -252,6 +265,7 @@ def main(argv=None):
     link = None
     timer = None
     result = None
+    cutoff = None
     try:
         sec.start()
         link = sec.master_link()
@@ -276,6 +290,8 @@ def main(argv=None):
                 c.read_all()
                 # final step: status word authenticated (read key), clock set (write key)
                 c.secure_all(dcu.KeyFile.load(keyfile))
+            if a.cutoff and c.order:
+                cutoff = _cutoff_demo(c, dcu.KeyFile.load(keyfile))
         finally:
             bar.close()
         link.close()
@@ -286,6 +302,8 @@ def main(argv=None):
         result["wall_s"] = round(time.monotonic() - wall0, 2)
         result["wall_discovery_s"] = round(wall_disc, 2)
         result["ground_truth"] = compare(result, topo)
+        if cutoff is not None:
+            result["cutoff"] = cutoff
     except KeyboardInterrupt:
         print("\nsim: interrupted", flush=True)
         return 130
@@ -332,6 +350,12 @@ def main(argv=None):
         f" half-duplex {med.get('lost_half_duplex')}; concentrator retries"
         f" {result['stats']['retries']}, timeouts {result['stats']['timeouts']}"
     )
+    if cutoff is not None:
+        for st in cutoff["steps"]:
+            print(
+                f"cut-off {cutoff['meter']}: {st['step']:<22} state {st['cutoff_state']:<11}"
+                f" relay {st['relay_state']:<6} flags {', '.join(st['flags']) or 'none'}"
+            )
     print(f"wrote {out / 'network.json'}, " + ", ".join(str(m) for m in maps))
     ok = not gt["missed"] and not gt["invalid_paths"]
     return 0 if ok else 2

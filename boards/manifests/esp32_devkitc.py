@@ -6,6 +6,7 @@ include(
     arch="xtensa",
     board="esp32_devkitc",
     drivers=[
+        "button.py",
         "display.py",
         "esp32_flash.py",
         "esp32_i2s_capture.py",
@@ -15,6 +16,7 @@ include(
         "relay.py",
         "rtc.py",
         "serial.py",
+        "stpm3x.py",
         "supply.py",
         "watchdog.py",
     ],

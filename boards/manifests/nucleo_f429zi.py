@@ -6,6 +6,7 @@ include(
     arch="thumb",
     board="nucleo_f429zi",
     drivers=[
+        "button.py",
         "display.py",
         "led.py",
         "modem_uart.py",
@@ -15,7 +16,9 @@ include(
         "stm32_adc_dma.py",
         "stm32_dac_tx.py",
         "stm32_flash.py",
+        "stm32_meter_adc.py",
         "stm32_optical_uart.py",
+        "stpm3x.py",
         "supply.py",
         "watchdog.py",
     ],

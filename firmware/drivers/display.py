@@ -2,9 +2,34 @@
 
 Commands are from the SSD1306 datasheet (Solomon Systech, rev 1.1, section 10 command table).
 `SimDisplay` in drivers/sim/display.py shares the drawing and writes frames to a file.
+Screen layout of a frame (docs/display.md §2), 8x8 font:
+  y 0   OBIS code (left)                          tariff and arrow ("T1 ->", right)
+  y 20  value, right aligned (text: left aligned), 16 characters
+  y 32  unit (right)
+  y 54  OPEN ARM COM ALM (the lit indications)
 """
 
 import framebuf
+from micropython import const
+from screens.frame import (
+    ICON_ALARM,
+    ICON_ARMED,
+    ICON_COMM,
+    ICON_EXPORT,
+    ICON_IMPORT,
+    ICON_NAMES,
+    ICON_RELAY_OPEN,
+    UNIT_NAMES,
+)
+
+_COLS = const(16)
+# bottom-row tags of icon bits 6..9 and their x positions
+_TAGS = (
+    (ICON_RELAY_OPEN, b"OPEN", 0),
+    (ICON_ARMED, b"ARM", 40),
+    (ICON_COMM, b"COM", 72),
+    (ICON_ALARM, b"ALM", 104),
+)
 
 _INIT = (
     0xAE,  # display off
@@ -29,6 +54,8 @@ _INIT = (
 class Screen(framebuf.FrameBuffer):
     """A framebuf with the meter's text layout; subclasses define show() for their device."""
 
+    cols = _COLS
+
     def __init__(self, width=128, height=64):
         self.width = width
         self.height = height
@@ -41,6 +68,29 @@ class Screen(framebuf.FrameBuffer):
         for i, row in enumerate(rows[: self.height // 10]):
             self.text(row[: self.width // 8], 0, i * 10, 1)
         self.show()  # each device class pushes the buffer its own way
+
+    def render(self, frame):
+        """interfaces.Display: draw a screens.frame.Frame and show it."""
+        self.fill(0)
+        # never an empty bytes(): framebuf.text() of one made from an empty slice crashes the
+        # unix port (v1.29.0-preview: a segmentation fault)
+        if frame.code_n:
+            self.text(bytes(frame.code[: frame.code_n]), 0, 0, 1)
+        n = min(frame.value_n, self.width // 8)
+        if n:
+            x = 0 if frame.left else self.width - 8 * n
+            self.text(bytes(frame.value[:n]), x, 20, 1)
+        unit = UNIT_NAMES[frame.unit]
+        self.text(unit, self.width - 8 * len(unit), 32, 1)
+        for i in range(4):
+            if frame.icons >> i & 1:
+                self.text(ICON_NAMES[i], 88, 0, 1)
+        if frame.icons & (ICON_IMPORT | ICON_EXPORT):
+            self.text(ICON_NAMES[4 if frame.icons & ICON_IMPORT else 5], 112, 0, 1)
+        for bit, tag, x in _TAGS:
+            if frame.icons & bit:
+                self.text(tag, x, 54, 1)
+        self.show()
 
 
 class SSD1306(Screen):

@@ -14,11 +14,14 @@ import asyncio
 
 
 class SupplyInput:
-    def __init__(self, pin, active_low=True):
+    def __init__(self, pin, active_low=True, flag=None):
         self.pin = pin  # on unix_sim a SimPin: pin.value(0) cuts the simulated mains
         self._ok = 1 if active_low else 0
         self.losses = 0
-        self._flag = asyncio.ThreadSafeFlag()
+        # unix_sim passes an asyncio.Event: its SimPin "IRQ" runs in the loop's own thread, and
+        # on the unix port a task waiting on a ThreadSafeFlag makes every scheduling round of
+        # the loop cost about 1 ms (measured: 2000 yields 19 ms -> 2277 ms)
+        self._flag = flag if flag is not None else asyncio.ThreadSafeFlag()
         self._isr_ref = self._isr  # bound once: no allocation per interrupt
         trig = pin.IRQ_FALLING if active_low else pin.IRQ_RISING
         pin.irq(self._isr_ref, trig)
@@ -33,3 +36,4 @@ class SupplyInput:
     async def wait_loss(self):
         while self.present():
             await self._flag.wait()
+            self._flag.clear()  # an Event stays set (a ThreadSafeFlag clears itself on wait)

@@ -3,8 +3,9 @@
 Each field satisfies one interface of `interfaces.py` (boards wrap port objects in adapters):
 clock (ClockSource), phy (Phy), flash (BlockDevice), rtc (Rtc), optical (Serial), display
 (Display), relay (Relay), led (Led), watchdog (Watchdog), supply (Supply), bnode (BNodePort),
-metrology (Metrology), button (Button), slots (list: None, then the two download slots' block
-devices, docs/download.md §4).
+metrology (Metrology), button (Button), profile_flash (BlockDevice: the profiles' own rings,
+docs/profiles.md), slots (list: None, then the two download slots' block devices,
+docs/download.md §4).
 """
 
 FIELDS = (
@@ -21,6 +22,7 @@ FIELDS = (
     "bnode",
     "metrology",
     "button",
+    "profile_flash",
     "slots",
 )
 

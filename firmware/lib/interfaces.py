@@ -174,17 +174,32 @@ def check_relay(relay):
 
 
 class Display:
-    """A monochrome framebuf.FrameBuffer (width, height, fill, text, pixel, ...) plus
+    """A meter display: a segment glass (drivers/ht1621.py) or a dot matrix (drivers/display.py
+    SSD1306). The display manager (lib/screens/) hands it device-independent screens.
 
-    lines(rows)   -- draw up to height/10 rows of text and show them
-    show()        -- push the buffer to the glass
+    cols           -- characters the value field shows at once (8 digits, 16 on the matrix);
+                      longer text is paged by the manager
+    render(frame)  -- draw a screens.frame.Frame (OBIS code, value text, unit, icon bits) and
+                      push it to the glass; synchronous and bounded (an HT1621 refresh is 137
+                      clocks of bit-bang, an SSD1306 one 1 KiB of I2C)
     """
 
 
 def check_display(d):
-    _need(d, ("fill", "text", "pixel", "show", "lines"), "display")
-    if not (_is_int(d.width) and _is_int(d.height)):
-        raise ContractError("display: width/height")
+    _need(d, ("render",), "display")
+    if not (_is_int(getattr(d, "cols", None)) and d.cols >= 8):
+        raise ContractError("display: cols must be an int >= 8")
+    from screens.frame import ICON_ALARM, U_KWH, Frame
+
+    f = Frame()
+    f.set_code(b"1.8.0")
+    f.set_value(b"0000123.4")
+    f.unit = U_KWH
+    f.icons = ICON_ALARM
+    d.render(f)
+    f.set_value(b"TEXT LONGER THAN ANY GLASS")
+    f.left = True
+    d.render(f)  # overlong text is clipped by the driver, never an error
 
 
 # --- serial port -------------------------------------------------------------------------------
@@ -314,9 +329,10 @@ def check_metrology(m):
 class Button:
     """The meter's push button (display scrolling, re-arming the relay).
 
-    await wait() -- the next press, as 1 (short) or 2 (long, held >= long_ms); presses are
-                    counted in the pin interrupt, which only sets a ThreadSafeFlag
-    presses      -- int, presses since boot
+    await wait() -- the next press, as 1 (short) or 2 (long, held >= long_ms); the pin
+                    interrupt only counts the edge and sets a ThreadSafeFlag, the waiting task
+                    debounces and classifies (drivers/button.py)
+    presses      -- int, debounced presses since boot
     """
 
 
@@ -340,6 +356,7 @@ CHECKS = (
     ("bnode", check_bnode),
     ("metrology", check_metrology),
     ("button", check_button),
+    ("profile_flash", check_block_device),
 )
 
 

@@ -205,6 +205,16 @@ class Store:
         self._dirty = False
         return True
 
+    def ensure_free(self, nbytes):
+        """Compact now if the active block has fewer than nbytes free (or a torn tail), so the
+        next puts up to nbytes are plain appends: the power-fail savers call put() inside the
+        hold-up budget, where a compaction's copy and erase would not fit (docs/metering.md
+        §5). Returns True if it compacted."""
+        if self._active >= 0 and not self._dirty and self._bsize - self._wp >= nbytes:
+            return False
+        self._compact(-1, None, 0)  # key -1 matches no record: every live record is kept
+        return True
+
     def _compact(self, key, value, flags):
         # Copy live records (except `key`) to the next ring block, add `value` for key (None:
         # dropped), seal. The seal is the commit point for the whole operation.

@@ -15,3 +15,7 @@ PHY_MIX = (8554772, 524337, 205)
 PHY_ACS = (15605311, 2544960)
 # phy.selftest._sym_run: checksum of return codes, state, strobe history and work area
 PHY_SYM = 5411391
+
+# metrology.adc_selftest: checksum of the direct-ADC kernel state and delay line on its fixed
+# vector; viper = asm_thumb (host_tests/py/test_adc_thumb.py)
+ADC_RUN = 11321797

@@ -87,8 +87,8 @@ class Bench:
         self.bnode_dev = SimBNode() if bnode else None
         self.meter = self.boot()
 
-    def boot(self):
-        """(Re)start the meter on the same flash, RTC and B-Node (a power cycle)."""
+    def hardware(self):
+        """The simulated hardware of one boot (subclasses add peripherals)."""
         hw = Hardware(
             "unix_sim",
             clock=self.clock,
@@ -99,8 +99,12 @@ class Bench:
         )
         if self.bnode_dev is not None:
             hw.bnode = self.bnode_dev
+        return hw
+
+    def boot(self):
+        """(Re)start the meter on the same flash, RTC and B-Node (a power cycle)."""
         cfg = config.load(None, {"seed": 1})
-        self.meter = Meter(hw, cfg)
+        self.meter = Meter(self.hardware(), cfg)
         return self.meter
 
     def close(self):

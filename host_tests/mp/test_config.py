@@ -52,6 +52,14 @@ class TestConfigChecks(unittest.TestCase):
             ({"sca": 5}, "sca must be hex text (got 5)"),
             ({"sca": "0102030405aa"}, "sca: SCA must be 6 bytes ending in 03 (not broadcast)"),
             ({"typo": 1}, "unknown config key 'typo'"),
+            ({"metrology": "ct"}, "metrology must be one of stpm, adc (got 'ct')"),
+            ({"scenario": ""}, "scenario must be non-empty text (got '')"),
+            ({"scenario_seed": -1}, "scenario_seed must be 0..2147483647 (got -1)"),
+            (
+                {"scenario": "weekday"},
+                "scenario must be a .json file or one of drift, export, harmonics, household,"
+                " interruptions, mixed, sags, steps (got 'weekday')",
+            ),
         )
         for over, msg in cases:
             with self.subTest(over=over):
@@ -62,6 +70,8 @@ class TestConfigChecks(unittest.TestCase):
             {"medium": "sample:127.0.0.1:7000"},
             {"medium": None, "plc_listen": 1},
             {"sca": "010203040503", "seed": 0, "plc_backend": "modem"},
+            {"metrology": "adc", "scenario": "mixed", "scenario_seed": 7},
+            {"scenario": "build/x.json"},
         ):
             self.assertIsNone(_error(**over))
 

@@ -25,7 +25,19 @@ TMP = "build/test_contracts"
 # the interfaces a real board fills (checked by name: a field a board should give and does not
 # shows up here); the PHY is checked on its own, the B-Node link is unix_sim only so far
 BOARD_FIELDS = sorted(
-    ("clock", "flash", "rtc", "optical", "display", "relay", "led", "watchdog", "supply")
+    (
+        "clock",
+        "flash",
+        "rtc",
+        "optical",
+        "display",
+        "relay",
+        "led",
+        "watchdog",
+        "supply",
+        "metrology",
+        "button",
+    )
 )
 
 
@@ -136,6 +148,16 @@ class TestUnixSim(unittest.TestCase):
             self.assertIn(name, done)
         self.assertIsNone(hw.phy)  # no PLC configured
 
+    def test_contracts_unix_sim_simulated_time_drives_the_rtc(self):
+        # a board build in simulated time hands every user the same clock: RTC, metrology
+        import boards.unix_sim as board
+
+        d = _fresh_state_dir("unix_simtime")
+        hw = board.build(_cfg(state_dir=d, sim_start=836_157_600, sim_until=836_161_200))
+        self.assertEqual(hw.rtc.seconds(), 836_157_600)
+        hw.clock.set(90_500)
+        self.assertEqual(hw.rtc.seconds(), 836_157_690)
+
     def test_contracts_unix_sim_meter_reads_status_word(self):
         import boards.unix_sim as board
 
@@ -176,23 +198,25 @@ class TestUnixSim(unittest.TestCase):
         from drivers.sim.pin import SimPin
         from drivers.supply import SupplyInput
 
-        pin = SimPin("supply", 1)
-        s = SupplyInput(pin)
-        interfaces.check_supply(s)
-        self.assertTrue(s.present())
+        for flag in (None, asyncio.Event()):  # unix_sim's asyncio.Event instead of the TSF
+            pin = SimPin("supply", 1)
+            s = SupplyInput(pin, flag=flag)
+            interfaces.check_supply(s)
+            self.assertTrue(s.present())
 
-        async def main():
-            waiter = asyncio.create_task(s.wait_loss())
-            await asyncio.sleep_ms(0)
-            self.assertFalse(waiter.done())
-            pin.value(0)  # mains gone: the falling edge runs the handler
-            await waiter
-            return s.losses
+            async def main(s=s, pin=pin):
+                for _ in range(2):  # a second outage after the mains came back
+                    waiter = asyncio.create_task(s.wait_loss())
+                    await asyncio.sleep_ms(0)
+                    self.assertFalse(waiter.done())
+                    pin.value(0)  # mains gone: the falling edge runs the handler
+                    await waiter
+                    pin.value(1)
+                return s.losses
 
-        self.assertEqual(asyncio.run(main()), 1)
-        self.assertFalse(s.present())
-        pin.value(1)
-        self.assertEqual(s.losses, 1)  # rising edge: not a loss
+            self.assertEqual(asyncio.run(main()), 2)
+            self.assertTrue(s.present())
+            self.assertEqual(s.losses, 2)  # rising edges: not losses
 
     def test_contracts_relay_never_blocks_and_protects_coil(self):
         from clock import ManualClock
@@ -313,6 +337,21 @@ class TestNucleo(_BoardCase):
         super().setUp()
         self.state = fakehw.board_stm32()
 
+    def test_contracts_nucleo_metrology_ic_on_uart5(self):
+        # no STPM3x answers on the fake UART: the driver probes at 115200 then at the IC's
+        # reset rate 9600, gives up within its bounded waits, counts and flags the failure
+        hw = self.build()
+        uart = self.state.uarts[5]
+        self.assertEqual(uart.settings[0][:4], (9600, 8, None, 1))
+        from metrology.sample import Sample
+
+        self.assertFalse(asyncio.run(hw.metrology.read(Sample())))
+        probe = bytes.fromhex("08ffffff16")  # CRC by crccheck, reflected CRC-8
+        self.assertEqual(bytes(uart.tx), probe + probe)
+        self.assertEqual([st[0] for st in uart.settings[-2:]], [115200, 9600])
+        self.assertEqual((hw.metrology.errors, hw.metrology.fault()), (1, True))
+        self.assertEqual(hw.metrology.log.recent()[0][:2], ("StpmTimeout", "stpm3x.probe"))
+
     def test_contracts_nucleo_soft_phy_build_satisfies_interfaces(self):
         hw = self.build()
         done = interfaces.check_hardware(hw, ("phy",))
@@ -386,6 +425,13 @@ class TestEsp32(_BoardCase):
     def setUp(self):
         super().setUp()
         self.state = fakehw.board_esp32()
+
+    def test_contracts_esp32_profile_partition(self):
+        # docs/profiles.md: with an "mmprof" partition the profiles get their flash
+        self.state.partitions.append((1, 0x06, "mmprof", 44 * 4096))
+        hw = self.build()
+        interfaces.check_block_device(hw.profile_flash)
+        self.assertEqual(hw.profile_flash.ioctl(4, 0), 44)
 
     def test_contracts_esp32_soft_phy_build_satisfies_interfaces(self):
         hw = self.build()

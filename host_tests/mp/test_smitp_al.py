@@ -326,17 +326,19 @@ class TestTables(Case):
         self.assertEqual(self._wt(0x0900, 0, 1, b"\x09\x00\x00\x01"), b"\xf5\x06")  # daytype 9
         self.assertEqual(self._wt(0x0900, 0, 1, b"\x00\x00\x00"), b"\xf5\x03")  # partial record
         self.assertEqual(self._wt(0x0900, 0, 2, b""), b"\xf5\x06")  # reserved flag
-        self.assertEqual(self._wt(0x0900, 0, 1, b"\x00\x00\x00\x01" * 25), b"\xf5\x06")  # > 24
         self.assertEqual(self._wt(0x1300, 0, 1, b""), b"\xf5\x04")  # a log table
         self.assertEqual(self._wt(0x7777, 0, 1, b""), b"\xf5\x01")
         self.assertEqual(self.req(b"\x0a" + oid2(0x0900) + b"\x00\x01"), nack(2))
         self.assertSame(self.snap(), s)
+        one = b"\x00\x00\x00\x01"
+        self.assertEqual(self._wt(0x0900, 0, 0, one * 20), b"\xf3")
+        self.assertEqual(self._wt(0x0900, 20, 1, one * 21), b"\xf5\x06")  # > 40 records
 
     def test_capacity(self):
         r = b"\x01\x01\x00\x00"
-        self.assertEqual(self._wt(0x0901, 0, 0, r * 8), b"\xf3")
-        self.assertEqual(self._wt(0x0901, 8, 1, r), b"\xf5\x06")
-        self.assertEqual(self._wt(0x0901, 8, 1, b""), b"\xf3")
+        self.assertEqual(self._wt(0x0901, 0, 0, r * 12), b"\xf3")
+        self.assertEqual(self._wt(0x0901, 12, 1, r), b"\xf5\x06")
+        self.assertEqual(self._wt(0x0901, 12, 1, b""), b"\xf3")
 
     def test_event_log_selective_by_time_and_buff_select(self):
         for i in range(5):
@@ -544,7 +546,9 @@ class TestCommands(Case):
         me.set(0, 4, 12400)
         self.assertEqual(self.read(0x1500)[1:], encode(U32, 55))
         ans = self.req(b"\x08" + oid2(0x1400) + bytes(4))
-        self.assertEqual(ans[12:24], struct.pack(">III", alfix.T0, 12345, 10))
+        self.assertEqual(
+            ans[12:25], struct.pack(">IBII", alfix.T0, 2, 12345, 10)
+        )  # docs/tariffs.md
         self.assertEqual(self.cmd(0x08), b"\xf3")
         self.assertEqual(self.read(0x1201)[1:], encode(U32, 12400))
 
@@ -670,10 +674,10 @@ class TestMoreRefusals(Case):
     NAME = "al_more"
 
     def test_block_read_too_long_and_not_a_table(self):
-        self.assertEqual(self.cmd(0x01), b"\xf3")  # one 32-byte billing record
+        self.assertEqual(self.cmd(0x01), b"\xf3")  # one 61-byte billing record
         req = b"\x08" + oid2(0x1400) + bytes(4)
-        self.assertEqual(self.req(req, disc=2), nack(5))  # RA1: 20 - 12 < 32
-        self.assertEqual(self.req(req, disc=4)[11], 1)  # RA3: fits
+        self.assertEqual(self.req(req, disc=4), nack(5))  # RA3: 60 - 12 < 61
+        self.assertEqual(self.req(req, disc=5)[11], 1)  # RA4: fits
         self.assertEqual(self.req(b"\x08" + oid2(0x003F) + bytes(4)), nack(4))
         self.assertEqual(self.req(b"\x08" + oid2(0x7777) + bytes(4)), nack(1))
         self.assertEqual(self.req(b"\x08" + oid2(0x1300) + bytes(4)), nack(2))  # KEY_R
@@ -786,6 +790,9 @@ class TestStoreBudget(Case):
             elif row[5] == T:
                 recs = bytes(row[7][:4]) if row[7] else b"\x01\x01\x00\x00"
                 self.assertEqual(md.set_table(row[0], recs * row[6]), 0, row[1])
+        # billing_data filled as by closes: last_billing_time = its last TIME (docs/tariffs.md §5)
+        last = md.tables[registers.BILLING_DATA].capacity - 1
+        md.set_ints(((registers.LAST_BILLING, alfix.T0 + last),))
         self.assertEqual(
             self.auth(140, struct.pack(">I", alfix.T0 + 9) + oid2(0x0F02) + b"x" * 16)[0], 243
         )
@@ -811,8 +818,12 @@ class TestLegal(Case):
         from datamodel import legal
 
         blob = b""
-        for name in legal.MODULES:
-            with open("firmware/lib/" + name + ".py", "rb") as f:
+        for name in legal.MODULES:  # lib/ first, then the tree root (drivers/)
+            try:
+                f = open("firmware/lib/" + name + ".py", "rb")
+            except OSError:
+                f = open("firmware/" + name + ".py", "rb")
+            with f:
                 blob += f.read()
         want = binascii.crc32(blob) & 0xFFFFFFFF
         self.assertEqual(self.read(0x0701)[1:], struct.pack(">I", want))

@@ -25,19 +25,22 @@ class MeterProcess:
         self.output = b""
 
 
+def spawn(state_dir, cfg, *args, **popen):
+    """`micropython firmware/main.py --config state_dir/meter.json [args]` with cfg written
+    there; stdout and stderr piped together unless popen says otherwise."""
+    (state_dir / "meter.json").write_text(json.dumps(cfg))
+    kw = dict(stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    kw.update(popen)
+    cmd = [micropython_exe(), "firmware/main.py", "--config", str(state_dir / "meter.json")]
+    return subprocess.Popen(cmd + list(args), env=mp_env(), cwd=ROOT, **kw)
+
+
 @contextlib.contextmanager
 def running_meter(state_dir, **cfg):
     """Start a meter whose flash lives in state_dir (so a second start finds it again)."""
     port = free_port()
     cfg = dict({"state_dir": str(state_dir), "plc_listen": port, "seed": 7}, **cfg)
-    (state_dir / "meter.json").write_text(json.dumps(cfg))
-    p = subprocess.Popen(
-        [micropython_exe(), "firmware/main.py", "--config", str(state_dir / "meter.json")],
-        env=mp_env(),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    p = spawn(state_dir, cfg)
     m = MeterProcess(port, p)
     try:
         yield m

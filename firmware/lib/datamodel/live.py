@@ -69,6 +69,15 @@ def status_word(m):
         flags |= r.SW_FIRST_BOOT
     if m.model.get_int(r.RELAY_ARMED):
         flags |= r.SW_RELAY_ARMED
+    energy = getattr(m, "energy", None)
+    if energy is not None:
+        flags |= energy.status_bits()[0]
+    pf = getattr(m, "profiles", None)
+    if pf is not None and pf.fault():
+        flags |= r.SW_PROFILE_FAULT
+    from cutoff.regs import status_bits
+
+    flags |= status_bits(m)
     return struct.pack(">Q", flags)
 
 
@@ -91,6 +100,12 @@ def extended_status(m):
     faults = getattr(m, "faults", None)
     if faults is not None and faults.count:
         flags |= r.XS_FAULTS
+    energy = getattr(m, "energy", None)
+    if energy is not None:
+        flags |= energy.status_bits()[1]
+    from cutoff.regs import extended_bits
+
+    flags |= extended_bits(m)
     return struct.pack(">Q", flags)
 
 
@@ -175,38 +190,11 @@ def lmon_window(m):
     return struct.pack(">H", security.LMON_WINDOW)
 
 
-def relay_state(m):
-    from datamodel import registers as r
-
-    if m.model.get_int(r.RELAY_ARMED):
-        return b"\x02"
-    relay = m.hw.relay
-    s = None if relay is None else relay.state()
-    return b"\xff" if s is None else (b"\x01" if s else b"\x00")
-
-
 def pending(m):
     p = m.model.pending
     if p is None:
         return b"\xff" * 6
     return struct.pack(">HI", p[0], p[1])
-
-
-def _since_close(m, off, rec_off):
-    from datamodel import registers as r
-
-    now = m.model.metering.get(off, 4)
-    last = m.model.tables[r.BILLING_DATA].last()
-    base = 0 if last is None else struct.unpack_from(">I", last, rec_off)[0]
-    return struct.pack(">I", (now - base) & 0xFFFFFFFF)
-
-
-def period_import(m):
-    return _since_close(m, 0, 4)
-
-
-def period_export(m):
-    return _since_close(m, 4, 8)
 
 
 def bnode_present(m):
@@ -215,3 +203,9 @@ def bnode_present(m):
 
 def bnode_last(m):
     return struct.pack(">I", 0 if m.bnode is None else m.bnode.last_update)
+
+
+def display_special(m):
+    """0x0F06: the concentrator's special message on show (screens.manager)."""
+    mgr = getattr(m, "display_mgr", None)
+    return mgr.special_state() if mgr is not None else bytes(18)

@@ -20,6 +20,25 @@ _CHUNK_BYTES = const(96)  # ring bytes per chunk: a small put per append (flash 
 _HDR = const(8)
 
 
+def time_range(table, t0, t1):
+    """RNO range (first, end) from the first to the last present record of a log table whose
+    TIME (its first 4 bytes) is in [t0, t1]; (end, end) if none. Every record is looked at:
+    after the clock was set back, times are not monotonic, and records in between may then
+    lie outside [t0, t1]."""
+    first = None
+    end = None
+    for rno in range(table.first(), table.end):
+        r = table.record(rno)
+        t = (r[0] << 24) | (r[1] << 16) | (r[2] << 8) | r[3]
+        if t0 <= t <= t1:
+            if first is None:
+                first = rno
+            end = rno + 1
+    if first is None:
+        return table.end, table.end
+    return first, end
+
+
 class LogTable:
     def __init__(self, store, key0, recsize, capacity):
         self.store = store
@@ -100,24 +119,37 @@ class LogTable:
             raise
 
     def time_range(self, t0, t1):
-        """RNO range (first, end) from the first to the last present record whose TIME (its
-        first 4 bytes) is in [t0, t1]. Every record is looked at: after the clock was set back,
-        times are not monotonic, and records in between may then lie outside [t0, t1]."""
-        first = None
-        end = None
-        for rno in range(self.first(), self.end):
-            r = self.record(rno)
-            t = (r[0] << 24) | (r[1] << 16) | (r[2] << 8) | r[3]
-            if t0 <= t <= t1:
-                if first is None:
-                    first = rno
-                end = rno + 1
-        if first is None:
-            return self.end, self.end
-        return first, end
+        return time_range(self, t0, t1)
 
     def snapshot(self):
         return (bytes(self.ring), self.end, self.base)
+
+
+class Empty:
+    """A log table with no records: what a feature's flash ring reads as on a board without
+    the flash for it (datamodel/registers.py: an L row whose capacity is None)."""
+
+    base = 0
+    end = 0
+    capacity = 0
+
+    def __init__(self, recsize):
+        self.recsize = recsize
+
+    def first(self):
+        return 0
+
+    def count(self):
+        return 0
+
+    def last(self):
+        return None
+
+    def time_range(self, t0, t1):
+        return 0, 0
+
+    def snapshot(self):
+        return ()
 
 
 class ParamTable:

@@ -1,13 +1,15 @@
 """The metering state: every measured quantity the data model exposes, in one RAM buffer.
 
-The metering code (a later feature) is this object's producer: it writes the fields below with
-`set(offset, size, value)`; until then they read zero. The data model's `M` rows point at these
-offsets. Big-endian, as on the wire, so a READ copies bytes without conversion.
+The energy engine (metering.engine, docs/metering.md) is this object's producer: it writes the
+fields below with `set(offset, size, value)` once per metering second; the data model's `M` rows
+point at these offsets. Big-endian, as on the wire, so a READ copies bytes without conversion.
+`set` allocates nothing for values in the small-int range (it never builds a 2**32 mask, which
+is a long int on a 32-bit port).
 """
 
 from micropython import const
 
-from datamodel.values import decode, encode_into
+from datamodel.values import I32, decode
 
 ACTIVE_IMPORT = const(0)  # u32 Wh, total
 ACTIVE_EXPORT = const(4)
@@ -32,7 +34,14 @@ CURRENT = const(67)  # u16 0.01 A
 POWER = const(69)  # i32 W (import positive)
 POWER_FACTOR = const(73)  # i16 0.001
 FREQUENCY = const(75)  # u16 0.01 Hz
-SIZE = const(77)
+SAGS = const(77)  # u16 voltage sags since first start
+SWELLS = const(79)  # u16 voltage swells since first start
+POWER_FAILS = const(81)  # u16 supply losses seen by the power-fail input
+LAST_POWER_FAIL = const(83)  # TIME of the last supply loss, 0 none
+LAST_OUTAGE_S = const(87)  # u32 duration of the last outage, s
+LED_PULSES = const(91)  # u32 test-LED pulses (meter constant) since first start
+REACTIVE_POWER = const(95)  # i32 var (inductive positive)
+SIZE = const(99)
 
 
 class MeteringState:
@@ -40,9 +49,14 @@ class MeteringState:
         self.buf = bytearray(SIZE)
         self.updates = 0  # producer writes, for whoever wants to know something moved
 
-    def get(self, off, n):
-        return decode(0, self.buf[off : off + n])
+    def get(self, off, n, signed=False):
+        """The field as an int; signed=True for POWER, REACTIVE_POWER, POWER_FACTOR."""
+        return decode(I32 if signed else 0, self.buf[off : off + n])
 
     def set(self, off, n, v):
-        encode_into(self.buf, off, n, v)
+        # two's complement for negative v: & and >> on a small int never leave the small range
+        buf = self.buf
+        for i in range(off + n - 1, off - 1, -1):
+            buf[i] = v & 0xFF
+            v >>= 8
         self.updates += 1

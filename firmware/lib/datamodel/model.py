@@ -13,7 +13,7 @@ import storekeys
 from micropython import const
 
 from datamodel import events, registers
-from datamodel.logtable import LogTable, ParamTable
+from datamodel.logtable import Empty, LogTable, ParamTable
 from datamodel.metering import MeteringState
 from datamodel.registers import KEY_W, F, L, M, P, T
 from datamodel.values import KEY, OBJLIST, check, decode, encode_into
@@ -51,7 +51,10 @@ class Model:
         i = 0
         for row in registers.TABLE:
             if row[5] == L:
-                self.tables[row[0]] = LogTable(store, storekeys.TABLES + 8 * i, row[3], row[6])
+                if row[6] is None:  # a feature's flash ring, set by its attach (profiles)
+                    self.tables[row[0]] = Empty(row[3])
+                else:
+                    self.tables[row[0]] = LogTable(store, storekeys.TABLES + 8 * i, row[3], row[6])
                 i += 1
             elif row[5] == T:
                 self.tables[row[0]] = ParamTable(

@@ -5,6 +5,7 @@ from datamodel import registers as dm
 
 from optical import readout
 from optical.iec21 import Iec21
+from optical.local import LocalLink
 from optical.port import OpticalPort
 from optical.regaccess import TableAccess
 
@@ -29,5 +30,7 @@ def optical_port(meter):
         tries=saved[0] if saved else 0,
         now=meter.clock.now_ms(),
         on_tries=lambda n: meter.store.put(storekeys.OPTICAL_TRIES, bytes((min(n, 255),))),
+        # mode F: SMITP frames to the same application layer as the powerline's
+        local=LocalLink(meter.al.handle) if cfg["optical_smitp"] else None,
     )
     return OpticalPort(engine, meter.hw.optical, meter.clock, getattr(meter, "faults", None))

@@ -1,4 +1,5 @@
-"""IEC 62056-21 meter side: the protocol engine (mode C data readout and programming mode).
+"""IEC 62056-21 meter side: the protocol engine (mode C data readout and programming mode, and
+the sign-on of the Original-SMITP local profile, "mode F", whose frames optical.local carries).
 
 Pure and poll-driven like the MAC core: bytes go in with `on_rx(data, now_ms)`, bytes to send
 come out of `poll(now_ms)`, `next_deadline_ms()` says when to poll again, and `baud` is the
@@ -33,6 +34,8 @@ OPTION = const(2)  # identification sent, collecting 'ACK V Z Y CRLF'
 PROG = const(3)  # programming mode, collecting 'SOH C D [STX dataset] ETX BCC'
 BLOCK = const(4)  # a partial readout block sent, waiting for the HHU's ACK or NAK
 SENDING = const(5)  # a reply is due at _tx_at (identification, readout, P0)
+LOCAL = const(6)  # mode F: 8N1 SMITP frames (optical.local) until the break or inactivity
+_MODE_F = const(0x46)  # option select Y = 'F' (ours; docs/optical.md "Mode F")
 
 BAUDS = (300, 600, 1200, 2400, 4800, 9600, 19200)  # mode C baud characters '0'..'6'
 
@@ -102,6 +105,7 @@ class Iec21:
         tries=0,
         now=0,
         on_tries=None,
+        local=None,
     ):
         if len(manufacturer) != 3 or max_baud not in BAUDS:
             raise ValueError("manufacturer must be 3 letters, max_baud one of %r" % (BAUDS,))
@@ -125,6 +129,7 @@ class Iec21:
         self.max_tries = max_tries
         self.lockout_ms = lockout_ms
         self._block = block
+        self._local = local  # optical.local.LocalLink, or None: mode F refused
         self._rx = bytearray(PROG_RX_MAX)
         self._pl = bytearray(READOUT_MAX)
         self._out = bytearray(_OUT_MAX)
@@ -141,6 +146,7 @@ class Iec21:
             "writes": 0,
             "logins": 0,
             "timeouts": 0,
+            "local": 0,
         }
         # wrong passwords in a row; the owner keeps them across restarts through on_tries(n)
         # and hands them back as `tries`: a meter that restarts locked is locked anew from
@@ -156,6 +162,9 @@ class Iec21:
         """Back to idle: 300 Bd, nothing pending, no authorisation, nothing collected."""
         self.state = IDLE
         self.baud = 300
+        self.binary = False  # True: 8N1 (mode F), else 7E1
+        if self._local is not None:
+            self._local.reset()
         self._n = 0
         self._on = 0
         self._tx_at = None  # when the pending output is due; None: nothing pending
@@ -197,6 +206,9 @@ class Iec21:
             return
         if st == BLOCK:
             self._block_byte(b, now)
+            return
+        if st == LOCAL:
+            self._local_byte(b, now)
             return
         if self._tx_at is not None:
             return  # a reply is due: the optical link is half duplex, input is noise
@@ -288,6 +300,8 @@ class Iec21:
             self._start_readout(now)
         elif y == 0x31 and self._password is not None:
             self._start_prog(now)
+        elif y == _MODE_F and self._local is not None:
+            self._start_local(now)
         else:  # binary (HDLC) and manufacturer modes are not offered; programming may be off
             self._drop(now)
 
@@ -341,6 +355,29 @@ class Iec21:
             else:
                 self._next_block(now + self.tr_min_ms)
         # any other byte is noise; the block timeout ends a session that never answers
+
+    # --- mode F: the Original-SMITP local profile ------------------------------------------
+
+    def _start_local(self, now):
+        """8N1 at the agreed rate from now on; no answer: the hand-held unit speaks first."""
+        self.stats["local"] += 1
+        self.binary = True
+        self.state = LOCAL
+        self._t_ref = now
+        self._t_rx = now
+
+    def _local_byte(self, b, now):
+        if self._tx_at is not None:
+            return  # half duplex: nothing is heard while an answer waits
+        self._t_rx = now
+        r = self._local.byte(b)
+        if r == 1:  # local.FRAME
+            self._t_ref = now  # a well-formed frame restarts the inactivity timer
+            self._on = self._local.answer(self._out)
+            if self._on:
+                self._send_at(now + self.tr_min_ms, LOCAL)
+        elif r == 2:  # local.BREAK
+            self._reset(now)
 
     # --- programming mode -------------------------------------------------------------------
 
@@ -566,6 +603,11 @@ class Iec21:
                 self._timeout(now)
             elif self._n and now - self._t_rx > TA_MS:
                 self._n = 0  # a command that stalled mid-way is forgotten
+        elif st == LOCAL:
+            if now - self._t_ref > self.prog_timeout_ms:
+                self._timeout(now)
+            elif self._local.partial() and now - self._t_rx > TA_MS:
+                self._local.reset()  # a frame that stalled mid-way is forgotten
         elif st == BLOCK:
             if now - self._t_ref > BLOCK_WAIT_MS:
                 self._timeout(now)
@@ -587,7 +629,7 @@ class Iec21:
         st = self.state
         if st == IDLE:
             return None
-        if st == PROG:
+        if st == PROG or st == LOCAL:
             t = self._t_ref + self.prog_timeout_ms + 1
         elif st == BLOCK:
             t = self._t_ref + BLOCK_WAIT_MS + 1
@@ -595,7 +637,7 @@ class Iec21:
             t = self._t_ref + OPTION_WAIT_MS + 1
         else:
             t = self._t_rx + TA_MS + 1
-        if self._n and st != BLOCK:
+        if (self._n and st != BLOCK) or (st == LOCAL and self._local.partial()):
             t = min(t, self._t_rx + TA_MS + 1)
         return t
 

@@ -29,6 +29,7 @@ class OpticalPort:
         self.clock = clock
         self.faults = faults
         self.baud = 0
+        self.binary = False  # 8N1 (mode F) rather than 7E1
         self.last_fault = None
         self._buf = bytearray(64)
         self._mv = memoryview(self._buf)
@@ -37,9 +38,13 @@ class OpticalPort:
         # TCP socket) is asked; otherwise the character-time estimate decides
         self._tx_idle = getattr(serial, "tx_idle", None)
 
-    def _configure(self, baud):
-        self.serial.configure(baud, 7, 0, 1)
+    def _configure(self, baud, binary=False):
+        if binary:
+            self.serial.configure(baud, 8, None, 1)
+        else:
+            self.serial.configure(baud, 7, 0, 1)
         self.baud = baud
+        self.binary = binary
 
     async def run(self):
         clock = self.clock
@@ -65,9 +70,9 @@ class OpticalPort:
             await self._send(out)
             await self._until_line_free()
             eng.tx_done(self.clock.now_ms())
-        if eng.baud != self.baud:
+        if eng.baud != self.baud or eng.binary != self.binary:
             await self._until_line_free()
-            self._configure(eng.baud)
+            self._configure(eng.baud, eng.binary)
         if out is not None:
             return None
         deadline = eng.next_deadline_ms()

@@ -13,6 +13,8 @@ from datamodel import registers as r
 from datamodel.model import E_NOT_SUPPORTED, E_VALUE, OK
 from datamodel.values import TIME_MAX, TIME_MIN
 from micropython import const
+from screens import remote as display
+from tariff.billing import CAUSE_COMMAND
 
 BILLING_CLOSE = const(0x01)
 CLOCK_SET = const(0x02)
@@ -29,6 +31,9 @@ DOWNLOAD_START = const(0x18)
 DOWNLOAD_ACTIVATE = const(0x19)
 DOWNLOAD_ABORT = const(0x1A)
 DOWNLOAD_RELAY = const(0x1B)
+DISPLAY_SPECIAL = const(0x20)  # display 0x20..0x23: screens/remote.py, docs/display.md §5
+DISPLAY_SPECIAL_CLEAR = const(0x21)
+DISPLAY_SW_ID = const(0x22)
 
 
 def _step(m, t, code):
@@ -58,53 +63,27 @@ def _clock_adjust(m, a):
 
 
 def _billing_close(m, a):
-    md = m.model
-    me = md.metering
-    t = m.wallclock.now()
-    rec = struct.pack(
-        ">IIIIIIII",
-        t,
-        me.get(mt.ACTIVE_IMPORT, 4),
-        me.get(mt.ACTIVE_EXPORT, 4),
-        me.get(mt.IMPORT_T1, 4),
-        me.get(mt.IMPORT_T2, 4),
-        me.get(mt.IMPORT_T3, 4),
-        me.get(mt.IMPORT_T4, 4),
-        me.get(mt.MAX_DEMAND, 4),
-    )
-    md.tables[r.BILLING_DATA].append(rec)
-    n = md.get_int(r.BILLING_COUNT) + 1
-    md.set_ints(((r.LAST_BILLING, t), (r.BILLING_COUNT, n & 0xFFFF)))
-    me.set(mt.MAX_DEMAND, 4, 0)
-    me.set(mt.MAX_DEMAND_TIME, 4, 0)
-    md.log(events.BILLING_CLOSE, n)
-    return OK
+    return m.billing.close(m.wallclock.now(), CAUSE_COMMAND)
 
 
-def _relay(m, close, armed, code):
-    relay = m.hw.relay
-    if relay is None and not armed:
-        return E_NOT_SUPPORTED
-    if not armed:
-        if close:
-            relay.close()
-        else:
-            relay.open()
-    m.model.set_ints(((r.RELAY_ARMED, 1 if armed else 0),))
-    m.model.log(code)
-    return OK
+def _cutoff(m):
+    # the cut-off state machine (lib/cutoff) owns the relay; None on a board without one
+    return getattr(m, "cutoff", None)
 
 
 def _disconnect(m, a):
-    return _relay(m, False, False, events.RELAY_OPENED)
+    c = _cutoff(m)
+    return E_NOT_SUPPORTED if c is None else c.disconnect()
 
 
 def _reconnect_enable(m, a):
-    return _relay(m, False, True, events.RECONNECT_ENABLED)
+    c = _cutoff(m)
+    return E_NOT_SUPPORTED if c is None else c.reconnect_enable()
 
 
 def _reconnect(m, a):
-    return _relay(m, True, False, events.RELAY_CLOSED)
+    c = _cutoff(m)
+    return E_NOT_SUPPORTED if c is None else c.reconnect()
 
 
 def _log_clear(m, a):
@@ -129,9 +108,7 @@ def _sync_freeze(m, a):
 
 
 def _md_reset(m, a):
-    me = m.model.metering
-    me.set(mt.MAX_DEMAND, 4, 0)
-    me.set(mt.MAX_DEMAND_TIME, 4, 0)
+    m.billing.reset_demand()
     m.model.log(events.MAX_DEMAND_RESET)
     return OK
 
@@ -174,4 +151,7 @@ COMMANDS = {
     DOWNLOAD_ACTIVATE: ("download_activate", 4, _dl("cmd_activate")),
     DOWNLOAD_ABORT: ("download_abort", 0, _dl("cmd_abort")),
     DOWNLOAD_RELAY: ("download_relay", 8, _dl("cmd_relay")),
+    DISPLAY_SPECIAL: ("display_special", 18, display.special),
+    DISPLAY_SPECIAL_CLEAR: ("display_special_clear", 0, display.special_clear),
+    DISPLAY_SW_ID: ("display_sw_id", 0, display.sw_id),
 }

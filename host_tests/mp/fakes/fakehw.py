@@ -168,7 +168,11 @@ class F4Flash:
     """
 
     def __init__(self, erase_polls=3, prog_polls=1):
-        self.mem = bytearray(b"\xff" * BANK_SIZE)
+        # erased flash, filled in chunks: one 1 MiB buffer, not a second 1 MiB temporary
+        self.mem = bytearray(BANK_SIZE)
+        ff = b"\xff" * 4096
+        for i in range(0, BANK_SIZE, 4096):
+            self.mem[i : i + 4096] = ff
         self.erase_polls = erase_polls
         self.prog_polls = prog_polls
         self.budget = -1

@@ -14,7 +14,8 @@ class I2S(io.IOBase):
     """machine.I2S (docs/library/machine.I2S.rst): constructed with keyword pins and format; a
     stream asyncio can poll (ports/esp32/machine_i2s.c implements the stream ioctl). The fake's
     clock never runs: no sample ever arrives and nothing written ever drains, as on a board
-    whose I2S clock stopped."""
+    whose I2S clock stopped, unless a test feeds it (feed(): test control, not a port API).
+    The constructor's keywords are kept in `kw` for the tests to check."""
 
     RX = 0
     TX = 1
@@ -25,9 +26,19 @@ class I2S(io.IOBase):
         self.id = id
         self.mode = mode
         self.rate = rate
+        self.kw = dict(mode=mode, bits=bits, format=format, rate=rate, ibuf=ibuf, mck=mck)
+        self._data = b""
+
+    def feed(self, data):
+        self._data += bytes(data)
 
     def readinto(self, buf):
-        return None  # nothing yet (non-blocking stream)
+        if not self._data:
+            return None  # nothing yet (non-blocking stream)
+        n = min(len(buf), len(self._data))
+        buf[:n] = self._data[:n]
+        self._data = self._data[n:]
+        return n
 
     def write(self, buf):
         return None
@@ -35,7 +46,9 @@ class I2S(io.IOBase):
     def ioctl(self, req, arg):
         if req == 10:  # MP_STREAM_GET_FILENO: no file descriptor, poll through this ioctl
             return -1
-        return 0  # MP_STREAM_POLL: never readable, never writable
+        if req == 3 and self._data and arg & 1:  # MP_STREAM_POLL: readable once fed
+            return 1
+        return 0  # MP_STREAM_POLL: otherwise never readable, never writable
 
     def deinit(self):
         pass

@@ -1,0 +1,1 @@
+"""The meter's metering: energy registers, power quality, power failure (docs/metering.md)."""
