@@ -1,6 +1,6 @@
 """`make sim-upgrade`: a new software version to every meter of a simulated section.
 
-    python tools/sim_upgrade.py [--meters 20] [--levels 3] [--seed 1] [--bs 96] [--gap-ms 0]
+    python tools/sim_upgrade.py [--meters 20] [--levels 3] [--seed 1] [--bs 112] [--gap-ms 0]
                                 [--broken]
 
 The section of tools/sim.py (medium thread with the PHY's frame-loss curve, one MicroPython
