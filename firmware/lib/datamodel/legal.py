@@ -19,7 +19,8 @@ SW_ID = b"MMPYL001"  # 8 ASCII: changes whenever the legally relevant part's fun
 
 # every module that computes, keeps or shows billed quantities (METER_CONTRACT.md Seam H): the
 # data model, metrology front-ends, the energy engine, calendar/tariffs/billing, load profiles,
-# the display's value formatting, and the drivers that read the IC and drive the glass
+# the display's value formatting, and the drivers that read the IC or the metering ADC (with the
+# DMA stop they share with the PHY capture) and drive the glass
 MODULES = (
     "datamodel/values",
     "datamodel/metering",
@@ -51,6 +52,9 @@ MODULES = (
     "screens/items",
     "screens/frame",
     "drivers/stpm3x",
+    "drivers/stm32_meter_adc",
+    "drivers/esp32_meter_i2s",
+    "drivers/stm32_dma",
     "drivers/ht1621",
     "drivers/display",
 )
