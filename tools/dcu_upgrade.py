@@ -27,6 +27,7 @@ from tools import smitp_ref as ref
 from tools.dcu_session import NoAnswer, Refused
 
 RUNNING_IMAGE = 0x1006
+DOWNLOAD_STATE = 0x1000
 MAC_HDR = 11  # frame bytes around the LSDU without route entries (docs/datalink.md §1)
 RELAY_GUARD_MS = 40  # between a relay's source copy ending and its slot's end (2 x Tel)
 STATE_NAMES = dl_pack.STATES
@@ -275,9 +276,13 @@ class Upgrade:
                 r.update(slot=slot, version=version, trial=bool(trial), tries=tries)
                 if r["error"] is None and version == self.version:
                     r["state"] = "running on trial" if trial else "running"
-                elif r["error"] is None:  # an activated image no longer runs: rolled back
-                    activated = r["state"] in ("activating", "rolled back")
-                    r["state"] = "rolled back" if activated else "old version"
+                elif r["error"] is None and r["state"] in ("activating", "rolled back"):
+                    # activated, the old version runs: not reset yet (the download is still
+                    # ready / activated) or rolled back (a roll-back ends the session)
+                    st = s.call(ref.READ_REQ, ref.read_req(DOWNLOAD_STATE)).fields["value"]
+                    r["state"] = "activating" if st[0] in (2, 4) else "rolled back"
+                elif r["error"] is None:
+                    r["state"] = "old version"
             except (NoAnswer, Refused, ref.SmitpError, ConnectionError) as e:
                 self._fail(s, e)  # a direct link ends with the meter's reset
         return self.result

@@ -62,7 +62,7 @@ def test_upgrade_one_meter_over_the_direct_link(tmp_path):
         assert rc == 0
         v = bytes.fromhex(r["values"][0]["hex"])
         assert (v[0], v[1], int.from_bytes(v[3:7], "big")) == (1, 1, FACTORY_VERSION + 1)
-        for _ in range(20):  # the trial task confirms once the selftest ran and it heard us
+        for _ in range(300):  # the trial task confirms once the selftest ran and it heard us
             rc, r = _dcu(m.port, tmp_path, "read", "running_image")
             if bytes.fromhex(r["values"][0]["hex"])[1] == 0:
                 break
