@@ -375,7 +375,11 @@ class Engine:
 
     def status_bits(self):
         """(status word bits, extended status bits) this engine sets (registers.SW_*, XS_*)."""
-        sw = xs = 0
+        return self.sw_bits(), self.xs_bits()
+
+    def sw_bits(self):
+        """The status-word bits alone (no tuple: the display reads them every second)."""
+        sw = 0
         met = self.meter.hw.metrology
         if self.episode or (met is not None and met.fault()):
             sw |= registers.SW_METROLOGY_FAULT
@@ -385,11 +389,16 @@ class Engine:
             sw |= registers.SW_VOLTAGE_EVENT
         if self.power_w < 0:
             sw |= registers.SW_REVERSE_FLOW
+        return sw
+
+    def xs_bits(self):
+        xs = 0
+        met = self.meter.hw.metrology
         if self.no_load:
             xs |= registers.XS_NO_LOAD
         if self.failed or self.refused or (met is not None and met.errors):
             xs |= registers.XS_METROLOGY_ERRORS
-        return sw, xs
+        return xs
 
     # --- persistence ----------------------------------------------------------------------
 
