@@ -98,6 +98,11 @@ def main():
             quiet = [r for r in d["rows"] if not any(r[3])]
             for j, name in enumerate(d["listeners"]):
                 print("   %-28s %6.1f B/s" % (name, sum(r[4][j] for r in quiet) / len(quiet)))
+            print(
+                "-- clock.now_ms() calls per metering second (RTC reads excluded): %.1f; each is "
+                "a long int on a 32-bit port once the uptime passes 2**30 ms (12.4 days)"
+                % (d["now_ms_calls"] / len(d["rows"]))
+            )
             print("-- events (bytes above the steady state, per occurrence)")
             for key, v in sorted(events(d["rows"], mean).items()):
                 print("   %-60s n=%-3d mean %6.0f  max %6d" % (key, len(v), sum(v) / len(v),

@@ -37,6 +37,8 @@ class VT:
     # ahead of the host's ticks for ever, so a task pushed "now" by the C task queue (real
     # ticks) is always due at once
     now = time.ticks_ms() + (1 << 40)
+    now_calls = 0  # hw.clock.now_ms() calls (each a long int past 2**30 ms on 32-bit ports)
+    rtc_calls = 0  # of which through the RTC (unix_sim's follows the clock)
 
 
 def _ticks():
@@ -66,7 +68,22 @@ class VClock(Clock):
         self.jumps = 0
 
     def now_ms(self):
+        VT.now_calls += 1
         return VT.now - self._t0
+
+
+class RtcCount:
+    """hw.rtc, counting reads (unix_sim's RTC reads the clock; a board's does not)."""
+
+    def __init__(self, rtc):
+        self._r = rtc
+
+    def seconds(self):
+        VT.rtc_calls += 1
+        return self._r.seconds()
+
+    def set(self, seconds):
+        self._r.set(seconds)
 
 
 # --- the simulation's own allocations, counted apart ---------------------------------------------
@@ -195,6 +212,7 @@ def build(frontend, features, start, state):
         },
     )
     hw = unix_sim.build(cfg)
+    hw.rtc = RtcCount(hw.rtc)
     hw.flash = FlashAcct(hw.flash)
     hw.profile_flash = FlashAcct(hw.profile_flash)
     met = hw.metrology
@@ -275,6 +293,7 @@ async def _main(meter, marks, warmup, window):
     gc.disable()
     for f in (meter.hw.flash, meter.hw.profile_flash):
         f.programmed = f.erases = 0
+    VT.now_calls = VT.rtc_calls = 0
     marks.i = 0
     while marks.i < marks.n:
         await asyncio.sleep_ms(100)
@@ -342,6 +361,7 @@ def main():
         "flash": [meter.hw.flash.programmed, meter.hw.flash.erases],
         "profile_flash": [meter.hw.profile_flash.programmed, meter.hw.profile_flash.erases],
         "store": meter.store.stats(),
+        "now_ms_calls": VT.now_calls - VT.rtc_calls,
     }
     print(json.dumps(out))
 

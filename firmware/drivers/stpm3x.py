@@ -96,6 +96,7 @@ class Stpm3x:
         self._fails = 0
         self._failing = False
         self._deadline = 0
+        self._xch = _Exchange(self)
         self.set_calibration(ic.GAIN_NOMINAL, ic.GAIN_NOMINAL, 0, 0)
 
     # --- interfaces.Metrology ----------------------------------------------------------------
@@ -104,25 +105,29 @@ class Stpm3x:
         return self._failing
 
     async def read(self, sample):
+        """interfaces.Metrology: True (sample filled) or False."""
+        return await self.reader(sample)
+
+    def reader(self, sample):
+        """read() without its coroutine: an awaitable -> True/False. A running IC is read
+        through one preallocated awaitable (_Exchange), so the energy engine's metering second
+        creates no object; probing and reconfiguring (start, after failures, after a
+        calibration write) run as a coroutine first."""
+        if self._state == 0 or self._fails >= _REPROBE_AFTER or self._config_dirty:
+            return self._read_slow(sample)
+        return self._xch.start(sample)
+
+    async def _read_slow(self, sample):
         if self._state == 0 or self._fails >= _REPROBE_AFTER:
             if not await self._init():
                 return self._fail(_TIMEOUT, "stpm3x.probe")
         if self._config_dirty:
             if not await self._write_config():
                 return self._fail(_TIMEOUT, "stpm3x.config")
-        t = self._clock.now_ms()
-        self._flush()
-        for k in range(_N):
-            # the wait for each reply is inlined, not an awaited helper: a sub-coroutine per
-            # frame would allocate 8 objects a second on a board, where replies take 0.4 ms
-            got = self._start(self._frames[k], k)
-            while 0 <= got < 5:
-                g = self._more(k, got)
-                if g == got:
-                    await self._clock.sleep_ms(1)
-                got = g
-            if got < 0:
-                return self._fail(_TIMEOUT, "stpm3x.timeout")
+        return await self._xch.start(sample)
+
+    def _check(self, sample, t):
+        """The 8 replies are in: CRCs, step, sentinel, then decode (True) or a failure."""
         for k in range(_N):
             if not ic.reply_ok(self._reply[k]):
                 return self._fail(_CRC, "stpm3x.crc")
@@ -133,7 +138,7 @@ class Stpm3x:
             if ic.lo16(r[k]) == ic.CR1_LO and ic.hi16(r[k]) == ic.CR1_HI:
                 return self._fail(_DESYNC, "stpm3x.desync")
         s = r[ic.R_SENTINEL]
-        if ic.lo16(s) != self._cr5 & 0xFFFF or ic.hi16(s) != self._cr5 >> 16:
+        if ic.lo16(s) != self._cr5_lo or ic.hi16(s) != self._cr5_hi:
             # a valid CRC but not what we programmed: the IC may have reset; re-probe on the
             # next read (if its configuration is gone, it counts from zero)
             self._fails = _REPROBE_AFTER - 1
@@ -150,6 +155,9 @@ class Stpm3x:
         self._sag_mv = int(sag * sc.thr_v * 1000)
         self._swell_mv = int(swell * sc.thr_v * 1000)
         self._cr5 = ic.cr5(gain_v, swell, sag)
+        # its halves, compared at every read (the whole word can be a long int on 32 bits)
+        self._cr5_lo = self._cr5 & 0xFFFF
+        self._cr5_hi = self._cr5 >> 16
         words = (
             (ic.DSP_CR4, ic.cr4(phase_c)),
             (ic.DSP_CR6, ic.cr6(gain_i)),
@@ -339,3 +347,62 @@ class Stpm3x:
         self._fails = 0
         self._failing = False
         return True
+
+
+_TRUE = StopIteration(True)  # how _Exchange returns its result to `await`, preallocated
+_FALSE = StopIteration(False)
+
+
+class _Exchange:
+    """One read's 8-frame exchange as a reusable awaitable: `await drv._xch.start(sample)`.
+
+    A coroutine per read would be an object per metering second; this one is made once. Each
+    __next__ sends frames and takes the replies that are there; while a reply is still on the
+    wire it takes one step of the clock's sleep_ms(1) (on a board: asyncio's preallocated sleep,
+    which parks the task for 1 ms) and returns what that step yields, so the loop resumes it
+    here afterwards. The result leaves through a preallocated StopIteration, as asyncio's own
+    sleep does. A cancelled read simply starts over at the next start()."""
+
+    def __init__(self, drv):
+        self.d = drv
+        self.sample = None
+        self.k = 0
+        self.got = -2  # -2: frame k not sent yet
+        self.t = 0
+
+    def start(self, sample):
+        d = self.d
+        self.sample = sample
+        self.k = 0
+        self.got = -2
+        self.t = d._clock.now_ms()
+        d._flush()
+        return self
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        d = self.d
+        while self.k < _N:
+            k = self.k
+            got = self.got
+            if got == -2:
+                got = d._start(d._frames[k], k)
+            while 0 <= got < 5:
+                g = d._more(k, got)
+                if g == got:  # still on the wire: one step of a 1 ms sleep, then back here
+                    self.got = got
+                    return next(d._clock.sleep_ms(1))
+                got = g
+            if got < 0:
+                return self._done(d._fail(_TIMEOUT, "stpm3x.timeout"))
+            self.k = k + 1
+            self.got = -2
+        return self._done(d._check(self.sample, self.t))
+
+    def _done(self, ok):
+        self.k = _N
+        e = _TRUE if ok else _FALSE
+        e.__traceback__ = None
+        raise e

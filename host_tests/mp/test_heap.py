@@ -8,6 +8,7 @@ import unittest
 
 from datamodel import registers as r
 from energy_bench import START, EnergyBench, fill
+from stpm_replay import Replay
 
 
 def allocated(fn, n=50):
@@ -43,6 +44,60 @@ class TestClock(unittest.TestCase):
 
         asyncio.run(main())
         self.assertEqual(got, [0])
+
+
+class LateReplay(Replay):
+    """Recorded answers that are still on the wire at the first look after each frame."""
+
+    def __init__(self, replies):
+        Replay.__init__(self, replies)
+        self.waits = 0
+        self._fresh = False
+
+    def write(self, buf):
+        self._fresh = True
+        return Replay.write(self, buf)
+
+    def readinto(self, buf):
+        if self._fresh:
+            self._fresh = False
+            self.waits += 1
+            return None
+        return Replay.readinto(self, buf)
+
+
+class TestStpmReader(unittest.TestCase):
+    def test_read_with_replies_on_the_wire_allocates_nothing(self):
+        # the board's clock: each wait for a reply is asyncio's preallocated 1 ms sleep
+        from clock import Clock, ManualClock
+        from drivers.sim.stpm3x_sim import Stpm3xSim
+        from drivers.stpm3x import Stpm3x
+        from metrology import scenario
+        from metrology.sample import Sample
+
+        dev = Stpm3xSim(scenario.load("steps", seed=1), ManualClock(0))
+        drv = Stpm3x(dev.serial(), Clock())
+        s = Sample()
+        got = []
+
+        async def main():
+            self.assertTrue(await drv.read(s))  # probe, configure, baseline
+            self.assertTrue(await drv.read(s))
+            drv._ser = late = LateReplay([bytes(drv._rx[5 * k : 5 * k + 5]) for k in range(8)])
+            for _ in range(3):
+                await drv.reader(s)
+            gc.collect()
+            gc.disable()
+            a = gc.mem_alloc()
+            oks = 0
+            for _ in range(10):
+                oks += 1 if await drv.reader(s) else 0
+            got.append((gc.mem_alloc() - a, oks, late.waits))
+            gc.enable()
+
+        asyncio.run(main())
+        self.assertEqual(got[0][:2], (0, 10))
+        self.assertEqual(got[0][2], 8 * 13)  # every frame of every read waited once
 
 
 class TestMeter(unittest.TestCase):

@@ -191,9 +191,9 @@ class Engine:
         # features attach after energy: their objects exist once the tasks start
         self._tr = getattr(m, "tariffs", None)
         t = wc.now()
-        # a front-end with a synchronous measure(sample) (the direct-ADC path) is read without
-        # a coroutine; the bound method is made once, not per second
-        sync_met = measure = None
+        # a front-end with a synchronous measure(sample) (the direct-ADC path) or an awaitable
+        # reader(sample) (the STPM3x) is read without a coroutine; bound methods made once
+        sync_met = measure = reader = None
         first = True
         early = 0  # ms the last wake-up came before the expected edge (0: on it)
         realign = 0  # seconds until the next early wake-up
@@ -236,8 +236,11 @@ class Engine:
                         if met is not sync_met:  # looked up again if hw.metrology changes
                             sync_met = met
                             measure = getattr(met, "measure", None)
+                            reader = getattr(met, "reader", None)
                         if measure is not None:
                             r = measure(s)  # no coroutine to create: nothing allocated
+                        elif reader is not None:
+                            r = await reader(s)  # a preallocated awaitable (STPM3x)
                         else:
                             r = await met.read(s)
                         ok = 1 if r else 0
