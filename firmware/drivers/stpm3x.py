@@ -326,8 +326,8 @@ class Stpm3x:
         sample.dt_ms = dt
         sample.v_mv = v_mv
         sample.i_ma = i_ma
-        sample.p_mw = sample.ep_mws * 1000 // dt
-        sample.q_mvar = sample.eq_mvars * 1000 // dt
+        sample.p_mw = _per_s(sample.ep_mws, dt)
+        sample.q_mvar = _per_s(sample.eq_mvars, dt)
         per = ic.lo16(r[ic.R_PERIOD]) & 0xFFF
         # period LSB 8 us: f = 125000 / period Hz; outside 40..70 Hz = unknown
         sample.f_mhz = 125000000 // per if 1785 <= per <= 3125 else 0
@@ -347,6 +347,13 @@ class Stpm3x:
         self._fails = 0
         self._failing = False
         return True
+
+
+def _per_s(e, dt):
+    """floor(e * 1000 / dt) without the e * 1000 intermediate (a long int on a 32-bit port
+    above about 1 kW): q * 1000 + floor(r * 1000 / dt), e = q * dt + r, 0 <= r < dt."""
+    q = e // dt
+    return q * 1000 + (e - q * dt) * 1000 // dt
 
 
 _TRUE = StopIteration(True)  # how _Exchange returns its result to `await`, preallocated
