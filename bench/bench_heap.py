@@ -29,7 +29,14 @@ from tools.mpenv import ROOT, micropython_exe, mp_env  # noqa: E402
 # 2026-11-26 23:40 CET (22:40 UTC): the long run crosses 23:45, local midnight and 00:15
 START = 849_048_000
 STEPS = ("energy", "calib", "tariff", "profiles", "cutoff", "display")
-EVENTS = ("checkpoint", "load profile", "measurand profile", "daily snapshot", "billing close")
+EVENTS = (
+    "checkpoint",
+    "load profile",
+    "measurand profile",
+    "daily snapshot",
+    "billing close",
+    "demand block",
+)
 
 
 def run(frontend, features, warmup, window, tmp):
@@ -45,9 +52,11 @@ def run(frontend, features, warmup, window, tmp):
 
 
 def steady(rows):
-    """(mean, min, max) bytes of the seconds without an event, their count."""
-    v = [r[1] for r in rows if not any(r[3])]
-    return sum(v) / len(v), min(v), max(v), len(v)
+    """(mean, min, max) bytes of the seconds without an event, their count, and the seconds
+    of those that allocated anything: [(UTC second, bytes)]."""
+    q = [r for r in rows if not any(r[3])]
+    v = [r[1] for r in q]
+    return sum(v) / len(v), min(v), max(v), len(v), [(r[0], r[1]) for r in q if r[1]]
 
 
 def events(rows, base):
@@ -55,7 +64,7 @@ def events(rows, base):
     out = {}
     for r in rows:
         if any(r[3]):
-            key = " + ".join(EVENTS[j] for j in range(5) if r[3][j])
+            key = " + ".join(EVENTS[j] for j in range(len(EVENTS)) if r[3][j])
             out.setdefault(key, []).append(r[1] - base)
     return out
 
@@ -88,10 +97,12 @@ def main():
                 feats = list(STEPS[:k])
                 last = k == len(STEPS)
                 d = run(fe, feats, warmup, long_ if last else short, tmp)
-                mean, lo, hi, n = steady(d["rows"])
+                mean, lo, hi, n, odd = steady(d["rows"])
                 sim = sum(r[2] for r in d["rows"]) / len(d["rows"])
-                delta = "" if prev is None else " (+%.0f)" % (mean - prev)
-                print("%-44s %9.0f %7d %7d  %.0f%s" % ("+".join(feats), mean, lo, hi, sim, delta))
+                delta = "" if prev is None else " (%+.1f)" % (mean - prev)
+                print("%-44s %9.1f %7d %7d  %.0f%s" % ("+".join(feats), mean, lo, hi, sim, delta))
+                if odd:
+                    print("   seconds that allocated (UTC, B): %s" % odd[:8])
                 prev = mean
             print("-- all features, %d s around local midnight: per listener of meter.on_second"
                   % long_)  # fmt: skip

@@ -226,6 +226,7 @@ def build(frontend, features, start, state):
 
 
 _NL = 8  # listeners at most
+_NE = 6  # event counters per second (Marks.events)
 _LOW_FREE = 1536 * 1024  # collect (in the mark, after its reading) below this much free heap
 
 
@@ -239,14 +240,16 @@ class Marks:
         self.before = array("i", bytes(4 * n))
         self.after = array("i", bytes(4 * n))
         self.sim = array("i", bytes(4 * n))
-        self.ev = array("i", bytes(4 * n * 5))
+        self.ev = array("i", bytes(4 * n * _NE))
         self.t = array("i", bytes(4 * n))
         self.listener = array("i", bytes(4 * _NL * n))
 
     def events(self, k):
+        # checkpoints, load-profile and measurand records, daily snapshots, billing closes,
+        # demand blocks (their maxima may be saved)
         m = self.m
         e = self.ev
-        o = 5 * k
+        o = _NE * k
         e[o] = m.energy.checkpoints
         p = getattr(m, "profiles", None)
         lp = None if p is None else p.lp
@@ -255,6 +258,7 @@ class Marks:
         e[o + 3] = 0 if lp is None else p.daily_ring.end
         b = getattr(m, "billing", None)
         e[o + 4] = 0 if b is None else b.closes
+        e[o + 5] = 0 if b is None else b.block
 
     def mark(self, t):
         a = _alloc()
@@ -341,8 +345,8 @@ def main():
         d = marks.before[i] - marks.after[i - 1]
         h = marks.sim[i] - marks.sim[i - 1]
         ev = []
-        for j in range(5):
-            ev.append(marks.ev[5 * i + j] - marks.ev[5 * (i - 1) + j])
+        for j in range(_NE):
+            ev.append(marks.ev[_NE * i + j] - marks.ev[_NE * (i - 1) + j])
         ls = []
         for k in range(len(names)):
             ls.append(marks.listener[i * _NL + k])

@@ -86,6 +86,8 @@ class Stpm3x:
         # energy LSB that power gives in a second
         self._p_lim_w = 2 * nominal_v * max_current_a
         self._lim_lsb_s = int(self._p_lim_w / sc.e_ws) + 1
+        self._lim_h = self._lim_lsb_s // 1000  # its parts: the absurd check stays in small ints
+        self._lim_l = self._lim_lsb_s % 1000
         self._sag_mv = 0
         self._swell_mv = 0
         self._eact = ic.Energy(sc.e_num, sc.e_bits)
@@ -281,12 +283,13 @@ class Stpm3x:
         r = self._reply
         sc = self.scale
         rms = r[ic.R_RMS]
-        v_mv = ((ic.lo16(rms) & 0x7FFF) * sc.v_num) >> 16
+        # products through ic.mulshr: every intermediate a small int on 32-bit ports too
+        v_mv = ic.mulshr(ic.lo16(rms) & 0x7FFF, sc.v_num, 16)
         i_raw = (ic.hi16(rms) << 1) | (ic.lo16(rms) >> 15)
-        i_ma = (i_raw * sc.i_num) >> 16
+        i_ma = ic.mulshr(i_raw, sc.i_num, 16)
         pr = r[ic.R_PACT]
         p_raw = ic.signed(ic.lo16(pr) | ((ic.hi16(pr) & 0x0FFF) << 16), 28)
-        p_mw = (p_raw * sc.p_num) >> 24
+        p_mw = ic.mulshr(p_raw, sc.p_num, 24)
         ea = r[ic.R_EACT]
         er = r[ic.R_EREACT]
         dt = t - self._t_last
@@ -296,21 +299,25 @@ class Stpm3x:
             self._ereact.base(ic.lo16(er), ic.hi16(er))
         da = self._eact.delta(ic.lo16(ea), ic.hi16(ea))
         dr = self._ereact.delta(ic.lo16(er), ic.hi16(er))
-        if dt > 0 and state == 1:
+        if dt > 2000 and state == 1:
             # a gap longer than half an accumulator wrap: the power register says how many
-            # whole wraps went by (energy LSB per power LSB per ms = 7812.5 / 2048 / 1000)
+            # whole wraps went by (energy LSB per power LSB per ms = 7812.5 / 2048 / 1000).
+            # Within 2 s |expect| < 2**27 x 2000 x 78125 / 20480000 < 2**30: never a gap, so
+            # the (long-int) product is only formed after one
             expect = p_raw * dt * 78125 // 20480000
             if expect > 0x40000000 or expect < -0x40000000:
                 da += ((expect - da + 0x80000000) >> 32) << 32
         # absurd: RMS beyond twice the rating, power beyond 2 Un Imax, energy beyond that
         # power over the interval (plus a second of margin for latch-time jitter)
-        lim = self._lim_lsb_s * (dt + 1000)
+        # |d| x 1000 > L (dt + 1000)  <=>  |d| > floor(L (dt + 1000) / 1000), L = 1000 Lh + Ll
+        w = dt + 1000
+        lim = self._lim_h * w + self._lim_l * w // 1000
         if (
             v_mv > self._v_lim_mv
             or i_ma > self._i_lim_ma
             or abs(p_mw) > self._p_lim_w * 1000
-            or abs(da) * 1000 > lim
-            or abs(dr) * 1000 > lim
+            or abs(da) > lim
+            or abs(dr) > lim
         ):
             return self._fail(_ABSURD, "stpm3x.absurd")
         status = ST_RESYNC if state != 1 else 0

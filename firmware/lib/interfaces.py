@@ -314,6 +314,9 @@ class Metrology:
     errors             -- int, failed reads since boot
     fault()            -- True while the front-end is failing (drives the status word)
     name               -- str, e.g. "stpm33" or "adc"
+    Optional, so the metering second allocates nothing (the energy engine prefers them):
+    measure(sample)    -- read() done synchronously (the direct-ADC path)
+    await reader(sample) -- read() as an awaitable that is not a new coroutine (the STPM3x)
     """
 
 

@@ -100,6 +100,65 @@ class TestStpmPower(unittest.TestCase):
                 self.assertTrue((e - q * dt) * 1000 < SMALL)  # the only product it forms
 
 
+class TestStpmDecode(unittest.TestCase):
+    """The driver's per-read products in small ints (metrology.stpm3x.mulshr, Energy.take),
+    checked against the plain products (exact on the unix port's 63-bit ints)."""
+
+    def test_mulshr_is_the_floor_of_the_product(self):
+        from metrology.scenario_gen import Rng
+        from metrology.stpm3x import mulshr
+
+        rng = Rng(20261130)
+        xs = [0, 1, -1, (1 << 27) - 1, -(1 << 27), 0x7FFF, 0x1FFFF]
+        xs += [rng.next() % (1 << 28) - (1 << 27) for _ in range(300)]
+        nums = [0, 1, 4095, 4096, (1 << 24) - 1, 2325482, 112381, 16333745]
+        nums += [rng.next() % (1 << 24) for _ in range(20)]
+        for x in xs:
+            for num in nums:
+                for sh in (12, 16, 24, 26):
+                    self.assertEqual(mulshr(x, num, sh), (x * num) >> sh, (x, num, sh))
+
+    def test_scale_and_inputs_fit_mulshr(self):
+        from metrology import stpm3x as ic
+
+        sc = ic.default_scale()
+        for num in (sc.v_num, sc.i_num, sc.p_num, sc.e_num):
+            self.assertTrue(0 <= num < 1 << 24, num)
+        self.assertEqual(sc.e_bits, 24)  # Energy.take's small-int path
+        self.assertEqual(ic.signed(0x0800_0000, 28), -(1 << 27))  # p_raw: 28-bit signed
+
+    def test_energy_take_matches_the_wide_sum(self):
+        from metrology import stpm3x as ic
+        from metrology.scenario_gen import Rng
+
+        sc = ic.default_scale()
+        fast = ic.Energy(sc.e_num, sc.e_bits)
+        rng = Rng(7)
+        x_rem = 0
+        total = 0
+        for k in range(3000):
+            d = rng.next() % (1 << 29) - (1 << 28) if k % 3 else rng.next() % 200_000
+            if k == 5:
+                d = (1 << 30) + 12345  # a gap: the long-int path
+            x = d * sc.e_num + x_rem
+            x_rem = x & ((1 << 24) - 1)
+            got = fast.take(0, 0, d)
+            self.assertEqual((got, fast.rem), (x >> 24, x_rem), d)
+            total += got
+        self.assertTrue(total != 0)
+
+    def test_delta_across_the_wrap(self):
+        from metrology import stpm3x as ic
+
+        e = ic.Energy(1, 24)
+        e.base(0xFFF0, 0xFFFF)  # 0xFFFFFFF0
+        self.assertEqual(e.delta(0x0010, 0x0000), 0x20)
+        self.assertEqual(e.delta(0xFFE0, 0xFFFF), -0x10)
+        e.base(0, 0)
+        self.assertEqual(e.delta(0, 0x8000), -0x80000000)
+        self.assertEqual(e.delta(0xFFFF, 0x7FFF), 0x7FFFFFFF)
+
+
 class TestEngineRegisters(unittest.TestCase):
     def test_published_registers_of_an_old_meter(self):
         b = EnergyBench("small_ints", start=START)
