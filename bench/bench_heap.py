@@ -6,10 +6,11 @@ unix_sim meters with the features attached one more at a time (energy alone, the
 tariffs + billing, profiles, cut-off, display) and runs each on virtual time
 (bench/heap_mp.py): after a warm-up, every metering second's gc.mem_alloc() delta, the
 simulation's own allocations (simulated IC, waveform synthesis, flash files) subtracted. The
-steady state is every second without an event; the seconds with a checkpoint, a profile record,
-a daily snapshot or a billing close are reported per event. The last run of each front-end
-(all features) spans 30 minutes around a local midnight, so it also gives the per-event bytes,
-the per-listener split of meter.on_second, and the flash writes per day it implies.
+steady state is every second without an event; the seconds with a checkpoint, a profile
+record, a daily snapshot, a billing close, a demand-block end or a B-Node update are reported
+per event. The last run of each front-end (all features) spans 30 minutes around a local
+midnight, so it also gives the per-event bytes, the per-listener split of meter.on_second,
+and the flash writes per day it implies.
 
 Figures are bytes on the unix port (x64): objects there are about twice their size on a
 32-bit port (a small object takes one 16-byte block on both, a coroutine 96 B here). `--quick`
@@ -36,6 +37,7 @@ EVENTS = (
     "daily snapshot",
     "billing close",
     "demand block",
+    "B-Node update",
 )
 
 

@@ -226,7 +226,7 @@ def build(frontend, features, start, state):
 
 
 _NL = 8  # listeners at most
-_NE = 6  # event counters per second (Marks.events)
+_NE = 7  # event counters per second (Marks.events)
 _LOW_FREE = 1536 * 1024  # collect (in the mark, after its reading) below this much free heap
 
 
@@ -246,7 +246,7 @@ class Marks:
 
     def events(self, k):
         # checkpoints, load-profile and measurand records, daily snapshots, billing closes,
-        # demand blocks (their maxima may be saved)
+        # demand blocks (their maxima may be saved), B-Node updates (housekeeping, 15 min)
         m = self.m
         e = self.ev
         o = _NE * k
@@ -259,6 +259,8 @@ class Marks:
         b = getattr(m, "billing", None)
         e[o + 4] = 0 if b is None else b.closes
         e[o + 5] = 0 if b is None else b.block
+        bn = m.bnode
+        e[o + 6] = 0 if bn is None else bn.last_attempt
 
     def mark(self, t):
         a = _alloc()

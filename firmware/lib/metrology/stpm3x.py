@@ -259,6 +259,6 @@ class Energy:
             t1 = dh * nl + dl * nh + (low >> 12)
             self.rem = ((t1 & 0xFFF) << 12) | (low & 0xFFF)
             return dh * nh + (t1 >> 12)
-        x = d * num + self.rem  # a gap of more than 2**28 LSB (> 70 s at 16.5 kW): long int
+        x = d * num + self.rem  # 2**28 LSB or more (a read over > 3 s at 23 kW): long int
         self.rem = x & self.mask  # floor division: the remainder is always >= 0
         return x >> self.bits
