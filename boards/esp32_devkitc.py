@@ -49,6 +49,10 @@ BUTTON_PIN = 0  # BOOT button, low while pressed (read after boot: strapping onl
 STPM_UART = 1
 STPM_TX = 15
 STPM_RX = 36
+# Direct-ADC option (cfg "metrology" = "adc", docs/metrology_adc.md): a stereo ADC without system
+# clock (PCM1809: V left, I right) on I2S1, drivers/esp32_meter_i2s.py; SCK, WS, SD (input-only).
+# The soft PHY holds both I2S ports, so only the modem build (which has no STPM3x) can take it.
+METER_I2S = (1, 26, 25, 35)
 SUPPLY_PIN = 39  # input-only (SENSOR_VN): mains supervisor output, low on loss, ext. pull-up
 WDT_TIMEOUT_MS = 8000  # armed by the first feed (drivers/watchdog.py)
 
@@ -96,6 +100,8 @@ def build(cfg):
         phy = SoftPhy(capture, modulator, clock)
         stpm = machine.UART(STPM_UART, 9600, tx=STPM_TX, rx=STPM_RX, timeout=0)
         metrology = Stpm3x(UartSerial(stpm, 9600, 8, None, 1), clock)
+    if cfg.get("metrology") == "adc":
+        metrology = _meter_adc(cfg)
     optical = machine.UART(
         OPTICAL_UART, 300, bits=7, parity=0, stop=1, tx=OPTICAL_TX, rx=OPTICAL_RX
     )
@@ -137,3 +143,14 @@ def _display(cfg, machine, ssd1306):
         return on_pins(machine.Pin, HT1621_CS, HT1621_WR, HT1621_DATA)
     i2c = machine.I2C(0, scl=machine.Pin(DISPLAY_SCL), sda=machine.Pin(DISPLAY_SDA))
     return ssd1306(i2c, DISPLAY_ADDR)
+
+
+def _meter_adc(cfg):
+    from config import ConfigError
+
+    if (cfg.get("plc_backend") or PLC_BACKEND) != "modem":
+        raise ConfigError('metrology "adc" on %s needs plc_backend "modem" (I2S1)' % NAME)
+    from drivers.esp32_meter_i2s import MeterI2s
+    from metrology.adc_frontend import AdcFrontend
+
+    return AdcFrontend(MeterI2s(*METER_I2S))

@@ -20,8 +20,8 @@ clock   = host ticks, or the medium's simulated time when on the medium, or with
 watchdog= the boards' Watchdog adapter over a SimWdt counting host time (the supervisor feeds
           on the loop's real-time sleep, and simulated medium time runs much faster); a starved
           watchdog prints what a board would have reset for and keeps running
-supply  = the boards' SupplyInput over a SimPin ("supply", high = mains present), woken
-          through an asyncio.Event (drivers/supply.py says why not a ThreadSafeFlag here)
+supply  = the boards' SupplyInput over a LoopPin ("supply", high = mains present), which wakes
+          it through an asyncio.Event (drivers/pin_wake.py says why not a ThreadSafeFlag here)
 metrology = cfg "metrology" = "stpm" (default): the real STPM3x driver (drivers/stpm3x.py) talking
           byte for byte to a simulated STPM3x (drivers/sim/stpm3x_sim.py) that computes its
           registers from cfg "scenario" / "scenario_seed" on the clock; an endless scenario
@@ -43,7 +43,6 @@ WDT_TIMEOUT_MS = 8000
 
 
 def build(cfg):
-    import asyncio
     import os
 
     from clock import Clock
@@ -53,7 +52,7 @@ def build(cfg):
     from drivers.sim.button import ButtonPin
     from drivers.sim.display import SimDisplay
     from drivers.sim.flash import SimFlash
-    from drivers.sim.pin import LatchContact, SimPin
+    from drivers.sim.pin import LatchContact, LoopPin, SimPin
     from drivers.sim.rtc import SimRtc
     from drivers.supply import SupplyInput
     from drivers.watchdog import SimWdt, Watchdog
@@ -111,11 +110,11 @@ def build(cfg):
         ),
         led=SimPin("led"),
         watchdog=Watchdog(SimWdt.factory(Clock(), _starved), WDT_TIMEOUT_MS),
-        supply=SupplyInput(SimPin("supply", 1), flag=asyncio.Event()),
+        supply=SupplyInput(LoopPin("supply", 1)),
         bnode=SimBNode(state + "/bnode.txt"),
         metrology=_metrology(cfg, clock, rtc),
         profile_flash=SimFlash(state + "/profile.bin", FLASH_BLOCK_SIZE, PROFILE_FLASH_BLOCKS),
-        button=Button(ButtonPin(clock), clock, flag=asyncio.Event()),
+        button=Button(ButtonPin(clock), clock),
     )
 
 

@@ -222,6 +222,7 @@ class Node:
     reqaddr_rounds: int = 0
     auth_status: dict | None = None  # authenticated status word: {"word", "flags"} or {"error"}
     clock_step_s: int | str | None = None  # step the time-sync made, or the error
+    import_wh: int | str | None = None  # active_import_wh (0x0400) read with the read key
 
     @property
     def hops(self):
@@ -247,6 +248,7 @@ class Node:
             "reqaddr_rounds": self.reqaddr_rounds,
             "auth_status": self.auth_status,
             "clock_step_s": self.clock_step_s,
+            "import_wh": self.import_wh,
         }
 
 
@@ -506,10 +508,11 @@ class Concentrator:
             self.read_status(self.nodes[aca])
         self.read_ms = self.link.now_ms() - t0
 
-    def secure_all(self, keys, clock=ref.wall_seconds, state=None, regs=None):
+    def secure_all(self, keys, clock=ref.wall_seconds, state=None, regs=None, energy=False):
         """Every node: read the status word authenticated (ECC 1, read key) and set its clock
         (COMMAND clock_set, ECC 5, write key) to clock() (seconds since 2000 UTC; the unix_sim
-        meters keep the host's wall clock, so the default is the host's clock too)."""
+        meters keep the host's wall clock, so the default is the host's clock too); with
+        `energy`, read its active import register (0x0400, read key) as well."""
         t0 = self.link.now_ms()
         state = state or State(None)
         regs = regs or RegisterTable.load()
@@ -524,6 +527,12 @@ class Concentrator:
                 node.clock_step_s = s.time_sync(clock())
             except (NoAnswer, Refused, ref.SmitpError, KeyError) as e:
                 node.clock_step_s = f"error: {e}"
+            if energy:
+                try:
+                    v = s.read("active_import_wh", ref.ECC_CTR_READ)
+                    node.import_wh = int.from_bytes(v, "big")
+                except (NoAnswer, Refused, ref.SmitpError) as e:
+                    node.import_wh = f"error: {e}"
             self.progress("read", node=node)
         self.secure_ms = self.link.now_ms() - t0
 
@@ -604,8 +613,11 @@ def table(result, names=None, regs=None):
     nodes = result["nodes"]
     secured = any(n.get("auth_status") is not None for n in nodes)
     head = ["meter", "hops", "path", "signal dBuV", "SNR dB", "status (clear)"]
+    energy = any(n.get("import_wh") is not None for n in nodes)
     if secured:
         head += ["status (authenticated)", "clock step s"]
+    if energy:
+        head += ["A+ Wh"]
     rows = [tuple(head)]
     for n in nodes:
         label = names.get(n["aca"], n["aca"])
@@ -623,6 +635,8 @@ def table(result, names=None, regs=None):
         if secured:
             step = n.get("clock_step_s")
             row += [_auth_cell(n.get("auth_status"), regs), str(step)[:48]]
+        if energy:
+            row.append(str(n.get("import_wh"))[:48])
         rows.append(tuple(row))
     w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip() for r in rows)

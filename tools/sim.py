@@ -1,5 +1,6 @@
 """`make sim`: a simulated LV section — the medium, one MicroPython process per meter, and the
-concentrator discovering the network and reading every meter's status word.
+concentrator discovering the network, reading every meter's status word, then (authenticated)
+its status word, its clock and its active import energy.
 
     python tools/sim.py [--meters 20] [--levels 3] [--seed 1] [--topology T.json] [--out build/sim]
 
@@ -46,6 +47,7 @@ def meter_config(node, medium_port, state_dir, seed, extra=None):
         "state_dir": str(state_dir),
         "medium": f"127.0.0.1:{medium_port}",
         "seed": seed,
+        "scenario_seed": seed,  # each meter its own household (docs/scenarios.md)
     }
     if extra:
         cfg.update(extra)
@@ -172,6 +174,7 @@ def compare(result, topo: Topology):
         "status_read": sum(1 for n in result["nodes"] if n["status"] not in (None, "no answer")),
         "auth_status_read": sum(1 for n in result["nodes"] if "flags" in (n["auth_status"] or {})),
         "clocks_synced": sum(1 for n in result["nodes"] if isinstance(n["clock_step_s"], int)),
+        "energy_read": sum(1 for n in result["nodes"] if isinstance(n.get("import_wh"), int)),
     }
 
 
@@ -253,7 +256,7 @@ def main(argv=None):
             if c.o.read_status:
                 c.read_all()
                 # final step: status word authenticated (read key), clock set (write key)
-                c.secure_all(dcu.KeyFile.load(keyfile))
+                c.secure_all(dcu.KeyFile.load(keyfile), energy=True)
             if a.cutoff and c.order:
                 cutoff = _cutoff_demo(c, dcu.KeyFile.load(keyfile))
         finally:
@@ -299,11 +302,12 @@ def main(argv=None):
         f" (missed {gt['missed'] or 'none'}, invalid paths {gt['invalid_paths'] or 'none'},"
         f" longer than shortest {len(gt['longer_than_shortest'])}); status read from"
         f" {gt['status_read']}, authenticated from {gt['auth_status_read']};"
-        f" clocks synchronised {gt['clocks_synced']} (keys: {keyfile})"
+        f" clocks synchronised {gt['clocks_synced']}, active import energy read from"
+        f" {gt['energy_read']} (keys: {keyfile})"
     )
     print(
         f"simulated time: discovery {result['discovery_ms'] / 1000:.1f} s, reading"
-        f" {(result['read_ms'] or 0) / 1000:.1f} s, authenticated status + clock"
+        f" {(result['read_ms'] or 0) / 1000:.1f} s, authenticated status, clock + energy"
         f" {(result['secure_ms'] or 0) / 1000:.1f} s, total {med.get('sim_ms', 0) / 1000:.1f} s"
     )
     print(

@@ -4,23 +4,24 @@
     kind = await b.wait()      # 1 short, 2 long (held >= long_ms)
 
 The pin interrupt (machine.Pin.irq, both edges; same call on stm32 and esp32) only counts the
-edge and sets a ThreadSafeFlag: no allocation, valid as a hard or soft handler. Debouncing and
+edge and sets the pin's wake flag (drivers/pin_wake.py: a ThreadSafeFlag): no allocation, valid
+as a hard or soft handler. Debouncing and
 the short/long decision run in the awaiting task on the injected clock: after an edge the level
 must hold for `debounce_ms`; a press held `long_ms` is long and is reported at once (the
 customer sees the effect while still holding), the release then ends it; a shorter one is short
-at its release. unix_sim hands in a drivers.sim.pin.SimPin, whose irq() runs the handler on the
-same edges, so the board's code path runs in the tests.
+at its release. unix_sim hands in a drivers.sim.button.ButtonPin (a LoopPin), whose irq() runs
+the handler on the same edges, so the board's code path runs in the tests.
 """
 
-import asyncio
-
 from micropython import const
+
+from drivers.pin_wake import wake_flag
 
 _POLL_MS = const(20)  # level sampling while held: long_ms resolution
 
 
 class Button:
-    def __init__(self, pin, clock, active_low=True, debounce_ms=30, long_ms=2000, flag=None):
+    def __init__(self, pin, clock, active_low=True, debounce_ms=30, long_ms=2000):
         self.pin = pin
         self.clock = clock
         self.debounce_ms = debounce_ms
@@ -28,9 +29,7 @@ class Button:
         self._down = 0 if active_low else 1
         self.presses = 0  # debounced presses since boot (short + long)
         self.edges = 0  # raw edges seen by the interrupt (bounce included)
-        # unix_sim passes an asyncio.Event, as for the supply input (drivers/supply.py): a task
-        # awaiting a ThreadSafeFlag makes every round of the unix port's loop cost about 1 ms
-        self._flag = flag if flag is not None else asyncio.ThreadSafeFlag()
+        self._flag = wake_flag(pin)
         self._held = False  # a long press already reported, waiting for its release
         self._isr_ref = self._isr  # bound once: no allocation per interrupt
         pin.irq(self._isr_ref, pin.IRQ_FALLING | pin.IRQ_RISING)
@@ -51,7 +50,7 @@ class Button:
                 self._held = False
             if not self.pressed():
                 await self._flag.wait()
-                self._flag.clear()  # an Event stays set (a ThreadSafeFlag clears itself)
+                self._flag.clear()  # a sim pin's Event stays set (a ThreadSafeFlag clears itself)
             await clock.sleep_ms(self.debounce_ms)
             if not self.pressed():
                 continue  # bounce or a glitch shorter than the debounce time

@@ -7,19 +7,23 @@ IRQs with ms of jitter, so the ADC cannot be paced from Python. The PHY already 
 AD7476A in the left slot (drivers/esp32_i2s_capture.py); its right slot could carry one more
 AD7476A (its /CS on the inverted WS, SDATA shared: both three-state after 16 clocks), but that
 is one channel, and metering needs two sampled together. So the meter uses I2S1 with a stereo
-audio ADC such as the TI PCM1808 (24-bit, both channels sampled at the same instant; at mains
-frequencies its decimation filter is flat and its ~0.3 Hz high-pass removes the offset):
-    I2S1 SCK -> BCK, WS -> LRCK, SD <- DOUT, MCK -> SCKI (256 fs), FMT = 0 (I2S), MD = 00 (slave)
-at 16 kHz, 32-bit slots (the 24-bit sample MSB-aligned). Every 4 stereo frames are averaged
-into one pair (a boxcar: -0.07 % at 50 Hz, -1.1 % at 650 Hz on both channels alike, so it falls
-in the gain calibration and P, Q see no phase error between V and I), the top 12 bits kept,
-offset to 0..4095 codes as a 12-bit ADC gives them.
+audio ADC that needs no system clock, such as the TI PCM1809 (both channels sampled at the same
+instant; in target mode its PLL derives every internal clock from BCLK, 64 x fs = 1.024 MHz
+here): machine.I2S on the ESP32 drives no master clock (ports/esp32/machine_i2s.c leaves
+`mclk` unused, and `mck=` exists only where MICROPY_PY_MACHINE_I2S_MCK is set: mimxrt), so a
+part that wants one (PCM1808: SCKI = 256 fs) cannot be clocked from Python here.
+    I2S1 SCK -> BCLK, WS -> FSYNC, SD <- DOUT; I2S format, target mode
+at 16 kHz, 32-bit slots (the sample MSB-aligned, its top 24 bits used). Every 4 stereo frames are
+averaged into one pair (a boxcar: -0.07 % at 50 Hz, -1.1 % at 650 Hz on both channels alike, so
+it falls in the gain calibration and P, Q see no phase error between V and I), the top 12 bits
+kept, offset to 0..4095 codes as a 12-bit ADC gives them.
 
-A task must keep the I2S buffer drained: `await src.run()` (the board supervises it); take()
-then hands out the completed blocks without blocking. The ring holds `nblocks` blocks (1.6 s by
+A task must keep the I2S buffer drained: `await src.run()` (metrology.adc_frontend hands it on
+as the front-end's run(), which the metering feature supervises); take() then hands out the
+completed blocks without blocking. The ring holds `nblocks` blocks (1.6 s by
 default); blocks overwritten before take() came are counted in `overruns`.
 
-    src = MeterI2s(1, sck=14, ws=15, sd=32, mck=0)
+    src = MeterI2s(1, sck=26, ws=25, sd=35)
     src.start(); asyncio.create_task(src.run())
     blk = src.take()     # memoryview('h') of 2 * block codes, or None
 """
@@ -59,7 +63,7 @@ def _decimate(raw: ptr32, n: int, out: ptr16, dec: int, shift: int):
 
 
 class MeterI2s:
-    def __init__(self, i2s_id, sck, ws, sd, mck=None, fs_in=16000, decim=4, block=160, nblocks=40):
+    def __init__(self, i2s_id, sck, ws, sd, fs_in=16000, decim=4, block=160, nblocks=40):
         if I2S is None:
             raise OSError("MeterI2s needs machine.I2S")
         self.fs = fs_in // decim
@@ -67,7 +71,7 @@ class MeterI2s:
         self.nblocks = nblocks
         self.overruns = 0
         self._id = i2s_id
-        self._pins = (sck, ws, sd, mck)
+        self._pins = (sck, ws, sd)
         self._fs_in = fs_in
         self._dec = decim
         if decim < 1 or decim & (decim - 1):
@@ -90,10 +94,8 @@ class MeterI2s:
     def start(self):
         if self._i2s is not None:
             return
-        sck, ws, sd, mck = (p if not isinstance(p, int) else Pin(p) for p in self._pins)
+        sck, ws, sd = (p if not isinstance(p, int) else Pin(p) for p in self._pins)
         kw = dict(sck=sck, ws=ws, sd=sd, mode=I2S.RX, bits=32, format=I2S.STEREO)
-        if mck is not None:
-            kw["mck"] = mck
         self._i2s = I2S(self._id, rate=self._fs_in, ibuf=len(self._raw) * 4, **kw)
         self._reader = asyncio.StreamReader(self._i2s)
 

@@ -35,6 +35,8 @@ from array import array
 
 from micropython import const
 
+from drivers.stm32_dma import halt_stream, stop_adc_dma
+
 try:
     import machine
     import pyb
@@ -96,7 +98,6 @@ _TEIF0 = const(1 << 3)
 # TIM2/3/8 (RM0090 18.4 / 17.4)
 _TIM_CR2 = const(0x04)
 _TIM_MMS_UPDATE = const(0b010 << 4)  # master mode: update event -> TRGO
-_STOP_POLLS = const(10000)  # a stream stops within its current transfer: a few cycles
 
 
 class AdcDmaCapture:
@@ -183,12 +184,7 @@ class AdcDmaCapture:
     def _setup_dma(self):
         m = stm.mem32
         base = _DMA2
-        m[base + _S0CR] = 0  # EN = 0, then wait until the stream really stops (RM0090 10.3.17)
-        n = _STOP_POLLS
-        while m[base + _S0CR] & _SCR_EN:
-            n -= 1
-            if n == 0:
-                raise OSError(110)  # ETIMEDOUT: the stream never stopped
+        halt_stream(m, base + _S0CR)
         m[base + _DMA_LIFCR] = _FLAGS0
         m[base + _S0PAR] = _ADC1 + _ADC_DR
         m[base + _S0M0AR] = uctypes.addressof(self._ring)
@@ -236,13 +232,10 @@ class AdcDmaCapture:
     def stop(self):
         if not self._running:
             return
-        m = stm.mem32
         if self._timer is not None:
             self._timer.deinit()
             self._timer = None
-        m[_ADC1 + _ADC_CR2] = 0
-        m[_DMA2 + _S0CR] &= ~_SCR_EN
-        m[_DMA2 + _DMA_LIFCR] = _FLAGS0
+        stop_adc_dma(stm.mem32, _ADC1, _DMA2 + _S0CR, _DMA2 + _DMA_LIFCR, _FLAGS0)
         self._running = False
 
     def _recover(self):

@@ -38,6 +38,8 @@ from array import array
 import micropython
 from micropython import const
 
+from drivers.stm32_dma import halt_stream
+
 try:
     import pyb
     import stm
@@ -46,7 +48,6 @@ except ImportError:  # unix port: importable, not constructible
     stm = None
 
 _ISR_MAX_HZ = const(50000)
-_STOP_POLLS = const(10000)  # a stream stops within its current transfer: a few cycles
 # stm32 has it (py/modmicropython.c, MICROPY_ENABLE_EMERGENCY_EXCEPTION_BUF); the unix port,
 # where the contract tests build this driver on fake registers, does not
 _emergency_buf = getattr(micropython, "alloc_emergency_exception_buf", lambda n: None)
@@ -277,12 +278,7 @@ class DacModulator:
         m[_RCC + _RCC_AHB1ENR] |= _RCC_DMA1EN
         m[_RCC + _RCC_APB1ENR] |= _RCC_DACEN
         self._reg = _DMA1
-        m[_DMA1 + _S5CR] = 0
-        n = _STOP_POLLS
-        while m[_DMA1 + _S5CR] & _SCR_EN:  # RM0090 10.3.17: wait for the stream to stop
-            n -= 1
-            if n == 0:
-                raise OSError(110)  # ETIMEDOUT: the stream never stopped
+        halt_stream(m, _DMA1 + _S5CR)
         m[_DMA1 + _DMA_HIFCR] = _FLAGS5
         m[_DMA1 + _S5PAR] = _DAC + _DAC_DHR12R1
         m[_DMA1 + _S5M0AR] = uctypes.addressof(self._ring)

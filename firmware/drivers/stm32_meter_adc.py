@@ -29,6 +29,8 @@ from array import array
 
 from micropython import const
 
+from drivers.stm32_dma import halt_stream, stop_adc_dma
+
 try:
     import machine
     import pyb
@@ -78,7 +80,6 @@ _TEIF1 = const(1 << 9)
 _TIM3 = const(0x40000400)
 _TIM_CR2 = const(0x04)
 _TIM_MMS_UPDATE = const(0b010 << 4)
-_STOP_POLLS = const(10000)
 
 
 class MeterAdc:
@@ -126,12 +127,7 @@ class MeterAdc:
         m[_ADC3 + _ADC_SQR1] = 1 << 20  # L = 1: two conversions
         m[_ADC3 + _ADC_SQR3] = self._ch[0] | (self._ch[1] << 5)  # SQ1 = V, SQ2 = I
         m[_ADC3 + _ADC_SR] = 0
-        m[_DMA2 + _S1CR] = 0  # EN = 0, then wait until the stream stops (RM0090 10.3.17)
-        n = _STOP_POLLS
-        while m[_DMA2 + _S1CR] & _SCR_EN:
-            n -= 1
-            if n == 0:
-                raise OSError(110)
+        halt_stream(m, _DMA2 + _S1CR)
         m[_DMA2 + _DMA_LIFCR] = _FLAGS1
         m[_DMA2 + _S1PAR] = _ADC3 + _ADC_DR
         m[_DMA2 + _S1M0AR] = uctypes.addressof(self._ring)
@@ -157,13 +153,10 @@ class MeterAdc:
     def stop(self):
         if not self._running:
             return
-        m = stm.mem32
         if self._timer is not None:
             self._timer.deinit()
             self._timer = None
-        m[_ADC3 + _ADC_CR2] = 0
-        m[_DMA2 + _S1CR] &= ~_SCR_EN
-        m[_DMA2 + _DMA_LIFCR] = _FLAGS1
+        stop_adc_dma(stm.mem32, _ADC3, _DMA2 + _S1CR, _DMA2 + _DMA_LIFCR, _FLAGS1)
         self._running = False
 
     def _restart(self):

@@ -5,23 +5,21 @@ supply fail, early enough to save state on the hold-up capacitor.
     await sup.wait_loss()      # then save what must survive
 
 The edge interrupt (machine.Pin.irq(handler, trigger=Pin.IRQ_FALLING), same signature on stm32
-and esp32, docs/library/machine.Pin.rst) only counts and sets a ThreadSafeFlag: no allocation,
-valid as a hard or soft handler. unix_sim passes a drivers.sim.pin.SimPin, whose irq() calls the
-handler on the same edge, so the code path is the board's.
+and esp32, docs/library/machine.Pin.rst) only counts and sets the pin's wake flag
+(drivers/pin_wake.py: a ThreadSafeFlag): no allocation, valid as a hard or soft handler.
+unix_sim passes a drivers.sim.pin.LoopPin, whose irq() calls the handler on the same edge, so
+the code path is the board's.
 """
 
-import asyncio
+from drivers.pin_wake import wake_flag
 
 
 class SupplyInput:
-    def __init__(self, pin, active_low=True, flag=None):
-        self.pin = pin  # on unix_sim a SimPin: pin.value(0) cuts the simulated mains
+    def __init__(self, pin, active_low=True):
+        self.pin = pin  # on unix_sim a LoopPin: pin.value(0) cuts the simulated mains
         self._ok = 1 if active_low else 0
         self.losses = 0
-        # unix_sim passes an asyncio.Event: its SimPin "IRQ" runs in the loop's own thread, and
-        # on the unix port a task waiting on a ThreadSafeFlag makes every scheduling round of
-        # the loop cost about 1 ms (measured: 2000 yields 19 ms -> 2277 ms)
-        self._flag = flag if flag is not None else asyncio.ThreadSafeFlag()
+        self._flag = wake_flag(pin)
         self._isr_ref = self._isr  # bound once: no allocation per interrupt
         trig = pin.IRQ_FALLING if active_low else pin.IRQ_RISING
         pin.irq(self._isr_ref, trig)
@@ -36,4 +34,4 @@ class SupplyInput:
     async def wait_loss(self):
         while self.present():
             await self._flag.wait()
-            self._flag.clear()  # an Event stays set (a ThreadSafeFlag clears itself on wait)
+            self._flag.clear()  # a sim pin's Event stays set (a ThreadSafeFlag clears itself)

@@ -2,9 +2,10 @@
 
     micropython host_tests/mp/contract_probe.py BOARD PORT
 
-builds BOARD's hardware with both PLC backends on the fake PORT modules, builds the meter on it,
-and prints `module NAME` for every module that imported (not those the fake port modules
-themselves use), so the test can check that the board's frozen-module manifest covers them.
+builds BOARD's hardware with both PLC backends and both metering front-ends on the fake PORT
+modules, builds the meter on it, and prints `module NAME` for every module that imported (not
+those the fake port modules themselves use), so the test can check that the board's
+frozen-module manifest covers them.
 """
 
 import sys
@@ -19,13 +20,14 @@ def main(board, port):
     had = set(sys.modules)
     __import__("fakes.common")  # the fakes' own imports (drivers.sim.pin) are not the board's
     fakes_use = set(sys.modules) - had
-    for backend in ("soft", "modem"):
+    # both PLC backends, and the direct-ADC front-end (on the ESP32 only beside the modem)
+    for backend, metrology in (("soft", "stpm"), ("modem", "stpm"), ("modem", "adc")):
         if port == "stm32":
             fakehw.board_stm32()
         else:
             fakehw.board_esp32()
         mod = __import__("boards." + board, None, None, ["build"])
-        cfg = config.load(None, {"plc_backend": backend, "seed": 1})
+        cfg = config.load(None, {"plc_backend": backend, "metrology": metrology, "seed": 1})
         hw = mod.build(cfg)
         from app import Meter
 

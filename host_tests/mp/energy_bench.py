@@ -13,7 +13,7 @@ import config
 from app import Meter
 from clock import ManualClock
 from drivers.sim.flash import SimFlash
-from drivers.sim.pin import SimPin
+from drivers.sim.pin import LoopPin
 from drivers.supply import SupplyInput
 from fakes.metrology import ClockRtc, FakeMetrology
 from hw import Hardware
@@ -50,7 +50,7 @@ class EnergyBench:
         self.boot()
 
     def boot(self):
-        self.supply = SupplyInput(SimPin("supply", 1), flag=asyncio.Event())  # as unix_sim
+        self.supply = SupplyInput(LoopPin("supply", 1))  # as unix_sim
         self.met = FakeMetrology(self.rtc, self.seed) if self.with_metrology else None
         hw = Hardware(
             "unix_sim",

@@ -77,6 +77,28 @@ def _status_flags(test, sent, aca):
     return struct.unpack(">Q", ans[-8:])[0]
 
 
+def _supply_counts_edges(test, s, pin):
+    """Two supply losses through `pin` (mains present = high): each falling edge wakes
+    wait_loss() and counts one loss, the rising edges count none."""
+    interfaces.check_supply(s)
+    pin.value(1)
+    test.assertTrue(s.present())
+
+    async def main():
+        for _ in range(2):  # a second outage after the mains came back
+            waiter = asyncio.create_task(s.wait_loss())
+            await asyncio.sleep_ms(0)
+            test.assertFalse(waiter.done())
+            pin.value(0)  # mains gone: the falling edge runs the handler
+            await waiter
+            pin.value(1)
+        return s.losses
+
+    test.assertEqual(asyncio.run(main()), 2)
+    test.assertTrue(s.present())
+    test.assertEqual(s.losses, 2)  # rising edges: not losses
+
+
 class TestInterfaceChecks(unittest.TestCase):
     """The check_* helpers themselves catch broken implementations."""
 
@@ -195,28 +217,16 @@ class TestUnixSim(unittest.TestCase):
         self.assertEqual(wd2._wdt.resets, 1)
 
     def test_contracts_supply_input_counts_edges(self):
-        from drivers.sim.pin import SimPin
+        from drivers.sim.pin import LoopPin, SimPin
         from drivers.supply import SupplyInput
 
-        for flag in (None, asyncio.Event()):  # unix_sim's asyncio.Event instead of the TSF
-            pin = SimPin("supply", 1)
-            s = SupplyInput(pin, flag=flag)
-            interfaces.check_supply(s)
-            self.assertTrue(s.present())
-
-            async def main(s=s, pin=pin):
-                for _ in range(2):  # a second outage after the mains came back
-                    waiter = asyncio.create_task(s.wait_loss())
-                    await asyncio.sleep_ms(0)
-                    self.assertFalse(waiter.done())
-                    pin.value(0)  # mains gone: the falling edge runs the handler
-                    await waiter
-                    pin.value(1)
-                return s.losses
-
-            self.assertEqual(asyncio.run(main()), 2)
-            self.assertTrue(s.present())
-            self.assertEqual(s.losses, 2)  # rising edges: not losses
+        # SimPin has only machine.Pin's value()/irq(): the port path, a ThreadSafeFlag;
+        # unix_sim's LoopPin hands in its own asyncio.Event (drivers/pin_wake.py)
+        for cls, flag in ((SimPin, asyncio.ThreadSafeFlag), (LoopPin, asyncio.Event)):
+            pin = cls("supply", 1)
+            s = SupplyInput(pin)
+            self.assertIsInstance(s._flag, flag)
+            _supply_counts_edges(self, s, pin)
 
     def test_contracts_relay_never_blocks_and_protects_coil(self):
         from clock import ManualClock
@@ -328,6 +338,19 @@ class _BoardCase(unittest.TestCase):
     def build(self, **cfg):
         return self.board().build(_cfg(**cfg))
 
+    def check_edge_inputs(self, pressed):
+        # the supply input and the button on the fake port's machine.Pin (real API only): both
+        # wake through a ThreadSafeFlag set by the pin's edge handler
+        hw = self.build()
+        board = self.board()
+        self.assertIsInstance(hw.supply._flag, asyncio.ThreadSafeFlag)
+        _supply_counts_edges(self, hw.supply, self.state.pins[board.SUPPLY_PIN])
+        self.assertIsInstance(hw.button._flag, asyncio.ThreadSafeFlag)
+        pin = self.state.pins[board.BUTTON_PIN]
+        pin.value(pressed)
+        pin.value(1 - pressed)
+        self.assertEqual(hw.button.edges, 2)  # both edges of a press reach the handler
+
 
 class TestNucleo(_BoardCase):
     PORT = "stm32"
@@ -371,6 +394,9 @@ class TestNucleo(_BoardCase):
         self.assertEqual(self.state.flash.hard_locked, False)
         self.assertEqual(self.state.irq_disabled, 0)  # every disable_irq was undone
         interfaces.check_phy(hw.phy)
+
+    def test_contracts_nucleo_supply_and_button_edges(self):
+        self.check_edge_inputs(pressed=1)  # B1 is high while pressed
 
     def test_contracts_nucleo_rtc_writes_stm32_weekday(self):
         hw = self.build()
@@ -481,6 +507,9 @@ class TestEsp32(_BoardCase):
         with self.assertRaises(OSError) as cm:
             self.build()
         self.assertIn("mmstore", str(cm.exception))
+
+    def test_contracts_esp32_supply_and_button_edges(self):
+        self.check_edge_inputs(pressed=0)  # BOOT is low while pressed
 
     def test_contracts_esp32_rtc_writes_esp32_weekday(self):
         hw = self.build()

@@ -116,7 +116,7 @@ class TestEsp32MeterI2s(unittest.TestCase):
         import machine
         from drivers.esp32_meter_i2s import MeterI2s
 
-        src = MeterI2s(1, 14, 15, 32, mck=0, block=8, nblocks=2)
+        src = MeterI2s(1, 26, 25, 35, block=8, nblocks=2)
         self.assertEqual(src.fs, 4000)
         src.start()
         i2s = src._i2s
@@ -124,7 +124,7 @@ class TestEsp32MeterI2s(unittest.TestCase):
         self.assertEqual(i2s.kw["mode"], machine.I2S.RX)
         self.assertEqual((i2s.kw["bits"], i2s.kw["format"]), (32, machine.I2S.STEREO))
         self.assertEqual(i2s.kw["rate"], 16000)
-        self.assertIsNotNone(i2s.kw["mck"])
+        self.assertEqual([i2s.kw[k].id for k in ("sck", "ws", "sd")], [26, 25, 35])
 
         def block(base):
             # 32 stereo frames, 4 per output pair: left = V, right = I, 24-bit MSB-aligned in
@@ -168,3 +168,62 @@ class TestNucleoAdcBranch(_Stm32):
         src = hw.metrology._src
         self.assertEqual((src._pins, src._ch, src.fs), (("PC0", "PC3"), (10, 13), 4000))
         self.assertFalse(src._running)  # the first read starts the capture
+
+
+class TestEsp32AdcBranch(unittest.TestCase):
+    def setUp(self):
+        use_port("esp32")
+        fakehw.board_esp32()
+
+    def tearDown(self):
+        use_port(None)
+
+    def _cfg(self, backend):
+        import config
+
+        return config.load(None, {"seed": 1, "plc_backend": backend, "metrology": "adc"})
+
+    def test_cfg_metrology_adc_builds_the_front_end_on_i2s1(self):
+        import asyncio
+
+        import interfaces
+        import machine
+        from app import Meter
+        from metrology.sample import Sample
+
+        import boards.esp32_devkitc as board
+
+        cfg = self._cfg("modem")
+        hw = board.build(cfg)
+        fe = hw.metrology
+        interfaces.check_metrology(fe)
+        self.assertEqual((fe.name, fe.fs), ("adc", 4000))
+        # the I2S drain is the front-end's run(), which the metering feature supervises
+        tasks = dict(Meter(hw, cfg).feature_tasks)
+        self.assertEqual(tasks["metrology"], fe.run)
+
+        async def one_block():
+            pump = asyncio.create_task(fe.run())
+            await asyncio.sleep_ms(0)
+            i2s = fe._src._i2s  # created by run(): machine.I2S(1, ...) of the esp32 port
+            self.assertEqual((i2s.id, i2s.kw["mode"], i2s.kw["rate"]), (1, machine.I2S.RX, 16000))
+            self.assertEqual((i2s.kw["bits"], i2s.kw["format"]), (32, machine.I2S.STEREO))
+            pins = [i2s.kw[k].id for k in ("sck", "ws", "sd")]
+            self.assertEqual(pins, list(board.METER_I2S[1:]))
+            i2s.feed(bytes(160 * 4 * 8))  # one block: 160 pairs of 4 stereo 32-bit frames
+            for _ in range(4):
+                await asyncio.sleep_ms(0)
+            pump.cancel()
+
+        asyncio.run(one_block())
+        s = Sample()
+        self.assertTrue(fe.measure(s))  # 160 pairs at 4 kHz: one 40 ms block metered
+        self.assertEqual(s.dt_ms, 40)
+
+    def test_cfg_metrology_adc_with_the_soft_phy_is_a_config_error(self):
+        from config import ConfigError
+
+        import boards.esp32_devkitc as board
+
+        with self.assertRaises(ConfigError):  # the soft PHY holds both I2S ports
+            board.build(self._cfg("soft"))

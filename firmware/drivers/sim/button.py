@@ -1,13 +1,13 @@
-"""unix_sim push button: a SimPin held high by its pull-up (pressed = low), as the board button
+"""unix_sim push button: a LoopPin held high by its pull-up (pressed = low), as the board button
 drivers.button.Button reads it. `press(ms)` holds it down for ms on the meter's clock, from a
 test or the console (`meter.hw.button.pin.press(3000)` is a long press)."""
 
 import asyncio
 
-from drivers.sim.pin import SimPin
+from drivers.sim.pin import LoopPin
 
 
-class ButtonPin(SimPin):
+class ButtonPin(LoopPin):
     def __init__(self, clock):
         super().__init__("button", 1)
         self._clock = clock

@@ -1,5 +1,7 @@
 """unix_sim GPIO: a pin whose level is kept, logged with a time stamp, and readable back."""
 
+import asyncio
+
 
 class SimPin:
     OUT = 1
@@ -45,6 +47,16 @@ class SimPin:
 
     def __call__(self, v=None):
         return self.value(v)
+
+
+class LoopPin(SimPin):
+    """An input whose edges are made by tasks of the running loop (the simulated mains, a test,
+    the console), never by an interrupt or another thread. The edge drivers wake on the flag it
+    hands them (drivers/pin_wake.py): an asyncio.Event, because on the unix port a task waiting
+    on a ThreadSafeFlag makes every round of the loop cost about 1 ms."""
+
+    def wake_flag(self):
+        return asyncio.Event()
 
 
 class LatchContact:

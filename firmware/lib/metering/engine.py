@@ -353,7 +353,6 @@ class Engine:
             p(">I", b, mt.DAILY_IMPORT, e.daily(0))
             p(">I", b, mt.DAILY_EXPORT, e.daily(1))
             p(">I", b, mt.DAILY_REACTIVE, e.daily(2))
-        b[mt.ACTIVE_TARIFF] = self.tariff
         c = self.quality.counts
         p(">H", b, mt.LONG_INTERRUPTIONS, c[0])
         p(">H", b, mt.SHORT_INTERRUPTIONS, c[1])
@@ -495,4 +494,7 @@ def attach(meter):
     tasks = [("energy", e.run)]
     if meter.hw.supply is not None:
         tasks.append(("powerfail", e.powerfail))
+    run = getattr(meter.hw.metrology, "run", None)  # interfaces.Metrology: optional
+    if run is not None:
+        tasks.append(("metrology", run))
     return tasks

@@ -1,6 +1,7 @@
 """Direct-ADC metrology front-end: interfaces.Metrology over a block source of V/I ADC codes.
 
-    src = ...                       # .fs (pairs/s), .take() -> int16 view of 2*k codes or None
+    src = ...                       # .fs (pairs/s), .take() -> int16 view of 2*k codes or None,
+                                    # and async .run() if a task must keep it drained
     fe = AdcFrontend(src, AdcCal(v_uv_per_code=200000, i_ua_per_code=50000))
     ok = await fe.read(sample)      # metrology.sample.Sample since the previous good read
 
@@ -93,6 +94,8 @@ class AdcFrontend:
 
     def __init__(self, src, cal=None, f_nominal_mhz=50000, hys_codes=24, kernel=None):
         self._src = src
+        if hasattr(src, "run"):  # a source a task must keep drained (an I2S stream, ESP32)
+            self.run = src.run  # interfaces.Metrology: the metering feature supervises it
         self.cal = cal = cal or AdcCal()
         self.fs = fs = src.fs
         self._kern = kernel or adc_kernel.run

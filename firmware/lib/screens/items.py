@@ -12,7 +12,7 @@ from micropython import const
 
 from screens.frame import U_A, U_HZ, U_KVARH, U_KW, U_KWH, U_NONE, U_V
 
-# value formats
+# value formats; F_INT..F_D3 are fixed point, written by put_fixed() with _FIXED[fmt]
 F_INT = const(0)  # decimal
 F_KWH = const(1)  # Wh (varh) -> k with 1 decimal, 7 integer digits: 0000123.4
 F_KW = const(2)  # W -> k with 3 decimals
@@ -53,6 +53,8 @@ ITEMS = {
     0x1704: (b"14.7.0", F_D2, U_HZ),
 }
 # fmt: on
+# (divisor of the register value, decimals, integer digits at least) of each fixed-point format
+_FIXED = ((1, 0, 1), (100, 1, 7), (1, 3, 1), (1, 1, 1), (1, 2, 1), (1, 3, 1))
 _POW10 = (1, 10, 100, 1000)
 _HEXDIGITS = b"0123456789ABCDEF"
 
@@ -183,13 +185,7 @@ def show(frame, meter, oid):
     elif row[2] == TIME:
         put_time(frame, local_wall(meter, int_of(meter.model, row)))
     else:
+        div, dec, width = _FIXED[fmt]
         v = int_of(meter.model, row)
-        if fmt == F_KWH:
-            put_fixed(frame, v // 100, 1, 7)
-        elif fmt == F_KW:
-            put_fixed(frame, v, 3, 1)
-        elif fmt == F_INT:
-            put_fixed(frame, v, 0, 1)
-        else:
-            put_fixed(frame, v, fmt - F_D1 + 1, 1)
+        put_fixed(frame, v // div if div > 1 else v, dec, width)  # a long int: no new one
     return True

@@ -23,7 +23,9 @@ def period(i):
 
 
 def _md(m, which, t):
-    b = getattr(m, "billing", None)  # a data model without the billing feature has no maxima
+    # app.Meter attaches billing before it serves a request; a Model on a meter without the
+    # tariff feature (the security layer's test stand-ins read every register) has no maxima
+    b = getattr(m, "billing", None)
     return struct.pack(">I", 0 if b is None else (b.md_t if which else b.md_w)[t - 1])
 
 

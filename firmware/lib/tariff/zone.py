@@ -33,8 +33,7 @@ class Zone:
         self._b = 0
 
     def _year(self, u):
-        # a clock never set reads about 0: the hours before 2000 are winter time of 2000
-        y = civiltime.datetime(u if u > 0 else 0)[0]
+        y = civiltime.datetime(u)[0]  # u >= 0: is_dst() answers for u < 0 itself
         self._y0 = civiltime.seconds(y, 1, 1)
         self._y1 = civiltime.seconds(y + 1, 1, 1)
         self._a = last_sunday(y, 3)

@@ -15,18 +15,21 @@ class I2S(io.IOBase):
     stream asyncio can poll (ports/esp32/machine_i2s.c implements the stream ioctl). The fake's
     clock never runs: no sample ever arrives and nothing written ever drains, as on a board
     whose I2S clock stopped, unless a test feeds it (feed(): test control, not a port API).
-    The constructor's keywords are kept in `kw` for the tests to check."""
+    The constructor's keywords are kept in `kw` for the tests to check. No `mck=`: the esp32
+    port does not set MICROPY_PY_MACHINE_I2S_MCK (extmod/machine_i2s.c; only mimxrt does) and
+    leaves the master clock unused (ports/esp32/machine_i2s.c)."""
 
     RX = 0
     TX = 1
     MONO = 0
     STEREO = 1
 
-    def __init__(self, id, *, sck, ws, sd, mode, bits, format, rate, ibuf, mck=None):
+    def __init__(self, id, *, sck, ws, sd, mode, bits, format, rate, ibuf):
         self.id = id
         self.mode = mode
         self.rate = rate
-        self.kw = dict(mode=mode, bits=bits, format=format, rate=rate, ibuf=ibuf, mck=mck)
+        self.kw = dict(sck=sck, ws=ws, sd=sd, mode=mode, bits=bits, format=format)
+        self.kw.update(rate=rate, ibuf=ibuf)
         self._data = b""
 
     def feed(self, data):
