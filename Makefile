@@ -16,9 +16,9 @@ METERS  ?= 20
 SIMARGS ?=
 CONFIG  ?=
 
-.PHONY: help venv venv-dev test test-mp test-py lint format mpy deploy repl sim sim-week bench \
-	bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory bench-metrology bench-energy bench-heap \
-	bench-adc bench-display docs clean
+.PHONY: help venv venv-dev test test-mp test-py lint format mpy deploy repl sim sim-week sim-upgrade \
+	bench bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory bench-metrology \
+	bench-energy bench-heap bench-adc bench-display bench-dl docs clean
 
 .DEFAULT_GOAL := help
 
@@ -76,7 +76,7 @@ sim: $(RUN_OK) ## a simulated LV section of METERS meters and the concentrator (
 sim-week: $(DEV_OK) ## a household week on one meter in simulated time, read and checked against numpy
 	$(VPY) tools/sim_week.py $(SIMARGS)
 
-bench: bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory bench-metrology bench-energy bench-heap bench-adc bench-display ## every benchmark
+bench: bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory bench-metrology bench-energy bench-heap bench-adc bench-display bench-dl ## every benchmark
 
 bench-crypto: $(DEV_OK) ## crypto benchmark (prints figures)
 	$(VPY) bench/bench_crypto.py
@@ -93,9 +93,10 @@ bench-sim: $(DEV_OK) ## simulated section at 20 and 200 meters: discovery times,
 bench-smitp: $(DEV_OK) ## application layer: answer latency, heap and flash wear per exchange
 	$(VPY) bench/bench_smitp.py
 
-docs: $(DEV_OK) ## regenerate docs/datamodel.md and the hex examples of docs/smitp.md
+docs: $(DEV_OK) ## regenerate docs/datamodel.md and the hex examples of docs/smitp.md, download.md
 	$(VPY) tools/gen_datamodel_doc.py
 	$(VPY) tools/gen_smitp_examples.py
+	$(VPY) tools/gen_dl_example.py
 
 bench-metrology: $(DEV_OK) ## STPM3x driver: CPU per metering second, heap per read
 	$(VPY) bench/bench_metrology.py
@@ -114,6 +115,12 @@ bench-heap: $(DEV_OK) ## heap per metering second per feature on a unix_sim mete
 
 bench-display: $(DEV_OK) ## display refresh cost and heap per refresh, HT1621 pin writes
 	$(VPY) bench/bench_display.py
+
+bench-dl: $(DEV_OK) ## software download: image sizes, verify time, transfer bound, 200 kills
+	$(VPY) bench/bench_dl.py
+
+sim-upgrade: $(RUN_OK) ## a new version to METERS simulated meters over 3 repeater levels (SIMARGS=...)
+	$(VPY) tools/sim_upgrade.py --meters $(METERS) $(SIMARGS)
 
 clean: ## remove build outputs (not the venv)
 	rm -rf build out

@@ -62,15 +62,30 @@ STORE_PARTITION = "mmstore"
 # Profiles (docs/profiles.md): an optional raw data partition "mmprof" of 176 KiB (44 x 4 KiB)
 # for the load-profile, measurand-profile and daily rings; without it no profiles are kept.
 PROFILE_PARTITION = "mmprof"
+# Download slots (docs/download.md §4): two raw data partitions of 256 KiB, "mmslot1" and
+# "mmslot2", beside "mmstore"; an image runs in place from there (dl.imgvfs).
+SLOT_PARTITIONS = ("mmslot1", "mmslot2")
+
+
+def store_flash(cfg):
+    import esp32
+    from drivers.esp32_flash import PartitionFlash
+
+    return PartitionFlash(esp32, STORE_PARTITION)
+
+
+def slot_devices(cfg):
+    import esp32
+    from drivers.esp32_flash import PartitionFlash
+
+    return [None] + [PartitionFlash(esp32, p) for p in SLOT_PARTITIONS]
 
 
 def build(cfg):
-    import esp32
     import machine
     from clock import Clock
     from drivers.button import Button
     from drivers.display import SSD1306
-    from drivers.esp32_flash import PartitionFlash
     from drivers.led import Led
     from drivers.relay import LatchingRelay
     from drivers.rtc import MachineRtc
@@ -109,7 +124,7 @@ def build(cfg):
         NAME,
         clock=clock,
         phy=phy,
-        flash=PartitionFlash(esp32, STORE_PARTITION),
+        flash=store_flash(cfg),
         rtc=MachineRtc(machine.RTC(), 0),  # esp32: weekday 0..6 (drivers/rtc.py)
         optical=UartSerial(optical, 300, 7, 0, 1),
         display=_display(cfg, machine, SSD1306),
@@ -125,12 +140,16 @@ def build(cfg):
         watchdog=Watchdog(machine.WDT, WDT_TIMEOUT_MS),
         supply=SupplyInput(machine.Pin(SUPPLY_PIN, machine.Pin.IN)),
         metrology=metrology,
-        profile_flash=_profile_flash(esp32, PartitionFlash),
+        profile_flash=_profile_flash(),
         button=Button(machine.Pin(BUTTON_PIN, machine.Pin.IN, machine.Pin.PULL_UP), clock),
+        slots=slot_devices(cfg),
     )
 
 
-def _profile_flash(esp32, PartitionFlash):
+def _profile_flash():
+    import esp32
+    from drivers.esp32_flash import PartitionFlash
+
     if not esp32.Partition.find(esp32.Partition.TYPE_DATA, label=PROFILE_PARTITION):
         return None  # an older partition table: the meter runs without profiles
     return PartitionFlash(esp32, PROFILE_PARTITION)

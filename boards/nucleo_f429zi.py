@@ -53,6 +53,21 @@ WDT_TIMEOUT_MS = 8000  # IWDG; armed by the first feed (drivers/watchdog.py)
 # and 23, 0x081C0000-0x081FFFFF), erased and programmed by drivers/stm32_flash.py through the
 # flash controller. Not pyb.Flash: docs/boards.md says why, and why these sectors.
 STORE_SECTORS = (22, 23)
+# Download slots (docs/download.md §4): two 256 KiB regions of the same bank, raw NOR written by
+# the same driver; an image runs in place from there (dl.imgvfs). Sector 21 stays free.
+SLOT_SECTORS = ((17, 18), (19, 20))
+
+
+def store_flash(cfg):
+    from drivers.stm32_flash import Stm32Bank2Flash
+
+    return Stm32Bank2Flash(STORE_SECTORS)
+
+
+def slot_devices(cfg):
+    from drivers.stm32_flash import Stm32Bank2Flash
+
+    return [None] + [Stm32Bank2Flash(s) for s in SLOT_SECTORS]
 
 
 def build(cfg):
@@ -63,7 +78,6 @@ def build(cfg):
     from drivers.led import Led
     from drivers.relay import LatchingRelay
     from drivers.rtc import MachineRtc
-    from drivers.stm32_flash import Stm32Bank2Flash
     from drivers.stm32_optical_uart import Stm32OpticalUart
     from drivers.supply import SupplyInput
     from drivers.watchdog import Watchdog
@@ -88,7 +102,7 @@ def build(cfg):
         NAME,
         clock=clock,
         phy=phy,
-        flash=Stm32Bank2Flash(STORE_SECTORS),
+        flash=store_flash(cfg),
         rtc=MachineRtc(machine.RTC(), 1),  # stm32: weekday 1..7 (drivers/rtc.py)
         # not drivers.serial.UartSerial: the stm32 port's UART.write() busy-waits per character
         optical=Stm32OpticalUart(OPTICAL_UART),
@@ -106,6 +120,7 @@ def build(cfg):
         supply=SupplyInput(machine.Pin(SUPPLY_PIN, machine.Pin.IN)),
         metrology=_metrology(cfg, clock),
         button=Button(machine.Pin(BUTTON_PIN, machine.Pin.IN), clock, active_low=False),
+        slots=slot_devices(cfg),
     )
 
 

@@ -42,6 +42,29 @@ RELAY_MIN_GAP_MS = 1000
 WDT_TIMEOUT_MS = 8000
 
 
+SLOT_BLOCKS = 128  # each download slot: 128 x 4 KiB of simulated NOR flash (docs/download.md §3)
+
+
+def store_flash(cfg):
+    """The store's flash (main.py reads the boot selector there before building the rest)."""
+    import os
+
+    from drivers.sim.flash import SimFlash
+
+    _makedirs(os, cfg["state_dir"])
+    return SimFlash(cfg["state_dir"] + "/flash.bin", FLASH_BLOCK_SIZE, FLASH_BLOCKS)
+
+
+def slot_devices(cfg):
+    """The two download slots (dl.bootsel): files with NOR semantics beside the store."""
+    from drivers.sim.flash import SimFlash
+
+    st = cfg["state_dir"]
+    return [None] + [
+        SimFlash("%s/slot%d.bin" % (st, i), FLASH_BLOCK_SIZE, SLOT_BLOCKS) for i in (1, 2)
+    ]
+
+
 def build(cfg):
     import os
 
@@ -101,7 +124,7 @@ def build(cfg):
         NAME,
         clock=clock,
         phy=phy,
-        flash=SimFlash(state + "/flash.bin", FLASH_BLOCK_SIZE, FLASH_BLOCKS),
+        flash=store_flash(cfg),
         rtc=rtc,
         optical=optical,
         display=_display(cfg, state, SimDisplay),
@@ -115,6 +138,7 @@ def build(cfg):
         metrology=_metrology(cfg, clock, rtc),
         profile_flash=SimFlash(state + "/profile.bin", FLASH_BLOCK_SIZE, PROFILE_FLASH_BLOCKS),
         button=Button(ButtonPin(clock), clock),
+        slots=slot_devices(cfg),
     )
 
 

@@ -87,6 +87,9 @@ class Meter:
         from screens.feature import attach as _a
 
         tasks += _a(self)  # the display (reads what the features above produce)
+        from dl.feature import attach as _a
+
+        tasks += _a(self)  # software download (docs/download.md)
         return tasks
 
     def _count_boot(self):

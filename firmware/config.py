@@ -13,6 +13,7 @@ import json
 DEMO_ACA = "010203040506"
 DEMO_KEY_WRITE = "000102030405060708090a0b0c0d0e0f"
 DEMO_KEY_READ = "101112131415161718191a1b1c1d1e1f"
+DEMO_KEY_DOWNLOAD = "202122232425262728292a2b2c2d2e2f"
 
 DEFAULTS = {
     # 6-byte Absolute Communication Address, hex, in the order the bytes go on the wire
@@ -24,6 +25,9 @@ DEFAULTS = {
     # real boards keep the radio off with these demo values (radio_refusal).
     "key_write": DEMO_KEY_WRITE,
     "key_read": DEMO_KEY_READ,
+    # software download key (docs/download.md §3): authenticates images until the utility
+    # writes its own with the write key (register 0x1004, kept in the store)
+    "key_download": DEMO_KEY_DOWNLOAD,
     "phase": 1,
     "sca": None,  # section address, 6 bytes hex, once the concentrator assigns one
     "tel_ms": 20,  # elaboration time (facts §5)
@@ -65,7 +69,7 @@ DEFAULTS = {
     "seed": None,
 }
 
-_HEX_LEN = {"aca": 6, "key_write": 16, "key_read": 16, "sca": 6}
+_HEX_LEN = {"aca": 6, "key_write": 16, "key_read": 16, "key_download": 16, "sca": 6}
 # integer keys: (lowest, highest)
 _INT_RANGE = {
     "phase": (1, 3),

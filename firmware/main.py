@@ -99,11 +99,28 @@ def build(argv=None, base=None, reset=None):
     if name not in board_select.BOARDS:
         raise UsageError("unknown board %r (known: %s)" % (name, ", ".join(board_select.BOARDS)))
     board = board_select.load(name)
+    if _boot_slot(board, cfg):
+        import board_select  # noqa: F811 -- the slot's own modules from here on
+
+        board = board_select.load(name)
     hw = board.build(cfg)
 
     from app import Meter
 
     return Meter(hw, cfg, reset=reset or _reset_for(name), strict=cfg["strict"])
+
+
+def _boot_slot(board, cfg):
+    """Software download (docs/download.md §4): run the image the boot selector names. Returns
+    the slot number; 0 = the factory tree this file belongs to (nothing changes)."""
+    devices = getattr(board, "slot_devices", None)
+    if devices is None:
+        return 0
+    import config
+    from dl import bootsel
+
+    key = config.raw(cfg, "key_download")
+    return bootsel.boot(board.store_flash(cfg), devices(cfg), board.NAME, key)
 
 
 def _reset_for(board_name):

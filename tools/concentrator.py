@@ -957,7 +957,69 @@ def build_parser():
     )
     p.add_argument("--new-write", help="32 hex digits")
     p.add_argument("--new-read", help="32 hex digits")
+    p = sub.add_parser("upgrade", help="software download of IMAGE (docs/download.md)")
+    p.add_argument("image", help="packed image (tools/dl_pack.py)")
+    p.add_argument("--key-download", required=True, help="download key, 32 hex digits")
+    p.add_argument("--bs", type=int, default=96, help="bytes per block (16..112, x8)")
+    p.add_argument("--at", help="activation time (seconds since 2000 or ISO); default at once")
+    p.add_argument("--gap-ms", type=int, default=0, help="idle after each broadcast block")
+    p.add_argument("--wait-s", type=float, default=0, help="wait before reading the versions")
     return ap
+
+
+def _upgrade(a, c, state, keys, regs):
+    """`upgrade`: every target at once (broadcast, gaps, activation, versions); a table."""
+    from tools.dcu_registers import parse_time
+    from tools.dcu_upgrade import Upgrade, table
+
+    image = Path(a.image).read_bytes()
+    sessions = []
+    for m, route in _targets(a, c, state):
+        k = keys.for_meter(m) if keys else None
+        sessions.append(MeterSession(c, m, route, k, state, regs=regs))
+    bar = UpgradeBar(len(sessions))
+    up = Upgrade(c, sessions, image, bytes.fromhex(a.key_download), a.bs, a.gap_ms, progress=bar)
+
+    def wait_boot():
+        end = c.link.now_ms() + int(a.wait_s * 1000)
+        while c.link.now_ms() < end and c.link.recv(end) is not None:
+            pass
+
+    res = up.run(parse_time(a.at) if a.at else 0, wait_boot)
+    bar.close()
+    if not a.json:
+        print(table(res, up.version))
+    for r in res.values():
+        r["frames"] = up.frames
+    return res, sum(1 for r in res.values() if r.get("version") != up.version)
+
+
+class UpgradeBar:
+    """Upgrade progress on stderr: blocks broadcast, then meters completed."""
+
+    def __init__(self, meters, stream=sys.stderr):
+        self.meters = meters
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self.filled = 0
+
+    def __call__(self, event, **kw):
+        if not self.enabled:
+            return
+        if event == "block":
+            done, total, what = kw["n"], kw["total"], "broadcast"
+        elif event == "fill":
+            self.filled += 1
+            done, total, what = self.filled, self.meters, f"gaps {kw['missing']}"
+        else:
+            return
+        fill = int(30 * done / max(total, 1))
+        self.stream.write(f"\r[{'#' * fill}{'.' * (30 - fill)}] {what} {done}/{total}   ")
+        self.stream.flush()
+
+    def close(self):
+        if self.enabled:
+            self.stream.write("\n")
 
 
 def main(argv=None):
@@ -983,6 +1045,10 @@ def main(argv=None):
             state = State(a.state)
             for n in c.nodes.values():  # later commands find the meters without a discovery
                 state.set_route(n.aca, n.path)
+        elif a.cmd == "upgrade":
+            state = State(a.state)
+            c = Concentrator(link, aca, build_options(a))
+            results, failed = _upgrade(a, c, state, keys, RegisterTable.load())
         else:
             state = State(a.state)
             c = Concentrator(link, aca, build_options(a))

@@ -332,12 +332,16 @@ COMMANDS = {
     "max_demand_reset": 0x09,
     "bnode_update": 0x0A,
     "ic_cancel": 0x0B,
+    "download_start": 0x18,
+    "download_activate": 0x19,
+    "download_abort": 0x1A,
     "display_special": 0x20,
     "display_special_clear": 0x21,
     "display_sw_id": 0x22,
 }
-# the other codes take no arguments; display_special: DURATION_S, TEXT (16 ASCII, space padded)
-COMMAND_ARGS = {0x02: ">I", 0x03: ">i", 0x20: ">H16s"}
+# the other codes take no arguments; 0x18: ID(4) SIZE(4) BS(1) (docs/download.md §6);
+# display_special: DURATION_S, TEXT (16 ASCII, space padded)
+COMMAND_ARGS = {0x02: ">I", 0x03: ">i", 0x18: ">4sIB", 0x19: ">I", 0x20: ">H16s"}
 
 NACK_NAMES = {
     1: "unknown object",
@@ -351,6 +355,13 @@ NACK_NAMES = {
     9: "B-Node absent",
     10: "authentication",
     11: "not stored",
+    20: "image tag",
+    21: "image format",
+    22: "image board",
+    23: "downgrade",
+    24: "block range",
+    25: "no download",
+    26: "download state",
 }
 
 SEL_RNO, SEL_TIME = 0, 1

@@ -4,7 +4,8 @@ Each field satisfies one interface of `interfaces.py` (boards wrap port objects 
 clock (ClockSource), phy (Phy), flash (BlockDevice), rtc (Rtc), optical (Serial), display
 (Display), relay (Relay), led (Led), watchdog (Watchdog), supply (Supply), bnode (BNodePort),
 metrology (Metrology), button (Button), profile_flash (BlockDevice: the profiles' own rings,
-docs/profiles.md).
+docs/profiles.md), slots (list: None, then the two download slots' block devices,
+docs/download.md §4).
 """
 
 FIELDS = (
@@ -22,6 +23,7 @@ FIELDS = (
     "metrology",
     "button",
     "profile_flash",
+    "slots",
 )
 
 

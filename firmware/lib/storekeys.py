@@ -18,3 +18,6 @@ ENERGY = const(0x0400)  # the energy engine's state: totals, remainders, day, qu
 BILLING_STATE = const(0x0500)  # tariff.billing: open demand block and maxima (docs/tariffs.md)
 PROFILE_STATE = const(0x0600)  # profiles: the open load/measurand intervals (profiles/__init__)
 CUTOFF_STATE = const(0x0700)  # STATE(1) CAUSE(1) LIMIT_TRIPS(2 BE): the cut-off (lib/cutoff)
+DL_SELECTOR = const(0x0900)  # ACTIVE PREV STATE TRIES NOTE: the boot selector (dl.bootsel)
+DL_KEY = const(0x0901)  # 16 bytes: the download key (docs/download.md §3); write key changes it
+DL_SESSION = const(0x0902)  # the download in progress (dl.transfer; its bitmap is in the slot)

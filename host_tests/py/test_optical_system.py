@@ -169,10 +169,22 @@ def test_pypi_client_reads_the_data_model_through_the_pty(meter):
     assert values["0.2.0"] == (firmware.decode().strip(), None)
     assert values["C.50.0"] == ("%08d" % int.from_bytes(boot_count, "big"), None)
     assert values["F.F"] == (status.hex().upper(), None)
-    assert values["1.8.0"] == ("000000.000", "kWh")  # no metering engine on this meter yet
-    assert values["2.8.0"] == ("000000.000", "kWh")
+    # the energies run on (the metering engine books every second): each figure the port sent
+    # is a kWh reading with 3 decimals, never above the register read over SMITP afterwards,
+    # and the programming-mode read (later) never below the readout's
+    for code, obj in (("1.8.0", 0x0400), ("2.8.0", 0x0401)):
+        kwh, unit = values[code]
+        assert (
+            unit == "kWh" and len(kwh) == 10 and kwh[6] == "." and kwh.replace(".", "").isdigit()
+        )
+        assert int(kwh.replace(".", "")) <= int.from_bytes(meter.read(obj), "big")
     assert boots.value == boot_count.hex().upper() and boots.address == "0004"
-    assert (energy.address, energy.value, energy.unit) == ("1.8.0", "000000.000", "kWh")
+    assert (energy.address, energy.unit) == ("1.8.0", "kWh")
+    assert (
+        values["1.8.0"][0]
+        <= energy.value
+        <= "%010.3f" % (int.from_bytes(meter.read(0x0400), "big") / 1000)
+    )
     assert serial_line.value == serial.decode().strip()
     # the simulated RTC runs on host UTC (offset 0 in a fresh state dir)
     meter_dt = datetime.datetime.strptime(

@@ -11,7 +11,7 @@ CLOCK_ADJUST = const(0x0011)  # DATA: step in seconds, clamped to i16
 ACTIVATION = const(0x0012)  # SETIC/WRITETABIC took effect; DATA: object id
 CONTRACT_SWITCH = const(0x0013)  # contract 2 became contract 1; DATA: its plan
 RESET_DEFAULTS = const(0x0014)  # RESETTAB; DATA: the object id / group selector
-KEY_CHANGED = const(0x0015)  # DATA: 1 write key, 2 read key
+KEY_CHANGED = const(0x0015)  # DATA: 1 write key, 2 read key, 3 download key
 TABLE_PROGRAMMED = const(0x0016)  # WRITETAB committed; DATA: object id
 PARAM_WRITTEN = const(0x0017)  # WRITE/SETTAB; DATA: object id
 BILLING_CLOSE = const(0x0020)  # on command; DATA: billing_count & 0xFFFF
@@ -39,6 +39,15 @@ ENERGY_STATE_LOST = const(0x0059)  # a stored energy state could not be read; DA
 PROFILE_WRITE_FAILED = const(0x0080)  # the profile flash refused a record (see fault_log)
 DISPLAY_SPECIAL = const(0x0060)  # a concentrator message shown; DATA: its duration in seconds
 DISPLAY_SPECIAL_CLEARED = const(0x0061)
+DL_STARTED = const(0x0070)  # download opened, target slot erased; DATA: blocks
+DL_COMPLETE = const(0x0071)  # every block in and the image verified; DATA: its version
+DL_REFUSED = const(0x0072)  # complete but refused (nothing activated); DATA: NACK code
+DL_ACTIVATED = const(0x0073)  # first boot of a new image, on trial; DATA: version
+DL_CONFIRMED = const(0x0074)  # trial passed its selftest and heard the DCU; DATA: version
+DL_ROLLED_BACK = const(0x0075)  # trial not confirmed in time: previous image back; DATA: version
+DL_FELL_BACK = const(0x0076)  # the selected image failed its boot check; DATA: version now running
+DL_ABORTED = const(0x0078)  # download abandoned by command
+DL_TRIAL_FAILED = const(0x0079)  # DATA: 1 selftest failed, 2 no concentrator heard
 
 NAMES = {
     BOOT: "boot",
@@ -74,6 +83,15 @@ NAMES = {
     PROFILE_WRITE_FAILED: "profile_write_failed",
     DISPLAY_SPECIAL: "display_special",
     DISPLAY_SPECIAL_CLEARED: "display_special_cleared",
+    DL_STARTED: "download_started",
+    DL_COMPLETE: "download_complete",
+    DL_REFUSED: "download_refused",
+    DL_ACTIVATED: "image_activated",
+    DL_CONFIRMED: "image_confirmed",
+    DL_ROLLED_BACK: "image_rolled_back",
+    DL_FELL_BACK: "image_fell_back",
+    DL_ABORTED: "download_aborted",
+    DL_TRIAL_FAILED: "image_trial_failed",
 }
 
 

@@ -37,7 +37,8 @@ def serial(m):
 
 
 def firmware(m):
-    return FIRMWARE
+    d = getattr(m, "dl", None)  # the running image's version (docs/download.md §3)
+    return FIRMWARE if d is None else ("MMPY%04d" % (d.version % 10000)).encode()
 
 
 def aca(m):

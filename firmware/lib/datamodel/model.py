@@ -162,7 +162,9 @@ class Model:
         if k == F:
             e = row[6][1](self.meter, v)
             if e == OK and row[2] == KEY:
-                self.log(events.KEY_CHANGED, 1 if row[0] == registers.KEY_WRITE else 2)
+                # DATA 1 write key, 2 read key, 3 download key (0x1004)
+                kind = {registers.KEY_WRITE: 1, registers.KEY_READ: 2}.get(row[0], 3)
+                self.log(events.KEY_CHANGED, kind)
             return e
         g = row[0] >> 8
         blk = bytearray(self.blocks[g])

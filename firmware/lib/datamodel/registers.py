@@ -20,6 +20,7 @@ Rows are tuples (a board keeps ~110 of them in RAM; note strings stay in flash w
 """
 
 from cutoff import regs as cutoff_regs
+from dl import regs as dlr
 from micropython import const
 from tariff import views as tv
 
@@ -310,10 +311,13 @@ _ROWS = (
     (0x0F05, "display_timeout_s", U8, 1, RW, P, None, 60, (5, 255), "no press for this long: back to the scroll list"),
     (0x0F06, "display_special", BYTES, 18, CLEAR_R, F, live.display_special, None, None, "special message on show: REMAINING_S(2) TEXT(16), zeros none"),
     # --- 0x10 download parameters
-    (0x1000, "download_state", U8, 1, CLEAR_R, P, None, 0, None, "0 idle (producer: software download)"),
-    (0x1001, "download_block_size", U8, 1, RW, P, None, 64, (16, 96), "bytes per block"),
-    (0x1002, "download_image_id", BYTES, 8, RW, P, None, bytes(8), None, "id of the image being sent"),
-    (0x1003, "download_activation", TIME, 4, RW, P, None, 0, time_or_zero, "activation time, 0 on command"),
+    (0x1000, "download_state", U8, 1, CLEAR_R, F, dlr.state, None, None, "0 idle, 1 receiving, 2 ready, 3 refused, 4 activated (docs/download.md)"),
+    (0x1001, "download_block_size", U8, 1, CLEAR_R, F, dlr.block_size, None, None, "bytes per block of the open download"),
+    (0x1002, "download_image_id", BYTES, 4, CLEAR_R, F, dlr.image_id, None, None, "first 4 bytes of the image's manifest tag"),
+    (0x1003, "download_activation", TIME, 4, CLEAR_R, F, dlr.activation, None, None, "activation time set by COMMAND 0x19, 0 none"),
+    (0x1004, "download_key", KEY, 16, KEY_W, F, (None, dlr.key_write), None, None, "AES-128 download key, write-only"),
+    (0x1005, "download_progress", BYTES, 6, CLEAR_R, F, dlr.progress, None, None, "RECEIVED(2) TOTAL(2) CODE(1) SLOT(1)"),
+    (0x1006, "running_image", BYTES, 7, CLEAR_R, F, dlr.running, None, None, "SLOT(1) TRIAL(1) TRIES(1) VERSION(4)"),
     # --- 0x11 measurand profiles (producer: metering)
     (0x1100, "measurand_profile", LOG, 14, CLEAR_R | MM, L, None, None, None, "TIME STATUS CHANNELS V(2, 0.1 V) I(2, 0.01 A) P(i32 W), period means, flash ring"),
     (0x1101, "mp_period_min", U8, 1, RW, P, None, 10, _E, "period"),

@@ -35,6 +35,8 @@ from smitp.msgs import (
     NACK_A,
     NACK_B,
     READ_TYPES,
+    REPROG_BROADCAST,
+    REPROG_LOCAL,
     SEL_TIME,
     auth_attr,
 )
@@ -71,6 +73,7 @@ class Application:
             "bcast_ignored": 0,
             "no_poll": 0,
             "store_err": 0,
+            "reprog": 0,
         }
         self.on_change = None  # called after every executed state-changing message
         self._out = bytearray(_MAX_LSDU)
@@ -97,6 +100,8 @@ class Application:
         attr = lsdu[0] if len(lsdu) else -1  # empty: the security layer counts and drops it
         poll = 1 if ctx is None else ctx.poll
         base = attr - 100 if _is_auth(attr) else attr
+        if attr == REPROG_LOCAL or attr == REPROG_BROADCAST:
+            return self._reprog(lsdu, ctx, poll)
         if ctx is not None:
             ctx.ecc_out = 0
             if ctx.broadcast and (ctx.slots == 0 or attr != base or base not in READ_TYPES):
@@ -138,6 +143,35 @@ class Application:
             return ans if poll else None
         self._out[0] = out_attr
         return bytes(self._mv[: 1 + n]) if poll else None
+
+    def _reprog(self, lsdu, ctx, poll):
+        # Software download blocks (docs/download.md §5), plain: each block carries its own
+        # AES-CMAC under the download key. REPROG_BROADCAST is never answered; REPROG_LOCAL is
+        # answered (ACK, NACK, or a status LSDU) unless sent to broadcast, where it is ignored.
+        attr = lsdu[0]
+        bcast = ctx is not None and ctx.broadcast
+        if ctx is not None:
+            ctx.ecc_out = 0
+        if attr == REPROG_LOCAL and bcast:
+            self.stats["bcast_ignored"] += 1
+            return None
+        dl = getattr(self.meter, "dl", None)
+        lim = _MAX_LSDU - 1 if ctx is None else ctx.max_resp - 1
+        if dl is None:
+            code, n = E_NOT_SUPPORTED, 0
+        else:
+            code, n = dl.reprog(memoryview(lsdu)[1:], attr == REPROG_LOCAL, self._mv[1:], lim)
+        self.stats["reprog"] += 1
+        if attr == REPROG_BROADCAST or not poll:
+            return None
+        if n:
+            self._out[0] = REPROG_LOCAL
+            return bytes(self._mv[: 1 + n])
+        if code:
+            self._out[0] = NACK_A
+            n = self._nack(code)
+            return bytes(self._mv[: 1 + n])
+        return bytes((ACK_A,))
 
     def _nack(self, code):
         self.stats["nack"] += 1

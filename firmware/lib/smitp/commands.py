@@ -27,6 +27,9 @@ SYNC_FREEZE = const(0x08)
 MAX_DEMAND_RESET = const(0x09)
 BNODE_UPDATE = const(0x0A)
 IC_CANCEL = const(0x0B)
+DOWNLOAD_START = const(0x18)
+DOWNLOAD_ACTIVATE = const(0x19)
+DOWNLOAD_ABORT = const(0x1A)
 DISPLAY_SPECIAL = const(0x20)  # display 0x20..0x23: screens/remote.py, docs/display.md §5
 DISPLAY_SPECIAL_CLEAR = const(0x21)
 DISPLAY_SW_ID = const(0x22)
@@ -121,6 +124,15 @@ def _ic_cancel(m, a):
     return OK
 
 
+def _dl(name):
+    # software download commands go to meter.dl (docs/download.md §6)
+    def run(m, a):
+        d = getattr(m, "dl", None)
+        return E_NOT_SUPPORTED if d is None else getattr(d, name)(a)
+
+    return run
+
+
 # code: (name, argument bytes, function)
 COMMANDS = {
     BILLING_CLOSE: ("billing_close", 0, _billing_close),
@@ -134,6 +146,9 @@ COMMANDS = {
     MAX_DEMAND_RESET: ("max_demand_reset", 0, _md_reset),
     BNODE_UPDATE: ("bnode_update", 0, _bnode),
     IC_CANCEL: ("ic_cancel", 0, _ic_cancel),
+    DOWNLOAD_START: ("download_start", 9, _dl("cmd_start")),
+    DOWNLOAD_ACTIVATE: ("download_activate", 4, _dl("cmd_activate")),
+    DOWNLOAD_ABORT: ("download_abort", 0, _dl("cmd_abort")),
     DISPLAY_SPECIAL: ("display_special", 18, display.special),
     DISPLAY_SPECIAL_CLEAR: ("display_special_clear", 0, display.special_clear),
     DISPLAY_SW_ID: ("display_sw_id", 0, display.sw_id),

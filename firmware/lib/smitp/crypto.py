@@ -168,6 +168,46 @@ class Cmac:
         return self.cmac_into(bytearray(16), msg)
 
 
+class CmacStream:
+    """AES-128-CMAC over a message fed in pieces (`update(buf)` any number of times, then
+    `final_into(out)`), for messages too large to hold in RAM (a software image's manifest,
+    docs/download.md). One 16-byte block is held back until more data or the end shows whether
+    it is the last one. Reuse: `reset()`. Allocates only the short slices `update` copies."""
+
+    def __init__(self, key):
+        self._c = Cmac(key)
+        self._pend = bytearray(16)
+        self.reset()
+
+    def reset(self):
+        _zero16(self._c._x)
+        self._n = 0  # bytes held in _pend (0..16)
+
+    def update(self, buf):
+        c = self._c
+        x = c._x
+        pend = self._pend
+        i = 0
+        n = len(buf)
+        while i < n:
+            if self._n == 16:  # more data follows: the held block is not the last one
+                _xor_at(x, pend, 0)
+                c._enc(x, x)
+                self._n = 0
+            k = min(16 - self._n, n - i)
+            pend[self._n : self._n + k] = buf[i : i + k]
+            self._n += k
+            i += k
+
+    def final_into(self, out):
+        c = self._c
+        rem = self._n
+        _last(c._x, self._pend, 0, rem, c._k1 if rem == 16 else c._k2)
+        c._enc(c._x, out)
+        self.reset()
+        return out
+
+
 def cmac(key, msg):
     """AES-128-CMAC(key, msg) -> 16 bytes (RFC 4493)."""
     return bytes(Cmac(key).cmac_into(bytearray(16), msg))

@@ -1,0 +1,165 @@
+"""`make bench-dl`: software download figures (docs/download.md §10, §11). Figures only.
+
+1. Image size per board: `make mpy` tree packed by tools/dl_pack.py (files, manifest, total).
+2. Time to verify the unix_sim image from its slot on the unix port (dl.bootsel.Slots.verify:
+   manifest CMAC + SHA-256 of every file, read through the SimFlash slot), and raw SHA-256.
+3. Transfer arithmetic: blocks, frame bytes, time on air per block frame (phy.profile), the
+   lower bound image size / 4800 bit/s, and what one and four transmissions per block cost
+   (direct, and every block repeated by three repeater levels).
+4. One edwards25519 scalar multiplication in pure MicroPython (the cost of a signature check).
+5. The kill test with DL_KILLS kills (default 200): host_tests/py/test_dl_kill.py.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tools import dl_pack  # noqa: E402
+from tools.build_mpy import build  # noqa: E402
+from tools.mpenv import ROOT, micropython_exe, mp_env  # noqa: E402
+
+KEY = bytes(range(0x20, 0x30))
+BS = 96
+MAC_HDR = 11  # docs/datalink.md §1: frame bytes around the LSDU
+
+MP_VERIFY = r"""
+import hashlib, sys, time
+from drivers.sim.flash import SimFlash
+from dl import bootsel, image
+from phy import profile
+path, key = sys.argv[1], bytes.fromhex(sys.argv[2])
+dev = SimFlash(path, 4096, 64)
+s = bootsel.Slots(None, [None, dev], "unix_sim", bootsel.port_mpy(), key, hashlib.sha256)
+s.key = lambda: key
+n = 5
+t = time.ticks_us()
+for _ in range(n):
+    code, m = s.verify(1)
+dt = time.ticks_diff(time.ticks_us(), t) // n
+assert code == 0, code
+h = hashlib.sha256()
+b = bytes(4096)
+t = time.ticks_us()
+for _ in range(256):
+    h.update(b)
+sha = time.ticks_diff(time.ticks_us(), t)
+print("verify_us", dt, "sha256_us_per_mib", sha)
+for nb in (14, 119, 135):
+    print("airtime_us", nb, profile.airtime_us(nb))
+"""
+
+
+# One 253-bit scalar multiplication on edwards25519 in pure MicroPython (long integers, extended
+# coordinates, double-and-add, written here from the curve's definition): an Ed25519 or ECDSA
+# verify costs about two of these plus the hashing.
+MP_ED25519 = r"""
+import time
+P = 2**255 - 19
+D = (-121665 * pow(121666, P - 2, P)) % P
+# base point: y = 4/5, x recovered (RFC 8032 5.1.3 recovery; even x)
+def recover_x(y):
+    x2 = (y * y - 1) * pow(D * y * y + 1, P - 2, P) % P
+    x = pow(x2, (P + 3) // 8, P)
+    if (x * x - x2) % P:
+        x = x * pow(2, (P - 1) // 4, P) % P
+    return P - x if x & 1 else x
+BY = 4 * pow(5, P - 2, P) % P
+B = (recover_x(BY), BY, 1, recover_x(BY) * BY % P)
+def add(p, q):  # extended twisted Edwards (a = -1), unified addition
+    x1, y1, z1, t1 = p
+    x2, y2, z2, t2 = q
+    a = (y1 - x1) * (y2 - x2) % P
+    b = (y1 + x1) * (y2 + x2) % P
+    c = 2 * t1 * t2 * D % P
+    d = 2 * z1 * z2 % P
+    e, f, g, h = b - a, d - c, d + c, b + a
+    return (e * f % P, g * h % P, f * g % P, e * h % P)
+def mul(s, p):
+    q = (0, 1, 1, 0)
+    while s:
+        if s & 1:
+            q = add(q, p)
+        p = add(p, p)
+        s >>= 1
+    return q
+s = 2**252 + 27742317777372353535851937790883648493 - 12345
+t = time.ticks_us()
+q = mul(s, B)
+dt = time.ticks_diff(time.ticks_us(), t)
+print("scalar_mult_us", dt)
+"""
+
+
+def main():
+    print("== image per board (tools/dl_pack.py over `make mpy`)")
+    out = Path(tempfile.mkdtemp(prefix="bench_dl_"))
+    images = {}
+    for board in ("nucleo_f429zi", "esp32_devkitc", "unix_sim"):
+        tree = build(board, out_root=out)
+        img = dl_pack.pack(tree, board, 3, KEY)
+        m = dl_pack.parse(img)
+        images[board] = img
+        print(
+            f"  {board:14s} {len(m['files'])} files, manifest {m['mlen']} B, "
+            f"image {len(img)} B ({len(img) / 1024:.1f} KiB)"
+        )
+    img = images["unix_sim"]
+    slot = out / "slot1.bin"
+    slot.write_bytes(img + b"\xff" * (64 * 4096 - len(img)))
+    script = out / "verify_mp.py"
+    script.write_text(MP_VERIFY)
+    r = subprocess.run(
+        [micropython_exe(), str(script), str(slot), KEY.hex()],
+        env=mp_env(),
+        cwd=str(ROOT),
+        capture_output=True,
+        text=True,
+    )
+    if r.returncode:
+        raise SystemExit(r.stderr + r.stdout)
+    air = {}
+    for ln in r.stdout.splitlines():
+        f = ln.split()
+        if f[0] == "verify_us":
+            print("== verify on the unix port (this PC)")
+            print(f"  whole unix_sim image from its slot: {int(f[1]) / 1000:.1f} ms")
+            print(f"  hashlib SHA-256: {int(f[3]) / 1000:.1f} ms per MiB")
+        else:
+            air[int(f[1])] = int(f[2])
+    print("== transfer arithmetic (PHY profile v1, 4800 bit/s net)")
+    for board in ("nucleo_f429zi", "unix_sim"):
+        size = len(images[board])
+        nb = dl_pack.nblocks(size, BS)
+        frame = MAC_HDR + 1 + 1 + 4 + 2 + BS + dl_pack.BLOCK_TAG
+        t_air = air[frame] / 1e6
+        bound = size * 8 / 4800
+        print(
+            f"  {board}: {nb} blocks of {BS} B in {frame}-byte frames, {t_air * 1000:.0f} ms "
+            f"on air each; bound {bound:.0f} s; one transmission per block "
+            f"{nb * t_air:.0f} s ({nb * t_air / bound:.2f}x); four (three repeater levels) "
+            f"{4 * nb * t_air:.0f} s ({4 * nb * t_air / bound:.2f}x)"
+        )
+    script.write_text(MP_ED25519)
+    r = subprocess.run([micropython_exe(), str(script)], capture_output=True, text=True)
+    us = int(r.stdout.split()[1])
+    print("== asymmetric signature in pure MicroPython (unix port, this PC)")
+    print(
+        f"  one edwards25519 scalar multiplication: {us / 1000:.1f} ms; a verify needs about two "
+        f"(~{2 * us / 1000:.0f} ms here); bignum code on an M4 at 180 MHz runs 100x or more slower"
+    )
+    kills = os.environ.get("DL_KILLS", "200")
+    print(f"== {kills} kills during download, activation and first boot")
+    env = dict(os.environ, DL_KILLS=kills)
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-s", "host_tests/py/test_dl_kill.py"],
+        cwd=str(ROOT),
+        env=env,
+        check=True,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,237 @@
+"""Software download on the meter (docs/download.md): one object, `meter.dl`, and its task.
+
+    from dl.feature import attach as _a; tasks += _a(self)      (app.Meter._attach_features)
+
+- REPROG_LOCAL / REPROG_BROADCAST (ATTR 100/101, smitp.al hands them here): blocks into the
+  download slot, status with the missing-block bitmap (§5).
+- COMMAND download_start / download_activate / download_abort (write key, §6).
+- The task: verifies a complete download, activates it at its time (reset into the new image on
+  trial), and during a trial confirms the image once the selftest passed and the concentrator
+  was heard, or marks it failed (the next boot rolls back, dl.bootsel).
+- Events (datamodel.events 0x0070-0x007F) for every download, activation, confirmation and
+  roll-back.
+"""
+
+import struct
+
+from clock import wait_or_timeout
+from datamodel import events
+from micropython import const
+
+from dl import bootsel, transfer
+
+OP_BLOCK = const(1)
+OP_STATUS = const(2)
+OP_STATUS_RESP = const(0x82)
+STATUS_HDR = const(11)  # OP STATE CODE RECEIVED(2) TOTAL(2) FROM(2) N VERSION... see docs
+TRIAL_LISTEN_S = const(3600)  # a trial image that hears no concentrator this long fails
+ACT_GRACE_S = const(2)  # activation "at once" waits this long: the ACK goes out first
+_ACK = const(0)
+
+
+class Download:
+    def __init__(self, meter, devs):
+        import hashlib
+
+        from config import raw
+        from smitp.crypto import Cmac
+
+        self.meter = meter
+        self.enabled = devs is not None
+        self.slots = bootsel.Slots(
+            meter.store,
+            devs if devs is not None else [None],
+            meter.hw.name,
+            bootsel.port_mpy(),
+            raw(meter.cfg, "key_download"),
+            hashlib.sha256,
+        )
+        sel = self.slots.selector() if self.enabled else (0, 0, 0, 0, 0)
+        self.running = sel[0]
+        info = self.slots.info(self.running) if self.enabled else None
+        self.version = info[0] if info else factory_version()
+        self._cmac = Cmac(self.slots.key())
+        self.transfer = transfer.Transfer(self.slots, meter.store, self._cmac.cmac, self._log)
+        self.wake = None  # asyncio.Event of the task, once it runs
+        self.trial_failed = False
+        note = self.slots.take_note() if self.enabled else bootsel.NOTE_NONE
+        if note == bootsel.NOTE_ACTIVATED:
+            self._log(events.DL_ACTIVATED, self.version)
+        elif note == bootsel.NOTE_ROLLED_BACK:
+            self._log(events.DL_ROLLED_BACK, self.version)
+        elif note == bootsel.NOTE_FELL_BACK:
+            self._log(events.DL_FELL_BACK, self.version)
+        t = self.transfer
+        if note == bootsel.NOTE_ROLLED_BACK:
+            t.set_state(transfer.IDLE)
+        if t.state == transfer.READY and t.slot == self.running:
+            t.set_state(transfer.ACTIVATED)  # power cut between the switch and its note
+
+    def _log(self, code, data):
+        self.meter.model.log(code, data & 0xFFFF)
+
+    def on_trial(self):
+        return self.enabled and self.slots.selector()[2] == bootsel.TRIAL
+
+    # --- REPROG (smitp.al) -----------------------------------------------------------------------
+
+    def reprog(self, apdu, local, out, lim):
+        """One REPROG APDU -> (code, n): code 0 = ACK, else NACK PAR1; n > 0: `out[0:n]` is a
+        REPROG_LOCAL status answer instead (§5.3)."""
+        if not self.enabled:
+            return transfer.E_STATE, 0
+        if len(apdu) < 1:
+            return 3, 0
+        op = apdu[0]
+        if op == OP_BLOCK:
+            if len(apdu) < 7 + transfer.BLOCK_TAG + 1:
+                return 3, 0
+            n = (apdu[5] << 8) | apdu[6]
+            end = len(apdu) - transfer.BLOCK_TAG
+            code = self.transfer.block(apdu[1:5], n, apdu[7:end], apdu[end:])
+            if code == 0 and self.transfer.complete() and self.wake is not None:
+                self.wake.set()
+            return code, 0
+        if op == OP_STATUS and local:
+            if len(apdu) != 7:
+                return 3, 0
+            return _ACK, self._status(apdu[1:5], (apdu[5] << 8) | apdu[6], out, lim)
+        return 4, 0
+
+    def _status(self, image_id, first, out, lim):
+        t = self.transfer
+        out[0] = OP_STATUS_RESP
+        out[1] = t.state
+        out[2] = t.code
+        struct.pack_into(">HHHB", out, 3, min(t.received, 0xFFFF), t.nblocks(), first, 0)
+        struct.pack_into(">I", out, 10, self.version)
+        out[14] = self.running
+        out[15] = self.slots.selector()[2] if self.enabled else 0
+        n = 0
+        if bytes(image_id) == t.image_id and t.state != transfer.IDLE:
+            n = max(0, min(lim - 16, ((t.nblocks() - first) + 7) >> 3))
+            t.missing_bits(first, memoryview(out)[16:], n)
+        out[9] = n
+        return 16 + n
+
+    # --- COMMAND (smitp.commands) -------------------------------------------------------------
+
+    def cmd_start(self, a):
+        if not self.enabled:
+            return transfer.E_STATE
+        image_id = bytes(a[0:4])
+        size = struct.unpack(">I", bytes(a[4:8]))[0]
+        return self.transfer.start(image_id, size, a[8])
+
+    def cmd_activate(self, a):
+        t = self.transfer
+        if t.state != transfer.READY:
+            return transfer.E_STATE
+        when = struct.unpack(">I", bytes(a))[0]
+        # 0 = at once, i.e. ACT_GRACE_S from now, so the ACK is on the air before the reset
+        t.act_time = when or self.meter.wallclock.now() + ACT_GRACE_S
+        t._save()
+        if self.wake is not None:
+            self.wake.set()
+        return 0
+
+    def cmd_abort(self, a):
+        if self.transfer.state == transfer.ACTIVATED:
+            return transfer.E_STATE
+        self.transfer.abort()
+        return 0
+
+    def set_key(self, k):
+        import storekeys
+        from smitp.crypto import Cmac
+
+        self.meter.store.put(storekeys.DL_KEY, bytes(k))
+        self._cmac = Cmac(bytes(k))
+        self.transfer._cmac = self._cmac.cmac
+        return 0
+
+    # --- the task --------------------------------------------------------------------------------
+
+    def activate(self):
+        """Switch the selector to the verified download and reset into it (on trial)."""
+        t = self.transfer
+        self.slots.activate(t.slot)
+        t.set_state(transfer.ACTIVATED)
+        self.meter.supervisor.request_reset("software download activated")
+
+    def step(self, now):
+        """What is due now -> seconds until the next thing (None: wait for a wake-up)."""
+        t = self.transfer
+        if t.complete():
+            t.check(self.version)
+        if t.state == transfer.READY and t.act_time and t.act_time <= now:
+            self.activate()
+            return None
+        if t.state == transfer.READY and t.act_time:
+            return t.act_time - now
+        return None
+
+    def heard(self):
+        s = self.meter.al.stats
+        return s["read"] + s["write"] + s["command"] + s["auth"] + s["nack"]
+
+    def trial_check(self):
+        """Selftest of the image on trial -> True if it passes (faults recorded)."""
+        try:
+            import selftest
+
+            ok = True
+            for _name, fn in selftest.CHECKS:
+                ok = ok and fn()
+            return ok
+        except Exception as e:  # a broken image may fail in any way: recorded, then failed
+            self.meter.faults.record(e, "dl.selftest")
+            return False
+
+    def fail_trial(self, why):
+        self.trial_failed = True
+        self._log(events.DL_TRIAL_FAILED, why)
+        a, p, st, _tries, note = self.slots.selector()
+        self.slots._put(a, p, st, bootsel.MAX_TRIAL_BOOTS, note)  # the next boot rolls back
+        self.meter.supervisor.request_reset("software download trial failed")
+
+    async def run(self):
+        import asyncio
+
+        m = self.meter
+        self.wake = asyncio.Event()
+        if self.on_trial():
+            if not self.trial_check():
+                self.fail_trial(1)
+                return
+            base = self.heard()
+            waited = 0
+            while self.heard() == base:
+                if waited >= TRIAL_LISTEN_S:
+                    self.fail_trial(2)
+                    return
+                await m.clock.sleep_ms(1000)
+                waited += 1
+            self.slots.confirm()
+            self._log(events.DL_CONFIRMED, self.version)
+        while True:
+            due = self.step(m.wallclock.now())
+            self.wake.clear()
+            if due is None:
+                await self.wake.wait()
+            else:
+                await wait_or_timeout(self.wake, m.clock, max(1, due) * 1000)
+
+
+def factory_version():
+    """Release number of the factory tree (registers 0x0002 MMPYnnnn)."""
+    from datamodel.live import FIRMWARE
+
+    return int(FIRMWARE[4:])
+
+
+def attach(meter):
+    meter.dl = Download(meter, getattr(meter.hw, "slots", None))
+    if not meter.dl.enabled:
+        return []
+    return [("download", meter.dl.run)]

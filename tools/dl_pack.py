@@ -1,0 +1,278 @@
+"""Software image packer and independent verifier (docs/download.md §2).
+
+    python tools/dl_pack.py BOARD --version N --key HEX [--tree DIR] [--allow-downgrade]
+                            [-o build/BOARD.img]
+
+Packs the cross-compiled tree of one board (`make mpy BOARD=...`, built here unless --tree is
+given) into one image: manifest (board, version, .mpy ABI, file table with SHA-256 per file, the
+legally relevant part's identification and checksum), the manifest's AES-CMAC under the
+download key, then the files. Written from docs/download.md; it shares no code with firmware/
+(AES-CMAC from `cryptography`, SHA-256 from hashlib, CRC-32 from zlib), so the packer and the
+meter's verifier (firmware/lib/dl/image.py) check each other. `verify()` is the same check in
+CPython, used by the tests and the kill test to judge what a meter booted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import hashlib
+import struct
+import sys
+import zlib
+from pathlib import Path
+
+from cryptography.hazmat.primitives import cmac as _cmac
+from cryptography.hazmat.primitives.ciphers import algorithms
+
+ROOT = Path(__file__).resolve().parent.parent
+MAGIC = b"MMIG"
+FORMAT = 1
+FLAG_DOWNGRADE = 1
+HDR = 48
+TAG = 16
+LEGAL_SRC = ROOT / "firmware" / "lib" / "datamodel" / "legal.py"
+
+
+def cmac16(key: bytes, msg: bytes) -> bytes:
+    c = _cmac.CMAC(algorithms.AES(bytes(key)))
+    c.update(bytes(msg))
+    return c.finalize()
+
+
+def legal_spec(src: Path = LEGAL_SRC):
+    """(SW_ID bytes, module names, extensions) as legal.py declares them."""
+    tree = ast.parse(src.read_text())
+    vals = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            name = node.targets[0].id
+            if name in ("SW_ID", "MODULES", "EXTENSIONS"):
+                vals[name] = ast.literal_eval(node.value)
+    return vals["SW_ID"], vals["MODULES"], vals["EXTENSIONS"]
+
+
+def legal_checksum(tree: Path, modules, extensions) -> int:
+    """CRC-32 over the legal modules' files of an image tree, each found as the meter's import
+    path finds it: lib/ (the portable layers) before the tree root (drivers/, app), and in each
+    folder the extensions in order (.mpy before .py); a module found nowhere adds its name."""
+    crc = 0
+    for name in modules:
+        for f in (d / (name + ext) for d in (tree / "lib", tree) for ext in extensions):
+            if f.is_file():
+                crc = zlib.crc32(f.read_bytes(), crc)
+                break
+        else:
+            crc = zlib.crc32(name.encode(), crc)
+    return crc
+
+
+def tree_files(tree: Path):
+    return sorted(p for p in tree.rglob("*") if p.is_file())
+
+
+def mpy_abi(tree: Path) -> tuple[int, int]:
+    """(.mpy version, feature byte of the files with native code: arch << 2 | sub-version, or
+    0 when the tree is bytecode only); the meter runs the image only if its port matches."""
+    versions, feats = set(), set()
+    for p in tree_files(tree):
+        if p.suffix == ".mpy":
+            b = p.read_bytes()
+            versions.add(b[1])
+            if b[2]:
+                feats.add(b[2])
+    if len(versions) != 1 or len(feats) > 1:
+        raise SystemExit(f"{tree}: not one built tree (.mpy versions {versions}, arch {feats})")
+    return versions.pop(), feats.pop() if feats else 0
+
+
+def pack(tree: Path, board: str, version: int, key: bytes, flags: int = 0) -> bytes:
+    sw_id, modules, exts = legal_spec()
+    files = tree_files(tree)
+    table = b""
+    payload = []
+    for p in files:
+        rel = p.relative_to(tree).as_posix().encode()
+        if not 0 < len(rel) < 256:
+            raise SystemExit(f"path too long for the image: {rel!r}")
+        data = p.read_bytes()
+        table += bytes([len(rel)]) + rel + struct.pack(">I", len(data))
+        table += hashlib.sha256(data).digest()
+        payload.append(data)
+    mlen = HDR + len(table)
+    if mlen > 0xFFFF:
+        raise SystemExit("manifest over 64 KiB")
+    b = board.encode()
+    if len(b) > 16:
+        raise SystemExit("board name over 16 characters")
+    abi = mpy_abi(tree)
+    hdr = MAGIC + struct.pack(
+        ">BBH16sIBBHI8sI",
+        FORMAT,
+        flags,
+        mlen,
+        b.ljust(16, b" "),
+        version,
+        abi[0],
+        abi[1],
+        len(files),
+        sum(len(d) for d in payload),
+        sw_id,
+        legal_checksum(tree, modules, exts),
+    )
+    assert len(hdr) == HDR
+    manifest = hdr + table
+    return manifest + cmac16(key, manifest) + b"".join(payload)
+
+
+def parse(image: bytes) -> dict:
+    """The manifest of an image as a dict (no check of the tag); ValueError if malformed."""
+    if len(image) < HDR + TAG or image[:4] != MAGIC or image[4] != FORMAT:
+        raise ValueError("not an image")
+    (_, flags, mlen, board, version, m0, m1, n, payload, sw_id, lcrc) = struct.unpack_from(
+        ">BBH16sIBBHI8sI", image, 4
+    )
+    files = []
+    off = HDR
+    data = mlen + TAG
+    for _ in range(n):
+        ln = image[off]
+        path = image[off + 1 : off + 1 + ln].decode()
+        size = struct.unpack_from(">I", image, off + 1 + ln)[0]
+        sha = image[off + 5 + ln : off + 37 + ln]
+        files.append((path, size, sha, data))
+        off += 37 + ln
+        data += size
+    if off != mlen or data != mlen + TAG + payload:
+        raise ValueError("file table")
+    return {
+        "flags": flags,
+        "mlen": mlen,
+        "board": board.rstrip(b" ").decode(),
+        "version": version,
+        "mpy": (m0, m1),
+        "files": files,
+        "payload": payload,
+        "legal_id": sw_id,
+        "legal_crc": lcrc,
+        "tag": image[mlen : mlen + TAG],
+        "size": mlen + TAG + payload,
+    }
+
+
+def verify(image: bytes, key: bytes) -> dict:
+    """Parse and check tag, length and every file hash; ValueError naming the first failure."""
+    m = parse(image)
+    if len(image) != m["size"]:
+        raise ValueError("length")
+    if cmac16(key, image[: m["mlen"]]) != m["tag"]:
+        raise ValueError("tag")
+    for path, size, sha, at in m["files"]:
+        if hashlib.sha256(image[at : at + size]).digest() != sha:
+            raise ValueError("hash of " + path)
+    return m
+
+
+def verify_tree(tree: Path, manifest_image: bytes, key: bytes) -> dict:
+    """Check an installed slot: its files against a stored manifest+tag (docs/download.md §4)."""
+    m = parse(manifest_image)  # manifest + tag only: the file table names the files
+    if cmac16(key, manifest_image[: m["mlen"]]) != m["tag"]:
+        raise ValueError("tag")
+    for path, size, sha, _ in m["files"]:
+        f = tree / path
+        if not f.is_file():
+            raise ValueError("missing " + path)
+        data = f.read_bytes()
+        if len(data) != size or hashlib.sha256(data).digest() != sha:
+            raise ValueError("hash of " + path)
+    return m
+
+
+# --- transfer messages (docs/download.md §5) --------------------------------------------------
+
+REPROG_LOCAL, REPROG_BROADCAST = 100, 101
+OP_BLOCK, OP_STATUS, OP_STATUS_RESP = 1, 2, 0x82
+BLOCK_TAG = 4
+STATES = {0: "idle", 1: "receiving", 2: "ready", 3: "refused", 4: "activated"}
+
+
+def image_id(image: bytes) -> bytes:
+    return parse(image)["tag"][:4]
+
+
+def nblocks(size: int, bs: int) -> int:
+    return (size + bs - 1) // bs
+
+
+def block_lsdu(key: bytes, image: bytes, n: int, bs: int, broadcast: bool = True) -> bytes:
+    """REPROG_BROADCAST (or _LOCAL) LSDU carrying block n of the image."""
+    iid = image_id(image)
+    data = image[n * bs : (n + 1) * bs]
+    tag = cmac16(key, iid + struct.pack(">HB", n, len(data)) + data)[:BLOCK_TAG]
+    attr = REPROG_BROADCAST if broadcast else REPROG_LOCAL
+    return bytes([attr, OP_BLOCK]) + iid + struct.pack(">H", n) + data + tag
+
+
+def status_lsdu(iid: bytes, first: int) -> bytes:
+    return bytes([REPROG_LOCAL, OP_STATUS]) + iid + struct.pack(">H", first)
+
+
+def parse_status(lsdu: bytes) -> dict:
+    """A REPROG_LOCAL status answer -> dict with the missing blocks it lists."""
+    if len(lsdu) < 17 or lsdu[0] != REPROG_LOCAL or lsdu[1] != OP_STATUS_RESP:
+        raise ValueError("not a status answer: " + lsdu.hex())
+    state, code = lsdu[2], lsdu[3]
+    received, total, first, n = struct.unpack_from(">HHHB", lsdu, 4)
+    version = struct.unpack_from(">I", lsdu, 11)[0]
+    bits = lsdu[17 : 17 + n]
+    if len(bits) != n:
+        raise ValueError("bitmap length")
+    missing = [first + 8 * i + j for i in range(n) for j in range(8) if bits[i] & (0x80 >> j)]
+    return {
+        "state": state,
+        "code": code,
+        "received": received,
+        "total": total,
+        "first": first,
+        "n": n,
+        "version": version,
+        "slot": lsdu[15],
+        "trial": lsdu[16],
+        "missing": [b for b in missing if b < total],
+    }
+
+
+def start_args(image: bytes, bs: int) -> bytes:
+    """ARGS of COMMAND 0x18 download_start."""
+    return image_id(image) + struct.pack(">IB", len(image), bs)
+
+
+def main():
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    ap.add_argument("board")
+    ap.add_argument("--version", type=int, required=True, help="release number, u32, increasing")
+    ap.add_argument("--key", required=True, help="download key, 32 hex digits")
+    ap.add_argument("--tree", type=Path, help="built tree (default: build it with build_mpy)")
+    ap.add_argument("--allow-downgrade", action="store_true")
+    ap.add_argument("-o", "--out", type=Path)
+    a = ap.parse_args()
+    tree = a.tree
+    if tree is None:
+        sys.path.insert(0, str(ROOT))
+        from tools.build_mpy import build
+
+        tree = build(a.board)
+    img = pack(tree, a.board, a.version, bytes.fromhex(a.key), FLAG_DOWNGRADE * a.allow_downgrade)
+    out = a.out or ROOT / "build" / f"{a.board}.img"
+    out.write_bytes(img)
+    m = parse(img)
+    print(
+        f"{out}: {len(img)} bytes, {len(m['files'])} files, version {a.version}, "
+        f"legal {m['legal_id'].decode()} {m['legal_crc']:08X}, id {m['tag'][:4].hex()}"
+    )
+
+
+if __name__ == "__main__":
+    main()
