@@ -56,14 +56,15 @@ METER_I2S = (1, 26, 25, 35)
 SUPPLY_PIN = 39  # input-only (SENSOR_VN): mains supervisor output, low on loss, ext. pull-up
 WDT_TIMEOUT_MS = 8000  # armed by the first feed (drivers/watchdog.py)
 
-# Flash: a raw data partition labelled "mmstore" (64 KiB, 16 x 4 KiB sectors) added to the
-# partition table; esp32.Partition gives the extended block protocol the store needs.
+# Flash: a raw data partition labelled "mmstore" (64 KiB, 16 x 4 KiB sectors) in the partition
+# table; esp32.Partition gives the extended block protocol the store needs.
 STORE_PARTITION = "mmstore"
 # Profiles (docs/profiles.md): an optional raw data partition "mmprof" of 176 KiB (44 x 4 KiB)
 # for the load-profile, measurand-profile and daily rings; without it no profiles are kept.
 PROFILE_PARTITION = "mmprof"
-# Download slots (docs/download.md §4): two raw data partitions of 256 KiB, "mmslot1" and
-# "mmslot2", beside "mmstore"; an image runs in place from there (dl.imgvfs).
+# Download slots: two raw data partitions of 384 KiB, "mmslot1" and "mmslot2"; an image runs in
+# place from there (dl.imgvfs). The whole partition table: boards/esp32_partitions.csv (flash
+# map: docs/download.md §3).
 SLOT_PARTITIONS = ("mmslot1", "mmslot2")
 
 

@@ -53,9 +53,11 @@ WDT_TIMEOUT_MS = 8000  # IWDG; armed by the first feed (drivers/watchdog.py)
 # and 23, 0x081C0000-0x081FFFFF), erased and programmed by drivers/stm32_flash.py through the
 # flash controller. Not pyb.Flash: docs/boards.md says why, and why these sectors.
 STORE_SECTORS = (22, 23)
-# Download slots (docs/download.md §4): two 256 KiB regions of the same bank, raw NOR written by
-# the same driver; an image runs in place from there (dl.imgvfs). Sector 21 stays free.
-SLOT_SECTORS = ((17, 18), (19, 20))
+# Download slots (flash map: docs/download.md §3): two 384 KiB regions of the same bank, raw NOR
+# written by the same driver; an image runs in place from there (dl.imgvfs). Slot 1's first
+# block is the five small sectors 12-16 together (128 KiB, drivers/stm32_flash.py LOW_GROUP).
+# With the store they fill bank 2: no sector is left for a profile flash (docs/profiles.md §4).
+SLOT_SECTORS = (((12, 13, 14, 15, 16), 17, 18), (19, 20, 21))
 
 
 def store_flash(cfg):

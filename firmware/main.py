@@ -111,7 +111,7 @@ def build(argv=None, base=None, reset=None):
 
 
 def _boot_slot(board, cfg):
-    """Software download (docs/download.md §4): run the image the boot selector names. Returns
+    """Software download (docs/download.md §3.1): run the image the boot selector names. Returns
     the slot number; 0 = the factory tree this file belongs to (nothing changes)."""
     devices = getattr(board, "slot_devices", None)
     if devices is None:

@@ -12,8 +12,11 @@ records the store believed durable, and tears neighbours it never touched. Bank 
 (0x08100000-0x081FFFFF, RM0090 table 6, sectors 12-23) is outside MicroPython's linker
 script (stm32f429.ld: FLASH_TEXT ends at sector 11), so the store gets sectors of its own.
 
-Layout: one store block = one 128 KiB sector (sectors 17-23 at 0x08120000 + 128 KiB * (n-17)).
-Which sectors is the board's choice (boards/nucleo_f429zi.py STORE_SECTORS, docs/boards.md).
+Layout: one block = 128 KiB: one of the sectors 17-23 (at 0x08120000 + 128 KiB * (n-17)), or
+LOW_GROUP, the five small sectors at the bottom of bank 2 (12-15: 16 KiB each from 0x08100000,
+16: 64 KiB at 0x08110000), which lie end to end and make one more 128 KiB block, erased sector
+by sector. Which sectors is the board's choice (boards/nucleo_f429zi.py STORE_SECTORS,
+SLOT_SECTORS; docs/boards.md, docs/download.md §3).
 
 Flash controller use (RM0090 rev 19, section 3; FLASH base 0x40023C00):
 - unlock: KEY1 0x45670123 then KEY2 0xCDEF89AB into FLASH_KEYR while CR.LOCK = 1 (3.5.1; a
@@ -40,7 +43,8 @@ Flash controller use (RM0090 rev 19, section 3; FLASH base 0x40023C00):
   the erase waits for BSY with IRQs enabled; the controller is unlocked afresh per operation.
 
 Timeouts (datasheet DS9405 table "Flash memory programming": 128 KiB sector erase x32 typ 1 s,
-max 2 s; word program typ 16 us, max 100 us): an erase waits at most ERASE_TIMEOUT_MS, a word
+max 2 s; 64 KiB typ 550 ms, max 1.1 s; 16 KiB typ 250 ms, max 500 ms; word program typ 16 us,
+max 100 us): an erase waits at most ERASE_TIMEOUT_MS, a word
 program at most _PROG_POLLS status reads (IRQs are off then, so no tick counts); either raises
 OSError(ETIMEDOUT). ioctl(6) only starts an erase (errors flagged at the start are raised at
 once); the next access to the bank waits for the end (about 1 s), checks it, locks and resets
@@ -89,8 +93,9 @@ _ACR_DCEN = const(1 << 10)
 _ACR_DCRST = const(1 << 12)
 
 BANK2 = const(0x08100000)
-SECTOR_SIZE = const(0x20000)
+SECTOR_SIZE = const(0x20000)  # the block size: one 128 KiB sector, or LOW_GROUP
 FIRST_128K = const(17)  # sectors 17..23 are the 128 KiB sectors of bank 2
+LOW_GROUP = (12, 13, 14, 15, 16)  # 4 x 16 KiB + 64 KiB from 0x08100000: one 128 KiB block
 ERASE_TIMEOUT_MS = const(4000)  # 2x the datasheet maximum
 _PROG_POLLS = const(20000)  # >= 20 ms of status reads at <= 1 us each; max program is 100 us
 
@@ -100,7 +105,11 @@ _ETIMEDOUT = const(110)
 
 
 def sector_address(n):
-    """Start address of bank-2 sector n (17..23)."""
+    """Start address of bank-2 sector n (12..23)."""
+    if n < 16:
+        return BANK2 + (n - 12) * 0x4000
+    if n == 16:
+        return BANK2 + 0x10000
     return BANK2 + 0x20000 + (n - FIRST_128K) * SECTOR_SIZE
 
 
@@ -116,9 +125,11 @@ class Stm32Bank2Flash:
         if len(sectors) < 2:
             raise ValueError("the store needs >= 2 sectors")
         for n in sectors:
-            if not FIRST_128K <= n <= 23:
-                raise ValueError("sector %d is not a 128 KiB bank-2 sector (17..23)" % n)
+            if n != LOW_GROUP and not (isinstance(n, int) and FIRST_128K <= n <= 23):
+                raise ValueError("%r is not a 128 KiB bank-2 block (17..23 or LOW_GROUP)" % (n,))
         self._sectors = tuple(sectors)
+        # each block's first sector: its address; LOW_GROUP's five sectors follow each other
+        self._addr = tuple(sector_address(n if isinstance(n, int) else n[0]) for n in sectors)
         self._m = mem32 if mem32 is not None else stm.mem32
         if irq is None:
             irq = (machine.disable_irq, machine.enable_irq)
@@ -191,6 +202,12 @@ class Stm32Bank2Flash:
             self._irq_on(s)
         self.erases += 1
 
+    def _erase_block(self, i):
+        # LOW_GROUP: each sector's erase waits for the one before (_settle), the last one runs on
+        n = self._sectors[i]
+        for k in (n,) if isinstance(n, int) else n:
+            self._erase_sector(k)
+
     def _reset_dcache(self):
         m = self._m
         acr = m[_FLASH + _ACR]
@@ -240,7 +257,7 @@ class Stm32Bank2Flash:
         i = 0
         while i < n:
             k = min(n - i, SECTOR_SIZE - offset)
-            a = sector_address(self._sectors[block]) + offset
+            a = self._addr[block] + offset
             e = i + k
             while i < e:
                 if a & 3 == 0 and e - i >= 4:  # whole aligned words: one read, one store
@@ -261,15 +278,15 @@ class Stm32Bank2Flash:
                 raise OSError(_EINVAL)
             mv = memoryview(buf)
             for i in range(n // SECTOR_SIZE):
-                self._erase_sector(self._sectors[block + i])
+                self._erase_block(block + i)
                 chunk = mv[i * SECTOR_SIZE : (i + 1) * SECTOR_SIZE]
-                self._program(sector_address(self._sectors[block + i]), chunk)
+                self._program(self._addr[block + i], chunk)
             return
         if block < 0 or block >= len(self._sectors) or offset < 0 or offset + n > SECTOR_SIZE:
             raise OSError(_EINVAL)
         if offset & 3 or n & 3:
             raise OSError(_EINVAL)  # 32-bit program parallelism: word-aligned spans only
-        self._program(sector_address(self._sectors[block]) + offset, buf)
+        self._program(self._addr[block] + offset, buf)
 
     def ioctl(self, op, arg):
         if op == 4:  # block count
@@ -279,7 +296,7 @@ class Stm32Bank2Flash:
         if op == 6:  # erase one block
             if not 0 <= arg < len(self._sectors):
                 raise OSError(_EINVAL)
-            self._erase_sector(self._sectors[arg])
+            self._erase_block(arg)
             return 0
         if op in (2, 3):  # deinit, sync: the last erase finished and checked
             self._settle()

@@ -5,7 +5,7 @@ clock (ClockSource), phy (Phy), flash (BlockDevice), rtc (Rtc), optical (Serial)
 (Display), relay (Relay), led (Led), watchdog (Watchdog), supply (Supply), bnode (BNodePort),
 metrology (Metrology), button (Button), profile_flash (BlockDevice: the profiles' own rings,
 docs/profiles.md), slots (list: None, then the two download slots' block devices,
-docs/download.md §4).
+docs/download.md §3).
 """
 
 FIELDS = (

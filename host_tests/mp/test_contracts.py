@@ -395,6 +395,25 @@ class TestNucleo(_BoardCase):
         self.assertEqual(self.state.irq_disabled, 0)  # every disable_irq was undone
         interfaces.check_phy(hw.phy)
 
+    def test_contracts_nucleo_flash_map(self):
+        # docs/download.md §3: two 384 KiB slots and the store fill bank 2 (no profile flash);
+        # erasing a whole slot erases its own sectors only, and the store keeps its records
+        import store
+
+        hw = self.build()
+        s = store.Store(hw.flash)
+        s.put(1, b"kept")
+        model = self.state.flash
+        model.erases.clear()
+        for dev in hw.slots[1:]:
+            self.assertEqual(interfaces.check_block_device(dev, 0), (3, 0x20000))
+            for b in range(3):
+                dev.ioctl(6, b)
+            dev.ioctl(3, 0)
+        self.assertEqual(sorted(model.erases), list(range(12, 22)))
+        self.assertEqual(store.Store(hw.flash).get(1), b"kept")
+        self.assertIsNone(hw.profile_flash)
+
     def test_contracts_nucleo_supply_and_button_edges(self):
         self.check_edge_inputs(pressed=1)  # B1 is high while pressed
 

@@ -291,6 +291,29 @@ class TestBank2Flash(_Stm32):
         with self.assertRaises(ValueError):
             self.dev((11, 17))  # bank 1 holds the firmware
 
+    def test_contracts_flash_low_group_is_one_block(self):
+        # docs/download.md §3: sectors 12-16 (4 x 16 KiB + 64 KiB) are one 128 KiB block
+        import interfaces
+        from drivers import stm32_flash
+
+        f = self.dev((stm32_flash.LOW_GROUP, 17))
+        model = self.state.flash
+        del BUS.log[:]
+        self.assertEqual(interfaces.check_block_device(f, 0), (2, 0x20000))
+        strt = [v for a, v in BUS.log if a == FLASH + 0x10 and v is not None and v & (1 << 16)]
+        self.assertEqual([(v >> 3) & 0x1F for v in strt], list(range(16, 21)) * 2)  # 12..16
+        self.assertEqual([model.erases.get(n) for n in range(12, 18)], [2] * 5 + [None])
+        data = b"\x01\x02\x03\x04\x05\x06\x07\x08"
+        for off in (0x4000 - 4, 0x10000 - 4, 0x20000 - 8):  # across 12|13, 15|16, to the end
+            f.writeblocks(0, data, off)
+            got = bytearray(8)
+            f.readblocks(0, got, off)
+            self.assertEqual(bytes(got), data)
+            self.assertEqual(bytes(model.mem[off : off + 8]), data)  # from 0x08100000 on
+        self.assertEqual(stm32_flash.sector_address(16), 0x08110000)
+        with self.assertRaises(ValueError):
+            self.dev(((12, 13, 14, 15), 17))  # 64 KiB: not a block
+
     def test_contracts_flash_program_skips_ones_and_locks_after(self):
         f = self.dev()
         f.ioctl(6, 0)

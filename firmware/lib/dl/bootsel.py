@@ -1,4 +1,4 @@
-"""Firmware slots and the boot selector (docs/download.md §4).
+"""Firmware slots and the boot selector (docs/download.md §3).
 
 A board has the factory tree (slot 0: what `make deploy` copied, the fallback) and two download
 slots (1 and 2), each a raw flash region (a block device) holding one packed image that runs in

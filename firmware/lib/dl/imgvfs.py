@@ -1,4 +1,4 @@
-"""A read-only filesystem over a packed software image stored in a slot (docs/download.md §4).
+"""A read-only filesystem over a packed software image stored in a slot (docs/download.md §3).
 
     v = ImageVfs(read_at, manifest); vfs.mount(v, "/slot1"); sys.path[:0] = ["/slot1/lib", ...]
 

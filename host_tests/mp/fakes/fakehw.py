@@ -362,7 +362,7 @@ def board_esp32(store_label="mmstore", store_size=0x10000):
     """An ESP32 whose partition table has the store's raw data partition."""
     STATE.reset()
     STATE.partitions.append((1, 0x06, store_label, store_size))  # data, undefined
-    for slot in ("mmslot1", "mmslot2"):  # software download slots (docs/download.md §4)
+    for slot in ("mmslot1", "mmslot2"):  # software download slots (docs/download.md §3)
         STATE.partitions.append((1, 0x06, slot, 0x8000))  # small: the fake keeps it in RAM
     STATE.partitions.append((1, 0x81, "vfs", 0x40000))
     return STATE
