@@ -18,7 +18,7 @@ CONFIG  ?=
 
 .PHONY: help venv venv-dev test test-mp test-py lint format mpy deploy repl sim sim-week sim-upgrade \
 	bench bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory bench-metrology \
-	bench-energy bench-adc bench-display bench-dl docs clean
+	bench-energy bench-heap bench-adc bench-display bench-dl docs clean
 
 .DEFAULT_GOAL := help
 
@@ -76,7 +76,7 @@ sim: $(RUN_OK) ## a simulated LV section of METERS meters and the concentrator (
 sim-week: $(DEV_OK) ## a household week on one meter in simulated time, read and checked against numpy
 	$(VPY) tools/sim_week.py $(SIMARGS)
 
-bench: bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory bench-metrology bench-energy bench-adc bench-display bench-dl ## every benchmark
+bench: bench-crypto bench-phy bench-sim bench-smitp bench-latency bench-memory bench-metrology bench-energy bench-heap bench-adc bench-display bench-dl ## every benchmark
 
 bench-crypto: $(DEV_OK) ## crypto benchmark (prints figures)
 	$(VPY) bench/bench_crypto.py
@@ -109,6 +109,9 @@ bench-memory: $(DEV_OK) ## RAM after boot and in steady state (unix), F429 froze
 
 bench-energy: $(DEV_OK) ## energy engine: CPU/heap per second, savers, flash life, 200 cuts + 1000 kills
 	$(VPY) bench/bench_energy.py
+
+bench-heap: $(DEV_OK) ## heap per metering second per feature on a unix_sim meter, per event, flash/day
+	$(VPY) bench/bench_heap.py
 
 bench-display: $(DEV_OK) ## display refresh cost and heap per refresh, HT1621 pin writes
 	$(VPY) bench/bench_display.py

@@ -4,7 +4,7 @@
    (host_tests/mp/fakes/metrology.py):
    - CPU per metering second: book + registers + listeners (`Engine._second`), mean µs;
    - heap per metering second: the engine's own work (0 expected) and the whole task loop with
-     the coroutine objects of `await metrology.read()` and `await clock.sleep_ms()`;
+     the fake front-end's read() coroutine (bench/bench_heap.py measures a real unix_sim meter);
    - the savers' time at a supply loss: the energy saver's put on a RAM flash (CPU only) and on
      unix_sim's SimFlash file, mean and max, and a checkpoint (with Store.ensure_free);
    - flash wear: 6 simulated hours of a household-like load on unix_sim's 8 x 4 KiB store,
@@ -63,8 +63,8 @@ for i in range(N, N + 500):
 out["engine_heap_per_s"] = (gc.mem_alloc() - a) / 500
 
 
-# the whole task loop on a clock whose sleeps return at once (a board's Clock allocates the
-# same coroutine per sleep); GC off, so mem_alloc counts every byte allocated
+# the whole task loop on a clock whose sleeps return at once (allocating nothing, as the
+# boards' Clock); GC off, so mem_alloc counts every byte allocated
 class FastClock:
     def __init__(self):
         self.t = 0
@@ -72,9 +72,9 @@ class FastClock:
     def now_ms(self):
         return self.t
 
-    async def sleep_ms(self, ms):
+    def sleep_ms(self, ms):
         self.t += ms if ms > 0 else 0
-        await asyncio.sleep_ms(0)
+        return asyncio.sleep_ms(0)
 
 
 fb = EnergyBench("bench_energy_loop")
@@ -219,9 +219,9 @@ def main():
     print(f"heap per metering second, the engine's own work:    {mp['engine_heap_per_s']:.1f} B")
     print(
         f"heap per metering second, the whole task loop:      {mp['loop_heap_per_s']:.1f} B "
-        f"(of which the fake front-end's read: {mp['fake_read_heap_per_s']:.1f} B; the rest are "
-        f"the coroutine objects of read() and sleep_ms(); checkpoints in the window: "
-        f"{mp['loop_checkpoints']})"
+        f"(of which the fake front-end's read: {mp['fake_read_heap_per_s']:.1f} B; the rest is "
+        f"its read() coroutine and one checkpoint's share; checkpoints in the window: "
+        f"{mp['loop_checkpoints']}; a real meter: make bench-heap)"
     )
     for k in ("ram", "simflash"):
         s, c = mp["save_us_" + k], mp["checkpoint_us_" + k]

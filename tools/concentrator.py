@@ -991,6 +991,7 @@ def _upgrade(a, c, state, keys, regs):
         print(table(res, up.version))
     for r in res.values():
         r["frames"] = up.frames
+        r["passes"] = up.passes  # blocks per broadcast pass (docs/download.md §5.4)
     return res, sum(1 for r in res.values() if r.get("version") != up.version)
 
 

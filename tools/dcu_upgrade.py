@@ -4,9 +4,11 @@
     table = up.run(activate_at=0, wait_boot=None)
 
 1. download_start (sealed COMMAND 0x18, write key) on every meter;
-2. every block once by REPROG_BROADCAST (S discipline, no answer) along each distinct route
-   of the targets (a broadcast at the end of a repeater route reaches the meters behind it);
-   after each frame the link is left idle `gap_ms` so normal reads get the medium;
+2. the flood (§5.4): download_relay (COMMAND 0x1B) to every repeater of the targets' routes,
+   then every block once by REPROG_BROADCAST (S discipline, no answer) without route, each
+   relay level sending it again in its slot (3 slots per block, plus `gap_ms` idle for normal
+   reads), then the union of the blocks the meters' bitmaps still lack once more; when a route
+   repeater is no target, every block along each distinct route instead;
 3. per meter, the missing-block bitmap (REPROG_LOCAL status, paged) and the gaps by
    REPROG_LOCAL through its route, until it reports READY (or refused, or `rounds` pass);
 4. download_activate (COMMAND 0x19) at `activate_at` (0 = at once);
@@ -25,12 +27,27 @@ from tools import smitp_ref as ref
 from tools.dcu_session import NoAnswer, Refused
 
 RUNNING_IMAGE = 0x1006
+DOWNLOAD_STATE = 0x1000
 MAC_HDR = 11  # frame bytes around the LSDU without route entries (docs/datalink.md §1)
+RELAY_GUARD_MS = 40  # between a relay's source copy ending and its slot's end (2 x Tel)
 STATE_NAMES = dl_pack.STATES
 
 
 class Upgrade:
-    def __init__(self, conc, sessions, image, key, bs=96, gap_ms=0, rounds=6, progress=None):
+    def __init__(
+        self,
+        conc,
+        sessions,
+        image,
+        key,
+        bs=96,
+        gap_ms=0,
+        rounds=6,
+        progress=None,
+        between=None,
+        every=50,
+        max_passes=4,
+    ):
         self.c = conc
         self.sessions = list(sessions)
         self.image = image
@@ -43,6 +60,13 @@ class Upgrade:
         self.n = dl_pack.nblocks(len(image), bs)
         self.version = dl_pack.parse(image)["version"]
         self.frames = {"broadcast": 0, "local": 0, "status": 0, "command": 0, "read": 0}
+        # normal traffic during the flood: between() runs every `every` blocks, once the
+        # relays are done with the last block (e.g. one meter read)
+        self.between = between
+        self.every = every
+        self.max_passes = max_passes
+        self.relays = 0  # download_relay commands that started a relay
+        self.passes = []  # blocks per flood pass
         self.result = {s.aca.hex(): {"state": "?", "error": None} for s in self.sessions}
 
     def _fail(self, s, e):
@@ -61,7 +85,118 @@ class Upgrade:
             self.progress("start", meter=s.aca)
 
     def broadcast(self):
+        """Every block to every target: one flood when every repeater of their routes is a
+        target (it can relay), else once along each distinct route. After each flood pass the
+        bitmaps of the meters still incomplete; the union of their missing blocks goes out
+        again, relayed only by the repeaters of their routes (fewer relays of one level sending
+        at once collide less), up to `max_passes`; the rest goes by REPROG_LOCAL (fill)."""
+        relays = self.relay_plan()
+        if relays is None:
+            return self.broadcast_routes()
+        self.start_relays(relays)
+        todo, blocks = list(self.sessions), range(self.n)
+        active = set(relays)
+        while True:
+            self.flood(blocks, {r: relays[r] for r in active})
+            self.passes.append(len(blocks))
+            missing, todo = self._missing(todo)
+            if not missing or len(self.passes) >= self.max_passes:
+                return
+            # download_relay again for every relay of the next pass: it also forgets the block
+            # it relayed last, which may be the first one of this pass
+            need = self._chains(todo, relays)
+            self.start_relays({r: relays[r] for r in need})
+            self.start_relays({r: relays[r] for r in active - need}, stop=True)
+            active, blocks = need, sorted(missing)
+
+    def _missing(self, sessions):
+        """(union of the missing blocks, the meters missing any) of `sessions`."""
+        union, left = set(), []
+        for s in sessions:
+            if self._failed(s):
+                continue
+            try:
+                st, miss = self.status(s)
+            except (NoAnswer, ValueError):
+                left.append(s)  # unknown: read again after the next pass or before activation
+                continue
+            if miss and st["state"] == 1:
+                union.update(miss)
+                left.append(s)
+            self.progress("status", meter=s.aca)
+        return union, left
+
+    @staticmethod
+    def _chains(sessions, relays):
+        """The relays on the routes of `sessions`, with the sources they relay from."""
+        need = set()
+        for s in sessions:
+            for r in s.route:
+                r = bytes(r)
+                while r in relays and r not in need:
+                    need.add(r)
+                    r = relays[r][0]
+        return need
+
+    def relay_plan(self):
+        """{repeater ACA (wire order): (source, level)} for the targets' routes: a level-1
+        relay takes the concentrator's own copy (source 00 * 6), level k the copy of the
+        repeater before it. None when some repeater is not a target (no download session)."""
+        live = [s for s in self.sessions if not self._failed(s)]
+        targets = {bytes(s.aca) for s in live}
+        plan = {}
+        for s in live:
+            route = [bytes(r) for r in s.route]
+            for i, r in enumerate(route):
+                if r not in targets:
+                    return None
+                plan.setdefault(r, (route[i - 1] if i else bytes(6), i + 1))
+        return plan
+
+    def slot_ms(self):
+        """Slot of one relay transmission: its frame (one route entry) and a turnaround."""
+        lsdu = 12 + self.bs
+        return mm.airtime_ms(lsdu + MAC_HDR + 6) + RELAY_GUARD_MS
+
+    def start_relays(self, relays, stop=False):
+        """COMMAND download_relay to each relay: it sends a block it heard from its source
+        in its level's slot, i.e. DELAY = slot - airtime of the source's copy (§5.4); with
+        stop, DELAY 0 (it relays no more)."""
+        by_aca = {bytes(s.aca): s for s in self.sessions}
+        slot = self.slot_ms()
+        for aca, (src, level) in sorted(relays.items(), key=lambda x: x[1][1]):
+            s = by_aca[aca]
+            air = mm.airtime_ms(12 + self.bs + MAC_HDR + (6 if level > 1 else 0))
+            try:
+                self._command(s, 0x1B, dl_pack.relay_args(src, 0 if stop else slot - air))
+                self.relays += 0 if stop else 1
+            except (NoAnswer, Refused, ref.SmitpError) as e:
+                self._fail(s, e)
+
+    def flood(self, blocks, relays):
+        """The concentrator sends block after block without route; the relays of level k send
+        each one k slots later. Three slots per block (level k and k+3 do not share a
+        receiver), plus the idle gap left for normal reads. Without relays (every target one
+        hop away) only the gap: the link paces the frames."""
+        depth = max((lv for _, lv in relays.values()), default=0)
+        period = (min(depth + 1, 3) * self.slot_ms() if depth else 0) + self.gap_ms
+        blocks = list(blocks)
+        for i, n in enumerate(blocks):
+            t_next = self.c.link.now_ms() + period
+            lsdu = dl_pack.block_lsdu(self.key, self.image, n, self.bs)
+            self.c.exchange(mm.BROADCAST, [], mm.DISC_S, mm.DSAP_APP, lsdu)
+            self.frames["broadcast"] += 1
+            self._idle(t_next - self.c.link.now_ms())
+            self.progress("block", n=i + 1, total=len(blocks))
+            if self.between is not None and (i + 1) % self.every == 0:
+                self._idle(depth * self.slot_ms())
+                self.between()
+        if blocks:  # the last block's relays finish
+            self._idle(depth * self.slot_ms())
+
+    def broadcast_routes(self):
         routes = sorted({tuple(s.route) for s in self.sessions if not self._failed(s)})
+        self.passes = [self.n] * len(routes)
         for route in routes:
             for n in range(self.n):
                 lsdu = dl_pack.block_lsdu(self.key, self.image, n, self.bs)
@@ -95,8 +230,10 @@ class Upgrade:
             st = dl_pack.parse_status(res[0][0].lsdu)
             missing += st["missing"]
             first = st["first"] + 8 * st["n"]
-            if st["n"] == 0 or first >= st["total"]:
+            if st["n"] == 0 or first >= st["total"] or st["state"] != 1:
                 return st, missing
+            if st["received"] + len(missing) >= st["total"]:
+                return st, missing  # the pages so far hold every missing block
 
     def fill(self, s):
         for _ in range(self.rounds):
@@ -111,7 +248,9 @@ class Upgrade:
         return self.status(s)[0]
 
     def activate(self, when=0):
-        for s in self.sessions:
+        # deepest meters first: a repeater resets into its new image only after the meters
+        # behind it got their command (with when=0 each resets ACT_GRACE_S after its ACK)
+        for s in sorted(self.sessions, key=lambda s: -len(s.route)):
             if self._failed(s):
                 continue
             try:
@@ -123,6 +262,7 @@ class Upgrade:
                     continue
                 self._command(s, 0x19, struct.pack(">I", when))
                 r["state"] = "activating"
+                self.progress("activate", meter=s.aca)
             except (NoAnswer, Refused, ref.SmitpError, ConnectionError) as e:
                 self._fail(s, e)
 
@@ -134,11 +274,22 @@ class Upgrade:
                 v = s.call(ref.READ_REQ, ref.read_req(RUNNING_IMAGE)).fields["value"]
                 slot, trial, tries, version = struct.unpack(">BBBI", v)
                 r.update(slot=slot, version=version, trial=bool(trial), tries=tries)
-                if r["error"] is None:
-                    r["state"] = "running" if version == self.version else "old version"
+                if r["error"] is None and version == self.version:
+                    r["state"] = "running on trial" if trial else "running"
+                elif r["error"] is None and r["state"] in ("activating", "rolled back"):
+                    # activated, the old version runs: not reset yet (the download is still
+                    # ready / activated) or rolled back (a roll-back ends the session)
+                    st = s.call(ref.READ_REQ, ref.read_req(DOWNLOAD_STATE)).fields["value"]
+                    r["state"] = "activating" if st[0] in (2, 4) else "rolled back"
+                elif r["error"] is None:
+                    r["state"] = "old version"
             except (NoAnswer, Refused, ref.SmitpError, ConnectionError) as e:
                 self._fail(s, e)  # a direct link ends with the meter's reset
         return self.result
+
+    def wait(self, ms):
+        """Leave the medium to the meters for `ms` (simulated: their resets and boots)."""
+        self._idle(ms)
 
     def run(self, activate_at=0, wait_boot=None):
         self.start()

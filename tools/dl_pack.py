@@ -242,6 +242,14 @@ def parse_status(lsdu: bytes) -> dict:
     }
 
 
+def relay_args(source: bytes, delay_ms: int) -> bytes:
+    """ARGS of COMMAND 0x1B download_relay: the relay's source (route-entry bytes of the
+    repeater before it, or 6 zero bytes for the concentrator's own copy) and the delay."""
+    if len(source) != 6 or not 0 <= delay_ms <= 0xFFFF:
+        raise ValueError("source 6 bytes, delay 0..65535 ms")
+    return bytes(source) + struct.pack(">H", delay_ms)
+
+
 def start_args(image: bytes, bs: int) -> bytes:
     """ARGS of COMMAND 0x18 download_start."""
     return image_id(image) + struct.pack(">IB", len(image), bs)

@@ -1,5 +1,5 @@
 """Generate the worked example of docs/download.md from the packer (`make docs`): the image of
-§2.4 (hex dump and its byte table) and the messages of §5.1, §5.2 and §6 that carry it.
+§2.4 (hex dump and its byte table) and the messages of §5.1, §5.2, §5.4 and §6 that carry it.
 
 The example tree has two files, `lib/a.mpy` (`X = 1` cross-compiled for armv7emsp) and
 `main.py`, packed by tools/dl_pack.py for nucleo_f429zi, version 3, download key 20 21 .. 2F.
@@ -17,6 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tools import dl_pack  # noqa: E402
+from tools import mm_frame as mm  # noqa: E402
 from tools.docgen import write_or_check  # noqa: E402
 from tools.mpenv import ROOT, mpy_cross_exe  # noqa: E402
 
@@ -25,6 +26,7 @@ KEY = bytes(range(0x20, 0x30))
 BOARD = "nucleo_f429zi"
 VERSION = 3
 BS = 32
+RELAY_ACA = bytes.fromhex("4d4d00000201")  # the relay of §5.4's example
 
 
 def example_tree(t: Path) -> Path:
@@ -129,6 +131,14 @@ def section(img: bytes) -> str:
     return "\n".join(out)
 
 
+def flood_frame(img: bytes, relay: bytes | None = None) -> bytes:
+    """Block 0 of the flood (§5.4) as the concentrator sends it (no route), or as `relay`
+    relays it (one route entry, hop 1): data-link frames of tools/mm_frame.py."""
+    route = [relay] if relay else []
+    lsdu = dl_pack.block_lsdu(KEY, img, 0, BS)
+    return mm.Frame(mm.BROADCAST, lsdu, mm.DISC_S, route, hop=len(route)).encode()
+
+
 def render(doc: str, img: bytes) -> str:
     a = doc.index("### 2.4 ")
     b = doc.index("## 3. ", a)
@@ -147,6 +157,11 @@ def render(doc: str, img: bytes) -> str:
         (
             r"(`download_start` for §2\.4 with BS 32: DATA `)[0-9A-F ]+`",
             bytes([0x18]) + dl_pack.start_args(img, BS),
+        ),
+        (r"(Block 0 as the concentrator sends it:\n`)[0-9A-F ]+`", flood_frame(img)),
+        (
+            r"(and as the relay `4D 4D 00 00 02 01` sends it:\n`)[0-9A-F ]+`",
+            flood_frame(img, RELAY_ACA),
         ),
     )
     for pat, msg in subs:

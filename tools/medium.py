@@ -321,6 +321,7 @@ class Conn:
         self.wake = None
         self.alive = True
         self.last_tx = None
+        self.started = True  # False while a rejoined node boots: nothing is delivered to it
 
 
 def pack(kind, body=b""):
@@ -416,8 +417,16 @@ class Medium:
         node_timeout_s=60.0,
         log=None,
         trace=None,
+        rejoin_s=0.0,
+        boot_ms=0,
     ):
         self.topo = topo
+        # A meter that leaves (a unix_sim reset ends its process) may come back: with rejoin_s
+        # > 0 simulated time stands still until it says HELLO again (or rejoin_s of wall time
+        # pass: then it is gone for good); it gets its first event boot_ms later (booting).
+        self.rejoin_s = rejoin_s
+        self.boot_ms = boot_ms
+        self.down = {}  # node id -> wall time it left, while a rejoin is awaited
         self.curve = curve or FerCurve.load()
         self.rng = random.Random(seed)
         self.capture_db = capture_db
@@ -447,6 +456,7 @@ class Medium:
             "lost_drop": 0,
             "collided_frames": 0,
             "events": 0,
+            "rejoined": 0,
             "tx_by_node": {},
         }
 
@@ -498,6 +508,9 @@ class Medium:
         sel.close()
         for c in self.conns.values():
             self.sel.register(c.sock, selectors.EVENT_READ, c)
+            c.started = True
+        if self.rejoin_s > 0:  # nodes coming back after a reset connect during the run
+            self.sel.register(self.listener, selectors.EVENT_READ, None)
         if any(c.mode == MODE_SAMPLE for c in self.conns.values()):
             self.sample = SampleChannel(self.topo, self.rng.randrange(1 << 30))
 
@@ -511,8 +524,15 @@ class Medium:
         c.id = node
         c.role = body[7] if len(body) > 7 else ROLE_METER
         c.mode = body[8] if len(body) > 8 else MODE_FRAME
-        if node in self.conns:
+        old = self.conns.get(node)
+        if old is not None and old is not c:
             self.log(f"{node} reconnected")
+            if old.alive:  # the old process is still there: this one replaces it
+                self._dead(old, "replaced by a new connection")
+            self.down.pop(node, None)
+            self.stats["rejoined"] += 1
+            c.started = False  # first event at t + boot_ms (run: wake)
+            c.wake = self.t + self.boot_ms
         self.conns[node] = c
         self.stats["tx_by_node"].setdefault(node, 0)
 
@@ -566,6 +586,48 @@ class Medium:
             pass
         if c.role == ROLE_MASTER and self.stop_reason is None:
             self.stop_reason = "master disconnected"
+        elif self.rejoin_s > 0 and c.id is not None and self.conns.get(c.id) is c:
+            self.down[c.id] = time.monotonic()
+
+    def _accept(self):
+        try:
+            s, _ = self.listener.accept()
+        except (BlockingIOError, OSError):
+            return
+        s.setblocking(True)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sel.register(s, selectors.EVENT_READ, Conn(s))
+
+    def _serve(self, timeout_s):
+        """One select round: accept rejoining nodes, read and handle what arrived."""
+        for key, _ in self.sel.select(timeout_s):
+            c = key.data
+            if c is None:
+                self._accept()
+                continue
+            if not self._read(c):
+                if c.id is None:
+                    self.sel.unregister(c.sock)
+                    c.alive = False
+                else:
+                    self._dead(c, "disconnected")
+                continue
+            for body in self._messages(c):
+                if body[:1] == b"H":
+                    self._hello(c, body)
+                elif c.id is not None:
+                    self._handle(c, body)
+
+    def _wait_rejoin(self):
+        """Simulated time stands still while a node that left may still come back."""
+        while self.down and self.stop_reason is None:
+            now = time.monotonic()
+            for node, since in list(self.down.items()):
+                if now - since > self.rejoin_s:
+                    self.log(f"{node} did not come back within {self.rejoin_s:.0f} s")
+                    del self.down[node]
+            if self.down:
+                self._serve(0.2)
 
     # --- events ---------------------------------------------------------------------------
 
@@ -584,13 +646,7 @@ class Medium:
                     if c.alive and c.outstanding:
                         self._dead(c, "no IDLE within %.0f s" % self.node_timeout_s)
                 break
-            for key, _ in self.sel.select(left):
-                c = key.data
-                if not self._read(c):
-                    self._dead(c, "disconnected")
-                    continue
-                for body in self._messages(c):
-                    self._handle(c, body)
+            self._serve(left)
 
     def _handle(self, c, body):
         kind = body[:1]
@@ -672,7 +728,7 @@ class Medium:
             tx.delivered = True
             for rx in self.topo.neighbours[tx.src]:
                 c = self.conns.get(rx)
-                if c is None or not c.alive:
+                if c is None or not c.alive or not c.started:
                     continue
                 st["receptions"] += 1
                 if self.sample is not None:
@@ -704,6 +760,7 @@ class Medium:
             self._post(c, msg_clock(0))
         self._wait_idle()
         while self.stop_reason is None:
+            self._wait_rejoin()
             cands = [x.end_ms for x in self.txs if not x.delivered]
             cands += [c.wake for c in self.conns.values() if c.alive and c.wake is not None]
             if not cands:
@@ -726,6 +783,7 @@ class Medium:
                         c.wake = None
                 elif c.wake is not None and c.wake <= t:
                     c.wake = None
+                    c.started = True
                     self._post(c, msg_clock(t))
             self._wait_idle()
         self.wall_s = time.monotonic() - t0

@@ -67,10 +67,26 @@ def write_keyfile(topo, seed, path: Path):
 class Section:
     """The running simulation: medium thread + meter processes. Use as a context manager."""
 
+    RESET_EXIT = 3  # a unix_sim meter leaves its process with this code on reset (app.py)
+
     def __init__(
-        self, topo: Topology, out: Path, seed=1, meter_cfg=None, medium_kw=None, keys=False
+        self,
+        topo: Topology,
+        out: Path,
+        seed=1,
+        meter_cfg=None,
+        medium_kw=None,
+        keys=False,
+        restart=False,
     ):
         self.keys = keys  # True: every meter gets its own meter_keys(seed, aca)
+        # restart: a meter process that resets (exit 3) is started again on the same state dir
+        # and rejoins the medium (which holds simulated time meanwhile: Medium rejoin_s)
+        self.restart = restart
+        self.restarts = {}  # node id -> times restarted
+        self._cmd = {}
+        self._watch = None
+        self._stopping = False
         self.topo = topo
         self.out = Path(out)
         self.seed = seed
@@ -87,6 +103,8 @@ class Section:
         nodes_dir.mkdir(parents=True)
         kw = dict(self.medium_kw)
         kw.setdefault("seed", self.seed)
+        if self.restart:
+            kw.setdefault("rejoin_s", 120.0)
         self.medium, self.thread = serve_in_thread(self.topo, **kw)
         env = mp_env()
         exe = micropython_exe()
@@ -102,15 +120,30 @@ class Section:
             (d / "meter.json").write_text(json.dumps(cfg, indent=1))
             log = open(d / "log.txt", "w")  # noqa: SIM115
             self.logs.append(log)
-            self.procs[node.id] = subprocess.Popen(
+            self._cmd[node.id] = (
                 [exe, str(ROOT / "firmware" / "main.py"), "--config", str(d / "meter.json")],
-                env=env,
-                cwd=ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
+                log,
             )
+            self.procs[node.id] = self._spawn(node.id, env)
+        if self.restart:
+            self._watch = threading.Thread(target=self._restarter, args=(env,), daemon=True)
+            self._watch.start()
         return self
+
+    def _spawn(self, node_id, env):
+        argv, log = self._cmd[node_id]
+        return subprocess.Popen(
+            argv, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+
+    def _restarter(self, env):
+        """Start a meter again after its reset, as the board's reset would (same flash)."""
+        while not self._stopping:
+            for nid, p in list(self.procs.items()):
+                if p.poll() == self.RESET_EXIT and not self._stopping:
+                    self.restarts[nid] = self.restarts.get(nid, 0) + 1
+                    self.procs[nid] = self._spawn(nid, env)
+            time.sleep(0.05)
 
     def master_link(self):
         m = self.topo.master()
@@ -123,6 +156,9 @@ class Section:
         return self.medium.result if self.medium else None
 
     def stop(self):
+        self._stopping = True
+        if self._watch is not None:
+            self._watch.join(5)
         for p in self.procs.values():
             if p.poll() is None:
                 p.terminate()

@@ -335,13 +335,15 @@ COMMANDS = {
     "download_start": 0x18,
     "download_activate": 0x19,
     "download_abort": 0x1A,
+    "download_relay": 0x1B,
     "display_special": 0x20,
     "display_special_clear": 0x21,
     "display_sw_id": 0x22,
 }
 # the other codes take no arguments; 0x18: ID(4) SIZE(4) BS(1) (docs/download.md §6);
-# display_special: DURATION_S, TEXT (16 ASCII, space padded)
-COMMAND_ARGS = {0x02: ">I", 0x03: ">i", 0x18: ">4sIB", 0x19: ">I", 0x20: ">H16s"}
+# 0x1B download_relay: FROM(6) DELAY(2) (§5.4); display_special: DURATION_S, TEXT (16 ASCII,
+# space padded)
+COMMAND_ARGS = {0x02: ">I", 0x03: ">i", 0x18: ">4sIB", 0x19: ">I", 0x1B: ">6sH", 0x20: ">H16s"}
 
 NACK_NAMES = {
     1: "unknown object",

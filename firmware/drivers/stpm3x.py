@@ -86,6 +86,8 @@ class Stpm3x:
         # energy LSB that power gives in a second
         self._p_lim_w = 2 * nominal_v * max_current_a
         self._lim_lsb_s = int(self._p_lim_w / sc.e_ws) + 1
+        self._lim_h = self._lim_lsb_s // 1000  # its parts: the absurd check stays in small ints
+        self._lim_l = self._lim_lsb_s % 1000
         self._sag_mv = 0
         self._swell_mv = 0
         self._eact = ic.Energy(sc.e_num, sc.e_bits)
@@ -96,6 +98,7 @@ class Stpm3x:
         self._fails = 0
         self._failing = False
         self._deadline = 0
+        self._xch = _Exchange(self)
         self.set_calibration(ic.GAIN_NOMINAL, ic.GAIN_NOMINAL, 0, 0)
 
     # --- interfaces.Metrology ----------------------------------------------------------------
@@ -104,19 +107,29 @@ class Stpm3x:
         return self._failing
 
     async def read(self, sample):
+        """interfaces.Metrology: True (sample filled) or False."""
+        return await self.reader(sample)
+
+    def reader(self, sample):
+        """read() without its coroutine: an awaitable -> True/False. A running IC is read
+        through one preallocated awaitable (_Exchange), so the energy engine's metering second
+        creates no object; probing and reconfiguring (start, after failures, after a
+        calibration write) run as a coroutine first."""
+        if self._state == 0 or self._fails >= _REPROBE_AFTER or self._config_dirty:
+            return self._read_slow(sample)
+        return self._xch.start(sample)
+
+    async def _read_slow(self, sample):
         if self._state == 0 or self._fails >= _REPROBE_AFTER:
             if not await self._init():
                 return self._fail(_TIMEOUT, "stpm3x.probe")
         if self._config_dirty:
             if not await self._write_config():
                 return self._fail(_TIMEOUT, "stpm3x.config")
-        t = self._clock.now_ms()
-        self._flush()
-        for k in range(_N):
-            # a reply already there is taken without a sub-coroutine: no allocation
-            got = self._start(self._frames[k], k)
-            if got < 5 and not await self._finish(k, got):
-                return self._fail(_TIMEOUT, "stpm3x.timeout")
+        return await self._xch.start(sample)
+
+    def _check(self, sample, t):
+        """The 8 replies are in: CRCs, step, sentinel, then decode (True) or a failure."""
         for k in range(_N):
             if not ic.reply_ok(self._reply[k]):
                 return self._fail(_CRC, "stpm3x.crc")
@@ -127,7 +140,7 @@ class Stpm3x:
             if ic.lo16(r[k]) == ic.CR1_LO and ic.hi16(r[k]) == ic.CR1_HI:
                 return self._fail(_DESYNC, "stpm3x.desync")
         s = r[ic.R_SENTINEL]
-        if ic.lo16(s) != self._cr5 & 0xFFFF or ic.hi16(s) != self._cr5 >> 16:
+        if ic.lo16(s) != self._cr5_lo or ic.hi16(s) != self._cr5_hi:
             # a valid CRC but not what we programmed: the IC may have reset; re-probe on the
             # next read (if its configuration is gone, it counts from zero)
             self._fails = _REPROBE_AFTER - 1
@@ -144,6 +157,9 @@ class Stpm3x:
         self._sag_mv = int(sag * sc.thr_v * 1000)
         self._swell_mv = int(swell * sc.thr_v * 1000)
         self._cr5 = ic.cr5(gain_v, swell, sag)
+        # its halves, compared at every read (the whole word can be a long int on 32 bits)
+        self._cr5_lo = self._cr5 & 0xFFFF
+        self._cr5_hi = self._cr5 >> 16
         words = (
             (ic.DSP_CR4, ic.cr4(phase_c)),
             (ic.DSP_CR6, ic.cr6(gain_i)),
@@ -183,26 +199,22 @@ class Stpm3x:
         n = s.readinto(self._tails[k][0])
         return n or 0
 
-    async def _finish(self, k, got):
-        """Wait (bounded, on the clock) for the rest of reply k; False on timeout."""
-        if got < 0:
-            return False
-        s = self._ser
-        clock = self._clock
-        tails = self._tails[k]
-        while got < 5:
-            n = s.readinto(tails[got])
-            if n:
-                got += n
-            elif clock.now_ms() >= self._deadline:
-                return False
-            else:
-                await clock.sleep_ms(1)
-        return True
+    def _more(self, k, got):
+        """Take what arrived of reply k: bytes got now (unchanged: wait), -1 past the deadline."""
+        n = self._ser.readinto(self._tails[k][got])
+        if n:
+            return got + n
+        return -1 if self._clock.now_ms() >= self._deadline else got
 
     async def _xfer(self, tx, k):
+        """One frame and its whole reply, bounded on the clock (probe and configuration)."""
         got = self._start(tx, k)
-        return got == 5 or await self._finish(k, got)
+        while 0 <= got < 5:
+            g = self._more(k, got)
+            if g == got:
+                await self._clock.sleep_ms(1)
+            got = g
+        return got == 5
 
     async def _probe(self):
         """Point at DSP_CR5 and read it back: its value, or None (no answer, a bad CRC, or
@@ -271,12 +283,13 @@ class Stpm3x:
         r = self._reply
         sc = self.scale
         rms = r[ic.R_RMS]
-        v_mv = ((ic.lo16(rms) & 0x7FFF) * sc.v_num) >> 16
+        # products through ic.mulshr: every intermediate a small int on 32-bit ports too
+        v_mv = ic.mulshr(ic.lo16(rms) & 0x7FFF, sc.v_num, 16)
         i_raw = (ic.hi16(rms) << 1) | (ic.lo16(rms) >> 15)
-        i_ma = (i_raw * sc.i_num) >> 16
+        i_ma = ic.mulshr(i_raw, sc.i_num, 16)
         pr = r[ic.R_PACT]
         p_raw = ic.signed(ic.lo16(pr) | ((ic.hi16(pr) & 0x0FFF) << 16), 28)
-        p_mw = (p_raw * sc.p_num) >> 24
+        p_mw = ic.mulshr(p_raw, sc.p_num, 24)
         ea = r[ic.R_EACT]
         er = r[ic.R_EREACT]
         dt = t - self._t_last
@@ -286,21 +299,25 @@ class Stpm3x:
             self._ereact.base(ic.lo16(er), ic.hi16(er))
         da = self._eact.delta(ic.lo16(ea), ic.hi16(ea))
         dr = self._ereact.delta(ic.lo16(er), ic.hi16(er))
-        if dt > 0 and state == 1:
+        if dt > 2000 and state == 1:
             # a gap longer than half an accumulator wrap: the power register says how many
-            # whole wraps went by (energy LSB per power LSB per ms = 7812.5 / 2048 / 1000)
+            # whole wraps went by (energy LSB per power LSB per ms = 7812.5 / 2048 / 1000).
+            # Within 2 s |expect| < 2**27 x 2000 x 78125 / 20480000 < 2**30: never a gap, so
+            # the (long-int) product is only formed after one
             expect = p_raw * dt * 78125 // 20480000
             if expect > 0x40000000 or expect < -0x40000000:
                 da += ((expect - da + 0x80000000) >> 32) << 32
         # absurd: RMS beyond twice the rating, power beyond 2 Un Imax, energy beyond that
         # power over the interval (plus a second of margin for latch-time jitter)
-        lim = self._lim_lsb_s * (dt + 1000)
+        # |d| x 1000 > L (dt + 1000)  <=>  |d| > floor(L (dt + 1000) / 1000), L = 1000 Lh + Ll
+        w = dt + 1000
+        lim = self._lim_h * w + self._lim_l * w // 1000
         if (
             v_mv > self._v_lim_mv
             or i_ma > self._i_lim_ma
             or abs(p_mw) > self._p_lim_w * 1000
-            or abs(da) * 1000 > lim
-            or abs(dr) * 1000 > lim
+            or abs(da) > lim
+            or abs(dr) > lim
         ):
             return self._fail(_ABSURD, "stpm3x.absurd")
         status = ST_RESYNC if state != 1 else 0
@@ -316,8 +333,8 @@ class Stpm3x:
         sample.dt_ms = dt
         sample.v_mv = v_mv
         sample.i_ma = i_ma
-        sample.p_mw = sample.ep_mws * 1000 // dt
-        sample.q_mvar = sample.eq_mvars * 1000 // dt
+        sample.p_mw = _per_s(sample.ep_mws, dt)
+        sample.q_mvar = _per_s(sample.eq_mvars, dt)
         per = ic.lo16(r[ic.R_PERIOD]) & 0xFFF
         # period LSB 8 us: f = 125000 / period Hz; outside 40..70 Hz = unknown
         sample.f_mhz = 125000000 // per if 1785 <= per <= 3125 else 0
@@ -337,3 +354,69 @@ class Stpm3x:
         self._fails = 0
         self._failing = False
         return True
+
+
+def _per_s(e, dt):
+    """floor(e * 1000 / dt) without the e * 1000 intermediate (a long int on a 32-bit port
+    above about 1 kW): q * 1000 + floor(r * 1000 / dt), e = q * dt + r, 0 <= r < dt."""
+    q = e // dt
+    return q * 1000 + (e - q * dt) * 1000 // dt
+
+
+_TRUE = StopIteration(True)  # how _Exchange returns its result to `await`, preallocated
+_FALSE = StopIteration(False)
+
+
+class _Exchange:
+    """One read's 8-frame exchange as a reusable awaitable: `await drv._xch.start(sample)`.
+
+    A coroutine per read would be an object per metering second; this one is made once. Each
+    __next__ sends frames and takes the replies that are there; while a reply is still on the
+    wire it takes one step of the clock's sleep_ms(1) (on a board: asyncio's preallocated sleep,
+    which parks the task for 1 ms) and returns what that step yields, so the loop resumes it
+    here afterwards. The result leaves through a preallocated StopIteration, as asyncio's own
+    sleep does. A cancelled read simply starts over at the next start()."""
+
+    def __init__(self, drv):
+        self.d = drv
+        self.sample = None
+        self.k = 0
+        self.got = -2  # -2: frame k not sent yet
+        self.t = 0
+
+    def start(self, sample):
+        d = self.d
+        self.sample = sample
+        self.k = 0
+        self.got = -2
+        self.t = d._clock.now_ms()
+        d._flush()
+        return self
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        d = self.d
+        while self.k < _N:
+            k = self.k
+            got = self.got
+            if got == -2:
+                got = d._start(d._frames[k], k)
+            while 0 <= got < 5:
+                g = d._more(k, got)
+                if g == got:  # still on the wire: one step of a 1 ms sleep, then back here
+                    self.got = got
+                    return next(d._clock.sleep_ms(1))
+                got = g
+            if got < 0:
+                return self._done(d._fail(_TIMEOUT, "stpm3x.timeout"))
+            self.k = k + 1
+            self.got = -2
+        return self._done(d._check(self.sample, self.t))
+
+    def _done(self, ok):
+        self.k = _N
+        e = _TRUE if ok else _FALSE
+        e.__traceback__ = None
+        raise e

@@ -317,6 +317,9 @@ class Metrology:
     run()              -- optional coroutine function: a task the front-end needs running (an
                           I2S stream to keep drained, drivers/esp32_meter_i2s.py); the metering
                           feature supervises it as task "metrology"
+    Optional, so the metering second allocates nothing (the energy engine prefers them):
+    measure(sample)    -- read() done synchronously (the direct-ADC path)
+    await reader(sample) -- read() as an awaitable that is not a new coroutine (the STPM3x)
     """
 
 

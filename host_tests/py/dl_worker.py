@@ -10,11 +10,22 @@ exactly as on a board), then requests from stdin, one per line:
                                 (MIXED: loaded modules not from the running tree, must be 0)
     dlstart HEX / dlact HEX  -> COMMAND 0x18 / 0x19 without the sealing: "code N"
     events                   -> "events CODE:DATA ..." (the event log, oldest first)
+    frame T_END HEX          -> the data-link frame HEX, ending on the air at T_END ms, into
+                                the MAC; "tx AT HEX" of what the MAC then sends, or "tx - -"
+    aca                      -> "aca HEX" (wire order)
 
 micropython dl_worker.py STATE_DIR KEY_WRITE KEY_READ KEY_DOWNLOAD
 """
 
 import sys
+
+
+class RxInfo:
+    def __init__(self, t):
+        self.t_ms = self.t_end_ms = t
+        self.rssi = 80
+        self.snr = 40
+        self.in_phase = True
 
 
 class Ctx:
@@ -70,6 +81,18 @@ def main():
             meter.dl.step(meter.wallclock.now())
             t = meter.dl.transfer
             out("state", t.state, t.code)
+        elif cmd == "frame":
+            mac = meter.mac
+            t = int(f[1])
+            mac.on_rx(bytes.fromhex(f[2]), RxInfo(t), t)
+            if mac.tx_pending():  # the worker has no PHY: take the frame out of the slot
+                snap = mac.snapshot()
+                out("tx", snap[3], snap[4].hex())
+                mac._tx_at = -1
+            else:
+                out("tx", "-", "-")
+        elif cmd == "aca":
+            out("aca", bytes(meter.mac.aca).hex())
         elif cmd == "trial":
             out("trial", "ok" if meter.dl.trial_check() else "fail")
         elif cmd == "dlstart":  # COMMAND 0x18's effect without the sealing (kill test)

@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dl_env import BOARD, FACTORY_VERSION, KD, build_tree, compile_into, dl_pack  # noqa: E402
 
 from tools import gen_dl_example  # noqa: E402
+from tools import mm_frame as mm  # noqa: E402
 from tools.mpenv import ROOT, micropython_exe, mp_env  # noqa: E402
 
 KEY = bytes.fromhex(KD)
@@ -148,5 +149,18 @@ def test_document_example_is_what_the_packer_builds(tmp_path):
     ) in doc.replace("\n", " ")
     blk0 = " ".join("%02X" % b for b in dl_pack.block_lsdu(KEY, img, 0, 32))
     assert blk0 in doc.replace("\n", " ")
+    # §5.4: download_relay and block 0 as the concentrator and a relay send it (tools codecs)
+    hexs = lambda b: " ".join("%02X" % x for x in b)  # noqa: E731
+    level2 = dl_pack.relay_args(bytes.fromhex("4d4d00000101"), 200)
+    assert "`1B %s`" % hexs(level2) in doc and "`1B %s`" % hexs(bytes(6) + b"\0\xc8") in doc
+    b0 = dl_pack.block_lsdu(KEY, img, 0, 32)
+    own = mm.Frame(mm.BROADCAST, b0, disc=mm.DISC_S).encode()
+    relayed = mm.Frame(mm.BROADCAST, b0, mm.DISC_S, [bytes.fromhex("4d4d00000201")], hop=1)
+    assert (own, relayed.encode()) == (
+        gen_dl_example.flood_frame(img),
+        gen_dl_example.flood_frame(img, gen_dl_example.RELAY_ACA),
+    )
+    for f in (own, relayed.encode()):
+        assert "`%s`" % hexs(f) in doc.replace("\n", " ")
     assert mp_verify(tmp_path, img, board="nucleo_f429zi", mpy=(6, 0x1F))[0] == "0"
     assert struct.unpack(">I", img[24:28])[0] == 3

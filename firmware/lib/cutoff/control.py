@@ -22,7 +22,6 @@ from datamodel import events
 from datamodel import metering as mt
 from datamodel import registers as r
 from datamodel.model import OK
-from datamodel.values import I32, decode
 from micropython import const
 
 CLOSED = const(0)
@@ -128,8 +127,12 @@ class Cutoff:
 
     def power_w(self):
         """Last second's active power, W, import positive (Seam D: meter.metering POWER)."""
-        buf = self.meter.metering.buf
-        return decode(I32, buf[mt.POWER : mt.POWER + 4])
+        b = self.meter.metering.buf
+        o = mt.POWER
+        hi = b[o]
+        if hi & 0x80:
+            hi -= 256  # signed; stays a small int (no slice, no allocation per second)
+        return (hi << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]
 
     def limit_w(self):
         """Contract power (0x0800) plus the tolerance (0x0E01), W."""

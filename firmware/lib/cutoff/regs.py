@@ -3,6 +3,8 @@ the meter and returns the row's bytes. A meter without a relay reads "unknown"/z
 
 import struct
 
+from datamodel.live import lazy
+
 
 def _c(m):
     return getattr(m, "cutoff", None)
@@ -52,10 +54,10 @@ def limit_w(m):
 
 
 def status_bits(m):
-    """The cut-off's status-word flags (bits 6 and 12..15, datamodel/registers.py SW_*)."""
-    from datamodel import registers as r
-
-    from cutoff import control as k
+    """The cut-off's status-word flags (bits 6 and 12..15, datamodel/registers.py SW_*);
+    allocates nothing (the display reads the status word every second)."""
+    r = lazy("datamodel.registers")
+    k = lazy("cutoff.control")
 
     c = _c(m)
     if c is None:

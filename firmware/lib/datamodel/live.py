@@ -6,12 +6,26 @@ wallclock, model, mac, sec, bnode, al, store_recovered (see firmware/app.py).
 """
 
 import struct
+import sys
 
 from micropython import const
 
 FIRMWARE = b"MMPY0002"  # 8 bytes: project tag + release number
 
 _NOT_SUPPORTED = const(4)
+
+
+_LAZY = {}
+
+
+def lazy(name):
+    """Module `name`, imported at first use and kept: for modules that import this one
+    (datamodel.registers). An import statement inside a function allocates at every call."""
+    m = _LAZY.get(name)
+    if m is None:
+        __import__(name)
+        m = _LAZY[name] = sys.modules[name]
+    return m
 
 
 def _pad(b, n):
@@ -49,7 +63,12 @@ def phases(m):
 
 def status_word(m):
     """8 bytes, big-endian u64 of flags taken from the live meter."""
-    from datamodel import registers as r
+    return struct.pack(">Q", status_flags(m))
+
+
+def status_flags(m):
+    """The status word as an int, allocating nothing (the display reads it every second)."""
+    r = lazy("datamodel.registers")
 
     flags = 0
     relay = m.hw.relay
@@ -71,14 +90,11 @@ def status_word(m):
         flags |= r.SW_RELAY_ARMED
     energy = getattr(m, "energy", None)
     if energy is not None:
-        flags |= energy.status_bits()[0]
+        flags |= energy.sw_bits()
     pf = getattr(m, "profiles", None)
     if pf is not None and pf.fault():
         flags |= r.SW_PROFILE_FAULT
-    from cutoff.regs import status_bits
-
-    flags |= status_bits(m)
-    return struct.pack(">Q", flags)
+    return flags | lazy("cutoff.regs").status_bits(m)
 
 
 def extended_status(m):
@@ -102,7 +118,7 @@ def extended_status(m):
         flags |= r.XS_FAULTS
     energy = getattr(m, "energy", None)
     if energy is not None:
-        flags |= energy.status_bits()[1]
+        flags |= energy.xs_bits()
     from cutoff.regs import extended_bits
 
     flags |= extended_bits(m)

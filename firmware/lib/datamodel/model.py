@@ -16,7 +16,7 @@ from datamodel import events, registers
 from datamodel.logtable import Empty, LogTable, ParamTable
 from datamodel.metering import MeteringState
 from datamodel.registers import KEY_W, F, L, M, P, T
-from datamodel.values import KEY, OBJLIST, check, decode, encode_into
+from datamodel.values import KEY, OBJLIST, check, decode, decode_at, encode_into
 
 OK = const(0)
 E_UNKNOWN = const(1)
@@ -128,7 +128,14 @@ class Model:
         return struct.pack(">HHBI", t.count(), t.capacity, t.recsize, t.end)
 
     def get_int(self, oid):
+        # P and M rows are read in place: the metering second's listeners call this, and it
+        # allocates nothing for a small-int value (docs/metering.md §9)
         row = registers.find(oid)
+        k = row[5]
+        if k == P and row[2] != OBJLIST:
+            return decode_at(row[2], self.blocks[row[0] >> 8], row[6], row[3])
+        if k == M:
+            return decode_at(row[2], self.metering.buf, row[6], row[3])
         return decode(row[2], self.read(row))
 
     def read_protected(self):

@@ -59,13 +59,17 @@ def variable(typ):
 
 def decode(typ, b):
     """Integer value of big-endian bytes b for an integer type."""
-    v = 0
-    for x in b:
-        v = (v << 8) | x
-    if typ in _SIGNED:
-        top = 1 << (8 * len(b) - 1)
-        if v & top:
-            v -= top << 1
+    return decode_at(typ, b, 0, len(b))
+
+
+def decode_at(typ, buf, off, n):
+    """decode() of buf[off:off + n] read in place (no slice: nothing allocated for a value
+    that is a small int)."""
+    v = buf[off] if n else 0
+    if v & 0x80 and typ in _SIGNED:
+        v -= 256  # sign from the first byte: no 2**31 intermediate (a long int on 32 bits)
+    for i in range(off + 1, off + n):
+        v = (v << 8) | buf[i]
     return v
 
 

@@ -20,6 +20,7 @@ from micropython import const
 
 from dl import bootsel, transfer
 
+REPROG_BROADCAST = const(101)
 OP_BLOCK = const(1)
 OP_STATUS = const(2)
 OP_STATUS_RESP = const(0x82)
@@ -53,6 +54,12 @@ class Download:
         self._cmac = Cmac(self.slots.key())
         self.transfer = transfer.Transfer(self.slots, meter.store, self._cmac.cmac, self._log)
         self.wake = None  # asyncio.Event of the task, once it runs
+        self._grace_until = 0  # clock ms before which an "at once" activation waits
+        self.relay_from = None  # download_relay (§5.4): None = the concentrator's own copy
+        self.relay_delay = 0  # ms after the source's copy; 0 = not a relay
+        self.relayed = -1  # the block relayed last
+        self.relays = 0  # blocks relayed (stats)
+        self._relay_buf = bytearray(128)
         self.trial_failed = False
         note = self.slots.take_note() if self.enabled else bootsel.NOTE_NONE
         if note == bootsel.NOTE_ACTIVATED:
@@ -75,9 +82,10 @@ class Download:
 
     # --- REPROG (smitp.al) -----------------------------------------------------------------------
 
-    def reprog(self, apdu, local, out, lim):
+    def reprog(self, apdu, local, out, lim, ctx=None):
         """One REPROG APDU -> (code, n): code 0 = ACK, else NACK PAR1; n > 0: `out[0:n]` is a
-        REPROG_LOCAL status answer instead (§5.3)."""
+        REPROG_LOCAL status answer instead (§5.3). ctx (mac.link.Ctx): the frame's route and
+        end time, for relaying broadcast blocks (§5.4)."""
         if not self.enabled:
             return transfer.E_STATE, 0
         if len(apdu) < 1:
@@ -89,6 +97,8 @@ class Download:
             n = (apdu[5] << 8) | apdu[6]
             end = len(apdu) - transfer.BLOCK_TAG
             code = self.transfer.block(apdu[1:5], n, apdu[7:end], apdu[end:])
+            if code == 0 and not local and self.relay_delay and ctx is not None:
+                self._relay(apdu, n, ctx)
             if code == 0 and self.transfer.complete() and self.wake is not None:
                 self.wake.set()
             return code, 0
@@ -97,6 +107,38 @@ class Download:
                 return 3, 0
             return _ACK, self._status(apdu[1:5], (apdu[5] << 8) | apdu[6], out, lim)
         return 4, 0
+
+    def _relay(self, apdu, n, ctx):
+        # a valid broadcast block in the copy of our relay source, not the block relayed last
+        # (a source sends each block once per pass): relay it relay_delay ms after that copy
+        if n == self.relayed or self.transfer.state not in (transfer.RECEIVING, transfer.READY):
+            return
+        src = self.relay_from
+        if src is None:
+            if ctx.nrp != 0:
+                return
+        elif ctx.nrp != 1 or ctx.esize != 6 or bytes(ctx.route[0:6]) != src:
+            return
+        lsdu = self._relay_buf
+        lsdu[0] = REPROG_BROADCAST
+        lsdu[1 : 1 + len(apdu)] = apdu
+        if self.meter.mac.relay_broadcast(
+            memoryview(lsdu)[: 1 + len(apdu)], ctx.t_end_ms + self.relay_delay
+        ):
+            self.relayed = n
+            self.relays += 1
+
+    def cmd_relay(self, a):
+        """COMMAND download_relay FROM(6) DELAY(2) (§5.4): relay the blocks of the open download
+        heard from FROM (six zero bytes: the concentrator's own copy), DELAY ms after each;
+        DELAY 0 stops. Lasts until the download ends or the meter restarts."""
+        if self.transfer.state not in (transfer.RECEIVING, transfer.READY):
+            return transfer.E_STATE
+        src = bytes(a[0:6])
+        self.relay_from = None if src == bytes(6) else src
+        self.relay_delay = (a[6] << 8) | a[7]
+        self.relayed = -1
+        return 0
 
     def _status(self, image_id, first, out, lim):
         t = self.transfer
@@ -121,6 +163,7 @@ class Download:
             return transfer.E_STATE
         image_id = bytes(a[0:4])
         size = struct.unpack(">I", bytes(a[4:8]))[0]
+        self.relay_delay = 0
         return self.transfer.start(image_id, size, a[8])
 
     def cmd_activate(self, a):
@@ -128,8 +171,11 @@ class Download:
         if t.state != transfer.READY:
             return transfer.E_STATE
         when = struct.unpack(">I", bytes(a))[0]
-        # 0 = at once, i.e. ACT_GRACE_S from now, so the ACK is on the air before the reset
-        t.act_time = when or self.meter.wallclock.now() + ACT_GRACE_S
+        # 0 = at once: due now (1 = any past time, kept through a reboot), after ACT_GRACE_S on
+        # the meter's own clock so the ACK is on the air before the reset
+        t.act_time = when or 1
+        if not when:
+            self._grace_until = self.meter.clock.now_ms() + ACT_GRACE_S * 1000
         t._save()
         if self.wake is not None:
             self.wake.set()
@@ -165,6 +211,9 @@ class Download:
         if t.complete():
             t.check(self.version)
         if t.state == transfer.READY and t.act_time and t.act_time <= now:
+            wait_ms = self._grace_until - self.meter.clock.now_ms()
+            if wait_ms > 0:
+                return (wait_ms + 999) // 1000
             self.activate()
             return None
         if t.state == transfer.READY and t.act_time:

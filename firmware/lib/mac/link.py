@@ -20,6 +20,7 @@ from micropython import const
 
 from mac import address, timing
 from mac.frame import (
+    DSAP_APP,
     DSAP_NM,
     MAX_FRAME,
     OK,
@@ -105,6 +106,7 @@ class Ctx:
         self.snr = None
         self.in_phase = None
         self.now_ms = 0
+        self.t_end_ms = 0  # end of the request on the air
 
 
 class Mac:
@@ -349,6 +351,7 @@ class Mac:
             c.snr = None if info is None else getattr(info, "snr", None)
             c.in_phase = in_phase
             c.now_ms = now
+            c.t_end_ms = t_end
             try:
                 out = self.app(f.lsdu_mv(), c)
                 if out is None:
@@ -378,6 +381,20 @@ class Mac:
         self._txn = encode_answer(self._tx, req, own, lsdu, n, ecc)
         self._tx_at = at
         self.stats.answered += 1
+        return True
+
+    def relay_broadcast(self, lsdu, at_ms):
+        """Send `lsdu` at at_ms as the copy a repeater makes of a broadcast routed through it
+        (broadcast ADDRESS, S discipline, RP = our ACA, hop 1): every node hearing it takes it
+        (docs/download.md §5.4). False when the transmit slot is taken."""
+        if self._tx_at >= 0:
+            self.stats.tx_overrun += 1
+            return False
+        self._txn = encode(
+            self._tx, address.BROADCAST, timing.S, self.aca, 0, 0, 1, 0, DSAP_APP, 0, lsdu, 6
+        )
+        self._tx_at = at_ms
+        self.stats.repeated += 1
         return True
 
     # --- REQADDR: a local ADDRESS.REQ round ----------------------------------------------------

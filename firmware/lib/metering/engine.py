@@ -143,7 +143,7 @@ class Engine:
 
     def tariff_wh(self, t):
         """A+ booked in tariff t = 1..4, Wh."""
-        return self.energy.wh[T1 - 1 + t]
+        return self.energy.value(T1 - 1 + t)
 
     # --- Seam C, with the fallbacks used until meter.tariffs exists -------------------------
 
@@ -181,8 +181,8 @@ class Engine:
 
     async def run(self):
         """Supervised task: meter every wall-clock second, forever. One coroutine, no awaited
-        helpers of its own: per second only the front-end's read and the clock's sleeps
-        create coroutine objects (docs/metering.md §8, heap)."""
+        helpers of its own; the clock's sleeps allocate nothing, so per second only an async
+        front-end's read() creates an object (docs/metering.md §9, heap)."""
         m = self.meter
         hw = m.hw
         clock = m.clock
@@ -191,6 +191,9 @@ class Engine:
         # features attach after energy: their objects exist once the tasks start
         self._tr = getattr(m, "tariffs", None)
         t = wc.now()
+        # a front-end with a synchronous measure(sample) (the direct-ADC path) or an awaitable
+        # reader(sample) (the STPM3x) is read without a coroutine; bound methods made once
+        sync_met = measure = reader = None
         first = True
         early = 0  # ms the last wake-up came before the expected edge (0: on it)
         realign = 0  # seconds until the next early wake-up
@@ -230,7 +233,17 @@ class Engine:
                 ok = -1  # a board without a front-end still keeps time for the listeners
                 if met is not None:
                     try:
-                        ok = 1 if await met.read(s) else 0
+                        if met is not sync_met:  # looked up again if hw.metrology changes
+                            sync_met = met
+                            measure = getattr(met, "measure", None)
+                            reader = getattr(met, "reader", None)
+                        if measure is not None:
+                            r = measure(s)  # no coroutine to create: nothing allocated
+                        elif reader is not None:
+                            r = await reader(s)  # a preallocated awaitable (STPM3x)
+                        else:
+                            r = await met.read(s)
+                        ok = 1 if r else 0
                     except Exception as e:  # a front-end that raises is a failed read
                         m.faults.record(e, "energy.read")
                         ok = 0
@@ -331,9 +344,11 @@ class Engine:
         b = ms.buf
         e = self.energy
         wh = e.wh
+        whh = e.whh
         p = struct.pack_into
         for i in range(N_REG):
-            p(">I", b, i * 4, wh[i])  # A+ A- Q1..Q4 T1..T4 are laid out in this order
+            # A+ A- Q1..Q4 T1..T4 are laid out in this order; u32 as two u16: no long int
+            p(">HH", b, i * 4, whh[i], wh[i])
         if e.day != NO_DAY:
             p(">I", b, mt.DAILY_IMPORT, e.daily(0))
             p(">I", b, mt.DAILY_EXPORT, e.daily(1))
@@ -346,7 +361,7 @@ class Engine:
         p(">H", b, mt.POWER_FAILS, c[4])
         p(">I", b, mt.LAST_POWER_FAIL, self.quality.last_pf)
         p(">I", b, mt.LAST_OUTAGE_S, self.quality.last_outage)
-        p(">I", b, mt.LED_PULSES, e.pulses)
+        p(">HH", b, mt.LED_PULSES, e._ph, e._pl)
         s = self.sample
         v_dv = s.v_mv // 100
         i_ca = s.i_ma // 10
@@ -362,7 +377,11 @@ class Engine:
 
     def status_bits(self):
         """(status word bits, extended status bits) this engine sets (registers.SW_*, XS_*)."""
-        sw = xs = 0
+        return self.sw_bits(), self.xs_bits()
+
+    def sw_bits(self):
+        """The status-word bits alone (no tuple: the display reads them every second)."""
+        sw = 0
         met = self.meter.hw.metrology
         if self.episode or (met is not None and met.fault()):
             sw |= registers.SW_METROLOGY_FAULT
@@ -372,11 +391,16 @@ class Engine:
             sw |= registers.SW_VOLTAGE_EVENT
         if self.power_w < 0:
             sw |= registers.SW_REVERSE_FLOW
+        return sw
+
+    def xs_bits(self):
+        xs = 0
+        met = self.meter.hw.metrology
         if self.no_load:
             xs |= registers.XS_NO_LOAD
         if self.failed or self.refused or (met is not None and met.errors):
             xs |= registers.XS_METROLOGY_ERRORS
-        return sw, xs
+        return xs
 
     # --- persistence ----------------------------------------------------------------------
 

@@ -201,6 +201,20 @@ def default_scale():
     return Scale(1 + 810000 / 470, 0.003, 2)
 
 
+def mulshr(x, num, sh):
+    """floor(x * num / 2**sh) for |x| < 2**27, 0 <= num < 2**24, 12 <= sh <= 26, with every
+    intermediate below 2**30 (MicroPython's small ints on 32-bit ports; the plain product is a
+    long int there, an allocation per read): x = xh 2**14 + xl, num = nh 2**12 + nl, and
+    floor(x num / 2**12) = xh nh 2**14 + c, c = 4 xh nl + xl nh + floor(xl nl / 2**12)."""
+    xh = x >> 14
+    xl = x & 0x3FFF
+    nh = num >> 12
+    nl = num & 0xFFF
+    c = ((xh * nl) << 2) + xl * nh + ((xl * nl) >> 12)
+    s = sh - 12
+    return ((xh * nh) << (14 - s)) + (c >> s)
+
+
 class Energy:
     """One 32-bit wrapping accumulator turned into signed milli-units with the remainder
     carried: the sum of what it delivers equals the IC's 64-bit total converted once."""
@@ -219,7 +233,10 @@ class Energy:
 
     def delta(self, lo, hi):
         """Signed LSB since the last good value, modulo 2**32 (no commit)."""
-        d = ((hi - self.hi) << 16) + (lo - self.lo)
+        dh = (hi - self.hi) & 0xFFFF  # a wrap of the high half: no 2**32-sized intermediate
+        if dh >= 0x8000:
+            dh -= 0x10000
+        d = (dh << 16) + (lo - self.lo)
         if d >= 0x80000000:
             d -= 0x100000000
         elif d < -0x80000000:
@@ -230,6 +247,18 @@ class Energy:
         """Commit raw (lo, hi) as covered by d LSB; return the milli-units they are worth."""
         self.lo = lo
         self.hi = hi
-        x = d * self.num + self.rem
+        num = self.num
+        if self.bits == 24 and num < 0x1000000 and -0x10000000 < d < 0x10000000:
+            # (d num + rem) split at 2**12 so every intermediate stays below 2**30 (no long
+            # int per read on a 32-bit port): d num = dh nh 2**24 + (dh nl + dl nh) 2**12 + dl nl
+            dh = d >> 12
+            dl = d & 0xFFF
+            nh = num >> 12
+            nl = num & 0xFFF
+            low = dl * nl + self.rem
+            t1 = dh * nl + dl * nh + (low >> 12)
+            self.rem = ((t1 & 0xFFF) << 12) | (low & 0xFFF)
+            return dh * nh + (t1 >> 12)
+        x = d * num + self.rem  # 2**28 LSB or more (a read over > 3 s at 23 kW): long int
         self.rem = x & self.mask  # floor division: the remainder is always >= 0
         return x >> self.bits

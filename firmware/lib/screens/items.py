@@ -6,7 +6,6 @@ nothing (u32 values of 2**30 and more are long ints on a 32-bit port, and F rows
 clock are computed by their getters, which allocate).
 """
 
-import civiltime
 from datamodel import registers as r
 from datamodel.values import ASCII, I16, I32, TIME
 from micropython import const
@@ -133,24 +132,25 @@ def put_text(frame, b):
     return j - i
 
 
-def local_time(meter, utc):
-    """(y, mo, d, h, mi, s): the calendar engine's local time (Seam C) when there is one, else
-    standard time from utc_offset_min (no summer time)."""
+def local_wall(meter, utc):
+    """Local wall time of UTC second utc (seconds since 2000 as if local were UTC): the calendar
+    engine's (Seam C) when there is one, else standard time from utc_offset_min (no summer
+    time). An int, no field tuple: the clock screen refreshes twice a second."""
     tariffs = getattr(meter, "tariffs", None)
     if tariffs is not None:
-        return tariffs.local(utc)[:6]
-    off = int_of(meter.model, r.find(0x0101))
-    return civiltime.datetime(utc + 60 * off)[:6]
+        return tariffs.wall(utc)
+    return utc + 60 * int_of(meter.model, r.find(0x0101))
 
 
-def put_time(frame, t):
+def put_time(frame, wall):
+    """hh:mm:ss of a local wall time."""
     buf = frame.value
-    p = 0
-    for k in range(3, 6):
-        if k > 3:
-            buf[p] = 0x3A
-            p += 1
-        p = _digits(buf, p, t[k], 2)
+    sod = wall % 86400
+    p = _digits(buf, 0, sod // 3600, 2)
+    buf[p] = 0x3A
+    p = _digits(buf, p + 1, sod // 60 % 60, 2)
+    buf[p] = 0x3A
+    p = _digits(buf, p + 1, sod % 60, 2)
     frame.value_n = p
 
 
@@ -174,7 +174,7 @@ def show(frame, meter, oid):
     if fmt == F_TEXT:
         put_text(frame, meter.model.read(row))
     elif fmt == F_TIME:
-        put_time(frame, local_time(meter, meter.wallclock.now()))
+        put_time(frame, local_wall(meter, meter.wallclock.now()))
     elif fmt == F_HEX:
         if row[3] > 4:  # wider than 32 bits: its last 4 bytes
             b = meter.model.read(row)
@@ -183,7 +183,7 @@ def show(frame, meter, oid):
             v = int_of(meter.model, row)
         put_hex(frame, v, 8)
     elif row[2] == TIME:
-        put_time(frame, local_time(meter, int_of(meter.model, row)))
+        put_time(frame, local_wall(meter, int_of(meter.model, row)))
     else:
         div, dec, width = _FIXED[fmt]
         v = int_of(meter.model, row)

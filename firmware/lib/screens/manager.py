@@ -24,6 +24,7 @@ import struct
 
 from datamodel import metering as mt
 from datamodel import registers as r
+from datamodel.live import status_flags
 from micropython import const
 
 from screens import items
@@ -307,12 +308,12 @@ class DisplayManager:
         return "closed"
 
     def _errors_update(self, now):
-        # the status word is built by its getter (allocates): once a second is enough
+        # the status word's flags as an int (its bytes getter allocates): once a second
         if now // 1000 == self._errors_at:
             return
         self._errors_at = now // 1000
         m = self.meter
-        sw = items.int_of(m.model, r.find(r.STATUS_WORD))
+        sw = status_flags(m)
         e = 0
         if sw & r.SW_CLOCK_NOT_SET:
             e |= ERR_CLOCK

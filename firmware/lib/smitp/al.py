@@ -160,7 +160,7 @@ class Application:
         if dl is None:
             code, n = E_NOT_SUPPORTED, 0
         else:
-            code, n = dl.reprog(memoryview(lsdu)[1:], attr == REPROG_LOCAL, self._mv[1:], lim)
+            code, n = dl.reprog(memoryview(lsdu)[1:], attr == REPROG_LOCAL, self._mv[1:], lim, ctx)
         self.stats["reprog"] += 1
         if attr == REPROG_BROADCAST or not poll:
             return None

@@ -30,6 +30,7 @@ IC_CANCEL = const(0x0B)
 DOWNLOAD_START = const(0x18)
 DOWNLOAD_ACTIVATE = const(0x19)
 DOWNLOAD_ABORT = const(0x1A)
+DOWNLOAD_RELAY = const(0x1B)
 DISPLAY_SPECIAL = const(0x20)  # display 0x20..0x23: screens/remote.py, docs/display.md §5
 DISPLAY_SPECIAL_CLEAR = const(0x21)
 DISPLAY_SW_ID = const(0x22)
@@ -149,6 +150,7 @@ COMMANDS = {
     DOWNLOAD_START: ("download_start", 9, _dl("cmd_start")),
     DOWNLOAD_ACTIVATE: ("download_activate", 4, _dl("cmd_activate")),
     DOWNLOAD_ABORT: ("download_abort", 0, _dl("cmd_abort")),
+    DOWNLOAD_RELAY: ("download_relay", 8, _dl("cmd_relay")),
     DISPLAY_SPECIAL: ("display_special", 18, display.special),
     DISPLAY_SPECIAL_CLEAR: ("display_special_clear", 0, display.special_clear),
     DISPLAY_SW_ID: ("display_sw_id", 0, display.sw_id),

@@ -63,6 +63,11 @@ class Tariffs(Calendar):
         self._sync()
         return self.zone.local(u)
 
+    def wall(self, u):
+        """Local wall time of UTC u as one int (Zone.wall): no field tuple allocated."""
+        self._sync()
+        return self.zone.wall(u)
+
     def contract2_start(self):
         """Register 0x0812 as the calendar uses it (0 = no pending contract)."""
         self._sync()
