@@ -190,6 +190,12 @@ def tct(m):
     return bytes((m.mac.tct,))
 
 
+def neighbours(m):
+    from mac import heard
+
+    return bytes(m.mac.heard.into(bytearray(heard.ENTRIES * heard.ENTRY)))
+
+
 def legal_id(m):
     from datamodel import legal
 

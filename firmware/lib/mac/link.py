@@ -30,6 +30,7 @@ from mac.frame import (
     encode,
     encode_answer,
 )
+from mac.heard import Heard
 from mac.netmgmt import ADDRESS_REQ, ANSWERING, COLLECTING, IDLE, START_ROUND, NetMgmt
 from mac.params import Params
 from mac.repeater import Busy, DupRing, frame_key
@@ -138,6 +139,7 @@ class Mac:
         self.stats = Stats()
         self.dup = DupRing(p.dup_ms)
         self.busy = Busy()
+        self.heard = Heard()
         kw = {} if tct_key is None else {"key": tct_key}
         al0 = address.al0(self.aca, p.aca_al0)
         self.nm = NetMgmt(self.aca, al0, self.stats, store, faults=self.faults, **kw)
@@ -259,6 +261,7 @@ class Mac:
             st.rx_rejected[REASONS[r]] += 1
             return
         st.rx_ok += 1
+        self.heard.note(f, info)
         if not f.up:
             if f.hop == 0:
                 self.nm.observe(info)
