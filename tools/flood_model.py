@@ -16,10 +16,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tools import dl_plan  # noqa: E402
 from tools import topology as topogen  # noqa: E402
 from tools.medium import CAPTURE_DB, FerCurve, Topology  # noqa: E402
 
 FRAME_BYTES = 112 + 23 + 6  # a relayed block frame at BS 112
+ENTRIES = 12  # firmware/lib/mac/heard.py
 
 
 def routes(topo: Topology):
@@ -49,6 +51,7 @@ class Model:
         self.curve = curve
         self.rng = random.Random(seed)
         self.capture = capture_db
+        self.any_copy = True
         self.parent, self.level = routes(topo)
         self.master = topo.master().id
         self.meters = [n for n in topo.nodes if n != self.master and n in self.level]
@@ -82,83 +85,90 @@ class Model:
             got[rx] = (txs[t], t)
         return got
 
-    def run_pass(self, blocks, have, relays, slot_of, any_lower, nslots):
-        """One flood pass. slot_of(relay, block) -> slot offset of the relay's copy (the
-        concentrator's is 0); a relay sends a block once, in its slot, if it holds it by then
-        (any_lower: from any earlier copy; else only its route parent's copy). Returns slots
-        used."""
-        events = {}  # absolute slot -> {tx: block}
-        period = nslots
+    def run_pass(self, blocks, have, relays, period):
+        """One flood pass: the master sends blocks[i] at slot i * period, relay r (source,
+        offset) sends it at i * period + offset when it decoded its source's copy. Returns the
+        slots used."""
+        sends = {}  # slot -> {tx: block}
         for i, b in enumerate(blocks):
-            events.setdefault(i * period, {})[self.master] = b
-        t = 0
-        pending = {}  # relay -> {block: slot due}
-        last = (len(blocks) - 1) * period
-        while t <= last or any(pending.values()) or t in events:
-            txs = dict(events.pop(t, {}))
-            for r, due in pending.items():
-                for b, s in list(due.items()):
-                    if s == t:
-                        txs[r] = b
-                        del due[b]
-            got = self.receive(txs)
-            for rx, (b, tx) in got.items():
+            sends.setdefault(i * period, {})[self.master] = b
+        last = (len(blocks) - 1) * period + max((o for _s, o in relays.values()), default=0)
+        idx = {b: i for i, b in enumerate(blocks)}
+        for t in range(last + 1):
+            txs = sends.pop(t, {})
+            for rx, (b, tx) in self.receive(txs).items():
                 if rx == self.master:
                     continue
                 have[rx].add(b)
-                if rx in relays and b not in relays[rx]:
-                    if any_lower or tx == self.parent[rx]:
-                        s = slot_of(rx, b, blocks)
-                        if s > t:
-                            relays[rx][b] = s
-                            pending.setdefault(rx, {})[b] = s
-            t += 1
-        return t
+                mine = relays.get(rx)
+                if mine is None:
+                    continue
+                # the copy's slot offset travels in the frame (exchange tag): a relay sends
+                # the first copy it decodes from an earlier offset in its own slot
+                t_off = 0 if tx == self.master else relays[tx][1] if tx in relays else None
+                if self.any_copy and t_off is not None and t_off < mine[1] or tx == mine[0]:
+                    at = idx[b] * period + mine[1]
+                    if at > t and rx not in sends.get(at, {}):
+                        sends.setdefault(at, {})[rx] = b
+        return last + 1
 
-    def simulate(self, nblocks, scheme, passes=4):
+    def tables(self):
+        """What register 0x0205 would hold: each meter's ENTRIES strongest transmitters."""
+        out = {}
+        for n in self.meters:
+            lv = self.level[n]  # the nodes above first, then the strongest (mac/heard.py)
+            h = sorted(
+                self.hear[n].items(), key=lambda x: (self.level.get(x[0], 0) >= lv, -x[1][0])
+            )[:ENTRIES]
+            out[n] = {t: (lv, 4 * snr) for t, (lv, snr) in h}
+        return out
+
+    def simulate(self, nblocks, planner, passes=4):
+        """planner(need) -> (relays {r: (src, off)}, period). Returns (slots, missing per pass)."""
         have = {n: set() for n in self.meters}
-        total_slots = 0
-        blocks = list(range(nblocks))
-        active = set(self.relays)
-        out = []
-        for p in range(passes):
-            relays = {r: {} for r in active}
-            idx = {b: i for i, b in enumerate(blocks)}
-            slot_of, nslots = scheme(self, idx, active, p)
-            total_slots += self.run_pass(blocks, have, relays, slot_of, scheme.any_lower, nslots)
-            todo = [n for n in self.meters if len(have[n]) < nblocks]
-            out.append(len(todo))
-            if not todo:
+        total, blocks, need, out = 0, list(range(nblocks)), set(self.meters), []
+        for _ in range(passes):
+            relays, period = planner(need)
+            total += self.run_pass(blocks, have, relays, period)
+            need = {n for n in self.meters if len(have[n]) < nblocks}
+            out.append(len(need))
+            if not need:
                 break
-            miss = set()
-            for n in todo:
-                miss |= set(range(nblocks)) - have[n]
-            blocks = sorted(miss)
-            active = set()
-            for n in todo:
-                r = self.parent.get(n)
-                while r is not None and r != self.master:
-                    active.add(r)
-                    r = self.parent.get(r)
-        return total_slots, out
+            blocks = sorted(set().union(*(set(range(nblocks)) - have[n] for n in need)))
+        return total, out
 
 
-def tiered(nslots, any_lower=False, subslots=1):
-    """Relay of level k sends block i at slot i*P + k (P = nslots); with subslots > 1 the
-    relays of a level pick one of `subslots` consecutive slots at random per pass."""
+def route_planner(model, nslots=3):
+    """Today's flood (§5.4): every route repeater relays its parent's copy at slot = level."""
 
-    def scheme(model, idx, active, p):
-        pick = {r: model.rng.randrange(subslots) for r in active}
-        per = 1 + max(model.level.values()) * subslots  # unused bound
+    def planner(need):
+        act = set()
+        for n in need:
+            r = model.parent.get(n)
+            while r is not None and r != model.master:
+                act.add(r)
+                r = model.parent.get(r)
+        return {r: (model.parent[r], model.level[r]) for r in act}, nslots
 
-        def slot_of(r, b, blocks):
-            k = model.level[r]
-            return idx[b] * nslots + (k - 1) * subslots + 1 + pick[r]
+    return planner
 
-        return slot_of, nslots
 
-    scheme.any_lower = any_lower
-    return scheme
+def neighbour_planner(model):
+    """tools/dl_plan.py on the tables the meters would report."""
+    aca = {n: model.topo.nodes[n].aca for n in model.meters}
+    aca[model.master] = dl_plan.MASTER
+    back = {v: k for k, v in aca.items()}
+    levels = {aca[n]: model.level[n] for n in model.meters}
+    parents = {aca[n]: aca[model.parent[n]] for n in model.meters}
+    tabs = model.tables()
+    heard = {aca[n]: {aca[t]: v for t, v in tabs[n].items()} for n in model.meters}
+
+    def planner(need):
+        p = dl_plan.plan(levels, parents, heard, {aca[n] for n in need})
+        model.last_plan = p
+        return {back[r]: (back[s], o) for r, (s, o) in p.relays.items()}, p.period
+
+    return planner
 
 
 def main(argv=None):
@@ -169,19 +179,25 @@ def main(argv=None):
     ap.add_argument("--blocks", type=int, default=300)
     a = ap.parse_args(argv)
     topo = Topology(topogen.generate(a.meters, a.levels, a.seed))
-    m = Model(topo, FerCurve.load(), a.seed)
-    lv = {}
-    for r in m.relays:
-        lv[m.level[r]] = lv.get(m.level[r], 0) + 1
-    print("relays per level", dict(sorted(lv.items())), "meters", len(m.meters))
-    for name, sch in [
-        ("3 slots, parent only", tiered(3)),
-        ("3 slots, any lower", tiered(3, True)),
-        ("2 slots, parent only", tiered(2)),
-        ("2 slots, any lower", tiered(2, True)),
-    ]:
-        slots, left = Model(topo, FerCurve.load(), a.seed).simulate(a.blocks, sch)
-        print(f"{name:28} slots/block {slots / a.blocks:.2f}  missing after each pass {left}")
+    curve = FerCurve.load()
+    print(f"{a.meters} meters, {a.levels} levels, seed {a.seed}, {a.blocks} blocks")
+    runs = [
+        ("routes, 3 slots (v1)", route_planner, False),
+        ("routes, any copy", route_planner, True),
+        ("neighbours, source only", neighbour_planner, False),
+        ("neighbours, any copy", neighbour_planner, True),
+    ]
+    for name, mk, any_copy in runs:
+        m = Model(topo, curve, a.seed)
+        m.any_copy = any_copy
+        slots, left = m.simulate(a.blocks, mk(m))
+        extra = ""
+        if getattr(m, "last_plan", None) is not None:
+            p = m.last_plan
+            extra = f"  period {p.period}, colours {p.colours}, relays {len(p.relays)}"
+        print(
+            f"  {name:22} slots/block {slots / a.blocks:5.2f}  missing after each pass {left}{extra}"
+        )
     return 0
 
 

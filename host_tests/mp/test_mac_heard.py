@@ -61,6 +61,25 @@ class TestHeard(unittest.TestCase):
         self.assertNotIn(aca(20), [r[0] for r in rows])
         self.assertEqual(rows[-1][1], 61)
 
+    def test_nodes_above_us_are_kept_first(self):
+        self.rx(mk(ME, route=(A, B), hop=2), 50)  # to us through two repeaters: we are level 3
+        self.assertEqual(self.mac.heard.level, 3)
+        self.rx(mk(aca(9), route=(A,), hop=1), 45)  # A repeating at hop 1: level 1
+        for i in range(heard.ENTRIES):  # strong neighbours answering at our level
+            self.rx(mk(aca(20 + i), route=(A, B), up=1, hop=3, poll=0), 90)
+        rows = [r[0] for r in table(self.mac)]
+        self.assertIn(A, rows)  # level 1 and 2, weaker, still there
+        self.assertIn(B, rows)
+        self.rx(mk(aca(40), route=(C,), up=1, hop=1, poll=0), 40)  # a weak level-1 node
+        rows = [r[0] for r in table(self.mac)]
+        self.assertIn(aca(40), rows)
+        self.assertEqual(len(rows), heard.ENTRIES)
+
+    def test_local_master_round_is_not_the_master(self):
+        # ADDRESS.REQ (DSAP 2) at hop 0 may come from a meter running a REQADDR round
+        self.rx(mk(BCAST, disc=4, dsap=2, lsdu=bytes((90, 2, 255, 0, 0))), 80)
+        self.assertEqual(table(self.mac), [])
+
     def test_unknown_snr_and_no_info(self):
         self.mac.on_rx(mk(A, up=1, hop=1, poll=0), Info(rssi=70), 0)
         self.mac.on_rx(mk(B, up=1, hop=1, poll=0), None, 0)  # no PHY info: nothing learnt

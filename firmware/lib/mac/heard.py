@@ -28,6 +28,8 @@ class Heard:
         self.aca = bytearray(6 * ENTRIES)
         self.sig16 = array("h", [_EMPTY] * ENTRIES)  # dBuV << 4, averaged; -1 = free
         self.snr16 = array("h", [_EMPTY] * ENTRIES)  # quarter dB << 4; -1 = unknown
+        self.pos = bytearray(ENTRIES)  # the sender's path position (its hops from the master)
+        self.level = 0  # ours: path position of the frames addressed to us, 0 = unknown
 
     def note(self, f, info):
         """Fold frame f (mac.frame.Frame, parsed) received with PHY info into the table."""
@@ -38,6 +40,8 @@ class Heard:
             return
         h = f.hop
         if h == 0 and not f.up:
+            if f.dsap != 0:
+                return  # NM ADDRESS.REQ: also sent by a meter running a REQADDR round
             off = -1  # the master
         elif 1 <= h <= f.nrp:
             off = _RP + 6 * (h - 1)
@@ -46,7 +50,14 @@ class Heard:
         else:
             return
         s = getattr(info, "snr", None)
-        self._fold(f.buf, off, _clamp(int(r)) << 4, _EMPTY if s is None else _clamp(int(s)) << 4)
+        self._fold(
+            f.buf, off, _clamp(int(r)) << 4, _EMPTY if s is None else _clamp(int(s)) << 4, h
+        )
+
+    def _up(self, pos):
+        """1 for a node closer to the master than us (where a download's copies come from,
+        docs/download.md §5.5): those are kept before the others, then the stronger."""
+        return 1 if self.level and pos < self.level else 0
 
     def _find(self, buf, off):
         a = self.aca
@@ -61,25 +72,34 @@ class Heard:
                 return i
         return -1
 
-    def _fold(self, buf, off, sig, snr):
+    def _fold(self, buf, off, sig, snr, pos):
         i = self._find(buf, off)
         if i >= 0:  # running average, weight 1/4 (as the ADDRESS.RESP metrics)
             self.sig16[i] += (sig - self.sig16[i]) >> 2
+            self.pos[i] = pos
             if snr != _EMPTY:
                 o = self.snr16[i]
                 self.snr16[i] = snr if o == _EMPTY else o + ((snr - o) >> 2)
             return
-        weakest = 0
-        for k in range(1, ENTRIES):  # a free entry counts as the weakest of all
-            if self.sig16[k] < self.sig16[weakest]:
-                weakest = k
-        if self.sig16[weakest] != _EMPTY and self.sig16[weakest] >= sig:
-            return  # the table keeps the strongest neighbours
+        w = 0
+        for k in range(ENTRIES):
+            if self.sig16[k] == _EMPTY:
+                w = k
+                break
+            uk, uw = self._up(self.pos[k]), self._up(self.pos[w])
+            if uk < uw or (uk == uw and self.sig16[k] < self.sig16[w]):
+                w = k
+        if self.sig16[w] != _EMPTY:
+            un, uw = self._up(pos), self._up(self.pos[w])
+            if un < uw or (un == uw and sig <= self.sig16[w]):
+                return
+        weakest = w
         j = 6 * weakest
         for k in range(6):
             self.aca[j + k] = 0 if off < 0 else buf[off + k]
         self.sig16[weakest] = sig
         self.snr16[weakest] = snr
+        self.pos[weakest] = pos
 
     def into(self, out):
         """The table as register 0x0205: ENTRIES x ENTRY bytes, strongest first, free entries

@@ -270,6 +270,8 @@ class Mac:
                     self._repeat_down(f, now_ms, t_end)
                     return
             elif self._addr_mine(f):
+                if address.eq6(f.buf, 1, self.aca):
+                    self.heard.level = f.nrp + 1  # our path position: hops from the master
                 if self.dup.seen(frame_key(f.buf, f.n), now_ms):
                     st.dup += 1
                     return
