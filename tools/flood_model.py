@@ -196,7 +196,8 @@ def main(argv=None):
             p = m.last_plan
             extra = f"  period {p.period}, colours {p.colours}, relays {len(p.relays)}"
         print(
-            f"  {name:22} slots/block {slots / a.blocks:5.2f}  missing after each pass {left}{extra}"
+            f"  {name:22} slots/block {slots / a.blocks:5.2f}  missing after each pass"
+            f" {left}{extra}"
         )
     return 0
 

@@ -70,7 +70,7 @@ class TestHeard(unittest.TestCase):
         rows = [r[0] for r in table(self.mac)]
         self.assertIn(A, rows)  # level 1 and 2, weaker, still there
         self.assertIn(B, rows)
-        self.rx(mk(aca(40), route=(C,), up=1, hop=1, poll=0), 40)  # a weak level-1 node
+        self.rx(mk(aca(41), route=(aca(40),), up=1, hop=1, poll=0), 40)  # a weak level-1 node
         rows = [r[0] for r in table(self.mac)]
         self.assertIn(aca(40), rows)
         self.assertEqual(len(rows), heard.ENTRIES)
