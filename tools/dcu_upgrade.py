@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import struct
 
-from tools import dl_pack
+from tools import dl_pack, dl_plan
 from tools import mm_frame as mm
 from tools import smitp_ref as ref
 from tools.dcu_session import NoAnswer, Refused
 
 RUNNING_IMAGE = 0x1006
 DOWNLOAD_STATE = 0x1000
+NEIGHBOURS = 0x0205  # what a meter hears (docs/datalink.md §6.1)
 MAC_HDR = 11  # frame bytes around the LSDU without route entries (docs/datalink.md §1)
 RELAY_GUARD_MS = 40  # between a relay's source copy ending and its slot's end (2 x Tel)
 STATE_NAMES = dl_pack.STATES
@@ -67,6 +68,7 @@ class Upgrade:
         self.max_passes = max_passes
         self.relays = 0  # download_relay commands that started a relay
         self.passes = []  # blocks per flood pass
+        self.heard = {}  # meter -> {transmitter: (sig, snr)} (register 0x0205)
         self.result = {s.aca.hex(): {"state": "?", "error": None} for s in self.sessions}
 
     def _fail(self, s, e):
@@ -86,28 +88,28 @@ class Upgrade:
 
     def broadcast(self):
         """Every block to every target: one flood when every repeater of their routes is a
-        target (it can relay), else once along each distinct route. After each flood pass the
-        bitmaps of the meters still incomplete; the union of their missing blocks goes out
-        again, relayed only by the repeaters of their routes (fewer relays of one level sending
-        at once collide less), up to `max_passes`; the rest goes by REPROG_LOCAL (fill)."""
-        relays = self.relay_plan()
-        if relays is None:
+        target (it can relay), else once along each distinct route. The relays and their slots
+        come from what the meters hear (register 0x0205, tools/dl_plan.py, §5.5). After each
+        pass the bitmaps of the meters still incomplete; the union of their missing blocks goes
+        out again, planned for those meters only, up to `max_passes`; the rest goes by
+        REPROG_LOCAL (fill)."""
+        if not self.routes_relayable():
             return self.broadcast_routes()
-        self.start_relays(relays)
-        todo, blocks = list(self.sessions), range(self.n)
-        active = set(relays)
+        self.read_neighbours()
+        todo, blocks, active = list(self.sessions), range(self.n), {}
         while True:
-            self.flood(blocks, {r: relays[r] for r in active})
+            p = self.plan_for(todo)
+            # download_relay to every relay of this pass (it also forgets the block it relayed
+            # last, which may be the first one of this pass); DELAY 0 to the others
+            self.start_relays(p)
+            self.stop_relays([r for r in active if r not in p.relays])
+            active = p.relays
+            self.flood(blocks, p)
             self.passes.append(len(blocks))
             missing, todo = self._missing(todo)
             if not missing or len(self.passes) >= self.max_passes:
                 return
-            # download_relay again for every relay of the next pass: it also forgets the block
-            # it relayed last, which may be the first one of this pass
-            need = self._chains(todo, relays)
-            self.start_relays({r: relays[r] for r in need})
-            self.start_relays({r: relays[r] for r in active - need}, stop=True)
-            active, blocks = need, sorted(missing)
+            blocks = sorted(missing)
 
     def _missing(self, sessions):
         """(union of the missing blocks, the meters missing any) of `sessions`."""
@@ -126,60 +128,69 @@ class Upgrade:
             self.progress("status", meter=s.aca)
         return union, left
 
-    @staticmethod
-    def _chains(sessions, relays):
-        """The relays on the routes of `sessions`, with the sources they relay from."""
-        need = set()
-        for s in sessions:
-            for r in s.route:
-                r = bytes(r)
-                while r in relays and r not in need:
-                    need.add(r)
-                    r = relays[r][0]
-        return need
-
-    def relay_plan(self):
-        """{repeater ACA (wire order): (source, level)} for the targets' routes: a level-1
-        relay takes the concentrator's own copy (source 00 * 6), level k the copy of the
-        repeater before it. None when some repeater is not a target (no download session)."""
+    def routes_relayable(self):
+        """Every repeater of the live targets' routes is a target (has a session to relay)."""
         live = [s for s in self.sessions if not self._failed(s)]
         targets = {bytes(s.aca) for s in live}
-        plan = {}
-        for s in live:
-            route = [bytes(r) for r in s.route]
-            for i, r in enumerate(route):
-                if r not in targets:
-                    return None
-                plan.setdefault(r, (route[i - 1] if i else bytes(6), i + 1))
-        return plan
+        return all(bytes(r) in targets for s in live for r in s.route)
+
+    def read_neighbours(self):
+        """Register 0x0205 of every target behind a repeater: what it hears (level-1 meters
+        hear the concentrator; their tables are not needed)."""
+        for s in self.sessions:
+            if self._failed(s) or not s.route:
+                continue
+            try:
+                self.frames["read"] += 1
+                v = s.call(ref.READ_REQ, ref.read_req(NEIGHBOURS)).fields["value"]
+                self.heard[bytes(s.aca)] = dl_plan.parse_neighbours(v)
+            except (NoAnswer, Refused, ref.SmitpError, ValueError):
+                pass  # served by its route parent (dl_plan)
+            self.progress("neighbours", meter=s.aca)
+
+    def plan_for(self, sessions):
+        live = [s for s in self.sessions if not self._failed(s)]
+        levels = {bytes(s.aca): len(s.route) + 1 for s in live}
+        parents = {bytes(s.aca): bytes(s.route[-1]) if s.route else dl_plan.MASTER for s in live}
+        need = {bytes(s.aca) for s in sessions if not self._failed(s)}
+        return dl_plan.plan(levels, parents, self.heard, need)
 
     def slot_ms(self):
         """Slot of one relay transmission: its frame (one route entry) and a turnaround."""
-        lsdu = 12 + self.bs
-        return mm.airtime_ms(lsdu + MAC_HDR + 6) + RELAY_GUARD_MS
+        return self.air_ms(True) + RELAY_GUARD_MS
 
-    def start_relays(self, relays, stop=False):
-        """COMMAND download_relay to each relay: it sends a block it heard from its source
-        in its level's slot, i.e. DELAY = slot - airtime of the source's copy (§5.4); with
-        stop, DELAY 0 (it relays no more)."""
+    def air_ms(self, relayed):
+        """Airtime of a block frame: the concentrator's copy, or a relay's (one route entry)."""
+        return mm.airtime_ms(12 + self.bs + MAC_HDR + (6 if relayed else 0))
+
+    def start_relays(self, p):
+        """COMMAND download_relay to each relay of plan p: relay the copy of its source, DELAY
+        = from the end of that copy to the relay's own slot (§5.4, §5.5)."""
         by_aca = {bytes(s.aca): s for s in self.sessions}
         slot = self.slot_ms()
-        for aca, (src, level) in sorted(relays.items(), key=lambda x: x[1][1]):
-            s = by_aca[aca]
-            air = mm.airtime_ms(12 + self.bs + MAC_HDR + (6 if level > 1 else 0))
+        for aca, (src, _off) in sorted(p.relays.items(), key=lambda x: x[1][1]):
+            delay = p.delay_ms(aca, slot, self.air_ms(src != dl_plan.MASTER))
             try:
-                self._command(s, 0x1B, dl_pack.relay_args(src, 0 if stop else slot - air))
-                self.relays += 0 if stop else 1
+                self._command(by_aca[aca], 0x1B, dl_pack.relay_args(src, delay))
+                self.relays += 1
             except (NoAnswer, Refused, ref.SmitpError) as e:
-                self._fail(s, e)
+                self._fail(by_aca[aca], e)
 
-    def flood(self, blocks, relays):
-        """The concentrator sends block after block without route; the relays of level k send
-        each one k slots later. Three slots per block (level k and k+3 do not share a
-        receiver), plus the idle gap left for normal reads. Without relays (every target one
-        hop away) only the gap: the link paces the frames."""
-        depth = max((lv for _, lv in relays.values()), default=0)
-        period = (min(depth + 1, 3) * self.slot_ms() if depth else 0) + self.gap_ms
+    def stop_relays(self, acas):
+        by_aca = {bytes(s.aca): s for s in self.sessions}
+        for aca in acas:
+            try:
+                self._command(by_aca[aca], 0x1B, dl_pack.relay_args(dl_plan.MASTER, 0))
+            except (NoAnswer, Refused, ref.SmitpError) as e:
+                self._fail(by_aca[aca], e)
+
+    def flood(self, blocks, p):
+        """The concentrator sends block after block without route, one period of p.period
+        slots each plus the idle gap left for normal reads; each relay sends it at its offset.
+        Without relays (every target one hop away) only the gap: the link paces the frames."""
+        relayed = bool(p.relays)
+        period = (p.period * self.slot_ms() if relayed else 0) + self.gap_ms
+        tail = p.last * self.slot_ms()
         blocks = list(blocks)
         for i, n in enumerate(blocks):
             t_next = self.c.link.now_ms() + period
@@ -189,10 +200,10 @@ class Upgrade:
             self._idle(t_next - self.c.link.now_ms())
             self.progress("block", n=i + 1, total=len(blocks))
             if self.between is not None and (i + 1) % self.every == 0:
-                self._idle(depth * self.slot_ms())
+                self._idle(tail)
                 self.between()
         if blocks:  # the last block's relays finish
-            self._idle(depth * self.slot_ms())
+            self._idle(tail)
 
     def broadcast_routes(self):
         routes = sorted({tuple(s.route) for s in self.sessions if not self._failed(s)})

@@ -112,3 +112,16 @@ def plan(levels, parents, heard, need=None):
     p.period = max(sum(groups[i : i + 3]) for i in range(len(groups)))
     p.last = max((off for _src, off in p.relays.values()), default=0)
     return p
+
+
+def parse_neighbours(v: bytes):
+    """Register 0x0205 -> {transmitter ACA: (sig dBuV, snr quarter dB)} (free entries, all
+    zero, dropped)."""
+    if len(v) % 8:
+        raise ValueError("neighbours: length %d is not a multiple of 8" % len(v))
+    out = {}
+    for o in range(0, len(v), 8):
+        e = v[o : o + 8]
+        if e[6]:
+            out[bytes(e[:6])] = (e[6], e[7])
+    return out
