@@ -69,6 +69,7 @@ class Upgrade:
         self.relays = 0  # download_relay commands that started a relay
         self.passes = []  # blocks per flood pass
         self.heard = {}  # meter -> {transmitter: (sig, snr)} (register 0x0205)
+        self.plans = []  # per flood pass: slots per block, relays, colours per level
         self.result = {s.aca.hex(): {"state": "?", "error": None} for s in self.sessions}
 
     def _fail(self, s, e):
@@ -99,6 +100,7 @@ class Upgrade:
         todo, blocks, active = list(self.sessions), range(self.n), {}
         while True:
             p = self.plan_for(todo)
+            self.plans.append({"period": p.period, "relays": len(p.relays), "colours": p.colours})
             # download_relay to every relay of this pass (it also forgets the block it relayed
             # last, which may be the first one of this pass); DELAY 0 to the others
             self.start_relays(p)

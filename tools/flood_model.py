@@ -2,7 +2,9 @@
 under a relay schedule, on a generated topology with the medium's rules (tools/medium.py: a
 copy is lost where another transmission the receiver hears overlaps it and the wanted one is not
 capture_db stronger, else with the FER curve at the SINR). Slots are whole: every transmission
-of one slot overlaps every other of it. No firmware code; used to choose the schedule.
+of one slot overlaps every other of it. No firmware code. It compares v1 (every route
+repeater relays, a level per slot) with the plan of tools/dl_plan.py (§5.5) on the tables the
+meters would report (their 12 best neighbours, the nodes above them first).
 
     python tools/flood_model.py --meters 200 --levels 3 --seed 1
 """
@@ -51,7 +53,6 @@ class Model:
         self.curve = curve
         self.rng = random.Random(seed)
         self.capture = capture_db
-        self.any_copy = True
         self.parent, self.level = routes(topo)
         self.master = topo.master().id
         self.meters = [n for n in topo.nodes if n != self.master and n in self.level]
@@ -101,15 +102,8 @@ class Model:
                     continue
                 have[rx].add(b)
                 mine = relays.get(rx)
-                if mine is None:
-                    continue
-                # the copy's slot offset travels in the frame (exchange tag): a relay sends
-                # the first copy it decodes from an earlier offset in its own slot
-                t_off = 0 if tx == self.master else relays[tx][1] if tx in relays else None
-                if self.any_copy and t_off is not None and t_off < mine[1] or tx == mine[0]:
-                    at = idx[b] * period + mine[1]
-                    if at > t and rx not in sends.get(at, {}):
-                        sends.setdefault(at, {})[rx] = b
+                if mine is not None and tx == mine[0]:  # its source's copy (§5.4)
+                    sends.setdefault(idx[b] * period + mine[1], {})[rx] = b
         return last + 1
 
     def tables(self):
@@ -181,15 +175,9 @@ def main(argv=None):
     topo = Topology(topogen.generate(a.meters, a.levels, a.seed))
     curve = FerCurve.load()
     print(f"{a.meters} meters, {a.levels} levels, seed {a.seed}, {a.blocks} blocks")
-    runs = [
-        ("routes, 3 slots (v1)", route_planner, False),
-        ("routes, any copy", route_planner, True),
-        ("neighbours, source only", neighbour_planner, False),
-        ("neighbours, any copy", neighbour_planner, True),
-    ]
-    for name, mk, any_copy in runs:
+    runs = [("routes, 3 slots (v1)", route_planner), ("neighbour plan (§5.5)", neighbour_planner)]
+    for name, mk in runs:
         m = Model(topo, curve, a.seed)
-        m.any_copy = any_copy
         slots, left = m.simulate(a.blocks, mk(m))
         extra = ""
         if getattr(m, "last_plan", None) is not None:

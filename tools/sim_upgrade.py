@@ -192,6 +192,8 @@ def main(argv=None):
         "activated_s": round(t_act / 1000, 1),
         "relays": up.relays,
         "flood_passes": up.passes,
+        "plans": [dict(q, colours={str(k): v for k, v in q["colours"].items()}) for q in up.plans],
+        "neighbour_tables": sum(1 for h in up.heard.values() if h),
         "normal_reads_during_flood": {"ok": reads.ok, "failed": reads.failed},
         "frames": up.frames,
         "frames_concentrator": conc,

@@ -114,6 +114,5 @@ def test_one_pass_for_200_meters_where_the_routes_need_several():
     assert left == [0]
     assert slots <= 6 * 30 + 10
     m1 = flood_model.Model(topo, curve, seed=1)
-    m1.any_copy = False
     _slots, left1 = m1.simulate(30, flood_model.route_planner(m1), passes=1)
     assert left1[0] > 20

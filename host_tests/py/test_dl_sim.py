@@ -23,6 +23,10 @@ def test_every_meter_runs_the_new_version(tmp_path):
     assert summary["discovered"] == 3 and summary["running_new"] == 3
     assert summary["restarts"] == 3  # one reset each, into the new image
     assert summary["relays"] == 1 and summary["flood_passes"][0] == summary["blocks"]
+    # the meters behind the repeater told what they hear (register 0x0205), and the plan
+    # made of it has one relay sending in the slot after the concentrator's
+    assert summary["neighbour_tables"] >= 1
+    assert summary["plans"][0] == {"period": 2, "relays": 1, "colours": {"1": 1}}
     # a normal read (status word, read key) every 50 blocks: the flood leaves room for them
     assert summary["normal_reads_during_flood"] == {"ok": summary["blocks"] // 50, "failed": 0}
     for r in meters.values():
