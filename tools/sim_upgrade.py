@@ -130,7 +130,7 @@ def main(argv=None):
     try:
         sec.start()
         link = sec.master_link()
-        c = dcu.Concentrator(link, topo.master().aca, dcu.Options())
+        c = dcu.Concentrator(link, topo.master().aca, dcu.Options(), progress=Progress(link))
         c.discover()
         print(
             f"  discovered {len(c.order)} meters: simulated {link.now_ms() / 1000:.0f} s",
