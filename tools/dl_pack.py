@@ -116,32 +116,41 @@ def mpy_abi(tree: Path) -> tuple[int, int]:
 def pack(
     tree: Path, board: str, version: int, key: bytes, flags: int = 0, fmt: int = FORMAT_2
 ) -> bytes:
+    """The image of a built tree: each file deflated in format 2 when that makes it smaller."""
     if fmt not in (FORMAT_1, FORMAT_2):
         raise SystemExit(f"image format {fmt}: 1 or 2")
     sw_id, modules, exts = legal_spec()
-    files = tree_files(tree)
-    table = b""
-    payload = []
-    for p in files:
-        rel = p.relative_to(tree).as_posix().encode()
-        if not 0 < len(rel) < 256:
-            raise SystemExit(f"path too long for the image: {rel!r}")
+    entries = []
+    for p in tree_files(tree):
         data = p.read_bytes()
-        table += bytes([len(rel)]) + rel + struct.pack(">I", len(data))
-        stored = data
+        stored, method = data, STORED
         if fmt == FORMAT_2:
             z = deflate(data)
-            method, stored = (DEFLATE, z) if len(z) < len(data) else (STORED, data)
+            if len(z) < len(data):
+                stored, method = z, DEFLATE
+        entries.append((p.relative_to(tree).as_posix(), data, stored, method))
+    legal = (sw_id, legal_checksum(tree, modules, exts))
+    return assemble(entries, board, version, key, mpy_abi(tree), legal, flags, fmt)
+
+
+def assemble(entries, board, version, key, abi, legal, flags=0, fmt=FORMAT_2) -> bytes:
+    """Manifest + tag + stored bytes of `entries`: (path, file bytes, stored bytes, method),
+    SIZE and SHA-256 taken from the file bytes (tests give inconsistent ones on purpose)."""
+    table = b""
+    for rel, data, stored, method in entries:
+        rel = rel.encode()
+        if not 0 < len(rel) < 256:
+            raise SystemExit(f"path too long for the image: {rel!r}")
+        table += bytes([len(rel)]) + rel + struct.pack(">I", len(data))
+        if fmt == FORMAT_2:
             table += struct.pack(">IB", len(stored), method)
         table += hashlib.sha256(data).digest()
-        payload.append(stored)
     mlen = HDR + len(table)
     if mlen > 0xFFFF:
         raise SystemExit("manifest over 64 KiB")
     b = board.encode()
     if len(b) > 16:
         raise SystemExit("board name over 16 characters")
-    abi = mpy_abi(tree)
     hdr = MAGIC + struct.pack(
         ">BBH16sIBBHI8sI",
         fmt,
@@ -151,14 +160,14 @@ def pack(
         version,
         abi[0],
         abi[1],
-        len(files),
-        sum(len(d) for d in payload),
-        sw_id,
-        legal_checksum(tree, modules, exts),
+        len(entries),
+        sum(len(e[2]) for e in entries),
+        legal[0],
+        legal[1],
     )
     assert len(hdr) == HDR
     manifest = hdr + table
-    return manifest + cmac16(key, manifest) + b"".join(payload)
+    return manifest + cmac16(key, manifest) + b"".join(e[2] for e in entries)
 
 
 def _table(image: bytes, fmt: int, mlen: int, n: int):
