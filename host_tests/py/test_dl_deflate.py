@@ -24,6 +24,13 @@ SCRIPT = str(Path(__file__).resolve().parent / "dl_deflate_mp.py")
 E_FORMAT = 21
 LEGAL = (b"MMPYL001", 0)
 MOD_SRC = "VALUE = sum(range(100))\nNAMES = (%s)\n" % ", ".join('"name_%d"' % i for i in range(60))
+_rnd = random.Random(7)
+# deflates to more than image.INFLATE_RAM (8192) stored bytes: read through the RawReader
+BIG_SRC = "VALUE = 1\nWORDS = (%s)\n" % ", ".join(
+    '"%s"' % "".join(_rnd.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(12))
+    for _ in range(1200)
+)
+INFLATE_RAM = 8192
 
 
 def mp(*args):
@@ -45,10 +52,12 @@ def tree(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
-    """lib/cmod.mpy (compresses), lib/tiny.mpy (does not), main.py."""
+    """lib/cmod.mpy (compresses), lib/big.mpy (over INFLATE_RAM stored), lib/tiny.mpy (does
+    not compress), main.py."""
     t = tmp_path_factory.mktemp("small") / "t"
     (t / "lib").mkdir(parents=True)
     compile_into(t, "lib/cmod.mpy", MOD_SRC)
+    compile_into(t, "lib/big.mpy", BIG_SRC)
     compile_into(t, "lib/tiny.mpy", "VALUE = 7\n")
     (t / "main.py").write_text('print("hi")\n' * 20)
     return t
@@ -95,6 +104,7 @@ def test_mpy_imports_from_a_deflated_file(tmp_path, small):
     img = dl_pack.pack(small, BOARD, 3, KEY)
     methods = {f[0]: f[5] for f in dl_pack.parse(img)["files"]}
     assert methods == {
+        "lib/big.mpy": dl_pack.DEFLATE,
         "lib/cmod.mpy": dl_pack.DEFLATE,
         "lib/tiny.mpy": dl_pack.STORED,
         "main.py": dl_pack.DEFLATE,
@@ -102,6 +112,9 @@ def test_mpy_imports_from_a_deflated_file(tmp_path, small):
     p = write(tmp_path, "s.img", img)
     assert mp("import", p, "cmod")[0][1:] == ["4950", "/mmslot9/lib/cmod.mpy"]
     assert mp("import", p, "tiny")[0][1] == "7"
+    assert mp("import", p, "big")[0][1] == "1"
+    big = next(f for f in dl_pack.parse(img)["files"] if f[0] == "lib/big.mpy")
+    assert big[4] > INFLATE_RAM  # the streaming path
 
 
 def _refusals(tmp_path, imgs):
@@ -114,9 +127,10 @@ def _refusals(tmp_path, imgs):
     return out
 
 
-def test_damaged_streams_are_refused_with_the_files_range(tmp_path, small):
+@pytest.mark.parametrize("name", ["lib/cmod.mpy", "lib/big.mpy"])  # in RAM / streamed
+def test_damaged_streams_are_refused_with_the_files_range(tmp_path, small, name):
     ents = entries_of(small)
-    k = next(i for i, e in enumerate(ents) if e[0] == "lib/cmod.mpy")
+    k = next(i for i, e in enumerate(ents) if e[0] == name)
     path, data, z, _ = ents[k]
 
     def variant(**kw):
@@ -130,7 +144,7 @@ def test_damaged_streams_are_refused_with_the_files_range(tmp_path, small):
     cases = {
         "flipped": bytes(flipped),  # the payload is not under the tag: the stream is checked
         "truncated": variant(stored=z[:-4]),
-        "garbage": variant(stored=bytes(range(7, 7 + len(z)))),
+        "garbage": variant(stored=bytes((7 + 31 * i) % 256 for i in range(len(z)))),  # BTYPE 3
         "longer": variant(data=data + b"\0"),  # SIZE (and hash) one byte beyond the stream
         "shorter": variant(data=data[:-1]),  # the stream goes on past SIZE
         "trailing": variant(stored=z + b"\0"),  # stored bytes the stream does not use

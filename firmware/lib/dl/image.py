@@ -38,6 +38,11 @@ WBITS = const(10)  # deflate window: 2**10 = 1 KiB, the RAM a reader of the file
 _HASH = const(32)
 _CHUNK = const(256)
 _RAW_BUF = const(128)  # RawReader's buffer: DeflateIO asks its source for one byte at a time
+# A deflated file of at most this many stored bytes is copied into one io.BytesIO, which
+# DeflateIO reads natively (measured 8x faster on the unix port than a Python-level source,
+# which costs one method call per stored byte); a larger one, or when that block cannot be
+# had, streams through a RawReader with a 128-byte buffer.
+INFLATE_RAM = const(8192)
 
 
 class Manifest:
@@ -127,14 +132,15 @@ class RawReader(io.IOBase):
         self._buf = bytearray(_RAW_BUF)
         self._pos = 0
         self._end = 0
-        self.consumed = 0
+        self._done = 0
 
     def readinto(self, buf):
         if self._pos == self._end:
             k = min(_RAW_BUF, self._left)
             if k == 0:
                 return 0
-            self._read_at(self._next, memoryview(self._buf)[:k])
+            b = self._buf
+            self._read_at(self._next, b if k == _RAW_BUF else memoryview(b)[:k])
             self._next += k
             self._left -= k
             self._pos, self._end = 0, k
@@ -144,18 +150,42 @@ class RawReader(io.IOBase):
         else:
             buf[:k] = memoryview(self._buf)[self._pos : self._pos + k]
         self._pos += k
-        self.consumed += k
+        self._done += k
         return k
+
+    def tell(self):
+        """Stored bytes handed out so far."""
+        return self._done
 
     def ioctl(self, op, arg):
         return 0
 
 
+def _in_ram(read_at, first, stored):
+    """The stored bytes in one io.BytesIO (positioned at 0), or None without the RAM."""
+    try:
+        b = io.BytesIO(stored)
+    except MemoryError:
+        return None
+    chunk = bytearray(min(stored, _CHUNK))
+    end = first + stored
+    while first < end:
+        k = min(len(chunk), end - first)
+        mv = memoryview(chunk)[:k]
+        read_at(first, mv)
+        b.write(mv)
+        first += k
+    b.seek(0)
+    return b
+
+
 def inflater(read_at, first, stored):
-    """(DeflateIO over the stored bytes, its RawReader)."""
+    """(DeflateIO over the stored bytes, its source: .tell() = stored bytes it consumed)."""
     import deflate
 
-    src = RawReader(read_at, first, stored)
+    src = _in_ram(read_at, first, stored) if stored <= INFLATE_RAM else None
+    if src is None:
+        src = RawReader(read_at, first, stored)
     return deflate.DeflateIO(src, deflate.RAW, WBITS), src
 
 
@@ -182,15 +212,16 @@ def hash_deflated(read_at, first, stored, size, sha256, buf):
     got = 0
     try:
         while got <= size:
-            k = d.readinto(mv[: min(len(buf), size + 1 - got)])
+            want = min(len(buf), size + 1 - got)
+            k = d.readinto(buf if want == len(buf) else mv[:want])
             if not k:
                 break
             if got + k <= size:
-                h.update(mv[:k])
+                h.update(buf if k == len(buf) else mv[:k])
             got += k
     except (OSError, EOFError):  # what DeflateIO raises on a damaged or truncated stream
         return None
-    if got != size or src.consumed != stored:
+    if got != size or src.tell() != stored:
         return None
     return h.digest()
 

@@ -72,7 +72,7 @@ class _Deflated(_File):
         n = min(len(buf), self._size - self._pos)
         if n <= 0:
             return 0
-        n = self._d.readinto(memoryview(buf)[:n])
+        n = self._d.readinto(buf if n == len(buf) else memoryview(buf)[:n])
         self._pos += n
         return n
 
