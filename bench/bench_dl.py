@@ -31,16 +31,24 @@ BS = 96
 MAC_HDR = 11  # docs/datalink.md §1: frame bytes around the LSDU
 SLOT_BLOCKS = 128  # unix_sim slot: 128 x 4 KiB (docs/download.md §3)
 
-MP_VERIFY = (
+# The unix_sim slot 1 of a SimFlash file (argv 1) under the key (argv 2), as the boot sees it.
+MP_SLOT_OPEN = (
     r"""
-import hashlib, sys, time
+import gc, hashlib, sys, time
 from drivers.sim.flash import SimFlash
 from dl import bootsel, image
-from phy import profile
 path, key = sys.argv[1], bytes.fromhex(sys.argv[2])
 dev = SimFlash(path, 4096, %d)
 s = bootsel.Slots(None, [None, dev], "unix_sim", bootsel.port_mpy(), key, hashlib.sha256)
 s.key = lambda: key
+"""
+    % SLOT_BLOCKS
+)
+
+MP_VERIFY = (
+    MP_SLOT_OPEN
+    + r"""
+from phy import profile
 n = 5
 t = time.ticks_us()
 for _ in range(n):
@@ -57,22 +65,16 @@ print("verify_us", dt, "sha256_us_per_mib", sha)
 for nb in (14, 119, 135):
     print("airtime_us", nb, profile.airtime_us(nb))
 """
-    % SLOT_BLOCKS
 )
 
 # Mount a slot image, then import every module of its tree (not main/boot: they run the meter);
 # one process per slot, so no module is loaded twice. With `heap PATH`: the heap growth of
 # opening PATH and reading it through one 256-byte buffer.
 MP_SLOT = (
-    r"""
-import gc, hashlib, sys, time, vfs
-from drivers.sim.flash import SimFlash
-from dl import bootsel, image
+    MP_SLOT_OPEN
+    + r"""
+import vfs
 from dl.imgvfs import ImageVfs
-path, key = sys.argv[1], bytes.fromhex(sys.argv[2])
-dev = SimFlash(path, 4096, %d)
-s = bootsel.Slots(None, [None, dev], "unix_sim", bootsel.port_mpy(), key, hashlib.sha256)
-s.key = lambda: key
 code, m = s.verify(1)
 assert code == 0, code
 v = ImageVfs(s.reader(1), m)
@@ -108,7 +110,6 @@ for n in names:
 dt = time.ticks_diff(time.ticks_us(), t)
 print("import_us", dt, ok, bad)
 """
-    % SLOT_BLOCKS
 )
 
 
