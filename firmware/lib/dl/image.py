@@ -8,7 +8,7 @@ the image is never held in RAM; the largest buffer here is 256 bytes. `cmac` is 
 smitp.crypto.CmacStream under the download key, `sha256` the hashlib constructor. `code` is OK or
 one of the refusal codes below (the NACK PAR1 of docs/smitp.md §2); `m` is the Manifest (None
 when the header cannot be read). A refusal on a file names the file's stored byte range in
-`m.bad` so the downloader can forget only those blocks.
+`m.bad`: the blocks a downloader would have to fetch again.
 
 Format 2 stores a file either as it is (METHOD_STORED) or as raw deflate (RFC 1951) with a
 window of at most 1 KiB (METHOD_DEFLATE); its SHA-256 is always over the uncompressed file, so
