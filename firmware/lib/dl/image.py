@@ -4,7 +4,8 @@
 
 `mpy` is the port's (version, feature byte): (_mpy & 0xFF, _mpy >> 8) of sys.implementation.
 `read_at(off, buf)` fills `buf` from the stored image at byte `off` (a file, a flash region):
-the image is never held in RAM; the largest buffer here is 256 bytes. `cmac` is a
+the image is never held in RAM; the largest buffer here is 256 bytes, but for the stored bytes
+of one deflated file (at most INFLATE_RAM) while it is inflated. `cmac` is a
 smitp.crypto.CmacStream under the download key, `sha256` the hashlib constructor. `code` is OK or
 one of the refusal codes below (the NACK PAR1 of docs/smitp.md §2); `m` is the Manifest (None
 when the header cannot be read). A refusal on a file names the file's stored byte range in
@@ -12,8 +13,8 @@ when the header cannot be read). A refusal on a file names the file's stored byt
 
 Format 2 stores a file either as it is (METHOD_STORED) or as raw deflate (RFC 1951) with a
 window of at most 1 KiB (METHOD_DEFLATE); its SHA-256 is always over the uncompressed file, so
-verify decompresses it (deflate.DeflateIO over a RawReader of the slot) and bounds the work to
-SIZE + 1 output bytes: a stream that would produce more is refused, not expanded.
+verify decompresses it (inflater: deflate.DeflateIO over the stored bytes) and bounds the work
+to SIZE + 1 output bytes: a stream that would produce more is refused, not expanded.
 """
 
 import io

@@ -6,7 +6,8 @@ The image's file table (dl.image.entries) names every file and where its bytes l
 is run in place: imports read the .mpy files straight from the slot's flash, nothing is
 unpacked or copied (the same idea as MicroPython's ROMFS, with our own verified format). Only
 the table lives in RAM: one (offset, size, stored, method) per path. A deflated file (format 2)
-is decompressed while it is read, through a DeflateIO with a 1 KiB window over its stored bytes.
+is decompressed while it is read (dl.image.inflater: a DeflateIO with a 1 KiB window over its
+stored bytes, copied to RAM while the file is open when they are at most INFLATE_RAM).
 """
 
 import gc
