@@ -186,5 +186,21 @@ def test_document_example_is_what_the_packer_builds(tmp_path):
     )
     for f in (own, relayed.encode()):
         assert "`%s`" % hexs(f) in doc.replace("\n", " ")
+    # §2.1.1: the deflated entry of main.py and its stream, as the text quotes them
+    main = next(f for f in dl_pack.parse(img)["files"] if f[0] == "main.py")
+    _path, size, sha, at, stored, method = main
+    flat = doc.replace("\n", " ")
+    assert (size, method) == (48, dl_pack.DEFLATE)
+    assert (
+        "`07 6D 61 69 6E 2E 70 79 | 00 00 00 30 | %s | 01 | %s … %s`"
+        % (
+            hexs(stored.to_bytes(4, "big")),
+            hexs(sha[:2]),
+            hexs(sha[-2:]),
+        )
+        in flat
+    )
+    assert "`%s`" % hexs(img[at : at + stored]) in flat
+    assert zlib.decompress(img[at : at + stored], -10) == b'print("hi")\n' * 4
     assert mp_verify(tmp_path, img, board="nucleo_f429zi", mpy=(6, 0x1F))[0] == "0"
     assert struct.unpack(">I", img[24:28])[0] == 3
