@@ -1,8 +1,13 @@
 """`make bench-dl`: software download figures (docs/download.md §10, §11). Figures only.
 
-1. Image size per board: `make mpy` tree packed by tools/dl_pack.py (files, manifest, total).
+1. Image size per board: `make mpy` tree packed by tools/dl_pack.py (files, manifest, total),
+   format 1 (files as they are) against format 2 (files deflated, 1 KiB window), and the ratio.
 2. Time to verify the unix_sim image from its slot on the unix port (dl.bootsel.Slots.verify:
-   manifest CMAC + SHA-256 of every file, read through the SimFlash slot), and raw SHA-256.
+   manifest CMAC + SHA-256 of every file, read through the SimFlash slot; format 2 decompresses
+   the deflated files through DeflateIO), format 1 and 2, and raw SHA-256.
+2b. Format 2 on the unix port: heap growth of opening and reading the largest deflated file
+   through the image VFS (gc.mem_alloc, no collection), and the time to import every module of
+   the tree from a mounted slot, format 1 against format 2.
 3. Transfer arithmetic: blocks, frame bytes, time on air per block frame (phy.profile), the
    lower bound image size / 4800 bit/s, and what one and four transmissions per block cost
    (direct, and every block repeated by three repeater levels).
@@ -24,16 +29,26 @@ from tools.mpenv import ROOT, micropython_exe, mp_env  # noqa: E402
 KEY = bytes(range(0x20, 0x30))
 BS = 96
 MAC_HDR = 11  # docs/datalink.md §1: frame bytes around the LSDU
+SLOT_BLOCKS = 128  # unix_sim slot: 128 x 4 KiB (docs/download.md §3)
 
-MP_VERIFY = r"""
-import hashlib, sys, time
+# The unix_sim slot 1 of a SimFlash file (argv 1) under the key (argv 2), as the boot sees it.
+MP_SLOT_OPEN = (
+    r"""
+import gc, hashlib, sys, time
 from drivers.sim.flash import SimFlash
 from dl import bootsel, image
-from phy import profile
 path, key = sys.argv[1], bytes.fromhex(sys.argv[2])
-dev = SimFlash(path, 4096, 64)
+dev = SimFlash(path, 4096, %d)
 s = bootsel.Slots(None, [None, dev], "unix_sim", bootsel.port_mpy(), key, hashlib.sha256)
 s.key = lambda: key
+"""
+    % SLOT_BLOCKS
+)
+
+MP_VERIFY = (
+    MP_SLOT_OPEN
+    + r"""
+from phy import profile
 n = 5
 t = time.ticks_us()
 for _ in range(n):
@@ -50,6 +65,52 @@ print("verify_us", dt, "sha256_us_per_mib", sha)
 for nb in (14, 119, 135):
     print("airtime_us", nb, profile.airtime_us(nb))
 """
+)
+
+# Mount a slot image, then import every module of its tree (not main/boot: they run the meter);
+# one process per slot, so no module is loaded twice. With `heap PATH`: the heap growth of
+# opening PATH and reading it through one 256-byte buffer.
+MP_SLOT = (
+    MP_SLOT_OPEN
+    + r"""
+import vfs
+from dl.imgvfs import ImageVfs
+code, m = s.verify(1)
+assert code == 0, code
+v = ImageVfs(s.reader(1), m)
+if sys.argv[3] == "heap":
+    buf = bytearray(256)
+    gc.collect()
+    gc.disable()
+    a0 = gc.mem_alloc()
+    f = v.open(sys.argv[4], "rb")
+    a1 = gc.mem_alloc()
+    while f.readinto(buf):
+        pass
+    print("heap_open_read", a1 - a0, gc.mem_alloc() - a1)
+    gc.enable()
+    raise SystemExit
+vfs.mount(v, "/mmslot1")
+sys.path[:0] = ["/mmslot1", "/mmslot1/lib"]
+bootsel._forget_modules(sys.modules)
+names = []
+for p, size, sha, at, stored, method in image.entries(s.reader(1), m):
+    if p.endswith(".mpy"):
+        n = p[4:] if p.startswith("lib/") else p
+        names.append(n[:-4].replace("/", "."))
+gc.collect()
+ok = bad = 0
+t = time.ticks_us()
+for n in names:
+    try:
+        __import__(n)
+        ok += 1
+    except ImportError:  # a module of another port (machine.X the unix port lacks)
+        bad += 1
+dt = time.ticks_diff(time.ticks_us(), t)
+print("import_us", dt, ok, bad)
+"""
+)
 
 
 # One 253-bit scalar multiplication on edwards25519 in pure MicroPython (long integers, extended
@@ -93,26 +154,9 @@ print("scalar_mult_us", dt)
 """
 
 
-def main():
-    print("== image per board (tools/dl_pack.py over `make mpy`)")
-    out = Path(tempfile.mkdtemp(prefix="bench_dl_"))
-    images = {}
-    for board in ("nucleo_f429zi", "esp32_devkitc", "unix_sim"):
-        tree = build(board, out_root=out)
-        img = dl_pack.pack(tree, board, 3, KEY)
-        m = dl_pack.parse(img)
-        images[board] = img
-        print(
-            f"  {board:14s} {len(m['files'])} files, manifest {m['mlen']} B, "
-            f"image {len(img)} B ({len(img) / 1024:.1f} KiB)"
-        )
-    img = images["unix_sim"]
-    slot = out / "slot1.bin"
-    slot.write_bytes(img + b"\xff" * (64 * 4096 - len(img)))
-    script = out / "verify_mp.py"
-    script.write_text(MP_VERIFY)
+def mp_run(script: Path, *args) -> list:
     r = subprocess.run(
-        [micropython_exe(), str(script), str(slot), KEY.hex()],
+        [micropython_exe(), str(script), *map(str, args)],
         env=mp_env(),
         cwd=str(ROOT),
         capture_output=True,
@@ -120,27 +164,81 @@ def main():
     )
     if r.returncode:
         raise SystemExit(r.stderr + r.stdout)
+    return [ln.split() for ln in r.stdout.splitlines()]
+
+
+def slot_file(out: Path, name: str, img: bytes) -> Path:
+    slot = out / name
+    slot.write_bytes(img + b"\xff" * (SLOT_BLOCKS * 4096 - len(img)))
+    return slot
+
+
+def main():
+    print("== image per board (tools/dl_pack.py over `make mpy`), format 1 against format 2")
+    out = Path(tempfile.mkdtemp(prefix="bench_dl_"))
+    images = {}
+    for board in ("nucleo_f429zi", "esp32_devkitc", "unix_sim"):
+        tree = build(board, out_root=out)
+        one = dl_pack.pack(tree, board, 3, KEY, fmt=dl_pack.FORMAT_1)
+        img = dl_pack.pack(tree, board, 3, KEY)
+        m = dl_pack.parse(img)
+        images[board] = img
+        images[board + "/1"] = one
+        nz = sum(f[5] == dl_pack.DEFLATE for f in m["files"])
+        print(
+            f"  {board:14s} {len(m['files'])} files ({nz} deflated), format 1: manifest "
+            f"{dl_pack.parse(one)['mlen']} B, image {len(one)} B; format 2: manifest "
+            f"{m['mlen']} B, image {len(img)} B ({len(img) / 1024:.1f} KiB); "
+            f"{len(one) / len(img):.3f}x smaller"
+        )
+    script = out / "verify_mp.py"
+    script.write_text(MP_VERIFY)
     air = {}
-    for ln in r.stdout.splitlines():
-        f = ln.split()
-        if f[0] == "verify_us":
-            print("== verify on the unix port (this PC)")
-            print(f"  whole unix_sim image from its slot: {int(f[1]) / 1000:.1f} ms")
-            print(f"  hashlib SHA-256: {int(f[3]) / 1000:.1f} ms per MiB")
-        else:
-            air[int(f[1])] = int(f[2])
+    for fmt in ("1", "2"):
+        img = images["unix_sim/1" if fmt == "1" else "unix_sim"]
+        for f in mp_run(script, slot_file(out, "slot1.bin", img), KEY.hex()):
+            if f[0] == "verify_us":
+                if fmt == "1":
+                    print("== verify on the unix port (this PC)")
+                print(
+                    f"  whole unix_sim image from its slot, format {fmt}: "
+                    f"{int(f[1]) / 1000:.1f} ms"
+                )
+                sha = int(f[3])
+            else:
+                air[int(f[1])] = int(f[2])
+    print(f"  hashlib SHA-256: {sha / 1000:.1f} ms per MiB")
+    print("== format 2 through the image VFS (unix port, this PC)")
+    slot = out / "slot_mp.py"
+    slot.write_text(MP_SLOT)
+    m = dl_pack.parse(images["unix_sim"])
+    big = max((f for f in m["files"] if f[5] == dl_pack.DEFLATE), key=lambda f: f[1])
+    f = mp_run(slot, slot_file(out, "slot2.bin", images["unix_sim"]), KEY.hex(), "heap", big[0])
+    print(
+        f"  heap growth opening {big[0]} ({big[1]} B, {big[4]} B stored): {f[0][1]} B, "
+        f"reading it to the end: {f[0][2]} B more (no collection)"
+    )
+    for fmt, name in (("1", "unix_sim/1"), ("2", "unix_sim")):
+        best = None
+        for _ in range(3):
+            f = mp_run(slot, slot_file(out, "slot3.bin", images[name]), KEY.hex(), "import")
+            best = min(best or f[0], f[0], key=lambda r: int(r[1]))
+        print(
+            f"  import every module from a format-{fmt} slot: {int(best[1]) / 1000:.1f} ms "
+            f"({best[2]} modules; {best[3]} of other ports not importable here; best of 3)"
+        )
     print("== transfer arithmetic (PHY profile v1, 4800 bit/s net)")
-    for board in ("nucleo_f429zi", "unix_sim"):
+    for board in ("nucleo_f429zi", "nucleo_f429zi/1", "unix_sim", "unix_sim/1"):
         size = len(images[board])
         nb = dl_pack.nblocks(size, BS)
         frame = MAC_HDR + 1 + 1 + 4 + 2 + BS + dl_pack.BLOCK_TAG
         t_air = air[frame] / 1e6
         bound = size * 8 / 4800
         print(
-            f"  {board}: {nb} blocks of {BS} B in {frame}-byte frames, {t_air * 1000:.0f} ms "
-            f"on air each; bound {bound:.0f} s; one transmission per block "
-            f"{nb * t_air:.0f} s ({nb * t_air / bound:.2f}x); four (three repeater levels) "
-            f"{4 * nb * t_air:.0f} s ({4 * nb * t_air / bound:.2f}x)"
+            f"  {board.replace('/1', ' format 1')}: {nb} blocks of {BS} B in {frame}-byte "
+            f"frames, {t_air * 1000:.0f} ms on air each; bound {bound:.0f} s; one transmission "
+            f"per block {nb * t_air:.0f} s ({nb * t_air / bound:.2f}x); four (three repeater "
+            f"levels) {4 * nb * t_air:.0f} s ({4 * nb * t_air / bound:.2f}x)"
         )
     script.write_text(MP_ED25519)
     r = subprocess.run([micropython_exe(), str(script)], capture_output=True, text=True)

@@ -1,12 +1,15 @@
 """Software image packer and independent verifier (docs/download.md §2).
 
     python tools/dl_pack.py BOARD --version N --key HEX [--tree DIR] [--allow-downgrade]
-                            [-o build/BOARD.img]
+                            [--format {1,2}] [-o build/BOARD.img]
 
 Packs the cross-compiled tree of one board (`make mpy BOARD=...`, built here unless --tree is
 given) into one image: manifest (board, version, .mpy ABI, file table with SHA-256 per file, the
 legally relevant part's identification and checksum), the manifest's AES-CMAC under the
-download key, then the files. Written from docs/download.md; it shares no code with firmware/
+download key, then the files. Format 2 (the default) stores each file as raw deflate (zlib
+level 9, 1 KiB window) when that makes it smaller, else as it is; format 1 stores every file as
+it is. The SHA-256 and the legal checksum are over the uncompressed files in both.
+Written from docs/download.md; it shares no code with firmware/
 (AES-CMAC from `cryptography`, SHA-256 from hashlib, CRC-32 from zlib), so the packer and the
 meter's verifier (firmware/lib/dl/image.py) check each other. `verify()` is the same check in
 CPython, used by the tests and the kill test to judge what a meter booted.
@@ -27,10 +30,34 @@ from cryptography.hazmat.primitives.ciphers import algorithms
 
 ROOT = Path(__file__).resolve().parent.parent
 MAGIC = b"MMIG"
-FORMAT = 1
+FORMAT_1, FORMAT_2 = 1, 2
 FLAG_DOWNGRADE = 1
 HDR = 48
 TAG = 16
+STORED, DEFLATE = 0, 1  # METHOD of a format-2 file entry
+WBITS = 10  # deflate window 2**10 = 1 KiB: the meter decompresses with this much RAM
+LEVEL = 9
+
+
+def deflate(data: bytes) -> bytes:
+    """Raw deflate (RFC 1951, no zlib header) with the meter's window."""
+    c = zlib.compressobj(LEVEL, zlib.DEFLATED, -WBITS)
+    return c.compress(data) + c.flush()
+
+
+def inflate(stored: bytes, size: int) -> bytes:
+    """The file a deflated entry holds; ValueError unless the stream ends exactly at the end of
+    the stored bytes after exactly `size` bytes (at most size + 1 are produced)."""
+    d = zlib.decompressobj(-WBITS)
+    try:
+        out = d.decompress(stored, size + 1)
+    except zlib.error as e:
+        raise ValueError("deflate: %s" % e) from None
+    if len(out) != size or not d.eof or d.unused_data or d.unconsumed_tail:
+        raise ValueError("deflate: length")
+    return out
+
+
 LEGAL_SRC = ROOT / "firmware" / "lib" / "datamodel" / "legal.py"
 
 
@@ -86,66 +113,103 @@ def mpy_abi(tree: Path) -> tuple[int, int]:
     return versions.pop(), feats.pop() if feats else 0
 
 
-def pack(tree: Path, board: str, version: int, key: bytes, flags: int = 0) -> bytes:
+def pack(
+    tree: Path, board: str, version: int, key: bytes, flags: int = 0, fmt: int = FORMAT_2
+) -> bytes:
+    """The image of a built tree: each file deflated in format 2 when that makes it smaller."""
+    if fmt not in (FORMAT_1, FORMAT_2):
+        raise SystemExit(f"image format {fmt}: 1 or 2")
     sw_id, modules, exts = legal_spec()
-    files = tree_files(tree)
+    entries = []
+    for p in tree_files(tree):
+        data = p.read_bytes()
+        stored, method = data, STORED
+        if fmt == FORMAT_2:
+            z = deflate(data)
+            if len(z) < len(data):
+                stored, method = z, DEFLATE
+        entries.append((p.relative_to(tree).as_posix(), data, stored, method))
+    legal = (sw_id, legal_checksum(tree, modules, exts))
+    return assemble(entries, board, version, key, mpy_abi(tree), legal, flags, fmt)
+
+
+def assemble(entries, board, version, key, abi, legal, flags=0, fmt=FORMAT_2) -> bytes:
+    """Manifest + tag + stored bytes of `entries`: (path, file bytes, stored bytes, method),
+    SIZE and SHA-256 taken from the file bytes (tests give inconsistent ones on purpose)."""
     table = b""
-    payload = []
-    for p in files:
-        rel = p.relative_to(tree).as_posix().encode()
+    for rel, data, stored, method in entries:
+        rel = rel.encode()
         if not 0 < len(rel) < 256:
             raise SystemExit(f"path too long for the image: {rel!r}")
-        data = p.read_bytes()
         table += bytes([len(rel)]) + rel + struct.pack(">I", len(data))
+        if fmt == FORMAT_2:
+            table += struct.pack(">IB", len(stored), method)
         table += hashlib.sha256(data).digest()
-        payload.append(data)
     mlen = HDR + len(table)
     if mlen > 0xFFFF:
         raise SystemExit("manifest over 64 KiB")
     b = board.encode()
     if len(b) > 16:
         raise SystemExit("board name over 16 characters")
-    abi = mpy_abi(tree)
     hdr = MAGIC + struct.pack(
         ">BBH16sIBBHI8sI",
-        FORMAT,
+        fmt,
         flags,
         mlen,
         b.ljust(16, b" "),
         version,
         abi[0],
         abi[1],
-        len(files),
-        sum(len(d) for d in payload),
-        sw_id,
-        legal_checksum(tree, modules, exts),
+        len(entries),
+        sum(len(e[2]) for e in entries),
+        legal[0],
+        legal[1],
     )
     assert len(hdr) == HDR
     manifest = hdr + table
-    return manifest + cmac16(key, manifest) + b"".join(payload)
+    return manifest + cmac16(key, manifest) + b"".join(e[2] for e in entries)
 
 
-def parse(image: bytes) -> dict:
-    """The manifest of an image as a dict (no check of the tag); ValueError if malformed."""
-    if len(image) < HDR + TAG or image[:4] != MAGIC or image[4] != FORMAT:
-        raise ValueError("not an image")
-    (_, flags, mlen, board, version, m0, m1, n, payload, sw_id, lcrc) = struct.unpack_from(
-        ">BBH16sIBBHI8sI", image, 4
-    )
+def _table(image: bytes, fmt: int, mlen: int, n: int):
+    """The file table: (entries, end of the table, end of the data)."""
     files = []
     off = HDR
     data = mlen + TAG
     for _ in range(n):
+        if off >= mlen:
+            raise ValueError("file table")
         ln = image[off]
-        path = image[off + 1 : off + 1 + ln].decode()
-        size = struct.unpack_from(">I", image, off + 1 + ln)[0]
-        sha = image[off + 5 + ln : off + 37 + ln]
-        files.append((path, size, sha, data))
-        off += 37 + ln
-        data += size
+        path = image[off + 1 : off + 1 + ln].decode("ascii", "replace")
+        (size,) = struct.unpack_from(">I", image, off + 1 + ln)
+        off += 5 + ln
+        stored, method = size, STORED
+        if fmt == FORMAT_2:
+            stored, method = struct.unpack_from(">IB", image, off)
+            off += 5
+            if method not in (STORED, DEFLATE) or (method == STORED and stored != size):
+                raise ValueError("method of " + path)
+        files.append((path, size, image[off : off + 32], data, stored, method))
+        off += 32
+        data += stored
+    return files, off, data
+
+
+def parse(image: bytes) -> dict:
+    """The manifest of an image as a dict (no check of the tag); ValueError if malformed.
+    "files": (path, size, sha256, data offset, stored bytes, method) per entry."""
+    if len(image) < HDR + TAG or image[:4] != MAGIC or image[4] not in (FORMAT_1, FORMAT_2):
+        raise ValueError("not an image")
+    (fmt, flags, mlen, board, version, m0, m1, n, payload, sw_id, lcrc) = struct.unpack_from(
+        ">BBH16sIBBHI8sI", image, 4
+    )
+    try:
+        files, off, data = _table(image, fmt, mlen, n)
+    except (IndexError, struct.error):
+        raise ValueError("file table") from None
     if off != mlen or data != mlen + TAG + payload:
         raise ValueError("file table")
     return {
+        "format": fmt,
         "flags": flags,
         "mlen": mlen,
         "board": board.rstrip(b" ").decode(),
@@ -167,8 +231,11 @@ def verify(image: bytes, key: bytes) -> dict:
         raise ValueError("length")
     if cmac16(key, image[: m["mlen"]]) != m["tag"]:
         raise ValueError("tag")
-    for path, size, sha, at in m["files"]:
-        if hashlib.sha256(image[at : at + size]).digest() != sha:
+    for path, size, sha, at, stored, method in m["files"]:
+        data = image[at : at + stored]
+        if method == DEFLATE:
+            data = inflate(data, size)
+        if hashlib.sha256(data).digest() != sha:
             raise ValueError("hash of " + path)
     return m
 
@@ -178,7 +245,7 @@ def verify_tree(tree: Path, manifest_image: bytes, key: bytes) -> dict:
     m = parse(manifest_image)  # manifest + tag only: the file table names the files
     if cmac16(key, manifest_image[: m["mlen"]]) != m["tag"]:
         raise ValueError("tag")
-    for path, size, sha, _ in m["files"]:
+    for path, size, sha, *_ in m["files"]:
         f = tree / path
         if not f.is_file():
             raise ValueError("missing " + path)
@@ -264,6 +331,7 @@ def main():
     ap.add_argument("--key", required=True, help="download key, 32 hex digits")
     ap.add_argument("--tree", type=Path, help="built tree (default: build it with build_mpy)")
     ap.add_argument("--allow-downgrade", action="store_true")
+    ap.add_argument("--format", type=int, choices=(FORMAT_1, FORMAT_2), default=FORMAT_2)
     ap.add_argument("-o", "--out", type=Path)
     a = ap.parse_args()
     tree = a.tree
@@ -272,12 +340,14 @@ def main():
         from tools.build_mpy import build
 
         tree = build(a.board)
-    img = pack(tree, a.board, a.version, bytes.fromhex(a.key), FLAG_DOWNGRADE * a.allow_downgrade)
+    flags = FLAG_DOWNGRADE * a.allow_downgrade
+    img = pack(tree, a.board, a.version, bytes.fromhex(a.key), flags, a.format)
     out = a.out or ROOT / "build" / f"{a.board}.img"
     out.write_bytes(img)
     m = parse(img)
     print(
-        f"{out}: {len(img)} bytes, {len(m['files'])} files, version {a.version}, "
+        f"{out}: format {a.format}, {len(img)} bytes, {len(m['files'])} files, "
+        f"{sum(f[1] for f in m['files'])} bytes uncompressed, version {a.version}, "
         f"legal {m['legal_id'].decode()} {m['legal_crc']:08X}, id {m['tag'][:4].hex()}"
     )
 

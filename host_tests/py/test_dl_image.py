@@ -8,6 +8,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,28 @@ def test_meter_accepts_the_packers_image_and_reads_the_same_manifest(tmp_path, t
     ]
 
 
+def test_format_1_and_2_of_one_tree_carry_the_same_files_and_legal_identification(tmp_path, tree):
+    one = dl_pack.pack(tree, BOARD, FACTORY_VERSION + 1, KEY, fmt=dl_pack.FORMAT_1)
+    two = dl_pack.pack(tree, BOARD, FACTORY_VERSION + 1, KEY)  # format 2 is the default
+    m1, m2 = dl_pack.verify(one, KEY), dl_pack.verify(two, KEY)
+    assert (m1["format"], m2["format"]) == (1, 2)
+    assert (m1["legal_id"], m1["legal_crc"]) == (m2["legal_id"], m2["legal_crc"])
+    assert [f[:3] for f in m1["files"]] == [f[:3] for f in m2["files"]]  # path, SIZE, SHA-256
+    deflated = [f for f in m2["files"] if f[5] == dl_pack.DEFLATE]
+    assert len(deflated) > len(m2["files"]) // 2 and len(two) < len(one)
+    for path, _size, _sha, at, stored, _m in deflated:  # zlib's own reading of every stream
+        assert zlib.decompress(two[at : at + stored], -dl_pack.WBITS) == (tree / path).read_bytes()
+    for _path, size, _sha, _at, stored, method in m2["files"]:
+        assert (method == dl_pack.STORED) == (stored == size)
+    for img in (one, two):
+        assert mp_verify(tmp_path, img)[:4] == [
+            "0",
+            str(FACTORY_VERSION + 1),
+            m1["legal_id"].decode(),
+            "%08x" % m1["legal_crc"],
+        ]
+
+
 def _swap_chunks(img, a, b, n):
     x = bytearray(img)
     x[a : a + n], x[b : b + n] = img[b : b + n], img[a : a + n]
@@ -86,7 +109,8 @@ def test_every_refusal_code(tmp_path, tree):
         (good + b"\0" * 4, "21"),  # too long
         (_swap_chunks(good, mlen + 16 + 96, mlen + 16 + 96 * 900, 96), "21"),  # reordered
         (good[:-1] + bytes([good[-1] ^ 1]), "21"),  # one bit of the last file
-        (b"MMIG\x02" + good[5:], "21"),  # unknown format
+        (b"MMIG\x03" + good[5:], "21"),  # unknown format
+        (b"MMIG\x01" + good[5:], "20"),  # the format byte is under the tag
     ]
     for img, want in cases:
         assert mp_verify(tmp_path, img)[0] == want
@@ -100,13 +124,13 @@ def test_every_refusal_code(tmp_path, tree):
 
 def test_a_damaged_file_is_named_by_its_byte_range(tmp_path, tree):
     good = dl_pack.pack(tree, BOARD, FACTORY_VERSION + 1, KEY)
-    path, size, _, at = dl_pack.parse(good)["files"][3]
-    bad = bytearray(good)
-    bad[at + size // 2] ^= 0x40
-    assert mp_verify(tmp_path, bytes(bad))[:1] + mp_verify(tmp_path, bytes(bad))[-1:] == [
-        "21",
-        f"{at}-{at + size}",
-    ]
+    for fmt in (dl_pack.FORMAT_1, dl_pack.FORMAT_2):
+        good = dl_pack.pack(tree, BOARD, FACTORY_VERSION + 1, KEY, fmt=fmt)
+        path, size, _, at, stored, _method = dl_pack.parse(good)["files"][3]
+        bad = bytearray(good)
+        bad[at + stored // 2] ^= 0x40
+        got = mp_verify(tmp_path, bytes(bad))
+        assert got[:1] + got[-1:] == ["21", f"{at}-{at + stored}"]
 
 
 def _variant(tree, dst, rel_src, edit, folder="lib/"):
@@ -162,5 +186,21 @@ def test_document_example_is_what_the_packer_builds(tmp_path):
     )
     for f in (own, relayed.encode()):
         assert "`%s`" % hexs(f) in doc.replace("\n", " ")
+    # §2.1.1: the deflated entry of main.py and its stream, as the text quotes them
+    main = next(f for f in dl_pack.parse(img)["files"] if f[0] == "main.py")
+    _path, size, sha, at, stored, method = main
+    flat = doc.replace("\n", " ")
+    assert (size, method) == (48, dl_pack.DEFLATE)
+    assert (
+        "`07 6D 61 69 6E 2E 70 79 | 00 00 00 30 | %s | 01 | %s … %s`"
+        % (
+            hexs(stored.to_bytes(4, "big")),
+            hexs(sha[:2]),
+            hexs(sha[-2:]),
+        )
+        in flat
+    )
+    assert "`%s`" % hexs(img[at : at + stored]) in flat
+    assert zlib.decompress(img[at : at + stored], -10) == b'print("hi")\n' * 4
     assert mp_verify(tmp_path, img, board="nucleo_f429zi", mpy=(6, 0x1F))[0] == "0"
     assert struct.unpack(">I", img[24:28])[0] == 3

@@ -5,7 +5,9 @@
 The image's file table (dl.image.entries) names every file and where its bytes lie, so the slot
 is run in place: imports read the .mpy files straight from the slot's flash, nothing is
 unpacked or copied (the same idea as MicroPython's ROMFS, with our own verified format). Only
-the table lives in RAM: one (offset, size) per path.
+the table lives in RAM: one (offset, size, stored, method) per path. A deflated file (format 2)
+is decompressed while it is read (dl.image.inflater: a DeflateIO with a 1 KiB window over its
+stored bytes, copied to RAM while the file is open when they are at most INFLATE_RAM).
 """
 
 import gc
@@ -22,6 +24,8 @@ _EROFS = const(30)
 
 
 class _File(io.IOBase):
+    """A stored file: read straight from the slot."""
+
     def __init__(self, read_at, first, size, text):
         self._read_at = read_at
         self._first = first
@@ -57,13 +61,30 @@ class _File(io.IOBase):
         pass
 
 
+class _Deflated(_File):
+    """A deflated file: decompressed on the fly, never past its SIZE (the image was verified,
+    so the stream yields exactly SIZE bytes)."""
+
+    def __init__(self, read_at, first, stored, size, text):
+        super().__init__(read_at, first, size, text)
+        self._d = image.inflater(read_at, first, stored)[0]
+
+    def readinto(self, buf):
+        n = min(len(buf), self._size - self._pos)
+        if n <= 0:
+            return 0
+        n = self._d.readinto(buf if n == len(buf) else memoryview(buf)[:n])
+        self._pos += n
+        return n
+
+
 class ImageVfs:
     def __init__(self, read_at, m):
         self._read_at = read_at
         self._files = {}
         dirs = {""}
-        for path, size, _sha, at in image.entries(read_at, m):
-            self._files[path] = (at, size)
+        for path, size, _sha, at, stored, method in image.entries(read_at, m):
+            self._files[path] = (at, size, stored, method)
             d = path
             while "/" in d:
                 d = d.rsplit("/", 1)[0]
@@ -101,7 +122,10 @@ class ImageVfs:
         # leaving a little garbage, so every module's objects would lie between garbage spread
         # over the whole heap. A collection per file keeps the modules packed at the bottom.
         gc.collect()
-        return _File(self._read_at, f[0], f[1], "b" not in mode)
+        at, size, stored, method = f
+        if method == image.METHOD_DEFLATE:
+            return _Deflated(self._read_at, at, stored, size, "b" not in mode)
+        return _File(self._read_at, at, size, "b" not in mode)
 
     def ilistdir(self, path):
         p = self._norm(path)
