@@ -2,8 +2,9 @@
 (docs/download.md §3, §5.3, §5.5, §7), on a NOR flash in RAM with power cuts.
 
 The broadcast LSDUs below were computed by tools/dl_pack.py (CPython `cryptography`, no
-firmware code) under the demo download key 20 21 ... 2F for the image of docs/download.md §2.4
-(id 12 E7 1A 05, 195 bytes, BS 32): the meter's tag check is held to an independent encoder."""
+firmware code) under the demo download key 20 21 ... 2F for an image of id 12 E7 1A 05, 195 bytes, BS 32
+(the example of docs/download.md §2.4, §5.5): the meter's tag check is held to an independent
+encoder."""
 
 import unittest
 
