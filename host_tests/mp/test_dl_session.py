@@ -2,14 +2,15 @@
 (docs/download.md §3, §5.3, §5.5, §7), on a NOR flash in RAM with power cuts.
 
 The broadcast LSDUs below were computed by tools/dl_pack.py (CPython `cryptography`, no
-firmware code) under the demo download key 20 21 ... 2F for an image of id 12 E7 1A 05, 195 bytes, BS 32
-(the example of docs/download.md §2.4, §5.5): the meter's tag check is held to an independent
-encoder."""
+firmware code) under the demo download key 20 21 ... 2F for an image of id 12 E7 1A 05, 195
+bytes, BS 32 (the example of docs/download.md §2.4, §5.5): the meter's tag check is held to an
+independent encoder."""
 
 import unittest
 
 from clock import ManualClock
 from dl import feature, transfer
+from test_store import PowerCut, RamFlash
 
 KEY = bytes(range(0x20, 0x30))
 IID = bytes.fromhex("12E71A05")
@@ -25,29 +26,15 @@ UNIT = 1024  # erase unit of the fake slots
 UNITS = 16  # 16 KiB slots: 12 KiB for data, the bitmap in the last 4 KiB (units 12-15)
 
 
-class PowerCut(Exception):
-    pass
-
-
-class Nor:
-    """NOR flash in RAM (erase to FF, program clears bits) with the extended block protocol.
-    `budget`: 16-byte erase chunks or programmed bytes left before a power cut (a torn erase
-    leaves its unit half old, half erased)."""
+class Nor(RamFlash):
+    """test_store's RAM flash (a power cut after `budget` erase chunks or programmed bytes; a
+    torn erase leaves its unit half old) with NOR programming (bits only clear, a word may be
+    programmed again: the bitmap's marks) and slots that hold an old image's bytes."""
 
     def __init__(self):
-        self.mem = bytearray(b"\x5a" * (UNIT * UNITS))  # an old image's bytes: not erased
-        self.budget = -1
+        super().__init__(UNIT, UNITS, 4)
+        self.mem[:] = b"\x5a" * (UNIT * UNITS)
         self.erased = []  # units in erase order
-
-    def _spend(self):
-        if self.budget == 0:
-            raise PowerCut()
-        if self.budget > 0:
-            self.budget -= 1
-
-    def readblocks(self, block, buf, offset=0):
-        p = block * UNIT + offset
-        buf[:] = self.mem[p : p + len(buf)]
 
     def writeblocks(self, block, buf, offset):
         assert offset + len(buf) <= UNIT
@@ -57,17 +44,10 @@ class Nor:
             self.mem[p + i] &= buf[i]
 
     def ioctl(self, op, arg):
-        if op == 4:
-            return UNITS
-        if op == 5:
-            return UNIT
+        r = RamFlash.ioctl(self, op, arg)
         if op == 6:
-            for i in range(0, UNIT, 16):
-                self._spend()
-                self.mem[arg * UNIT + i : arg * UNIT + i + 16] = b"\xff" * 16
             self.erased.append(arg)
-            return 0
-        return None
+        return r
 
 
 class DictStore:

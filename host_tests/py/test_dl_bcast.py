@@ -41,13 +41,11 @@ PAST = 0x10000  # TIME above 0xFFFF: seconds since 2000 (a past time: due at onc
 
 
 @pytest.fixture(scope="module")
-def tree(tmp_path_factory):
-    return build_tree(tmp_path_factory.mktemp("tree"))
-
-
-@pytest.fixture(scope="module")
-def image(tree):
-    return dl_pack.pack(tree, BOARD, FACTORY_VERSION + 1, KEY)
+def image(tmp_path_factory):
+    """The unix_sim tree packed as the next version (`next`), or as any (`pack(v, flags)`)."""
+    tree = build_tree(tmp_path_factory.mktemp("tree"))
+    pack = lambda v, flags=0: dl_pack.pack(tree, BOARD, v, KEY, flags)  # noqa: E731
+    return SimpleNamespace(next=pack(FACTORY_VERSION + 1), pack=pack)
 
 
 def bcast(m, lsdu):
@@ -56,6 +54,7 @@ def bcast(m, lsdu):
 
 
 def test_broadcast_start_and_activate_upgrade_the_meter(tmp_path, image):
+    image = image.next
     state = tmp_path / "meter"
     m = Meter(state)
     start = dl_pack.bcast_start_lsdu(KEY, image, BS)
@@ -100,15 +99,16 @@ def test_broadcast_start_and_activate_upgrade_the_meter(tmp_path, image):
     m.close()
 
 
-def test_forged_downgrade_and_older_starts_open_nothing(tmp_path, tree, image):
+def test_forged_downgrade_and_older_starts_open_nothing(tmp_path, image):
+    pack, image = image.pack, image.next
     m = Meter(tmp_path / "meter")
     start = dl_pack.bcast_start_lsdu(KEY, image, BS)
     bcast(m, dl_pack.bcast_start_lsdu(bytes(16), image, BS))  # not the download key
     bcast(m, start[:6] + bytes([start[6] ^ 1]) + start[7:])  # SIZE changed, old tag
-    older = dl_pack.pack(tree, BOARD, FACTORY_VERSION, KEY, flags=dl_pack.FLAG_DOWNGRADE)
+    older = pack(FACTORY_VERSION, dl_pack.FLAG_DOWNGRADE)
     bcast(m, dl_pack.bcast_start_lsdu(KEY, older, BS))  # the running version: never
     assert status(m, image)["state"] == 0 and status(m, older)["n"] == 0
-    newer = dl_pack.pack(tree, BOARD, FACTORY_VERSION + 2, KEY)
+    newer = pack(FACTORY_VERSION + 2)
     bcast(m, dl_pack.bcast_start_lsdu(KEY, newer, BS))
     bcast(m, start)  # a replayed start of an older release: the newer session stays
     assert status(m, newer)["state"] == 5 and status(m, image)["n"] == 0
@@ -116,6 +116,7 @@ def test_forged_downgrade_and_older_starts_open_nothing(tmp_path, tree, image):
 
 
 def test_the_manifest_must_carry_the_announced_version(tmp_path, image):
+    image = image.next
     m = Meter(tmp_path / "meter")
     bcast(m, dl_pack.bcast_start_lsdu(KEY, image, BS, version=FACTORY_VERSION + 5))
     m.ask("erase")
@@ -127,6 +128,7 @@ def test_the_manifest_must_carry_the_announced_version(tmp_path, image):
 
 
 def test_sealed_start_answers_before_the_erase(tmp_path, image):
+    image = image.next
     m = Meter(tmp_path / "meter")
     r = Dcu().command(m, 0x18, dl_pack.start_args(image, BS))
     assert r.code == 253

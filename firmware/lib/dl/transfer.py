@@ -48,6 +48,7 @@ BITMAP_BYTES = const(4096)  # the slot's last 4 KiB: up to 32768 blocks
 BLOCK_TAG = const(4)  # bytes of AES-CMAC each block carries (docs/download.md §5)
 _SESSION = ">4sIBBBBII"  # IMAGE_ID SIZE BS SLOT STATE CODE ACT_TIME VERSION
 _SESSION_V1 = const(16)  # the record before VERSION (read as VERSION 0)
+_FIELDS = ("image_id", "size", "bs", "slot", "state", "code", "act_time", "version")
 
 
 class Transfer:
@@ -78,16 +79,8 @@ class Transfer:
             self.state, self.code, self.act_time, self.version = IDLE, 0, 0, 0
             self.received = 0
             return
-        (
-            self.image_id,
-            self.size,
-            self.bs,
-            self.slot,
-            self.state,
-            self.code,
-            self.act_time,
-            self.version,
-        ) = struct.unpack(_SESSION, v)
+        for name, x in zip(_FIELDS, struct.unpack(_SESSION, v)):
+            setattr(self, name, x)
         if self.state == ERASING:
             self.received = 0  # the erase starts again with the bitmap's unit
         else:
@@ -95,18 +88,7 @@ class Transfer:
 
     def _save(self):
         self.store.put(
-            storekeys.DL_SESSION,
-            struct.pack(
-                _SESSION,
-                self.image_id,
-                self.size,
-                self.bs,
-                self.slot,
-                self.state,
-                self.code,
-                self.act_time,
-                self.version,
-            ),
+            storekeys.DL_SESSION, struct.pack(_SESSION, *[getattr(self, n) for n in _FIELDS])
         )
 
     def set_state(self, state, code=0):
