@@ -155,6 +155,7 @@ def main(argv=None):
             every=a.read_every,
         )
         up.start()
+        t_start = link.now_ms() - t0
         up.broadcast()
         t_bcast = link.now_ms() - t0
         up.activate(0)  # at once: every meter resets ~2 s after the last activate copy
@@ -192,6 +193,7 @@ def main(argv=None):
         "sim_s": round(t_ms / 1000, 1),
         "bound_s": round(bound, 1),
         "ratio": round(t_ms / 1000 / bound, 2),
+        "start_s": round(t_start / 1000, 1),
         "broadcast_s": round(t_bcast / 1000, 1),
         "activated_s": round(t_act / 1000, 1),
         "relays": up.relays,
