@@ -93,6 +93,8 @@ class Upgrade:
         self.when = 0  # activation time given to activate()
         self.ready = set()  # meters (ACA hex) a status answer showed READY for this image
         self.late = []  # sessions activated by the sealed COMMAND after the broadcast
+        self.copies_ms = 0  # time spent sending broadcast start / activate copies
+        self.erase_polls = 0  # status reads of a relay still erasing
         self.result = {s.aca.hex(): {"state": "?", "error": None} for s in self.sessions}
 
     def _fail(self, s, e):
@@ -127,11 +129,13 @@ class Upgrade:
             {tuple(bytes(r) for r in s.route) for s in self.sessions if not self._failed(s)},
             key=lambda r: (-len(r), r),
         )
+        t0 = self.c.link.now_ms()
         for route in routes:
             frame = lsdu()
             self.c.exchange(mm.BROADCAST, list(route), mm.DISC_S, mm.DSAP_APP, frame)
             self.frames["bcast_cmd"] += 1
             self._idle(self._sweep_ms(route, len(frame)))
+        self.copies_ms += self.c.link.now_ms() - t0
 
     def _sweep_ms(self, route, n):
         # the repeaters of a route send a copy each: let them finish before the next route
@@ -142,19 +146,30 @@ class Upgrade:
         # the status answer lists blocks only for this image's session (§5.2: N = 0 otherwise)
         return st["n"] > 0 and st["state"] != 0
 
+    def _probe(self, s):
+        """One short status exchange: FROM = the last block, so the answer's bitmap is one
+        byte (N > 0 only for this download's session, §5.2)."""
+        lsdu = dl_pack.status_lsdu(self.iid, self.n - 1)
+        res = self.c.exchange(s.aca, s.route, mm.DISC_RA7, mm.DSAP_APP, lsdu)
+        self.frames["status"] += 1
+        if not res:
+            raise NoAnswer(f"meter {s.aca.hex()}: no status answer")
+        return dl_pack.parse_status(res[0][0].lsdu)
+
     def opened(self, s):
         """The meter's status once it holds this download with its slot erased: a meter
         without it gets the sealed download_start; one erasing is read again every
         ERASE_POLL_MS up to ERASE_BOUND_MS (ValueError after)."""
-        st, _ = self.status(s)
+        st = self._probe(s)
         if not self._ours(st) or st["state"] == REFUSED:
             self._command(s, 0x18, dl_pack.start_args(self.image, self.bs))
-            st, _ = self.status(s)
+            st = self._probe(s)
         waited = 0
         while st["state"] == ERASING and waited < ERASE_BOUND_MS:
             self._idle(ERASE_POLL_MS)
             waited += ERASE_POLL_MS
-            st, _ = self.status(s)
+            self.erase_polls += 1
+            st = self._probe(s)
         if st["state"] not in (RECEIVING, READY):
             raise ValueError(f"no session: state {st['state']} after {waited} ms")
         return st

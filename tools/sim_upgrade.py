@@ -194,6 +194,8 @@ def main(argv=None):
         "bound_s": round(bound, 1),
         "ratio": round(t_ms / 1000 / bound, 2),
         "start_s": round(t_start / 1000, 1),
+        "bcast_copies_s": round(up.copies_ms / 1000, 1),
+        "erase_polls": up.erase_polls,
         "broadcast_s": round(t_bcast / 1000, 1),
         "activated_s": round(t_act / 1000, 1),
         "relays": up.relays,
