@@ -12,24 +12,8 @@ from types import SimpleNamespace
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dl_env import (  # noqa: E402
-    ACA,
-    BOARD,
-    BS,
-    FACTORY_VERSION,
-    KD,
-    KR,
-    KW,
-    Dcu,
-    Meter,
-    build_tree,
-    compile_into,
-    dl_pack,
-    nack,
-    ref,
-    send_image,
-    status,
-)
+import dl_env as env  # noqa: E402
+from dl_env import BS, KD, Meter, dl_pack, nack, ref, status  # noqa: E402
 
 from tools import mm_frame as mm  # noqa: E402
 from tools.dcu_session import Refused  # noqa: E402
@@ -43,9 +27,9 @@ PAST = 0x10000  # TIME above 0xFFFF: seconds since 2000 (a past time: due at onc
 @pytest.fixture(scope="module")
 def image(tmp_path_factory):
     """The unix_sim tree packed as the next version (`next`), or as any (`pack(v, flags)`)."""
-    tree = build_tree(tmp_path_factory.mktemp("tree"))
-    pack = lambda v, flags=0: dl_pack.pack(tree, BOARD, v, KEY, flags)  # noqa: E731
-    return SimpleNamespace(next=pack(FACTORY_VERSION + 1), pack=pack)
+    tree = env.build_tree(tmp_path_factory.mktemp("tree"))
+    pack = lambda v, flags=0: dl_pack.pack(tree, env.BOARD, v, KEY, flags)  # noqa: E731
+    return SimpleNamespace(next=pack(env.FACTORY_VERSION + 1), pack=pack)
 
 
 def bcast(m, lsdu):
@@ -73,7 +57,7 @@ def test_broadcast_start_and_activate_upgrade_the_meter(tmp_path, image):
     bcast(m, start)
     assert status(m, image)["received"] == 1
     assert m.ask("erase") == erased  # the repeats opened nothing: no erase again
-    send_image(m, image, KEY, skip=(0,))
+    env.send_image(m, image, KEY, skip=(0,))
     assert m.ask("step")[1:] == ["2", "0"]
     assert [e for e in m.events() if e[0] == DL_STARTED] == [
         (DL_STARTED, dl_pack.nblocks(len(image), BS))
@@ -91,7 +75,7 @@ def test_broadcast_start_and_activate_upgrade_the_meter(tmp_path, image):
     m.close()
     m = Meter(state)
     i = m.info()
-    assert (i["slot"], i["version"], i["trial"]) == (1, FACTORY_VERSION + 1, 1)
+    assert (i["slot"], i["version"], i["trial"]) == (1, env.FACTORY_VERSION + 1, 1)
     bcast(m, dl_pack.bcast_activate_lsdu(KEY, iid, PAST))  # replayed after the activation
     bcast(m, start)  # and the start: its version runs now, nothing opens
     assert m.ask("step")[1] == "4"
@@ -105,10 +89,10 @@ def test_forged_downgrade_and_older_starts_open_nothing(tmp_path, image):
     start = dl_pack.bcast_start_lsdu(KEY, image, BS)
     bcast(m, dl_pack.bcast_start_lsdu(bytes(16), image, BS))  # not the download key
     bcast(m, start[:6] + bytes([start[6] ^ 1]) + start[7:])  # SIZE changed, old tag
-    older = pack(FACTORY_VERSION, dl_pack.FLAG_DOWNGRADE)
+    older = pack(env.FACTORY_VERSION, dl_pack.FLAG_DOWNGRADE)
     bcast(m, dl_pack.bcast_start_lsdu(KEY, older, BS))  # the running version: never
     assert status(m, image)["state"] == 0 and status(m, older)["n"] == 0
-    newer = pack(FACTORY_VERSION + 2)
+    newer = pack(env.FACTORY_VERSION + 2)
     bcast(m, dl_pack.bcast_start_lsdu(KEY, newer, BS))
     bcast(m, start)  # a replayed start of an older release: the newer session stays
     assert status(m, newer)["state"] == 5 and status(m, image)["n"] == 0
@@ -118,19 +102,19 @@ def test_forged_downgrade_and_older_starts_open_nothing(tmp_path, image):
 def test_the_manifest_must_carry_the_announced_version(tmp_path, image):
     image = image.next
     m = Meter(tmp_path / "meter")
-    bcast(m, dl_pack.bcast_start_lsdu(KEY, image, BS, version=FACTORY_VERSION + 5))
+    bcast(m, dl_pack.bcast_start_lsdu(KEY, image, BS, version=env.FACTORY_VERSION + 5))
     m.ask("erase")
-    send_image(m, image, KEY)
+    env.send_image(m, image, KEY)
     assert m.ask("step")[1:] == ["3", "21"]
     assert (DL_REFUSED, 21) in m.events()
-    assert Dcu().activate(m).apdu == bytes([26])
+    assert env.Dcu().activate(m).apdu == bytes([26])
     m.close()
 
 
 def test_sealed_start_answers_before_the_erase(tmp_path, image):
     image = image.next
     m = Meter(tmp_path / "meter")
-    r = Dcu().command(m, 0x18, dl_pack.start_args(image, BS))
+    r = env.Dcu().command(m, 0x18, dl_pack.start_args(image, BS))
     assert r.code == 253
     st = status(m, image)
     assert (st["state"], st["n"] > 0, st["missing"][:2]) == (5, True, [0, 1])
@@ -187,7 +171,7 @@ class _Session:
 
     def __init__(self, aca, meter):
         self.aca, self.route, self.meter = aca, [], meter
-        self.master = ref.Master(ACA, ref.Keys.from_hex(KW, KR))
+        self.master = ref.Master(env.ACA, ref.Keys.from_hex(env.KW, env.KR))
 
     def call(self, attr, apdu=b"", ecc=0, check=True):
         req = self.master.request(attr, apdu, ecc)
@@ -203,8 +187,8 @@ def small(tmp_path_factory):
     """An image of one small module: a few blocks, the upgrade logic is what is tested."""
     t = tmp_path_factory.mktemp("small")
     (t / "lib").mkdir()
-    compile_into(t, "lib/x.mpy", "X = 1\n")
-    return dl_pack.pack(t, BOARD, FACTORY_VERSION + 1, KEY)
+    env.compile_into(t, "lib/x.mpy", "X = 1\n")
+    return dl_pack.pack(t, env.BOARD, env.FACTORY_VERSION + 1, KEY)
 
 
 def test_concentrator_broadcasts_and_seals_only_for_the_meters_that_missed(tmp_path, small):
