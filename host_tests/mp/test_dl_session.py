@@ -207,6 +207,19 @@ class TestEraseInTheTask(unittest.TestCase):
         self.assertEqual(len(m.devs[1].erased), 13)
         self.assertEqual(yields[:3], [0, 1, 2])  # one unit per turn of the loop
 
+    def test_a_record_of_before_version_reads_as_a_sealed_session(self):
+        import struct
+
+        m = FakeMeter()
+        m.dl.cmd_start(IID + bytes((0, 0, 0, 195, 32)))
+        erase_all(m.dl)
+        old = struct.pack(">4sIBBBBI", IID, 195, 32, 1, transfer.RECEIVING, 0, 0)  # 16 bytes
+        m.store.put(0x0902, old)
+        r = m.reboot()
+        t = r.dl.transfer
+        self.assertEqual((t.image_id, t.size, t.state, t.version), (IID, 195, 1, 0))
+        self.assertEqual(r.bcast(START_OTHER_V3), 26)  # sealed: no broadcast start over it
+
     def test_a_flash_error_during_the_erase_is_recorded_and_ends_the_session(self):
         m = FakeMeter()
 
