@@ -108,13 +108,16 @@ class Upgrade:
         """download_start for every meter at once (§5.5): the broadcast start twice along
         every distinct route. The flood's relays must hold the session before it: each is read
         until its slot is erased (sealed COMMAND 0x18 to one that missed the start); without
-        a flood plan (a repeater is no target) every meter is."""
+        a flood plan (a repeater is no target) every meter is, without relays the first."""
         lsdu = dl_pack.bcast_start_lsdu(self.key, self.image, self.bs, self.version)
         for _ in range(BCAST_COPIES):
             self._everywhere(lambda: lsdu)
         plan = self.relay_plan()
         by_aca = {bytes(s.aca): s for s in self.sessions}
         need = [by_aca[r] for r in plan] if plan is not None else list(self.sessions)
+        # the other meters erase the same slot from the same copies: done when these are (no
+        # relay: one meter stands for all); one still erasing drops the first blocks (NACK 27)
+        need = need or self.sessions[:1]
         for s in need:
             try:
                 self.opened(s)
