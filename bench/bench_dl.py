@@ -12,7 +12,9 @@
    lower bound image size / 4800 bit/s, and what one and four transmissions per block cost
    (direct, and every block repeated by three repeater levels).
 4. One edwards25519 scalar multiplication in pure MicroPython (the cost of a signature check).
-5. The kill test with DL_KILLS kills (default 200): host_tests/py/test_dl_kill.py.
+5. The slot erase after download_start on the unix port (SimFlash, 4 KiB units): the longest
+   single step of the download task (what the loop waits for) against the whole erase.
+6. The kill test with DL_KILLS kills (default 200): host_tests/py/test_dl_kill.py.
 """
 
 import os
@@ -153,6 +155,30 @@ dt = time.ticks_diff(time.ticks_us(), t)
 print("scalar_mult_us", dt)
 """
 
+MP_ERASE = r"""
+import sys, time
+from drivers.sim.flash import SimFlash
+from dl import bootsel, transfer
+path, size = sys.argv[1], int(sys.argv[2])
+class Store:
+    d = {}
+    def get(self, k):
+        return self.d.get(k)
+    def put(self, k, v):
+        self.d[k] = bytes(v)
+dev = SimFlash(path, 4096, 128)
+s = bootsel.Slots(Store(), [None, dev, dev], "unix_sim", bootsel.port_mpy(), bytes(16), None)
+t = transfer.Transfer(s, s.store, None, lambda c, d: None)
+assert t.start(b"1234", size, 96, 0) == 0
+worst = total = units = 0
+while t.state == transfer.ERASING:
+    a = time.ticks_us()
+    t.erase_step()
+    dt = time.ticks_diff(time.ticks_us(), a)
+    worst, total, units = max(worst, dt), total + dt, units + 1
+print("erase", units, worst, total)
+"""
+
 
 def mp_run(script: Path, *args) -> list:
     r = subprocess.run(
@@ -240,6 +266,22 @@ def main():
             f"per block {nb * t_air:.0f} s ({nb * t_air / bound:.2f}x); four (three repeater "
             f"levels) {4 * nb * t_air:.0f} s ({4 * nb * t_air / bound:.2f}x)"
         )
+    script.write_text(MP_ERASE)
+    r = subprocess.run(
+        [micropython_exe(), str(script), str(out / "erase.bin"), str(len(img))],
+        env=mp_env(),
+        cwd=str(ROOT),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    _, units, worst, total = r.stdout.split()
+    print("== slot erase in the download task (unix port, SimFlash 4 KiB units)")
+    print(
+        f"  unix_sim image: {units} units, the longest step {int(worst) / 1000:.1f} ms "
+        f"(the loop's longest wait), all {int(total) / 1000:.1f} ms (what download_start "
+        "used to hold the loop for, plus the units beyond the image)"
+    )
     script.write_text(MP_ED25519)
     r = subprocess.run([micropython_exe(), str(script)], capture_output=True, text=True)
     us = int(r.stdout.split()[1])

@@ -3,17 +3,25 @@
     up = Upgrade(conc, sessions, image, download_key, bs=96, gap_ms=0, progress=bar)
     table = up.run(activate_at=0, wait_boot=None)
 
-1. download_start (sealed COMMAND 0x18, write key) on every meter;
+1. download_start to every meter at once: the broadcast start (REPROG_BROADCAST op 03 under the
+   download key, §5.5) twice along every distinct route; the relays of the flood are read
+   (status) until their slot is erased; one that missed the start gets the sealed COMMAND 0x18;
 2. the flood (§5.4): download_relay (COMMAND 0x1B) to every repeater of the targets' routes,
    then every block once by REPROG_BROADCAST (S discipline, no answer) without route, each
    relay level sending it again in its slot (3 slots per block, plus `gap_ms` idle for normal
    reads), then the union of the blocks the meters' bitmaps still lack once more; when a route
    repeater is no target, every block along each distinct route instead;
+   the status pass after a flood pass also finds the meters without the session: they get
+   the sealed COMMAND 0x18 and the next pass carries every block;
 3. per meter, the missing-block bitmap (REPROG_LOCAL status, paged) and the gaps by
    REPROG_LOCAL through its route, until it reports READY (or refused, or `rounds` pass);
-4. download_activate (COMMAND 0x19) at `activate_at` (0 = at once);
+   meters the last status pass found READY are not read again;
+4. the broadcast download_activate (op 04, §5.5) at `activate_at` (0 = at once: every copy
+   counts down to one moment after the last copy), twice along every distinct route;
 5. `wait_boot()` (the caller restarts or waits for the meters), then READ running_image
-   (0x1006) of each meter — which is also the concentrator the trial image must hear.
+   (0x1006) of each meter — which is also the concentrator the trial image must hear; a meter
+   still on the old version, READY and without an activation time missed the broadcast: it
+   gets the sealed COMMAND 0x19 (`late`; the caller waits and checks those again).
 Every LSDU comes from tools/dl_pack.py and tools/smitp_ref.py (no firmware code).
 """
 
@@ -31,7 +39,15 @@ DOWNLOAD_STATE = 0x1000
 NEIGHBOURS = 0x0205  # what a meter hears (docs/datalink.md §6.1)
 MAC_HDR = 11  # frame bytes around the LSDU without route entries (docs/datalink.md §1)
 RELAY_GUARD_MS = 40  # between a relay's source copy ending and its slot's end (2 x Tel)
+DOWNLOAD_ACTIVATION = 0x1003
 STATE_NAMES = dl_pack.STATES
+RECEIVING, READY, REFUSED, ERASING = 1, 2, 3, 5
+BCAST_COPIES = 2  # each broadcast start / activate goes out twice along every route
+ERASE_POLL_MS = 1000  # between status reads of a relay still erasing its slot
+# the longest slot erase (docs/download.md §3: ESP32 96 x 4 KiB at the W25Q32JV's 400 ms max,
+# 38.4 s; F429 3 x 2 s): a relay still erasing after this is given up
+ERASE_BOUND_MS = 40_000
+ACT_MARGIN_MS = 2_000  # after the last activate copy, before the moment every meter resets
 
 
 class Upgrade:
@@ -60,7 +76,14 @@ class Upgrade:
         self.iid = dl_pack.image_id(image)
         self.n = dl_pack.nblocks(len(image), bs)
         self.version = dl_pack.parse(image)["version"]
-        self.frames = {"broadcast": 0, "local": 0, "status": 0, "command": 0, "read": 0}
+        self.frames = {
+            "broadcast": 0,
+            "bcast_cmd": 0,  # broadcast start / activate copies (§5.5)
+            "local": 0,
+            "status": 0,
+            "command": 0,
+            "read": 0,
+        }
         # normal traffic during the flood: between() runs every `every` blocks, once the
         # relays are done with the last block (e.g. one meter read)
         self.between = between
@@ -70,6 +93,11 @@ class Upgrade:
         self.passes = []  # blocks per flood pass
         self.heard = {}  # meter -> {transmitter: (sig, snr)} (register 0x0205)
         self.plans = []  # per flood pass: slots per block, relays, colours per level
+        self.when = 0  # activation time given to activate()
+        self.ready = set()  # meters (ACA hex) a status answer showed READY for this image
+        self.late = []  # sessions activated by the sealed COMMAND after the broadcast
+        self.copies_ms = 0  # time spent sending broadcast start / activate copies
+        self.erase_polls = 0  # status reads of a relay still erasing
         self.result = {s.aca.hex(): {"state": "?", "error": None} for s in self.sessions}
 
     def _fail(self, s, e):
@@ -80,23 +108,90 @@ class Upgrade:
         return s.call(ref.COMMAND_REQ, bytes([code]) + args, ref.ECC_CTR_WRITE)
 
     def start(self):
-        for s in list(self.sessions):
+        """download_start for every meter at once (§5.5): the broadcast start twice along
+        every distinct route. The flood's relays must hold the session before it: each is read
+        until its slot is erased (sealed COMMAND 0x18 to one that missed the start); without
+        a flood plan (a repeater is no target) every meter is, without relays the first. The
+        neighbour tables the plan needs are read here (register 0x0205)."""
+        lsdu = dl_pack.bcast_start_lsdu(self.key, self.image, self.bs, self.version)
+        for _ in range(BCAST_COPIES):
+            self._everywhere(lambda: lsdu)
+        by_aca = {bytes(s.aca): s for s in self.sessions}
+        need = list(self.sessions)
+        if self.routes_relayable():  # the flood's relays (§5.6), from what the meters hear
+            self.read_neighbours()
+            need = [by_aca[r] for r in sorted(self.plan_for(self.sessions).relays)]
+        # the other meters erase the same slot from the same copies: done when these are (no
+        # relay: one meter stands for all); one still erasing drops the first blocks (NACK 27)
+        need = need or self.sessions[:1]
+        for s in need:
             try:
-                self._command(s, 0x18, dl_pack.start_args(self.image, self.bs))
-            except (NoAnswer, Refused, ref.SmitpError) as e:
+                self.opened(s)
+            except (NoAnswer, Refused, ref.SmitpError, ValueError) as e:
                 self._fail(s, e)
             self.progress("start", meter=s.aca)
+
+    def _everywhere(self, lsdu):
+        """A broadcast LSDU (`lsdu()` builds each copy) along every distinct route of the
+        targets, deepest first, each repeater of a route repeating it (S discipline)."""
+        routes = sorted(
+            {tuple(bytes(r) for r in s.route) for s in self.sessions if not self._failed(s)},
+            key=lambda r: (-len(r), r),
+        )
+        t0 = self.c.link.now_ms()
+        for route in routes:
+            frame = lsdu()
+            self.c.exchange(mm.BROADCAST, list(route), mm.DISC_S, mm.DSAP_APP, frame)
+            self.frames["bcast_cmd"] += 1
+            self._idle(self._sweep_ms(route, len(frame)))
+        self.copies_ms += self.c.link.now_ms() - t0
+
+    def _sweep_ms(self, route, n):
+        # the repeaters of a route send a copy each: let them finish before the next route
+        air = mm.airtime_ms(n + MAC_HDR + 6 * len(route))
+        return len(route) * (air + self.c.o.tel_ms + self.c.o.add_ms)
+
+    def _ours(self, st):
+        # the status answer lists blocks only for this image's session (§5.2: N = 0 otherwise)
+        return st["n"] > 0 and st["state"] != 0
+
+    def _probe(self, s):
+        """One short status exchange: FROM = the last block, so the answer's bitmap is one
+        byte (N > 0 only for this download's session, §5.2)."""
+        lsdu = dl_pack.status_lsdu(self.iid, self.n - 1)
+        res = self.c.exchange(s.aca, s.route, mm.DISC_RA7, mm.DSAP_APP, lsdu)
+        self.frames["status"] += 1
+        if not res:
+            raise NoAnswer(f"meter {s.aca.hex()}: no status answer")
+        return dl_pack.parse_status(res[0][0].lsdu)
+
+    def opened(self, s):
+        """The meter's status once it holds this download with its slot erased: a meter
+        without it gets the sealed download_start; one erasing is read again every
+        ERASE_POLL_MS up to ERASE_BOUND_MS (ValueError after)."""
+        st = self._probe(s)
+        if not self._ours(st) or st["state"] == REFUSED:
+            self._command(s, 0x18, dl_pack.start_args(self.image, self.bs))
+            st = self._probe(s)
+        waited = 0
+        while st["state"] == ERASING and waited < ERASE_BOUND_MS:
+            self._idle(ERASE_POLL_MS)
+            waited += ERASE_POLL_MS
+            self.erase_polls += 1
+            st = self._probe(s)
+        if st["state"] not in (RECEIVING, READY):
+            raise ValueError(f"no session: state {st['state']} after {waited} ms")
+        return st
 
     def broadcast(self):
         """Every block to every target: one flood when every repeater of their routes is a
         target (it can relay), else once along each distinct route. The relays and their slots
-        come from what the meters hear (register 0x0205, tools/dl_plan.py, §5.5). After each
+        come from what the meters hear (register 0x0205, tools/dl_plan.py, §5.6). After each
         pass the bitmaps of the meters still incomplete; the union of their missing blocks goes
         out again, planned for those meters only, up to `max_passes`; the rest goes by
         REPROG_LOCAL (fill)."""
         if not self.routes_relayable():
             return self.broadcast_routes()
-        self.read_neighbours()
         todo, blocks, active = list(self.sessions), range(self.n), {}
         while True:
             p = self.plan_for(todo)
@@ -124,9 +219,19 @@ class Upgrade:
             except (NoAnswer, ValueError):
                 left.append(s)  # unknown: read again after the next pass or before activation
                 continue
-            if miss and st["state"] == 1:
+            if not self._ours(st):  # missed both broadcast starts: the sealed one, every block
+                try:
+                    self._command(s, 0x18, dl_pack.start_args(self.image, self.bs))
+                except (NoAnswer, Refused, ref.SmitpError) as e:
+                    self._fail(s, e)
+                    continue
+                union.update(range(self.n))
+                left.append(s)
+            elif miss and st["state"] in (RECEIVING, ERASING):
                 union.update(miss)
                 left.append(s)
+            elif st["state"] == READY:
+                self.ready.add(s.aca.hex())
             self.progress("status", meter=s.aca)
         return union, left
 
@@ -167,7 +272,7 @@ class Upgrade:
 
     def start_relays(self, p):
         """COMMAND download_relay to each relay of plan p: relay the copy of its source, DELAY
-        = from the end of that copy to the relay's own slot (§5.4, §5.5)."""
+        = from the end of that copy to the relay's own slot (§5.4, §5.6)."""
         by_aca = {bytes(s.aca): s for s in self.sessions}
         slot = self.slot_ms()
         for aca, (src, _off) in sorted(p.relays.items(), key=lambda x: x[1][1]):
@@ -261,26 +366,55 @@ class Upgrade:
         return self.status(s)[0]
 
     def activate(self, when=0):
-        # deepest meters first: a repeater resets into its new image only after the meters
-        # behind it got their command (with when=0 each resets ACT_GRACE_S after its ACK)
+        """Fill the gaps of every meter not known READY, then the broadcast activate (§5.5)
+        twice along every route. With `when` 0 each copy carries the seconds left until one
+        moment ACT_MARGIN_MS after the last copy, so no repeater resets while copies still
+        pass through it; else the absolute time."""
+        self.when = when
+        ready = 0
         for s in sorted(self.sessions, key=lambda s: -len(s.route)):
             if self._failed(s):
                 continue
+            r = self.result[s.aca.hex()]
             try:
-                st = self.fill(s)
-                r = self.result[s.aca.hex()]
+                if s.aca.hex() in self.ready:
+                    st = {"state": READY}
+                else:
+                    st = self.fill(s)
                 r["state"] = r["download"] = STATE_NAMES.get(st["state"], "?")
-                if st["state"] == 3:
+                if st["state"] == REFUSED:
                     r["error"] = f"refused, NACK {st['code']}"
-                    continue
-                self._command(s, 0x19, struct.pack(">I", when))
+                elif st["state"] != READY:
+                    r["error"] = f"not ready ({r['state']})"
+                else:
+                    ready += 1
+            except (NoAnswer, Refused, ref.SmitpError, ConnectionError, ValueError) as e:
+                self._fail(s, e)
+        if not ready:
+            return
+        if when:
+            copy = lambda: dl_pack.bcast_activate_lsdu(self.key, self.iid, when)  # noqa: E731
+        else:
+            n = len(dl_pack.bcast_activate_lsdu(self.key, self.iid, 0))
+            routes = {tuple(s.route) for s in self.sessions if not self._failed(s)}
+            sweep = sum(mm.airtime_ms(n + MAC_HDR) + self._sweep_ms(r, n) for r in routes)
+            at = self.c.link.now_ms() + BCAST_COPIES * sweep + ACT_MARGIN_MS
+
+            def copy():
+                left_s = -(-(at - self.c.link.now_ms()) // 1000)
+                return dl_pack.bcast_activate_lsdu(self.key, self.iid, max(1, left_s))
+
+        for _ in range(BCAST_COPIES):
+            self._everywhere(copy)
+        for s in self.sessions:
+            r = self.result[s.aca.hex()]
+            if not self._failed(s) and r["state"] == "ready":
                 r["state"] = "activating"
                 self.progress("activate", meter=s.aca)
-            except (NoAnswer, Refused, ref.SmitpError, ConnectionError) as e:
-                self._fail(s, e)
 
-    def check(self):
-        for s in self.sessions:
+    def check(self, sessions=None):
+        """READ running_image of `sessions` (default: every meter) -> the result table."""
+        for s in self.sessions if sessions is None else sessions:
             r = self.result[s.aca.hex()]
             try:
                 self.frames["read"] += 1
@@ -291,14 +425,23 @@ class Upgrade:
                     r["state"] = "running on trial" if trial else "running"
                 elif r["error"] is None and r["state"] in ("activating", "rolled back"):
                     # activated, the old version runs: not reset yet (the download is still
-                    # ready / activated) or rolled back (a roll-back ends the session)
+                    # ready / activated) or rolled back (a roll-back ends the session); READY
+                    # without an activation time: it missed the broadcast, the sealed one
                     st = s.call(ref.READ_REQ, ref.read_req(DOWNLOAD_STATE)).fields["value"]
                     r["state"] = "activating" if st[0] in (2, 4) else "rolled back"
+                    if st[0] == READY and not self._activation_set(s):
+                        self._command(s, 0x19, struct.pack(">I", self.when))
+                        self.late.append(s)
                 elif r["error"] is None:
                     r["state"] = "old version"
             except (NoAnswer, Refused, ref.SmitpError, ConnectionError) as e:
                 self._fail(s, e)  # a direct link ends with the meter's reset
         return self.result
+
+    def _activation_set(self, s):
+        self.frames["read"] += 1
+        v = s.call(ref.READ_REQ, ref.read_req(DOWNLOAD_ACTIVATION)).fields["value"]
+        return struct.unpack(">I", v)[0] != 0
 
     def wait(self, ms):
         """Leave the medium to the meters for `ms` (simulated: their resets and boots)."""
@@ -310,7 +453,12 @@ class Upgrade:
         self.activate(activate_at)
         if wait_boot is not None:
             wait_boot()
-        return self.check()
+        res = self.check()
+        if self.late and wait_boot is not None:  # activated by the sealed COMMAND in check()
+            late, self.late = self.late, []
+            wait_boot()
+            res = self.check(late)
+        return res
 
 
 def table(result: dict, version: int) -> str:

@@ -260,7 +260,8 @@ def verify_tree(tree: Path, manifest_image: bytes, key: bytes) -> dict:
 REPROG_LOCAL, REPROG_BROADCAST = 100, 101
 OP_BLOCK, OP_STATUS, OP_STATUS_RESP = 1, 2, 0x82
 BLOCK_TAG = 4
-STATES = {0: "idle", 1: "receiving", 2: "ready", 3: "refused", 4: "activated"}
+STATES = {0: "idle", 1: "receiving", 2: "ready", 3: "refused", 4: "activated", 5: "erasing"}
+OP_START, OP_ACTIVATE, OP_TAG = 3, 4, 8  # broadcast download_start / _activate (§5.5)
 
 
 def image_id(image: bytes) -> bytes:
@@ -320,6 +321,29 @@ def relay_args(source: bytes, delay_ms: int) -> bytes:
 def start_args(image: bytes, bs: int) -> bytes:
     """ARGS of COMMAND 0x18 download_start."""
     return image_id(image) + struct.pack(">IB", len(image), bs)
+
+
+def _tagged(body: bytes, key: bytes) -> bytes:
+    """REPROG_BROADCAST LSDU `65 | body | TAG`, TAG = AES-CMAC(download key, 65 | body)[:8]."""
+    lsdu = bytes([REPROG_BROADCAST]) + body
+    return lsdu + cmac16(key, lsdu)[:OP_TAG]
+
+
+def bcast_start_lsdu(key: bytes, image: bytes, bs: int, version: int | None = None) -> bytes:
+    """Broadcast download_start (§5.5): `65 03 ID(4) SIZE(4) BS(1) VERSION(4) TAG(8)`;
+    VERSION defaults to the image's manifest version."""
+    if version is None:
+        version = parse(image)["version"]
+    body = bytes([OP_START]) + image_id(image) + struct.pack(">IBI", len(image), bs, version)
+    return _tagged(body, key)
+
+
+def bcast_activate_lsdu(key: bytes, iid: bytes, when: int) -> bytes:
+    """Broadcast download_activate (§5.5): `65 04 ID(4) TIME(4) TAG(8)`; TIME as COMMAND
+    0x19 (seconds since 2000, 0 = at once)."""
+    if len(iid) != 4 or not 0 <= when <= 0xFFFFFFFF:
+        raise ValueError("id 4 bytes, time u32")
+    return _tagged(bytes([OP_ACTIVATE]) + bytes(iid) + struct.pack(">I", when), key)
 
 
 def main():

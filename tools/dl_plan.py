@@ -1,4 +1,4 @@
-"""Which meters relay a download flood, from which copy, in which slot (docs/download.md §5.5).
+"""Which meters relay a download flood, from which copy, in which slot (docs/download.md §5.6).
 
     p = plan(levels, parents, heard, need=None)
     p.relays -> {relay ACA: (source ACA, offset)}; p.period -> slots per block

@@ -3,7 +3,7 @@ under a relay schedule, on a generated topology with the medium's rules (tools/m
 copy is lost where another transmission the receiver hears overlaps it and the wanted one is not
 capture_db stronger, else with the FER curve at the SINR). Slots are whole: every transmission
 of one slot overlaps every other of it. No firmware code. It compares v1 (every route
-repeater relays, a level per slot) with the plan of tools/dl_plan.py (§5.5) on the tables the
+repeater relays, a level per slot) with the plan of tools/dl_plan.py (§5.6) on the tables the
 meters would report (their 12 best neighbours, the nodes above them first).
 
     python tools/flood_model.py --meters 200 --levels 3 --seed 1
@@ -175,7 +175,7 @@ def main(argv=None):
     topo = Topology(topogen.generate(a.meters, a.levels, a.seed))
     curve = FerCurve.load()
     print(f"{a.meters} meters, {a.levels} levels, seed {a.seed}, {a.blocks} blocks")
-    runs = [("routes, 3 slots (v1)", route_planner), ("neighbour plan (§5.5)", neighbour_planner)]
+    runs = [("routes, 3 slots (v1)", route_planner), ("neighbour plan (§5.6)", neighbour_planner)]
     for name, mk in runs:
         m = Model(topo, curve, a.seed)
         slots, left = m.simulate(a.blocks, mk(m))

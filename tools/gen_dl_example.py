@@ -1,5 +1,6 @@
 """Generate the worked example of docs/download.md from the packer (`make docs`): the image of
-§2.4 (hex dump and its byte table) and the messages of §5.1, §5.2, §5.4 and §6 that carry it.
+§2.4 (hex dump and its byte table) and the messages of §5.1, §5.2, §5.4, §5.5 and §6 that
+carry it.
 
 The example tree has two files, `lib/a.mpy` (`X = 1` cross-compiled for armv7emsp; deflate
 would not make it smaller, so it is stored as it is) and `main.py` (`print("hi")` four times,
@@ -247,6 +248,15 @@ def render(doc: str, img: bytes) -> str:
             bytes([0x18]) + dl_pack.start_args(img, BS),
         ),
         (r"(Block 0 as the concentrator sends it:\n`)[0-9A-F ]+`", flood_frame(img)),
+        (r"(\nSTART `)[0-9A-F ]+`", dl_pack.bcast_start_lsdu(KEY, img, BS)),
+        (
+            r"(\nACTIVATE at once `)[0-9A-F ]+`",
+            dl_pack.bcast_activate_lsdu(KEY, dl_pack.image_id(img), 0),
+        ),
+        (
+            r"(\nACTIVATE in 30 s `)[0-9A-F ]+`",
+            dl_pack.bcast_activate_lsdu(KEY, dl_pack.image_id(img), 30),
+        ),
         (
             r"(and as the relay `4D 4D 00 00 02 01` sends it:\n`)[0-9A-F ]+`",
             flood_frame(img, RELAY_ACA),

@@ -119,6 +119,11 @@ def snb_code(n):
 
 
 class Stm32Bank2Flash:
+    # typical erase of a 128 KiB block (DS9405: 1 s): the software download task waits this
+    # long on the loop after each ioctl(6) (dl.feature.erase_step), so the next erase finds the
+    # controller idle instead of stalling the loop until BSY = 0 (docs/download.md §3)
+    erase_ms = 1000
+
     def __init__(self, sectors, mem32=None, irq=None, ticks_ms=None):
         if stm is None and mem32 is None:
             raise OSError("Stm32Bank2Flash needs the stm32 port")

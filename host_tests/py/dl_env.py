@@ -104,7 +104,10 @@ class Dcu:
         return self.m.reply(req, ans, ecc)
 
     def start(self, meter, image, bs=BS):
-        return self.command(meter, 0x18, dl_pack.start_args(image, bs))
+        """download_start, then the erase the meter's download task runs after it."""
+        r = self.command(meter, 0x18, dl_pack.start_args(image, bs))
+        meter.ask("erase")
+        return r
 
     def activate(self, meter, when=1):  # a past time: due at once (0 waits ACT_GRACE_S)
         return self.command(meter, 0x19, struct.pack(">I", when))

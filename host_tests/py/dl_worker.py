@@ -4,6 +4,8 @@ exactly as on a board), then requests from stdin, one per line:
 
     req ECC POLL BCAST HEX   -> "ans HEX ECC" (HEX "-" when the meter stays silent)
     step                     -> verify a complete download / activate when due; "state N CODE"
+    erase [K]                -> what the download task does after a start: K erase units (all
+                                when K is absent); "erased STATE UNITS_DONE"
     trial                    -> run the trial selftest; "trial ok" / "trial fail"
     confirm                  -> a trial image that heard the concentrator keeps it: "confirmed B"
     info                     -> "info SLOT VERSION TRIAL TRIES APPFILE LEGALCRC RESET MIXED"
@@ -81,6 +83,13 @@ def main():
             meter.dl.step(meter.wallclock.now())
             t = meter.dl.transfer
             out("state", t.state, t.code)
+        elif cmd == "erase":
+            t = meter.dl.transfer
+            k = int(f[1]) if len(f) > 1 else -1
+            while t.state == 5 and k != 0:  # dl.transfer.ERASING
+                meter.dl.erase_step()
+                k -= 1
+            out("erased", t.state, t.erased)
         elif cmd == "frame":
             mac = meter.mac
             t = int(f[1])

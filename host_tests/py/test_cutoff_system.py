@@ -1,8 +1,8 @@
 """System test of the cut-off (docs/cutoff.md): a real `micropython firmware/main.py --repl`
 meter on a direct TCP link, the concentrator (tools/smitp_ref.py on the wire) sending the relay
-COMMANDs, and the meter's console standing in for what is not a frame: the energy engine's
-per-second power (Seam D, until the engine lands it writes POWER and calls meter.on_second) and
-the customer's finger on the button (the unix_sim ButtonPin)."""
+COMMANDs, and the meter's console standing in for what is not a frame: the metering seconds of
+an overload (POWER, Seam D, then the cut-off's second) and the customer's finger on the button
+(the unix_sim ButtonPin)."""
 
 import contextlib
 import json
@@ -95,11 +95,20 @@ def _session(port):
     return link, dcu.MeterSession(c, ACA, (), KEYS, State(None))
 
 
+def _own_seconds(con):
+    """Take the cut-off off the live energy engine's seconds (it is hooked there): the unix_sim
+    load is far below any limit, so a live second between two of _seconds' would reset the
+    overload count. From now on the cut-off hears only the seconds the test delivers."""
+    assert con.run("meter.cutoff.on_second in meter.on_second") == "True"
+    con.run("meter.on_second.remove(meter.cutoff.on_second)")
+
+
 def _seconds(con, power_w, n):
-    """n metering seconds at power_w, as the energy engine delivers them (Seam D)."""
+    """n metering seconds at power_w, as the energy engine delivers them (Seam D: POWER, then
+    the second's listener), in one console line: no task runs in between."""
     con.run(
         f"for _ in range({n}):\n    meter.metering.set(69, 4, {power_w}); "
-        "[f(meter.wallclock.now()) for f in meter.on_second]\n"
+        "meter.cutoff.on_second(meter.wallclock.now())\n"
     )
 
 
@@ -131,6 +140,7 @@ def test_overload_trips_after_the_delay_then_enable_and_button_rearm(tmp_path):
             s.write("cutoff_delay_s", (5).to_bytes(2, "big"))
             s.write("cutoff_mode", b"\x01")
             assert s.read("limit_w") == (3300).to_bytes(4, "big")
+            _own_seconds(con)
             _seconds(con, 4000, 4)
             got = look(s)
             assert got["cutoff_state"] == "closed" and "overload" in got["flags"]

@@ -59,7 +59,10 @@ def script(m: Meter, info: dict, img: bytes) -> list:
     if info["trial"]:
         return ["trial", "confirm"]
     if st["n"] == 0 or st["state"] in (0, 3, 4):  # nothing open (4: rolled back since)
-        lines.append("dlstart " + dl_pack.start_args(img, BS).hex())
+        lines += ["dlstart " + dl_pack.start_args(img, BS).hex(), "erase"]
+        todo = range(dl_pack.nblocks(len(img), BS))
+    elif st["state"] == 5:  # cut during the erase: the task erases again from the start
+        lines.append("erase")
         todo = range(dl_pack.nblocks(len(img), BS))
     elif st["state"] == 1:
         todo = []

@@ -1,4 +1,4 @@
-"""tools/dl_plan.py: the relays of a download flood and their slots (docs/download.md §5.5),
+"""tools/dl_plan.py: the relays of a download flood and their slots (docs/download.md §5.6),
 checked on hand-made sections and, with the medium's own rules (tools/flood_model.py, which
 replays tools/medium.py's capture and FER rules), on a generated 200-meter section."""
 

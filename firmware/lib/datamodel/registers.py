@@ -312,7 +312,7 @@ _ROWS = (
     (0x0F05, "display_timeout_s", U8, 1, RW, P, None, 60, (5, 255), "no press for this long: back to the scroll list"),
     (0x0F06, "display_special", BYTES, 18, CLEAR_R, F, live.display_special, None, None, "special message on show: REMAINING_S(2) TEXT(16), zeros none"),
     # --- 0x10 download parameters
-    (0x1000, "download_state", U8, 1, CLEAR_R, F, dlr.state, None, None, "0 idle, 1 receiving, 2 ready, 3 refused, 4 activated (docs/download.md)"),
+    (0x1000, "download_state", U8, 1, CLEAR_R, F, dlr.state, None, None, "0 idle, 1 receiving, 2 ready, 3 refused, 4 activated, 5 erasing (docs/download.md)"),
     (0x1001, "download_block_size", U8, 1, CLEAR_R, F, dlr.block_size, None, None, "bytes per block of the open download"),
     (0x1002, "download_image_id", BYTES, 4, CLEAR_R, F, dlr.image_id, None, None, "first 4 bytes of the image's manifest tag"),
     (0x1003, "download_activation", TIME, 4, CLEAR_R, F, dlr.activation, None, None, "activation time set by COMMAND 0x19, 0 none"),

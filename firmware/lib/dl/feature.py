@@ -4,10 +4,12 @@
 
 - REPROG_LOCAL / REPROG_BROADCAST (ATTR 100/101, smitp.al hands them here): blocks into the
   download slot, status with the missing-block bitmap (§5).
-- COMMAND download_start / download_activate / download_abort (write key, §6).
-- The task: verifies a complete download, activates it at its time (reset into the new image on
-  trial), and during a trial confirms the image once the selftest passed and the concentrator
-  was heard, or marks it failed (the next boot rolls back, dl.bootsel).
+- COMMAND download_start / download_activate / download_abort (write key, §6), and the same
+  start and activate for every meter at once by REPROG_BROADCAST under the download key (§5.5).
+- The task: erases the download slot after a start, one erase unit at a time (§3), verifies
+  a complete download, activates it at its time (reset into the new image on trial), and
+  during a trial confirms the image once the selftest passed and the concentrator was heard,
+  or marks it failed (the next boot rolls back, dl.bootsel).
 - Events (datamodel.events 0x0070-0x007F) for every download, activation, confirmation and
   roll-back.
 """
@@ -18,15 +20,21 @@ from clock import wait_or_timeout
 from datamodel import events
 from micropython import const
 
-from dl import bootsel, transfer
+from dl import bootsel, image, transfer
 
 REPROG_BROADCAST = const(101)
 OP_BLOCK = const(1)
 OP_STATUS = const(2)
+OP_START = const(3)  # broadcast download_start (§5.5)
+OP_ACTIVATE = const(4)  # broadcast download_activate (§5.5)
 OP_STATUS_RESP = const(0x82)
+OP_TAG = const(8)  # bytes of AES-CMAC a broadcast start / activate carries
+START_LEN = const(22)  # 03 ID(4) SIZE(4) BS(1) VERSION(4) TAG(8)
+ACTIVATE_LEN = const(17)  # 04 ID(4) TIME(4) TAG(8)
 STATUS_HDR = const(11)  # OP STATE CODE RECEIVED(2) TOTAL(2) FROM(2) N VERSION... see docs
 TRIAL_LISTEN_S = const(3600)  # a trial image that hears no concentrator this long fails
 ACT_GRACE_S = const(2)  # activation "at once" waits this long: the ACK goes out first
+ACT_DELAY_MAX = const(0xFFFF)  # broadcast activate TIME up to this: seconds after the copy
 _ACK = const(0)
 
 
@@ -61,6 +69,10 @@ class Download:
         self.relays = 0  # blocks relayed (stats)
         self._relay_buf = bytearray(128)
         self.trial_failed = False
+        # broadcast start / activate (§5.5): taken, repeats ignored, refused (version, state),
+        # wrong tag (dropped, never answered)
+        self.bcast = {"taken": 0, "repeat": 0, "refused": 0, "bad_tag": 0}
+        self._tagbuf = bytearray(1 + START_LEN - OP_TAG)
         note = self.slots.take_note() if self.enabled else bootsel.NOTE_NONE
         if note == bootsel.NOTE_ACTIVATED:
             self._log(events.DL_ACTIVATED, self.version)
@@ -106,7 +118,76 @@ class Download:
             if len(apdu) != 7:
                 return 3, 0
             return _ACK, self._status(apdu[1:5], (apdu[5] << 8) | apdu[6], out, lim)
+        if (op == OP_START or op == OP_ACTIVATE) and not local:
+            return self._broadcast_cmd(apdu), 0
         return 4, 0
+
+    # --- broadcast start / activate (§5.5): REPROG_BROADCAST, AES-CMAC under the download key --
+
+    def _tag_ok(self, apdu):
+        # TAG = AES-CMAC(download key, 65 | the APDU before TAG), first 8 bytes
+        n = len(apdu) - OP_TAG
+        b = self._tagbuf
+        b[0] = REPROG_BROADCAST
+        b[1 : 1 + n] = apdu[:n]
+        t = self._cmac.cmac(bytes(b[: 1 + n]))
+        diff = 0
+        for i in range(OP_TAG):
+            diff |= t[i] ^ apdu[n + i]
+        return diff == 0
+
+    def _broadcast_cmd(self, apdu):
+        """A broadcast start or activate -> its code (never answered: docs only, and tests)."""
+        op = apdu[0]
+        if len(apdu) != (START_LEN if op == OP_START else ACTIVATE_LEN):
+            return 3
+        if not self._tag_ok(apdu):
+            self.bcast["bad_tag"] += 1
+            return transfer.E_TAG
+        iid = bytes(apdu[1:5])
+        if op == OP_START:
+            size, bs, version = struct.unpack(">IBI", bytes(apdu[5:14]))
+            code = self._bcast_start(iid, size, bs, version)
+        else:
+            code = self._bcast_activate(iid, struct.unpack(">I", bytes(apdu[5:9]))[0])
+        if code == 0:
+            self.bcast["taken"] += 1
+        elif code > 0:
+            self.bcast["refused"] += 1
+        return max(code, 0)
+
+    def _bcast_start(self, iid, size, bs, version):
+        # -1: the same start again (no second erase); never a downgrade; never over a session
+        # opened by the sealed COMMAND (VERSION 0) or for an equal or higher version
+        t = self.transfer
+        if iid == t.image_id and t.state != transfer.IDLE:
+            self.bcast["repeat"] += 1
+            return -1
+        if version <= self.version:
+            return image.E_DOWNGRADE
+        busy = (transfer.ERASING, transfer.RECEIVING, transfer.READY)
+        if t.state in busy and (t.version == 0 or t.version >= version):
+            return transfer.E_STATE
+        return self._open(iid, size, bs, version)
+
+    def _bcast_activate(self, iid, when):
+        # TIME 0: at once (ACT_GRACE_S after this copy); 1..0xFFFF: that many seconds after this
+        # copy on the meter's monotonic clock (the concentrator counts down to one moment over
+        # its copies; the wall clock may be unset); above: seconds since 2000 as COMMAND 0x19.
+        # -1: an activation time is already set (a repeat, or the sealed COMMAND): no change
+        t = self.transfer
+        if iid != t.image_id or t.state == transfer.IDLE:
+            return transfer.E_SESSION
+        if t.state != transfer.READY:
+            return transfer.E_STATE
+        if t.act_time:
+            self.bcast["repeat"] += 1
+            return -1
+        if when <= ACT_DELAY_MAX:
+            self._schedule(0, when or ACT_GRACE_S)
+        else:
+            self._schedule(when)
+        return 0
 
     def _relay(self, apdu, n, ctx):
         # a valid broadcast block in the copy of our relay source, not the block relayed last
@@ -163,23 +244,33 @@ class Download:
             return transfer.E_STATE
         image_id = bytes(a[0:4])
         size = struct.unpack(">I", bytes(a[4:8]))[0]
+        return self._open(image_id, size, a[8], 0)
+
+    def _open(self, image_id, size, bs, version):
+        # the session opens at once (ERASING); the task erases the slot
         self.relay_delay = 0
-        return self.transfer.start(image_id, size, a[8])
+        code = self.transfer.start(image_id, size, bs, version)
+        if code == 0 and self.wake is not None:
+            self.wake.set()
+        return code
 
     def cmd_activate(self, a):
         t = self.transfer
         if t.state != transfer.READY:
             return transfer.E_STATE
-        when = struct.unpack(">I", bytes(a))[0]
-        # 0 = at once: due now (1 = any past time, kept through a reboot), after ACT_GRACE_S on
-        # the meter's own clock so the ACK is on the air before the reset
+        self._schedule(struct.unpack(">I", bytes(a))[0])
+        return 0
+
+    def _schedule(self, when, wait_s=ACT_GRACE_S):
+        # 0 = at once: due now (1 = any past time, kept through a reboot: due at once after it),
+        # after wait_s on the meter's own clock (the ACK goes out before the reset)
+        t = self.transfer
         t.act_time = when or 1
         if not when:
-            self._grace_until = self.meter.clock.now_ms() + ACT_GRACE_S * 1000
+            self._grace_until = self.meter.clock.now_ms() + wait_s * 1000
         t._save()
         if self.wake is not None:
             self.wake.set()
-        return 0
 
     def cmd_abort(self, a):
         if self.transfer.state == transfer.ACTIVATED:
@@ -219,6 +310,19 @@ class Download:
         if t.state == transfer.READY and t.act_time:
             return t.act_time - now
         return None
+
+    def erase_step(self):
+        """One erase unit of the download slot -> ms to leave the loop before the next: the
+        device's `erase_ms` (a flash whose erase runs on after ioctl returns, drivers/
+        stm32_flash.py), else 0 (a plain yield). A flash error ends the session (IDLE)."""
+        t = self.transfer
+        try:
+            t.erase_step()
+        except OSError as e:
+            self.meter.faults.record(e, "dl.erase")
+            t.abort()
+            return 0
+        return getattr(t._dev(), "erase_ms", 0)
 
     def heard(self):
         s = self.meter.al.stats
@@ -264,6 +368,9 @@ class Download:
             self.slots.confirm()
             self._log(events.DL_CONFIRMED, self.version)
         while True:
+            if self.transfer.state == transfer.ERASING:
+                await m.clock.sleep_ms(self.erase_step())
+                continue
             due = self.step(m.wallclock.now())
             self.wake.clear()
             if due is None:

@@ -56,7 +56,7 @@ class Heard:
 
     def _up(self, pos):
         """1 for a node closer to the master than us (where a download's copies come from,
-        docs/download.md §5.5): those are kept before the others, then the stronger."""
+        docs/download.md §5.6): those are kept before the others, then the stronger."""
         return 1 if self.level and pos < self.level else 0
 
     def _find(self, buf, off):
