@@ -178,6 +178,9 @@ def main(argv=None):
             link.close()
         sec.stop()
     bound = len(image) * 8 / NET_BPS
+    # the same tree as a format-1 image (no file deflated): the bound of the uncompressed tree
+    bound1 = len(dl_pack.pack(tree, "unix_sim", FACTORY_VERSION + 1, KEY_DOWNLOAD, fmt=1)) * 8
+    bound1 /= NET_BPS
     print(table(res, up.version))
     want = FACTORY_VERSION if a.broken else up.version
     ok = [r for r in res.values() if r.get("version") == want and not r.get("trial")]
@@ -193,6 +196,8 @@ def main(argv=None):
         "sim_s": round(t_ms / 1000, 1),
         "bound_s": round(bound, 1),
         "ratio": round(t_ms / 1000 / bound, 2),
+        "bound_format1_s": round(bound1, 1),
+        "ratio_format1": round(t_ms / 1000 / bound1, 2),
         "start_s": round(t_start / 1000, 1),
         "bcast_copies_s": round(up.copies_ms / 1000, 1),
         "erase_polls": up.erase_polls,
