@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tools import concentrator as dcu  # noqa: E402
-from tools import dl_pack, sim  # noqa: E402
+from tools import dl_pack, flood_model, sim  # noqa: E402
 from tools import smitp_ref as ref  # noqa: E402
 from tools import topology as topogen  # noqa: E402
 from tools.build_mpy import build  # noqa: E402
@@ -82,6 +82,23 @@ class Progress:
         )
 
 
+def known_map(topo):
+    """The network map a concentrator keeps between operations, instead of a discovery: each
+    meter's route along the shortest paths of the topology, a meter's repeater the node of the
+    level above with the strongest bottleneck SNR that hears it (what discovery's BFS order
+    finds; tools/flood_model.routes). [(ACA, [repeater ACAs])], level by level."""
+    parent, level = flood_model.routes(topo)
+    m = topo.master().id
+    out = []
+    for n in sorted((n for n in level if n != m), key=lambda n: (level[n], n)):
+        path, r = [], parent[n]
+        while r != m:
+            path.insert(0, topo.nodes[r].aca)
+            r = parent[r]
+        out.append((topo.nodes[n].aca, path))
+    return out
+
+
 def break_selftest(tree: Path):
     """Make `tree` an image that fails its selftest: the CMAC subkey doubling of its
     smitp/crypto takes the wrong bit, so every MAC (and the selftest's RFC 4493 vectors) is
@@ -110,6 +127,11 @@ def main(argv=None):
     ap.add_argument("--bs", type=int, default=112, help="block size (16..112, x8)")
     ap.add_argument("--gap-ms", type=int, default=0)
     ap.add_argument("--broken", action="store_true", help="an image failing its selftest")
+    ap.add_argument(
+        "--known-map",
+        action="store_true",
+        help="the concentrator knows the routes (shortest paths of the topology): no discovery",
+    )
     ap.add_argument("--read-every", type=int, default=50, help="a normal read every N blocks")
     ap.add_argument("--out", default=str(ROOT / "build" / "sim_upgrade"))
     a = ap.parse_args(argv)
@@ -131,15 +153,19 @@ def main(argv=None):
         sec.start()
         link = sec.master_link()
         c = dcu.Concentrator(link, topo.master().aca, dcu.Options(), progress=Progress(link))
-        c.discover()
+        if a.known_map:
+            paths = known_map(topo)
+        else:
+            c.discover()
+            paths = [(n.aca, n.path) for n in (c.nodes[x] for x in c.order)]
         print(
-            f"  discovered {len(c.order)} meters: simulated {link.now_ms() / 1000:.0f} s",
+            f"  {len(paths)} meters {'mapped' if a.known_map else 'discovered'}:"
+            f" simulated {link.now_ms() / 1000:.0f} s",
             flush=True,
         )
         state = dcu.State(None)
         sessions = [
-            dcu.MeterSession(c, n.aca, n.path, keys.for_meter(n.aca), state)
-            for n in (c.nodes[x] for x in c.order)
+            dcu.MeterSession(c, aca, path, keys.for_meter(aca), state) for aca, path in paths
         ]
         t0 = link.now_ms()
         reads = NormalReads(sessions)
@@ -191,6 +217,7 @@ def main(argv=None):
         "levels": a.levels,
         "broken": a.broken,
         "discovered": len(sessions),
+        "known_map": a.known_map,
         "image_bytes": len(image),
         "blocks": up.n,
         "sim_s": round(t_ms / 1000, 1),

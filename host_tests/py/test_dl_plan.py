@@ -116,3 +116,20 @@ def test_one_pass_for_200_meters_where_the_routes_need_several():
     m1 = flood_model.Model(topo, curve, seed=1)
     _slots, left1 = m1.simulate(30, flood_model.route_planner(m1), passes=1)
     assert left1[0] > 20
+
+
+def test_known_map_routes_follow_the_levels():
+    """sim_upgrade --known-map: every meter once, its route one repeater per level above it,
+    each repeater heard by the next (a link of the topology)."""
+    from tools import sim_upgrade
+
+    topo = Topology(topogen.generate(60, 3, 2))
+    paths = sim_upgrade.known_map(topo)
+    by_aca = {n.aca: i for i, n in topo.nodes.items()}
+    levels = topo.hops_from_master()
+    assert len(paths) == 60 and len({a for a, _ in paths}) == 60
+    for aca, path in paths:
+        chain = [topo.master().id] + [by_aca[r] for r in path] + [by_aca[aca]]
+        assert len(path) == levels[by_aca[aca]] - 1
+        for x, y in zip(chain, chain[1:]):
+            assert topo.link(x, y) is not None and levels[y] == levels[x] + 1

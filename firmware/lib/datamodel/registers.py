@@ -214,7 +214,7 @@ _ROWS = (
     (0x0202, "key_read", KEY, 16, KEY_W, F, (None, live.key_read), None, None, "K2, write-only (security layer)"),
     (0x0203, "lmon", U64, 8, CLEAR_R, F, live.lmon, None, None, "last accepted message counter"),
     (0x0204, "tct", U8, 1, CLEAR_R, F, live.tct, None, None, "network-management silencing level"),
-    (0x0205, "neighbours", BYTES, 96, CLEAR_R, F, live.neighbours, None, None, "the 12 strongest nodes heard: ACA(6, wire order; 00 x 6 the master) SIG(dBuV) SNR(quarter dB, 255 unknown), strongest first, free entries zero (docs/datalink.md §6.1)"),
+    (0x0205, "neighbours", BYTES, 96, CLEAR_R, F, live.neighbours, None, None, "12 nodes heard (those nearer the master kept first): ACA(6, wire order; 00 x 6 the master) SIG(dBuV) SNR(quarter dB, 255 unknown), strongest first, free entries zero (docs/datalink.md §6.1)"),
     # --- 0x03 internal parameters
     (0x0300, "meter_constant", U16, 2, RW, P, None, 1000, (1, 60000), "impulses per kWh of the test LED"),
     (0x0301, "nominal_voltage_v", U16, 2, RW, P, None, 230, (100, 480), "V"),
